@@ -1,0 +1,52 @@
+import { OAuth2Server } from 'oauth2-mock-server';
+
+export interface DevUser {
+  oid: string;
+  tid: string;
+  name: string;
+  preferred_username: string;
+}
+
+export const DEV_USER: DevUser = {
+  oid: '11111111-2222-4333-8444-555555555555',
+  tid: '99999999-8888-4777-8666-555555555555',
+  name: 'Dana Developer',
+  preferred_username: 'dana@contoso.example',
+};
+
+export interface DevIdentityProvider {
+  server: OAuth2Server;
+  issuer: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the development identity provider (oauth2-mock-server) on loopback. It signs users in
+ * without a password; id_tokens and access tokens carry Entra-like claims (oid, tid, name,
+ * preferred_username) so the service sees what Entra would send.
+ */
+export async function startDevIdentityProvider(
+  options: { port?: number; user?: DevUser; accessTokenTtlSeconds?: number; audience?: string } = {},
+): Promise<DevIdentityProvider> {
+  const server = new OAuth2Server();
+  await server.issuer.keys.generate('RS256');
+  const user = options.user ?? DEV_USER;
+  server.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
+    Object.assign(token.payload, { ...user, sub: user.oid });
+    const isAccessToken = 'scope' in token.payload;
+    if (isAccessToken && options.audience) token.payload.aud = options.audience;
+    if (isAccessToken && options.accessTokenTtlSeconds !== undefined) {
+      token.payload.exp = Math.floor(Date.now() / 1000) + options.accessTokenTtlSeconds;
+    }
+  });
+  if (options.accessTokenTtlSeconds !== undefined) {
+    const ttl = options.accessTokenTtlSeconds;
+    server.service.on('beforeResponse', (response: { body: Record<string, unknown> }) => {
+      if (typeof response.body.access_token === 'string') response.body.expires_in = ttl;
+    });
+  }
+  await server.start(options.port ?? 0, '127.0.0.1');
+  const issuer = server.issuer.url;
+  if (!issuer) throw new Error('oauth2-mock-server did not report its issuer URL');
+  return { server, issuer, stop: () => server.stop() };
+}

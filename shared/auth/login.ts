@@ -1,0 +1,42 @@
+import * as oauth from 'oauth4webapi';
+import { randomToken, sha256 } from '../crypto/random.ts';
+import { badRequest } from '../http/errors.ts';
+import type { Services } from '../runtime.ts';
+import { checkReturnTo } from './return-to.ts';
+
+export interface LoginStart {
+  /** The IdP authorization URL to redirect the browser to. */
+  authorizationUrl: string;
+  /** Value of the browser-binding cookie (its hash is stored with the pending login). */
+  binding: string;
+  bindingMaxAge: number;
+}
+
+/**
+ * Starts the authorization code flow with PKCE: fresh state, nonce and verifier (RFC 7636 §4.1),
+ * stored under SHA-256(state) with a TTL and bound to this browser by a cookie.
+ */
+export async function startLogin(services: Services, returnToParam: string | undefined): Promise<LoginStart> {
+  const { config } = services;
+  const returnTo =
+    returnToParam === undefined ? config.allowedReturnUrls[0]!.href : checkReturnTo(returnToParam, config.allowedReturnUrls);
+  if (!returnTo) throw badRequest('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
+
+  const state = oauth.generateRandomState();
+  const nonce = oauth.generateRandomNonce();
+  const codeVerifier = oauth.generateRandomCodeVerifier();
+  const binding = randomToken();
+  const codeChallenge = await oauth.calculatePKCECodeChallenge(codeVerifier);
+  const authorizationUrl = await services.entra().then((entra) =>
+    entra.buildAuthorizationUrl({ state, nonce, codeChallenge }),
+  );
+  await services.pendingLogins.save({
+    id: sha256(state),
+    codeVerifier,
+    nonce,
+    returnTo,
+    bindingHash: sha256(binding),
+    expiresAt: Math.floor(services.now() / 1000) + config.pendingLoginTtlSeconds,
+  });
+  return { authorizationUrl, binding, bindingMaxAge: config.pendingLoginTtlSeconds };
+}

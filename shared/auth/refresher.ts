@@ -1,0 +1,130 @@
+import { randomToken } from '../crypto/random.ts';
+import type { TokenVault } from '../crypto/envelope.ts';
+import { loginRequired, serviceUnavailable } from '../http/errors.ts';
+import type { EntraClient } from '../oauth/client.ts';
+import { TerminalGrantError } from '../oauth/client.ts';
+import { logger } from '../observability/logger.ts';
+import type { Session, SessionStore } from '../stores/model.ts';
+
+export interface RefresherOptions {
+  /** How long a refresh lease is held at most (a crashed holder blocks others this long). */
+  leaseMs?: number;
+  /** Poll interval while another instance holds the lease. */
+  pollMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RefresherDeps {
+  sessions: SessionStore;
+  vault: () => Promise<TokenVault>;
+  entra: () => Promise<EntraClient>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Single-flight token refresh across requests and instances.
+ *
+ * In one process, concurrent callers for the same (session, version) share one promise. Across
+ * processes, a lease in the session item (conditional write on version and lease expiry) lets one
+ * refresher call the token endpoint; the others poll until the version moves on. Every attempt first
+ * re-reads the session and returns it if its version already changed (lock, then double-check).
+ */
+export class SessionRefresher {
+  private readonly inFlight = new Map<string, Promise<Session>>();
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly deps: RefresherDeps,
+    options: RefresherOptions = {},
+  ) {
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.pollMs = options.pollMs ?? 100;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /**
+   * Returns a session whose tokens are newer than `staleVersion`, refreshing them if nobody else has.
+   * Throws `login_required` when the grant is gone and 503 when the refresh could not finish.
+   */
+  refreshFrom(sessionId: string, staleVersion: number): Promise<Session> {
+    const key = `${sessionId}#${staleVersion}`;
+    let flight = this.inFlight.get(key);
+    if (!flight) {
+      flight = this.run(sessionId, staleVersion).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, flight);
+    }
+    return flight;
+  }
+
+  private async run(sessionId: string, staleVersion: number): Promise<Session> {
+    const deadline = this.now() + this.leaseMs + 2 * this.pollMs;
+    for (;;) {
+      const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
+      if (!current) throw loginRequired();
+      if (current.version !== staleVersion) return current;
+      const leaseId = randomToken();
+      const acquired = await this.deps.sessions.acquireRefreshLease(
+        sessionId,
+        staleVersion,
+        leaseId,
+        this.now() + this.leaseMs,
+        this.now(),
+      );
+      if (acquired) return this.rotate(current, leaseId);
+      if (this.now() >= deadline) {
+        throw serviceUnavailable('Another refresh of this session is taking too long; retry shortly.');
+      }
+      await this.sleep(this.pollMs / 2 + Math.random() * this.pollMs);
+    }
+  }
+
+  private async rotate(current: Session, leaseId: string): Promise<Session> {
+    const { sessions } = this.deps;
+    const vault = await this.deps.vault();
+    let tokens;
+    let refreshToken: string;
+    try {
+      refreshToken = await vault.open(current.id, current.dataKey, 'refresh_token', current.refreshToken);
+      const entra = await this.deps.entra();
+      tokens = await entra.refresh(refreshToken);
+    } catch (err) {
+      if (err instanceof TerminalGrantError) {
+        logger.info('refresh grant ended; session deleted', { oauthError: err.oauthError });
+        await sessions.delete(current.id);
+        throw loginRequired();
+      }
+      await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
+      throw err;
+    }
+    // Entra rotates the refresh token on every refresh; keep the old one if none came back.
+    const sealed = await vault.seal(
+      current.id,
+      { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? refreshToken },
+      current.dataKey,
+    );
+    const rotated = { ...sealed, accessTokenExpiresAt: tokens.accessTokenExpiresAt };
+    const nowMs = this.now();
+    let saved: boolean;
+    try {
+      saved = await sessions.saveRotatedTokens(current.id, current.version, leaseId, rotated, nowMs);
+    } catch (err) {
+      // The old refresh token stays stored and valid (Entra does not revoke it on rotation).
+      await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
+      throw err;
+    }
+    if (!saved) {
+      // Our lease ran out and someone else rotated; their result is the current one.
+      const latest = await sessions.get(current.id, Math.floor(nowMs / 1000));
+      if (latest && latest.version !== current.version) return latest;
+      throw serviceUnavailable('The session changed during refresh; retry shortly.');
+    }
+    logger.info('session tokens rotated', { sessionVersion: current.version + 1 });
+    return { ...current, ...rotated, version: current.version + 1, refreshedAt: nowMs };
+  }
+}

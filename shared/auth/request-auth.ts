@@ -1,0 +1,57 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { Config } from '../config/config.ts';
+import { isTokenShaped, sha256 } from '../crypto/random.ts';
+import { readCookie, SESSION_COOKIE } from '../http/cookies.ts';
+import { csrfRejected, unauthenticated } from '../http/errors.ts';
+import type { Session, SessionStore } from '../stores/model.ts';
+
+export type Credential = { via: 'cookie' | 'bearer'; sessionId: string };
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  return event.headers?.[name.toLowerCase()];
+}
+
+/**
+ * Reads the session credential: `Authorization: Bearer <session token>` (non-browser clients) or the
+ * `__Host-` session cookie. Only SHA-256 of the token is ever looked up.
+ */
+export function readCredential(event: APIGatewayProxyEventV2): Credential | undefined {
+  const authorization = header(event, 'authorization');
+  if (authorization !== undefined) {
+    const match = /^Bearer ([A-Za-z0-9_-]{43})$/i.exec(authorization.trim());
+    return match ? { via: 'bearer', sessionId: sha256(match[1]!) } : undefined;
+  }
+  const token = readCookie(event.cookies ?? (header(event, 'cookie') ? [header(event, 'cookie')!] : []), SESSION_COOKIE);
+  return isTokenShaped(token) ? { via: 'cookie', sessionId: sha256(token) } : undefined;
+}
+
+/**
+ * Cookie-authenticated unsafe requests must carry `X-CSRF: 1` (a header a cross-site form cannot set
+ * without a CORS preflight) and, when an Origin is sent, an allowed one.
+ */
+export function checkCsrf(event: APIGatewayProxyEventV2, credential: Credential | undefined, config: Config): void {
+  if (credential?.via === 'bearer') return;
+  if (!UNSAFE_METHODS.has(event.requestContext.http.method.toUpperCase())) return;
+  if (header(event, 'x-csrf') !== '1') throw csrfRejected('Cookie-authenticated requests must send the header X-CSRF: 1.');
+  const origin = header(event, 'origin');
+  if (origin !== undefined && origin !== config.publicBaseUrl.origin && !config.allowedOrigins.has(origin)) {
+    throw csrfRejected('The request comes from an origin that is not allowed.');
+  }
+}
+
+/** Authenticates the request (CSRF rules included) and loads its session, or throws 401/403. */
+export async function requireSession(
+  event: APIGatewayProxyEventV2,
+  sessions: SessionStore,
+  config: Config,
+  nowMs: number,
+): Promise<Session> {
+  const credential = readCredential(event);
+  checkCsrf(event, credential, config);
+  if (!credential) throw unauthenticated();
+  const session = await sessions.get(credential.sessionId, Math.floor(nowMs / 1000));
+  if (!session) throw unauthenticated();
+  return session;
+}

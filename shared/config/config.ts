@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+/**
+ * The service's configuration, parsed and validated once at start-up from the environment.
+ * Names are the public contract (see README "Configuration"); a missing or malformed variable
+ * fails fast with a message naming it.
+ */
+export interface Config {
+  entraAuthority: URL;
+  clientId: string;
+  /** Plain secret (local mode only). In AWS the secret is read from Secrets Manager via `clientSecretArn`. */
+  clientSecret?: string;
+  clientSecretArn?: string;
+  dynamicsUrl: URL;
+  publicBaseUrl: URL;
+  redirectUri: string;
+  /** Allowed `returnTo` prefixes (each an origin or an origin + path prefix). */
+  allowedReturnUrls: URL[];
+  /** The origins of `allowedReturnUrls`, for CORS and the CSRF `Origin` check. */
+  allowedOrigins: Set<string>;
+  pendingLoginsTable: string;
+  sessionsTable: string;
+  kmsKeyId?: string;
+  /** Local mode: path of the local key file (used when no KMS key is configured). */
+  localKeyFile?: string;
+  dynamodbEndpoint?: string;
+  /** Absolute session lifetime in seconds. */
+  sessionTtlSeconds: number;
+  /** Lifetime of a pending login (state, nonce, verifier) in seconds. */
+  pendingLoginTtlSeconds: number;
+  /** Refresh the access token ahead of use when it expires within this many seconds. */
+  refreshSkewSeconds: number;
+  /** Upper bound for one Dataverse call, in milliseconds (the Lambda's own remaining time also bounds it). */
+  upstreamTimeoutMs: number;
+  /** Token-endpoint call timeout in milliseconds. */
+  tokenEndpointTimeoutMs: number;
+  /** A 429 whose Retry-After is at most this many seconds is retried once. */
+  maxRetryAfterSeconds: number;
+  /** Allow plain-http issuer and Dataverse URLs (loopback hosts only; local mode and tests). */
+  allowInsecureLoopback: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export function isLoopback(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname);
+}
+
+const httpsUrl = (name: string) =>
+  z
+    .string({ error: `${name} is required` })
+    .trim()
+    .min(1, `${name} is required`)
+    .transform((value, ctx) => {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an absolute URL` });
+        return z.NEVER;
+      }
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+        ctx.addIssue({ code: 'custom', message: `${name} must use https (http is allowed only for loopback hosts)` });
+        return z.NEVER;
+      }
+      if (url.username || url.password) {
+        ctx.addIssue({ code: 'custom', message: `${name} must not contain credentials` });
+        return z.NEVER;
+      }
+      return url;
+    });
+
+const seconds = (name: string, fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(max, `${name} must be at most ${max}`)
+    .default(fallback);
+
+const optionalString = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+
+const EnvSchema = z.object({
+  ENTRA_AUTHORITY: httpsUrl('ENTRA_AUTHORITY').default(
+    new URL('https://login.microsoftonline.com/organizations/v2.0') as never,
+  ),
+  CLIENT_ID: z.string({ error: 'CLIENT_ID is required' }).trim().min(1, 'CLIENT_ID is required'),
+  CLIENT_SECRET: optionalString,
+  CLIENT_SECRET_ARN: optionalString,
+  DYNAMICS_URL: httpsUrl('DYNAMICS_URL'),
+  PUBLIC_BASE_URL: httpsUrl('PUBLIC_BASE_URL'),
+  ALLOWED_RETURN_URLS: z
+    .string({ error: 'ALLOWED_RETURN_URLS is required' })
+    .trim()
+    .min(1, 'ALLOWED_RETURN_URLS is required'),
+  PENDING_LOGINS_TABLE: z.string().trim().min(1).default('PendingLogins'),
+  SESSIONS_TABLE: z.string().trim().min(1).default('Sessions'),
+  KMS_KEY_ID: optionalString,
+  LOCAL_KEY_FILE: optionalString,
+  DYNAMODB_ENDPOINT: optionalString,
+  SESSION_TTL_SECONDS: seconds('SESSION_TTL_SECONDS', 8 * 3600, 300, 90 * 24 * 3600),
+  PENDING_LOGIN_TTL_SECONDS: seconds('PENDING_LOGIN_TTL_SECONDS', 600, 60, 3600),
+  REFRESH_SKEW_SECONDS: seconds('REFRESH_SKEW_SECONDS', 120, 0, 3600),
+  UPSTREAM_TIMEOUT_MS: seconds('UPSTREAM_TIMEOUT_MS', 25_000, 100, 900_000),
+  TOKEN_ENDPOINT_TIMEOUT_MS: seconds('TOKEN_ENDPOINT_TIMEOUT_MS', 8_000, 100, 60_000),
+  MAX_RETRY_AFTER_SECONDS: seconds('MAX_RETRY_AFTER_SECONDS', 5, 0, 60),
+});
+
+function parseAllowedReturnUrls(raw: string): URL[] {
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        throw new ConfigError(`ALLOWED_RETURN_URLS: "${entry}" is not an absolute URL`);
+      }
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+        throw new ConfigError(`ALLOWED_RETURN_URLS: "${entry}" must use https (http only for loopback hosts)`);
+      }
+      if (url.search || url.hash || url.username || url.password) {
+        throw new ConfigError(`ALLOWED_RETURN_URLS: "${entry}" must be an origin or an origin with a path prefix`);
+      }
+      return url;
+    });
+}
+
+/** Parses and validates the environment. Throws `ConfigError` naming the first bad variables. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '');
+      return issue.message.includes(name) ? issue.message : `${name}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  if (e.CLIENT_SECRET && e.CLIENT_SECRET_ARN) {
+    throw new ConfigError('Invalid configuration: set CLIENT_SECRET or CLIENT_SECRET_ARN, not both');
+  }
+  const allowedReturnUrls = parseAllowedReturnUrls(e.ALLOWED_RETURN_URLS);
+  if (allowedReturnUrls.length === 0) throw new ConfigError('Invalid configuration: ALLOWED_RETURN_URLS is empty');
+  const publicBaseUrl = new URL(e.PUBLIC_BASE_URL.href.replace(/\/+$/, ''));
+  const loopback =
+    e.ENTRA_AUTHORITY.protocol === 'http:' || e.DYNAMICS_URL.protocol === 'http:' || publicBaseUrl.protocol === 'http:';
+  return {
+    entraAuthority: e.ENTRA_AUTHORITY,
+    clientId: e.CLIENT_ID,
+    clientSecret: e.CLIENT_SECRET,
+    clientSecretArn: e.CLIENT_SECRET_ARN,
+    dynamicsUrl: new URL(e.DYNAMICS_URL.origin),
+    publicBaseUrl,
+    redirectUri: `${publicBaseUrl.href.replace(/\/+$/, '')}/auth/callback`,
+    allowedReturnUrls,
+    allowedOrigins: new Set(allowedReturnUrls.map((u) => u.origin)),
+    pendingLoginsTable: e.PENDING_LOGINS_TABLE,
+    sessionsTable: e.SESSIONS_TABLE,
+    kmsKeyId: e.KMS_KEY_ID,
+    localKeyFile: e.LOCAL_KEY_FILE,
+    dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    pendingLoginTtlSeconds: e.PENDING_LOGIN_TTL_SECONDS,
+    refreshSkewSeconds: e.REFRESH_SKEW_SECONDS,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    tokenEndpointTimeoutMs: e.TOKEN_ENDPOINT_TIMEOUT_MS,
+    maxRetryAfterSeconds: e.MAX_RETRY_AFTER_SECONDS,
+    allowInsecureLoopback: loopback,
+  };
+}

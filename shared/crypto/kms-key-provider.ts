@@ -1,0 +1,72 @@
+import type { KMSClient } from '@aws-sdk/client-kms';
+import {
+  DecryptionError,
+  KeyServiceUnavailableError,
+  type DataKey,
+  type EncryptionContext,
+  type KeyProvider,
+} from './key-provider.ts';
+
+const RETRYABLE = new Set([
+  'ThrottlingException',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'KeyUnavailableException',
+  'TimeoutError',
+]);
+
+/**
+ * AWS KMS as the master key. The SDK module is imported lazily, on the first call, so functions that
+ * only need it on refresh do not pay for it at cold start.
+ */
+export class KmsKeyProvider implements KeyProvider {
+  private client?: Promise<{ client: KMSClient; sdk: typeof import('@aws-sdk/client-kms') }>;
+
+  constructor(
+    private readonly keyId: string,
+    private readonly clientFactory?: () => KMSClient,
+  ) {}
+
+  private load() {
+    this.client ??= import('@aws-sdk/client-kms').then((sdk) => ({
+      sdk,
+      client: this.clientFactory?.() ?? new sdk.KMSClient({}),
+    }));
+    return this.client;
+  }
+
+  async generateDataKey(context: EncryptionContext): Promise<DataKey> {
+    const { client, sdk } = await this.load();
+    try {
+      const out = await client.send(
+        new sdk.GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }),
+      );
+      if (!out.Plaintext || !out.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no key');
+      return { plaintext: out.Plaintext, encrypted: out.CiphertextBlob };
+    } catch (err) {
+      throw mapKmsError(err);
+    }
+  }
+
+  async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    const { client, sdk } = await this.load();
+    try {
+      const out = await client.send(
+        new sdk.DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted, EncryptionContext: { ...context } }),
+      );
+      if (!out.Plaintext) throw new Error('KMS Decrypt returned no plaintext');
+      return out.Plaintext;
+    } catch (err) {
+      throw mapKmsError(err);
+    }
+  }
+}
+
+function mapKmsError(err: unknown): Error {
+  const name = (err as { name?: string }).name ?? '';
+  if (RETRYABLE.has(name)) return new KeyServiceUnavailableError(`KMS unavailable (${name})`);
+  if (name === 'InvalidCiphertextException' || name === 'IncorrectKeyException') {
+    return new DecryptionError(`KMS refused to decrypt (${name})`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,59 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  canonicalContext,
+  DecryptionError,
+  type DataKey,
+  type EncryptionContext,
+  type KeyProvider,
+} from './key-provider.ts';
+
+const WRAP_VERSION = 1;
+
+/**
+ * A KeyProvider with a local 256-bit master key, for local mode and tests (there is no KMS
+ * emulator). Wraps data keys with AES-256-GCM, the encryption context as additional data, like KMS.
+ */
+export class LocalKeyProvider implements KeyProvider {
+  private readonly masterKey: Buffer;
+
+  constructor(masterKey: Uint8Array) {
+    if (masterKey.length !== 32) throw new Error('LocalKeyProvider needs a 32-byte master key');
+    this.masterKey = Buffer.from(masterKey);
+  }
+
+  /** Loads the master key from `path`, creating it (mode 0600) on first use. */
+  static fromFile(path: string): LocalKeyProvider {
+    if (!existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+    }
+    return new LocalKeyProvider(Buffer.from(readFileSync(path, 'utf8').trim(), 'base64'));
+  }
+
+  async generateDataKey(context: EncryptionContext): Promise<DataKey> {
+    const plaintext = randomBytes(32);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.masterKey, iv);
+    cipher.setAAD(Buffer.from(canonicalContext(context)));
+    const wrapped = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const encrypted = Buffer.concat([Buffer.from([WRAP_VERSION]), iv, wrapped, cipher.getAuthTag()]);
+    return { plaintext: new Uint8Array(plaintext), encrypted: new Uint8Array(encrypted) };
+  }
+
+  async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    const blob = Buffer.from(encrypted);
+    if (blob.length !== 1 + 12 + 32 + 16 || blob[0] !== WRAP_VERSION) {
+      throw new DecryptionError('Malformed wrapped data key');
+    }
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.masterKey, blob.subarray(1, 13));
+      decipher.setAAD(Buffer.from(canonicalContext(context)));
+      decipher.setAuthTag(blob.subarray(45));
+      return new Uint8Array(Buffer.concat([decipher.update(blob.subarray(13, 45)), decipher.final()]));
+    } catch {
+      throw new DecryptionError('Data key does not match this encryption context');
+    }
+  }
+}

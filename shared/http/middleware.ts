@@ -1,0 +1,65 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { ConfigError } from '../config/config.ts';
+import { DecryptionError, KeyServiceUnavailableError } from '../crypto/key-provider.ts';
+import { TokenEndpointError, TransientTokenError } from '../oauth/client.ts';
+import { StoreUnavailableError } from '../stores/model.ts';
+import { logger } from '../observability/logger.ts';
+import { HttpError } from './errors.ts';
+import { errorBody, json, type HttpResponse } from './response.ts';
+
+export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
+
+/** Maps any thrown error to the JSON error contract. Unknown errors are logged and become a generic 500. */
+export function toErrorResponse(err: unknown): HttpResponse {
+  if (err instanceof HttpError) {
+    if (err.status >= 500) logger.warn('request failed', { errorCode: err.code, error: describe(err.cause) });
+    return json(err.status, errorBody(err.code, err.message), { headers: err.headers });
+  }
+  if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError) {
+    logger.warn('dependency unavailable', { error: describe(err) });
+    return json(503, errorBody('temporarily_unavailable', 'A storage or key service is briefly unavailable; retry shortly.'), {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (err instanceof TransientTokenError) {
+    logger.warn('identity provider unavailable', { error: describe(err) });
+    return json(503, errorBody('temporarily_unavailable', 'The identity provider is briefly unavailable; retry shortly.'), {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (err instanceof TokenEndpointError) {
+    logger.error('identity provider error', { error: describe(err) });
+    return json(502, errorBody('upstream_error', 'The identity provider answered with an unusable response.'));
+  }
+  if (err instanceof DecryptionError) {
+    logger.error('stored tokens could not be decrypted', { error: describe(err) });
+    return json(500, errorBody('session_unreadable', 'The session could not be read; sign in again.'));
+  }
+  if (err instanceof ConfigError) {
+    logger.error('configuration error', { error: err.message });
+    return json(500, errorBody('misconfigured', 'The service is misconfigured; see its logs.'));
+  }
+  logger.error('unhandled error', { error: describe(err) });
+  return json(500, errorBody('internal_error', 'An unexpected error occurred.'));
+}
+
+/** Name and message only: never a stack trace, request, or response body. */
+function describe(err: unknown): string | undefined {
+  if (err === undefined) return undefined;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return typeof err;
+}
+
+/** Wraps a route in middy with the logger context and the one error mapper. */
+export function createHandler(route: RouteHandler) {
+  return middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use({
+      onError: async (request) => {
+        request.response = toErrorResponse(request.error);
+      },
+    })
+    .handler(route);
+}

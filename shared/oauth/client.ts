@@ -1,0 +1,304 @@
+import * as oauth from 'oauth4webapi';
+import type { Config } from '../config/config.ts';
+import { HttpError } from '../http/errors.ts';
+import type { SessionUser } from '../stores/model.ts';
+
+/** A fetch-compatible function (injected in tests; the platform's fetch otherwise). */
+export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
+
+/** Tokens from a code exchange or a refresh. */
+export interface TokenSet {
+  accessToken: string;
+  /** Absent when the token endpoint did not rotate it (keep the old one). */
+  refreshToken?: string;
+  /** Epoch milliseconds. */
+  accessTokenExpiresAt: number;
+}
+
+/** The grant can no longer be used: the user must sign in again (RFC 6749 §5.2, Entra AADSTS70008/700082/50173). */
+export class TerminalGrantError extends Error {
+  override name = 'TerminalGrantError';
+  constructor(readonly oauthError: string) {
+    super(`Token endpoint answered ${oauthError}`);
+  }
+}
+
+/** The token endpoint failed in a way a later retry may fix (network, timeout, 5xx). */
+export class TransientTokenError extends Error {
+  override name = 'TransientTokenError';
+}
+
+/** The token endpoint answered something we cannot use (malformed response, client misconfiguration). */
+export class TokenEndpointError extends Error {
+  override name = 'TokenEndpointError';
+}
+
+const TERMINAL_GRANT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
+const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
+const ENTRA_HOST = 'login.microsoftonline.com';
+/** Entra's multi-tenant discovery documents publish this issuer template. */
+const ENTRA_TEMPLATE_ISSUER = `https://${ENTRA_HOST}/{tenantid}/v2.0`;
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The issuer the discovery document must name: the authority itself, except for Entra's
+ * multi-tenant aliases, which publish the `{tenantid}` template issuer.
+ */
+export function expectedDiscoveryIssuer(authority: URL): URL {
+  const tenant = authority.pathname.split('/').filter(Boolean)[0] ?? '';
+  if (authority.hostname === ENTRA_HOST && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
+    return new URL(ENTRA_TEMPLATE_ISSUER);
+  }
+  return authority;
+}
+
+/**
+ * The issuer an id_token must carry. For a `{tenantid}` template issuer it is the template filled
+ * with the token's own `tid` claim (Microsoft identity platform: validate issuer against tid).
+ */
+export function expectedIdTokenIssuer(discoveredIssuer: string, claims: Record<string, unknown>): string | undefined {
+  if (!discoveredIssuer.includes('{tenantid}')) return discoveredIssuer;
+  const tid = claims.tid;
+  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) return undefined;
+  return discoveredIssuer.replace('{tenantid}', tid.toLowerCase());
+}
+
+// oauth4webapi's hook for issuers that depend on the token (the same one openid-client uses).
+const expectedIssuerHook = (oauth as unknown as { _expectedIssuer?: symbol })._expectedIssuer;
+
+export interface EntraClientOptions {
+  fetch?: Fetch;
+  /** Resolves the confidential client's secret, or undefined for a public client. */
+  clientSecret?: () => Promise<string | undefined>;
+}
+
+/**
+ * The OAuth 2.0 / OIDC client for Microsoft Entra ID, one function per protocol step, built on
+ * oauth4webapi. The discovery document (and with it the JWKS cache) is kept for the process's life.
+ */
+export class EntraClient {
+  private discovery?: Promise<oauth.AuthorizationServer>;
+  private readonly client: oauth.Client;
+  private readonly fetchImpl: Fetch;
+
+  constructor(
+    private readonly config: Config,
+    private readonly options: EntraClientOptions = {},
+  ) {
+    this.client = { client_id: config.clientId };
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** `<DYNAMICS_URL>/user_impersonation offline_access openid profile` (Dataverse delegated access + refresh token). */
+  get scope(): string {
+    return `${this.config.dynamicsUrl.origin}/user_impersonation offline_access openid profile`;
+  }
+
+  private requestOptions(timeoutMs = this.config.tokenEndpointTimeoutMs) {
+    return {
+      signal: AbortSignal.timeout(timeoutMs),
+      [oauth.customFetch]: this.fetchImpl as unknown as typeof fetch,
+      [oauth.allowInsecureRequests]: this.config.allowInsecureLoopback,
+    };
+  }
+
+  /** OIDC discovery from ENTRA_AUTHORITY (cached; a failure is retried on the next call). */
+  discover(): Promise<oauth.AuthorizationServer> {
+    this.discovery ??= this.runDiscovery().catch((err: unknown) => {
+      this.discovery = undefined;
+      throw mapTokenEndpointFailure(err, 'OIDC discovery');
+    });
+    return this.discovery;
+  }
+
+  private async runDiscovery(): Promise<oauth.AuthorizationServer> {
+    const expected = expectedDiscoveryIssuer(this.config.entraAuthority);
+    const response = await oauth.discoveryRequest(this.config.entraAuthority, this.requestOptions());
+    const as = await oauth.processDiscoveryResponse(expected, response);
+    if (as.issuer.includes('{tenantid}')) {
+      if (!expectedIssuerHook) throw new TokenEndpointError('oauth4webapi lacks the issuer hook multi-tenant Entra needs');
+      Object.assign(as, {
+        [expectedIssuerHook]: (result: { claims: Record<string, unknown> }) =>
+          expectedIdTokenIssuer(as.issuer, result.claims),
+      });
+    }
+    return as;
+  }
+
+  /** The authorization request URL: code flow with PKCE S256 (RFC 7636 §4.3), state and nonce. */
+  async buildAuthorizationUrl(params: { state: string; nonce: string; codeChallenge: string }): Promise<string> {
+    const as = await this.discover();
+    if (!as.authorization_endpoint) throw new TokenEndpointError('Discovery has no authorization_endpoint');
+    const url = new URL(as.authorization_endpoint);
+    url.searchParams.set('client_id', this.config.clientId);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('redirect_uri', this.config.redirectUri);
+    url.searchParams.set('scope', this.scope);
+    url.searchParams.set('state', params.state);
+    url.searchParams.set('nonce', params.nonce);
+    url.searchParams.set('code_challenge', params.codeChallenge);
+    url.searchParams.set('code_challenge_method', 'S256');
+    url.searchParams.set('response_mode', 'query');
+    return url.href;
+  }
+
+  private async clientAuth(): Promise<oauth.ClientAuth> {
+    const secret = await this.options.clientSecret?.();
+    // A public client must send no secret at all (Entra AADSTS700025).
+    return secret ? oauth.ClientSecretPost(secret) : oauth.None();
+  }
+
+  /**
+   * Validates the authorization response, exchanges the code with the PKCE verifier and validates the
+   * id_token: signature (JWKS), iss (tid-aware), aud, exp and nonce.
+   */
+  async exchangeAuthorizationCode(params: {
+    callbackParameters: URLSearchParams;
+    expectedState: string;
+    codeVerifier: string;
+    nonce: string;
+  }): Promise<{ tokens: TokenSet & { refreshToken: string }; user: SessionUser }> {
+    const as = await this.discover();
+    let validated: URLSearchParams;
+    try {
+      validated = oauth.validateAuthResponse(as, this.client, params.callbackParameters, params.expectedState);
+    } catch (err) {
+      if (err instanceof oauth.AuthorizationResponseError) {
+        throw new HttpError(400, 'authorization_failed', `The identity provider answered ${safeCode(err.error)}.`);
+      }
+      throw new HttpError(400, 'invalid_callback', 'The authorization response is malformed.');
+    }
+    let response: Response;
+    let result: oauth.TokenEndpointResponse;
+    try {
+      response = await oauth.authorizationCodeGrantRequest(
+        as,
+        this.client,
+        await this.clientAuth(),
+        validated,
+        this.config.redirectUri,
+        params.codeVerifier,
+        this.requestOptions(),
+      );
+      result = await oauth.processAuthorizationCodeResponse(as, this.client, response, {
+        expectedNonce: params.nonce,
+        requireIdToken: true,
+      });
+    } catch (err) {
+      throw mapCodeExchangeFailure(err);
+    }
+    try {
+      await oauth.validateApplicationLevelSignature(as, response, this.requestOptions());
+    } catch (err) {
+      if (err instanceof oauth.OperationProcessingError || err instanceof oauth.UnsupportedOperationError) {
+        throw new HttpError(400, 'invalid_id_token', 'The id_token signature is not valid.');
+      }
+      throw mapTokenEndpointFailure(err, 'JWKS');
+    }
+    const claims = oauth.getValidatedIdTokenClaims(result);
+    if (!claims) throw new HttpError(400, 'invalid_id_token', 'The token response carried no id_token.');
+    if (!result.refresh_token) {
+      throw new HttpError(502, 'no_refresh_token', 'The identity provider issued no refresh token (is offline_access granted?).');
+    }
+    const oid = typeof claims.oid === 'string' ? claims.oid : claims.sub;
+    const tid = typeof claims.tid === 'string' ? claims.tid : '';
+    return {
+      tokens: {
+        accessToken: result.access_token,
+        refreshToken: result.refresh_token,
+        accessTokenExpiresAt: expiresAt(result),
+      },
+      user: {
+        oid,
+        tid,
+        sub: claims.sub,
+        name: typeof claims.name === 'string' ? claims.name : undefined,
+        username: typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined,
+      },
+    };
+  }
+
+  /** Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. */
+  async refresh(refreshToken: string): Promise<TokenSet> {
+    const as = await this.discover();
+    try {
+      const response = await oauth.refreshTokenGrantRequest(
+        as,
+        this.client,
+        await this.clientAuth(),
+        refreshToken,
+        { ...this.requestOptions(), additionalParameters: { scope: this.scope } },
+      );
+      const result = await oauth.processRefreshTokenResponse(as, this.client, response);
+      return {
+        accessToken: result.access_token,
+        refreshToken: result.refresh_token,
+        accessTokenExpiresAt: expiresAt(result),
+      };
+    } catch (err) {
+      if (err instanceof oauth.ResponseBodyError && TERMINAL_GRANT_ERRORS.has(err.error)) {
+        throw new TerminalGrantError(err.error);
+      }
+      throw mapTokenEndpointFailure(err, 'Token endpoint');
+    }
+  }
+
+  /** Entra's end-session URL, for the client to navigate to after logout (OIDC RP-Initiated Logout). */
+  async endSessionUrl(): Promise<string | undefined> {
+    try {
+      const as = await this.discover();
+      if (!as.end_session_endpoint) return undefined;
+      const url = new URL(as.end_session_endpoint);
+      url.searchParams.set('client_id', this.config.clientId);
+      return url.href;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function expiresAt(result: oauth.TokenEndpointResponse): number {
+  const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
+  return Date.now() + seconds * 1000;
+}
+
+/** OAuth error codes are [\x20-\x7E] (RFC 6749 §5.2); keep them short and printable in messages. */
+function safeCode(code: string): string {
+  return /^[\x21-\x7e]{1,64}$/.test(code) ? code : 'an error';
+}
+
+function isTimeoutOrNetwork(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  return name === 'TimeoutError' || name === 'AbortError' || (err instanceof TypeError && /fetch/i.test(err.message));
+}
+
+function upstreamStatus(err: unknown): number | undefined {
+  if (err instanceof oauth.ResponseBodyError) return err.status;
+  const cause = (err as { cause?: unknown })?.cause;
+  return cause instanceof Response ? cause.status : undefined;
+}
+
+/** Maps a failure talking to the IdP to transient (retry later) or a permanent upstream error. */
+function mapTokenEndpointFailure(err: unknown, what: string): Error {
+  if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof HttpError) return err;
+  if (isTimeoutOrNetwork(err)) return new TransientTokenError(`${what} unreachable or timed out`);
+  const status = upstreamStatus(err);
+  if (status !== undefined && (status >= 500 || status === 429)) {
+    return new TransientTokenError(`${what} answered HTTP ${status}`);
+  }
+  if (err instanceof oauth.ResponseBodyError) return new TokenEndpointError(`${what} answered ${safeCode(err.error)}`);
+  return new TokenEndpointError(`${what} answered an unusable response (${(err as Error)?.name ?? 'error'})`);
+}
+
+function mapCodeExchangeFailure(err: unknown): Error {
+  if (err instanceof oauth.ResponseBodyError && err.error === 'invalid_grant') {
+    return new HttpError(400, 'invalid_grant', 'The authorization code is invalid, expired or was already used.');
+  }
+  if (err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_CLAIM_COMPARISON) {
+    return new HttpError(400, 'invalid_id_token', 'The id_token failed validation (issuer, audience or nonce).');
+  }
+  if (err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_TIMESTAMP_CHECK) {
+    return new HttpError(400, 'invalid_id_token', 'The id_token is expired or not yet valid.');
+  }
+  return mapTokenEndpointFailure(err, 'Token endpoint');
+}

@@ -1,0 +1,85 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SessionRefresher, type RefresherOptions } from './auth/refresher.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
+import { TokenVault, type DataKeyCacheOptions } from './crypto/envelope.ts';
+import type { KeyProvider } from './crypto/key-provider.ts';
+import { KmsKeyProvider } from './crypto/kms-key-provider.ts';
+import { LocalKeyProvider } from './crypto/local-key-provider.ts';
+import { clientSecretSource } from './oauth/client-secret.ts';
+import { EntraClient, type Fetch } from './oauth/client.ts';
+import { createDynamoClient, DynamoPendingLoginStore, DynamoSessionStore } from './stores/dynamodb.ts';
+import type { PendingLoginStore, SessionStore } from './stores/model.ts';
+
+/**
+ * Everything a handler needs, built once per process from configuration. AWS or local stand-ins
+ * are chosen here (KMS_KEY_ID or LOCAL_KEY_FILE; DYNAMODB_ENDPOINT), never inside the core.
+ */
+export interface Services {
+  config: Config;
+  pendingLogins: PendingLoginStore;
+  sessions: SessionStore;
+  /** The token vault; built on first use so requests that decrypt nothing never load the key client. */
+  vault: () => Promise<TokenVault>;
+  entra: () => Promise<EntraClient>;
+  refresher: SessionRefresher;
+  /** fetch used for Dataverse calls. */
+  dataverseFetch: Fetch;
+  now: () => number;
+}
+
+export interface ServiceOverrides {
+  keyProvider?: KeyProvider;
+  dynamo?: DynamoDBClient;
+  pendingLogins?: PendingLoginStore;
+  sessions?: SessionStore;
+  /** fetch used for the identity provider (discovery, JWKS, token endpoint). */
+  idpFetch?: Fetch;
+  dataverseFetch?: Fetch;
+  dataKeyCache?: DataKeyCacheOptions;
+  refresher?: RefresherOptions;
+  now?: () => number;
+}
+
+function keyProviderFor(config: Config): KeyProvider {
+  if (config.kmsKeyId) return new KmsKeyProvider(config.kmsKeyId);
+  if (config.localKeyFile) return LocalKeyProvider.fromFile(config.localKeyFile);
+  throw new ConfigError('Invalid configuration: KMS_KEY_ID (AWS) or LOCAL_KEY_FILE (local mode) is required');
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+  const now = overrides.now ?? Date.now;
+  const needsDynamo = !overrides.pendingLogins || !overrides.sessions;
+  const dynamo = needsDynamo ? (overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint })) : undefined;
+  const pendingLogins = overrides.pendingLogins ?? new DynamoPendingLoginStore(dynamo!, config.pendingLoginsTable);
+  const sessions = overrides.sessions ?? new DynamoSessionStore(dynamo!, config.sessionsTable);
+
+  let vault: Promise<TokenVault> | undefined;
+  const getVault = () =>
+    (vault ??= Promise.resolve().then(
+      () => new TokenVault(overrides.keyProvider ?? keyProviderFor(config), { now, ...overrides.dataKeyCache }),
+    ));
+  let entra: Promise<EntraClient> | undefined;
+  const getEntra = () =>
+    (entra ??= Promise.resolve(
+      new EntraClient(config, { fetch: overrides.idpFetch, clientSecret: clientSecretSource(config) }),
+    ));
+  const refresher = new SessionRefresher({ sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
+  return {
+    config,
+    pendingLogins,
+    sessions,
+    vault: getVault,
+    entra: getEntra,
+    refresher,
+    dataverseFetch: overrides.dataverseFetch ?? ((input, init) => fetch(input, init)),
+    now,
+  };
+}
+
+let processServices: Services | undefined;
+
+/** The process-wide services, from the environment (Lambda and the local server). */
+export function getServices(): Services {
+  processServices ??= createServices(loadConfig());
+  return processServices;
+}

@@ -1,0 +1,263 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import {
+  StoreUnavailableError,
+  type PendingLogin,
+  type PendingLoginStore,
+  type RotatedTokens,
+  type Session,
+  type SessionStore,
+} from './model.ts';
+
+type Item = Record<string, AttributeValue>;
+
+export interface DynamoClientOptions {
+  endpoint?: string;
+  region?: string;
+}
+
+/** The one place that builds the DynamoDB client (local mode points it at the embedded endpoint). */
+export function createDynamoClient(options: DynamoClientOptions = {}): DynamoDBClient {
+  if (options.endpoint) {
+    return new DynamoDBClient({
+      endpoint: options.endpoint,
+      region: options.region ?? 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 2,
+    });
+  }
+  return new DynamoDBClient({ region: options.region ?? process.env.AWS_REGION, maxAttempts: 3 });
+}
+
+const s = (value: string): AttributeValue => ({ S: value });
+const n = (value: number): AttributeValue => ({ N: String(value) });
+const b = (value: Uint8Array): AttributeValue => ({ B: value });
+
+function str(item: Item, name: string): string {
+  const v = item[name]?.S;
+  if (v === undefined) throw new Error(`Stored item lacks attribute ${name}`);
+  return v;
+}
+function num(item: Item, name: string): number {
+  const v = item[name]?.N;
+  if (v === undefined) throw new Error(`Stored item lacks attribute ${name}`);
+  return Number(v);
+}
+function bin(item: Item, name: string): Uint8Array {
+  const v = item[name]?.B;
+  if (v === undefined) throw new Error(`Stored item lacks attribute ${name}`);
+  return v;
+}
+const optStr = (item: Item, name: string) => item[name]?.S;
+
+/** Runs a DynamoDB call; conditional failures come back as `false`, other failures as StoreUnavailableError. */
+async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') {
+      return false;
+    }
+    throw new StoreUnavailableError(`DynamoDB request failed (${(err as Error).name})`, { cause: err });
+  }
+}
+
+export class DynamoPendingLoginStore implements PendingLoginStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async save(login: PendingLogin): Promise<void> {
+    const item: Item = {
+      id: s(login.id),
+      codeVerifier: s(login.codeVerifier),
+      nonce: s(login.nonce),
+      returnTo: s(login.returnTo),
+      bindingHash: s(login.bindingHash),
+      expiresAt: n(login.expiresAt),
+    };
+    const ok = await attempt(() =>
+      this.client.send(
+        new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(id)' }),
+      ),
+    );
+    if (ok === false) throw new StoreUnavailableError('State collision: pending login already exists');
+  }
+
+  async consume(id: string, nowSeconds: number): Promise<PendingLogin | undefined> {
+    // Single use: a conditional delete that returns the old item (DESIGN: state is consumed once).
+    const out = await attempt(() =>
+      this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          ConditionExpression: 'attribute_exists(id)',
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    const item = out === false ? undefined : out.Attributes;
+    if (!item) return undefined;
+    const login: PendingLogin = {
+      id: str(item, 'id'),
+      codeVerifier: str(item, 'codeVerifier'),
+      nonce: str(item, 'nonce'),
+      returnTo: str(item, 'returnTo'),
+      bindingHash: str(item, 'bindingHash'),
+      expiresAt: num(item, 'expiresAt'),
+    };
+    // TTL deletion is eventual: an item past its expiry is absent, even if it was still there.
+    return login.expiresAt > nowSeconds ? login : undefined;
+  }
+}
+
+export class DynamoSessionStore implements SessionStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(id: string, nowSeconds: number): Promise<Session | undefined> {
+    const out = await attempt(() =>
+      this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
+    );
+    const item = out === false ? undefined : out.Item;
+    if (!item) return undefined;
+    const session = toSession(item);
+    return session.expiresAt > nowSeconds ? session : undefined;
+  }
+
+  async create(session: Session): Promise<void> {
+    const ok = await attempt(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: fromSession(session),
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      ),
+    );
+    if (ok === false) throw new StoreUnavailableError('Session id collision');
+  }
+
+  async acquireRefreshLease(
+    id: string,
+    version: number,
+    leaseId: string,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<boolean> {
+    const ok = await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          UpdateExpression: 'SET leaseId = :lease, leaseUntil = :until',
+          ConditionExpression:
+            'attribute_exists(id) AND version = :v AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeValues: { ':lease': s(leaseId), ':until': n(leaseUntilMs), ':v': n(version), ':now': n(nowMs) },
+        }),
+      ),
+    );
+    return ok !== false;
+  }
+
+  async releaseRefreshLease(id: string, leaseId: string): Promise<void> {
+    await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          UpdateExpression: 'REMOVE leaseId, leaseUntil',
+          ConditionExpression: 'leaseId = :lease',
+          ExpressionAttributeValues: { ':lease': s(leaseId) },
+        }),
+      ),
+    );
+  }
+
+  async saveRotatedTokens(
+    id: string,
+    version: number,
+    leaseId: string,
+    tokens: RotatedTokens,
+    nowMs: number,
+  ): Promise<boolean> {
+    const ok = await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          UpdateExpression:
+            'SET dataKey = :dk, accessToken = :at, refreshToken = :rt, accessTokenExpiresAt = :atexp, ' +
+            'version = :next, refreshedAt = :now REMOVE leaseId, leaseUntil',
+          ConditionExpression: 'version = :v AND leaseId = :lease',
+          ExpressionAttributeValues: {
+            ':dk': b(tokens.dataKey),
+            ':at': b(tokens.accessToken),
+            ':rt': b(tokens.refreshToken),
+            ':atexp': n(tokens.accessTokenExpiresAt),
+            ':next': n(version + 1),
+            ':now': n(nowMs),
+            ':v': n(version),
+            ':lease': s(leaseId),
+          },
+        }),
+      ),
+    );
+    return ok !== false;
+  }
+
+  async delete(id: string): Promise<void> {
+    await attempt(() => this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { id: s(id) } })));
+  }
+}
+
+function fromSession(session: Session): Item {
+  const item: Item = {
+    id: s(session.id),
+    oid: s(session.user.oid),
+    tid: s(session.user.tid),
+    sub: s(session.user.sub),
+    dataKey: b(session.dataKey),
+    accessToken: b(session.accessToken),
+    refreshToken: b(session.refreshToken),
+    accessTokenExpiresAt: n(session.accessTokenExpiresAt),
+    version: n(session.version),
+    createdAt: n(session.createdAt),
+    expiresAt: n(session.expiresAt),
+  };
+  if (session.user.name) item.name = s(session.user.name);
+  if (session.user.username) item.username = s(session.user.username);
+  if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
+  return item;
+}
+
+function toSession(item: Item): Session {
+  return {
+    id: str(item, 'id'),
+    user: {
+      oid: str(item, 'oid'),
+      tid: str(item, 'tid'),
+      sub: str(item, 'sub'),
+      name: optStr(item, 'name'),
+      username: optStr(item, 'username'),
+    },
+    dataKey: bin(item, 'dataKey'),
+    accessToken: bin(item, 'accessToken'),
+    refreshToken: bin(item, 'refreshToken'),
+    accessTokenExpiresAt: num(item, 'accessTokenExpiresAt'),
+    version: num(item, 'version'),
+    createdAt: num(item, 'createdAt'),
+    refreshedAt: item.refreshedAt?.N !== undefined ? Number(item.refreshedAt.N) : undefined,
+    expiresAt: num(item, 'expiresAt'),
+  };
+}

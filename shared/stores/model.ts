@@ -1,0 +1,81 @@
+/** A login in progress, between /auth/login and /auth/callback. Keyed by SHA-256(state). */
+export interface PendingLogin {
+  id: string;
+  /** RFC 7636 code_verifier. */
+  codeVerifier: string;
+  /** OIDC nonce, checked against the id_token. */
+  nonce: string;
+  /** Where to send the browser after the callback (already checked against ALLOWED_RETURN_URLS). */
+  returnTo: string;
+  /** SHA-256 of the login-binding cookie that ties this login to the browser that started it. */
+  bindingHash: string;
+  /** Epoch seconds; also the table's TTL attribute. */
+  expiresAt: number;
+}
+
+/** Who is signed in, from the validated id_token. */
+export interface SessionUser {
+  oid: string;
+  tid: string;
+  sub: string;
+  name?: string;
+  username?: string;
+}
+
+/** A signed-in user. Keyed by SHA-256(session token); the token itself is never stored. */
+export interface Session {
+  id: string;
+  user: SessionUser;
+  /** The session's data key, wrapped by the master key. */
+  dataKey: Uint8Array;
+  /** AES-256-GCM ciphertexts (see shared/crypto/envelope.ts). */
+  accessToken: Uint8Array;
+  refreshToken: Uint8Array;
+  /** Epoch milliseconds. */
+  accessTokenExpiresAt: number;
+  /** Incremented by every token rotation; refreshes are conditional on it. */
+  version: number;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  refreshedAt?: number;
+  /** Epoch seconds; the absolute end of the session and the table's TTL attribute. */
+  expiresAt: number;
+}
+
+/** The fields a token rotation writes. */
+export interface RotatedTokens {
+  dataKey: Uint8Array;
+  accessToken: Uint8Array;
+  refreshToken: Uint8Array;
+  accessTokenExpiresAt: number;
+}
+
+export interface PendingLoginStore {
+  save(login: PendingLogin): Promise<void>;
+  /** Deletes and returns the pending login exactly once; undefined if absent, already used or expired. */
+  consume(id: string, nowSeconds: number): Promise<PendingLogin | undefined>;
+}
+
+export interface SessionStore {
+  /** The session, or undefined if absent or past its expiry (TTL deletion is only eventual). */
+  get(id: string, nowSeconds: number): Promise<Session | undefined>;
+  create(session: Session): Promise<void>;
+  /**
+   * Takes the refresh lease if the session is still at `version` and no unexpired lease is held.
+   * Returns false when another refresher holds it or the version moved on.
+   */
+  acquireRefreshLease(id: string, version: number, leaseId: string, leaseUntilMs: number, nowMs: number): Promise<boolean>;
+  /** Gives the lease back without changing tokens (after a failed refresh). */
+  releaseRefreshLease(id: string, leaseId: string): Promise<void>;
+  /**
+   * Writes rotated tokens, increments the version and drops the lease, only if the session is still
+   * at `version` and this caller holds the lease. Returns false otherwise.
+   */
+  saveRotatedTokens(id: string, version: number, leaseId: string, tokens: RotatedTokens, nowMs: number): Promise<boolean>;
+  delete(id: string): Promise<void>;
+}
+
+/** DynamoDB (or its stand-in) failed in a way a retry may fix; nothing was changed. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
