@@ -294,7 +294,11 @@ function mapCodeExchangeFailure(err: unknown): Error {
   if (err instanceof oauth.ResponseBodyError && err.error === 'invalid_grant') {
     return new HttpError(400, 'invalid_grant', 'The authorization code is invalid, expired or was already used.');
   }
-  if (err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_CLAIM_COMPARISON) {
+  const missingClaim =
+    err instanceof oauth.OperationProcessingError &&
+    err.code === oauth.INVALID_RESPONSE &&
+    typeof (err.cause as { claims?: unknown } | undefined)?.claims === 'object';
+  if ((err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_CLAIM_COMPARISON) || missingClaim) {
     return new HttpError(400, 'invalid_id_token', 'The id_token failed validation (issuer, audience or nonce).');
   }
   if (err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_TIMESTAMP_CHECK) {

@@ -18,6 +18,7 @@ import { createServices, type ServiceOverrides, type Services } from '../../shar
 import { createDynamoClient } from '../../shared/stores/dynamodb.ts';
 import { apiEvent, lambdaContext, type EventInit } from './events.ts';
 
+export { LOGIN_BINDING_COOKIE as LOGIN_COOKIE } from "../../shared/http/cookies.ts";
 export const RETURN_ORIGIN = 'http://localhost:5173';
 export const PUBLIC_BASE = 'http://localhost:3000';
 

@@ -1,0 +1,244 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sha256 } from '../../shared/crypto/random.ts';
+import { jsonBody, RETURN_ORIGIN, signIn, startTestStack, type TestStack } from '../support/stack.ts';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => stack?.stop());
+beforeEach(() => {
+  stack.dataverse.requests.length = 0;
+});
+
+const API = '/api/data/v9.2';
+const refreshCalls = () => stack.tokenRequests.filter((r) => r.grant_type === 'refresh_token').length;
+const bodyOf = (r: { body?: string; isBase64Encoded?: boolean }) =>
+  r.isBase64Encoded ? Buffer.from(r.body ?? '', 'base64') : Buffer.from(r.body ?? '');
+
+describe('proxy', () => {
+  it('forwards a GET with path and query to Dataverse and passes back status, body and allowed headers', async () => {
+    const { sessionCookie } = await signIn(stack);
+    const answer = await stack.routes().proxy({
+      path: `${API}/accounts`,
+      query: '$select=name&$top=2',
+      cookies: [sessionCookie],
+      headers: { prefer: 'odata.maxpagesize=1', 'x-custom': 'nope' },
+    });
+    expect(answer.statusCode).toBe(200);
+    const body = jsonBody(answer) as { value: { name: string }[]; '@odata.nextLink'?: string };
+    expect(body.value).toHaveLength(1);
+    expect(body['@odata.nextLink']).toContain('%24skiptoken=1');
+    expect(answer.headers['preference-applied']).toBe('odata.maxpagesize=1');
+    expect(answer.headers['odata-version']).toBe('4.0');
+    expect(answer.headers['Cache-Control']).toBe('no-store');
+    const seen = stack.dataverse.requests.at(-1)!;
+    expect(seen.path).toBe(`${API}/accounts`);
+    expect(seen.query).toBe('?$select=name&$top=2');
+    expect(seen.headers['odata-maxversion']).toBe('4.0');
+    expect(seen.headers['x-custom']).toBeUndefined();
+  });
+
+  it('never forwards the client’s Cookie or Authorization: Dataverse sees only the user’s access token', async () => {
+    const { sessionToken, sessionCookie } = await signIn(stack);
+    const viaCookie = await stack.routes().proxy({
+      path: `${API}/WhoAmI`,
+      cookies: [sessionCookie, 'other=1'],
+      headers: { cookie: `${sessionCookie}; other=1` },
+    });
+    expect(viaCookie.statusCode).toBe(200);
+    const viaBearer = await stack.routes().proxy({
+      path: `${API}/WhoAmI`,
+      headers: { authorization: `Bearer ${sessionToken}`, host: 'evil.example' },
+    });
+    expect(viaBearer.statusCode).toBe(200);
+    for (const seen of stack.dataverse.requests) {
+      expect(seen.headers.cookie).toBeUndefined();
+      expect(seen.headers.host).toBe(new URL(stack.dataverse.url).host);
+      expect(seen.headers.authorization).toMatch(/^Bearer eyJ/);
+      expect(seen.headers.authorization).not.toContain(sessionToken);
+    }
+  });
+
+  it('passes POST, PATCH and DELETE through and returns OData-EntityId', async () => {
+    const { sessionToken } = await signIn(stack);
+    const auth = { authorization: `Bearer ${sessionToken}`, 'content-type': 'application/json' };
+    const routes = stack.routes();
+    const created = await routes.proxy({ method: 'POST', path: `${API}/accounts`, headers: auth, body: JSON.stringify({ name: 'New Co' }) });
+    expect(created.statusCode).toBe(204);
+    const entityId = created.headers['odata-entityid']!;
+    const id = /\(([0-9a-f-]{36})\)/.exec(entityId)![1]!;
+    const patched = await routes.proxy({ method: 'PATCH', path: `${API}/accounts(${id})`, headers: { ...auth, 'if-match': '*' }, body: '{"name":"Renamed"}' });
+    expect(patched.statusCode).toBe(204);
+    const read = await routes.proxy({ path: `${API}/accounts(${id})`, headers: auth });
+    expect(jsonBody(read)).toMatchObject({ name: 'Renamed' });
+    const deleted = await routes.proxy({ method: 'DELETE', path: `${API}/accounts(${id})`, headers: auth });
+    expect(deleted.statusCode).toBe(204);
+    const gone = await routes.proxy({ path: `${API}/accounts(${id})`, headers: auth });
+    expect(gone.statusCode).toBe(404);
+  });
+
+  it('passes binary responses and $batch multipart bodies through byte for byte', async () => {
+    const { sessionToken } = await signIn(stack);
+    const auth = { authorization: `Bearer ${sessionToken}` };
+    const account = stack.dataverse.insert('accounts', { name: 'Binary' });
+    const image = await stack.routes().proxy({ path: `${API}/accounts(${account.id})/entityimage/$value`, headers: auth });
+    expect(image.headers['content-type']).toBe('image/png');
+    expect([...bodyOf(image)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
+
+    const batch = Buffer.concat([
+      Buffer.from('--batch_1\r\nContent-Type: application/http\r\n\r\nGET accounts HTTP/1.1\r\n\r\n'),
+      Buffer.from([0xff, 0x00, 0xfe]),
+      Buffer.from('\r\n--batch_1--\r\n'),
+    ]);
+    const answer = await stack.routes().proxy({
+      method: 'POST',
+      path: `${API}/$batch`,
+      headers: { ...auth, 'content-type': 'multipart/mixed; boundary=batch_1' },
+      body: batch,
+    });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^multipart\/mixed; boundary=batchresponse_/);
+    const seen = stack.dataverse.requests.at(-1)!;
+    expect(seen.headers['content-type']).toBe('multipart/mixed; boundary=batch_1');
+    expect(seen.body.equals(batch)).toBe(true);
+    expect(bodyOf(answer).toString()).toContain(`{"receivedBytes":${batch.length}}`);
+  });
+
+  it('refreshes exactly once on a 401 from Dataverse and retries the request', async () => {
+    const { sessionToken } = await signIn(stack);
+    const before = refreshCalls();
+    stack.dataverse.failNext(401, 1, { 'content-type': 'application/json' }, '{"error":{"code":"0x80072182"}}');
+    const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+    expect(answer.statusCode).toBe(200);
+    expect(refreshCalls() - before).toBe(1);
+    const [first, retried] = stack.dataverse.requests.slice(-2);
+    expect(first!.headers.authorization).not.toBe(retried!.headers.authorization);
+    const request = stack.tokenRequests.filter((r) => r.grant_type === 'refresh_token').at(-1)!;
+    expect(request.scope).toContain(`${stack.dataverse.url}/user_impersonation`);
+  });
+
+  it('passes a second 401 through instead of refreshing again', async () => {
+    const { sessionToken } = await signIn(stack);
+    const before = refreshCalls();
+    stack.dataverse.failNext(401, 2, { 'content-type': 'application/json' }, '{}');
+    const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+    expect(answer.statusCode).toBe(401);
+    expect(refreshCalls() - before).toBe(1);
+  });
+
+  it('deletes the session and answers 401 login_required when the refresh grant is revoked', async () => {
+    const { sessionToken } = await signIn(stack);
+    const revoke = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
+      if (req.body.grant_type !== 'refresh_token') return;
+      res.statusCode = 400;
+      res.body = { error: 'invalid_grant', error_description: 'AADSTS50173: The provided grant has expired due to it being revoked.' };
+    };
+    stack.idp.server.service.on('beforeResponse', revoke);
+    try {
+      stack.dataverse.failNext(401);
+      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+      expect(answer.statusCode).toBe(401);
+      expect(jsonBody(answer)).toMatchObject({ error: 'login_required' });
+    } finally {
+      stack.idp.server.service.off('beforeResponse', revoke);
+    }
+    expect(await stack.services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000))).toBeUndefined();
+    const after = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+    expect(after.statusCode).toBe(401);
+    expect(jsonBody(after)).toMatchObject({ error: 'unauthenticated' });
+  });
+
+  it.each([
+    '/api/data/v9.2/../../admin',
+    '/api/data/v9.2/accounts/../../../x',
+    '/api/data/v9.2/%2e%2e/%2E%2E/x',
+    '/api/data/v9.2/accounts%2f..%2fx',
+    '/api/data/v9.2/accounts%5C..%5Cx',
+    '/api/data/v9.2/accounts\\..\\x',
+    '/api/data/v9.2//accounts',
+    '/api/data/v8.2/accounts',
+    '/api/data/',
+    '/api/dataverse/v9.2/accounts',
+    '/api/data/v9.2/accounts%00',
+    '/api/data/v9.2/accounts%zz',
+    '/api/data/v9.2/@evil.example/x',
+  ])('rejects %s with 400 before any upstream call', async (path) => {
+    const { sessionToken } = await signIn(stack);
+    stack.dataverse.requests.length = 0;
+    const answer = await stack.routes().proxy({ path, headers: { authorization: `Bearer ${sessionToken}` } });
+    if (path.includes('@evil')) {
+      // '@' is a legal path character; the request must still go to DYNAMICS_URL only.
+      expect(stack.dataverse.requests.every((r) => r.path === path)).toBe(true);
+      return;
+    }
+    expect(answer.statusCode).toBe(400);
+    expect(jsonBody(answer).error).toMatch(/^invalid_/);
+    expect(stack.dataverse.requests).toHaveLength(0);
+  });
+
+  it('requires X-CSRF: 1 on cookie-authenticated unsafe methods, and an allowed Origin', async () => {
+    const { sessionCookie, sessionToken } = await signIn(stack);
+    const routes = stack.routes();
+    const noHeader = await routes.proxy({ method: 'POST', path: `${API}/accounts`, cookies: [sessionCookie], body: '{"name":"x"}' });
+    expect(noHeader.statusCode).toBe(403);
+    expect(jsonBody(noHeader)).toMatchObject({ error: 'csrf' });
+    const badOrigin = await routes.proxy({
+      method: 'DELETE',
+      path: `${API}/accounts(00000000-0000-0000-0000-000000000000)`,
+      cookies: [sessionCookie],
+      headers: { 'x-csrf': '1', origin: 'https://evil.example' },
+    });
+    expect(badOrigin.statusCode).toBe(403);
+    expect(stack.dataverse.requests).toHaveLength(0);
+    const ok = await routes.proxy({
+      method: 'POST',
+      path: `${API}/accounts`,
+      cookies: [sessionCookie],
+      headers: { 'x-csrf': '1', origin: RETURN_ORIGIN, 'content-type': 'application/json' },
+      body: '{"name":"x"}',
+    });
+    expect(ok.statusCode).toBe(204);
+    const bearer = await routes.proxy({
+      method: 'POST',
+      path: `${API}/accounts`,
+      headers: { authorization: `Bearer ${sessionToken}`, 'content-type': 'application/json' },
+      body: '{"name":"y"}',
+    });
+    expect(bearer.statusCode).toBe(204);
+  });
+
+  it('retries a 429 with a short Retry-After once, and passes a long one through', async () => {
+    const { sessionToken } = await signIn(stack);
+    const auth = { authorization: `Bearer ${sessionToken}` };
+    stack.dataverse.throttleNext(1);
+    const retried = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: auth });
+    expect(retried.statusCode).toBe(200);
+    stack.dataverse.throttleNext(300);
+    const passed = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: auth });
+    expect(passed.statusCode).toBe(429);
+    expect(passed.headers['retry-after']).toBe('300');
+  });
+
+  it('answers 504 JSON when Dataverse is slower than the time budget', async () => {
+    const { sessionToken } = await signIn(stack);
+    stack.dataverse.setDelay(1500);
+    try {
+      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } }, 2000);
+      expect(answer.statusCode).toBe(504);
+      expect(jsonBody(answer)).toMatchObject({ error: 'upstream_timeout' });
+    } finally {
+      stack.dataverse.setDelay(0);
+    }
+  });
+
+  it('answers 401 for a missing, malformed or unknown session', async () => {
+    const routes = stack.routes();
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer short' }, { authorization: `Bearer ${'A'.repeat(43)}` }]) {
+      const answer = await routes.proxy({ path: `${API}/WhoAmI`, headers });
+      expect(answer.statusCode).toBe(401);
+      expect(jsonBody(answer)).toMatchObject({ error: 'unauthenticated' });
+    }
+    expect(stack.dataverse.requests).toHaveLength(0);
+  });
+});

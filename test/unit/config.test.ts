@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../shared/config/config.ts';
+
+const base = {
+  CLIENT_ID: 'cid',
+  DYNAMICS_URL: 'https://contoso.crm.dynamics.com',
+  PUBLIC_BASE_URL: 'https://auth.example.com/',
+  ALLOWED_RETURN_URLS: 'https://app.example.com, https://portal.example.com/crm',
+};
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(base);
+    expect(config.entraAuthority.href).toBe('https://login.microsoftonline.com/organizations/v2.0');
+    expect(config.redirectUri).toBe('https://auth.example.com/auth/callback');
+    expect([...config.allowedOrigins]).toEqual(['https://app.example.com', 'https://portal.example.com']);
+    expect(config.pendingLoginTtlSeconds).toBe(600);
+    expect(config.refreshSkewSeconds).toBe(120);
+    expect(config.allowInsecureLoopback).toBe(false);
+  });
+
+  it.each([
+    [{ CLIENT_ID: undefined }, /CLIENT_ID is required/],
+    [{ DYNAMICS_URL: 'contoso' }, /DYNAMICS_URL must be an absolute URL/],
+    [{ DYNAMICS_URL: 'http://contoso.crm.dynamics.com' }, /DYNAMICS_URL must use https/],
+    [{ PUBLIC_BASE_URL: undefined }, /PUBLIC_BASE_URL is required/],
+    [{ ALLOWED_RETURN_URLS: 'https://a.example/?x=1' }, /ALLOWED_RETURN_URLS/],
+    [{ ALLOWED_RETURN_URLS: 'http://evil.example' }, /ALLOWED_RETURN_URLS.*https/],
+    [{ SESSION_TTL_SECONDS: 'soon' }, /SESSION_TTL_SECONDS/],
+    [{ CLIENT_SECRET: 's', CLIENT_SECRET_ARN: 'arn' }, /not both/],
+  ])('fails fast naming the bad variable (%o)', (patch, message) => {
+    expect(() => loadConfig({ ...base, ...patch })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, ...patch })).toThrow(message);
+  });
+
+  it('allows plain http only for loopback hosts (local mode)', () => {
+    const config = loadConfig({ ...base, ENTRA_AUTHORITY: 'http://127.0.0.1:9000', PUBLIC_BASE_URL: 'http://localhost:3000' });
+    expect(config.allowInsecureLoopback).toBe(true);
+  });
+});

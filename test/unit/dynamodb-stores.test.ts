@@ -1,0 +1,124 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoPendingLoginStore, DynamoSessionStore } from '../../shared/stores/dynamodb.ts';
+import { StoreUnavailableError, type Session } from '../../shared/stores/model.ts';
+
+const ddb = mockClient(DynamoDBClient);
+const client = new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+const pending = new DynamoPendingLoginStore(client, 'PendingLogins');
+const sessions = new DynamoSessionStore(client, 'Sessions');
+const ccf = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+
+beforeEach(() => ddb.reset());
+
+const session: Session = {
+  id: 'sid',
+  user: { oid: 'o', tid: 't', sub: 's', name: 'N', username: 'u@x' },
+  dataKey: new Uint8Array([1]),
+  accessToken: new Uint8Array([2]),
+  refreshToken: new Uint8Array([3]),
+  accessTokenExpiresAt: 1_000,
+  version: 1,
+  createdAt: 1,
+  expiresAt: 2_000,
+};
+
+describe('DynamoPendingLoginStore', () => {
+  it('writes a pending login only if its id is new', async () => {
+    ddb.on(PutItemCommand).resolves({});
+    await pending.save({ id: 'h', codeVerifier: 'v', nonce: 'n', returnTo: 'r', bindingHash: 'b', expiresAt: 600 });
+    const input = ddb.commandCalls(PutItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('attribute_not_exists(id)');
+    expect(input.Item!.expiresAt).toEqual({ N: '600' });
+  });
+
+  it('consumes with a conditional delete that returns the old item', async () => {
+    ddb.on(DeleteItemCommand).resolves({
+      Attributes: {
+        id: { S: 'h' }, codeVerifier: { S: 'v' }, nonce: { S: 'n' }, returnTo: { S: 'r' }, bindingHash: { S: 'b' }, expiresAt: { N: '600' },
+      },
+    });
+    const login = await pending.consume('h', 500);
+    expect(login?.codeVerifier).toBe('v');
+    const input = ddb.commandCalls(DeleteItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('attribute_exists(id)');
+    expect(input.ReturnValues).toBe('ALL_OLD');
+  });
+
+  it('treats an item past its expiry as absent, and a failed condition as already used', async () => {
+    ddb.on(DeleteItemCommand).resolvesOnce({
+      Attributes: {
+        id: { S: 'h' }, codeVerifier: { S: 'v' }, nonce: { S: 'n' }, returnTo: { S: 'r' }, bindingHash: { S: 'b' }, expiresAt: { N: '600' },
+      },
+    }).rejectsOnce(ccf());
+    expect(await pending.consume('h', 600)).toBeUndefined();
+    expect(await pending.consume('h', 1)).toBeUndefined();
+  });
+
+  it('reports a throttled DynamoDB as StoreUnavailableError', async () => {
+    ddb.on(DeleteItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
+    await expect(pending.consume('h', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('DynamoSessionStore', () => {
+  it('reads consistently and hides an expired session', async () => {
+    ddb.on(GetItemCommand).resolves({
+      Item: {
+        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
+        version: { N: '4' }, createdAt: { N: '1' }, expiresAt: { N: '2000' },
+      },
+    });
+    expect((await sessions.get('sid', 1999))?.version).toBe(4);
+    expect(await sessions.get('sid', 2000)).toBeUndefined();
+    expect(ddb.commandCalls(GetItemCommand)[0]!.args[0].input.ConsistentRead).toBe(true);
+  });
+
+  it('creates a session only under a new id', async () => {
+    ddb.on(PutItemCommand).resolves({});
+    await sessions.create(session);
+    const input = ddb.commandCalls(PutItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('attribute_not_exists(id)');
+    expect(input.Item!.accessToken).toEqual({ B: new Uint8Array([2]) });
+  });
+
+  it('takes the refresh lease only at the expected version and when no live lease is held', async () => {
+    ddb.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(ccf());
+    expect(await sessions.acquireRefreshLease('sid', 3, 'lease-1', 15_000, 1_000)).toBe(true);
+    expect(await sessions.acquireRefreshLease('sid', 3, 'lease-2', 15_000, 1_000)).toBe(false);
+    const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe(
+      'attribute_exists(id) AND version = :v AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+    );
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '3' }, ':now': { N: '1000' }, ':until': { N: '15000' } });
+  });
+
+  it('saves rotated tokens only for the lease holder at the expected version, and bumps the version', async () => {
+    ddb.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(ccf());
+    const tokens = { dataKey: new Uint8Array([9]), accessToken: new Uint8Array([8]), refreshToken: new Uint8Array([7]), accessTokenExpiresAt: 5 };
+    expect(await sessions.saveRotatedTokens('sid', 3, 'lease-1', tokens, 10)).toBe(true);
+    expect(await sessions.saveRotatedTokens('sid', 3, 'lease-1', tokens, 10)).toBe(false);
+    const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('version = :v AND leaseId = :lease');
+    expect(input.UpdateExpression).toContain('version = :next');
+    expect(input.UpdateExpression).toContain('REMOVE leaseId, leaseUntil');
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '3' }, ':next': { N: '4' }, ':lease': { S: 'lease-1' } });
+  });
+
+  it('releases a lease only if it still holds it', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+    await sessions.releaseRefreshLease('sid', 'lease-1');
+    const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('leaseId = :lease');
+    expect(input.UpdateExpression).toBe('REMOVE leaseId, leaseUntil');
+  });
+});
