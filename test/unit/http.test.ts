@@ -55,7 +55,7 @@ describe('Dataverse request shaping', () => {
       'mscrm.suppressduplicatedetection': 'false',
       'if-match': '*',
     });
-    expect([...(headers as unknown as Map<string, string>).keys()].sort()).toEqual(
+    expect([...headers.keys()].sort()).toEqual(
       ['accept', 'if-match', 'mscrm.suppressduplicatedetection', 'odata-maxversion', 'odata-version', 'prefer'].sort(),
     );
   });

@@ -1,0 +1,136 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROUTES } from '../shared/http/routes.ts';
+import { createDynamoClient } from '../shared/stores/dynamodb.ts';
+import { PENDING_LOGINS_TABLE, SESSIONS_TABLE } from '../shared/stores/tables.ts';
+import { DataverseStandIn } from './dataverse.ts';
+import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from './dynamodb.ts';
+import { startDevIdentityProvider, type DevIdentityProvider } from './idp.ts';
+import { createLocalServer, type LambdaHandler, type LocalApp } from './server.ts';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface LocalStack {
+  url: string;
+  /** The development IdP, when no ENTRA_AUTHORITY was configured. */
+  idp?: DevIdentityProvider;
+  /** The Dataverse stand-in, when no DYNAMICS_URL was configured. */
+  dataverse?: DataverseStandIn;
+  dynamodbEndpoint: string;
+  /** The configuration the handlers run with (no secrets). */
+  summary: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  /** Environment to read configuration from and to set for the handlers (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Access-token lifetime the dev IdP issues, in seconds (default 3600). */
+  accessTokenTtlSeconds?: number;
+}
+
+/**
+ * Starts the service locally: embedded DynamoDB (dynalite), a development IdP and a Dataverse
+ * stand-in — each only when its configuration variable is unset — and the local server that runs
+ * the same Lambda handlers as AWS.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${env.PORT}"`);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    let dynamo: EmbeddedDynamo | undefined;
+    if (!env.DYNAMODB_ENDPOINT) {
+      dynamo = await startEmbeddedDynamo();
+      stops.push(dynamo.stop);
+      env.DYNAMODB_ENDPOINT = dynamo.endpoint;
+    }
+    let idp: DevIdentityProvider | undefined;
+    if (!env.ENTRA_AUTHORITY) {
+      idp = await startDevIdentityProvider({ accessTokenTtlSeconds: options.accessTokenTtlSeconds });
+      stops.push(idp.stop);
+      env.ENTRA_AUTHORITY = idp.issuer;
+      env.CLIENT_ID ??= 'local-dev-client';
+    }
+    let dataverse: DataverseStandIn | undefined;
+    if (!env.DYNAMICS_URL) {
+      if (!idp) throw new Error('DYNAMICS_URL is required when ENTRA_AUTHORITY points at a real identity provider');
+      dataverse = new DataverseStandIn({ issuer: idp.issuer });
+      await dataverse.start();
+      stops.push(() => dataverse!.stop());
+      env.DYNAMICS_URL = dataverse.url;
+    }
+
+    // Bind first so that PORT=0 works, then publish the URL the handlers need.
+    const app: LocalApp = { routes: [], statics: [] };
+    const server = await listen(createLocalServer(app), port);
+    stops.push(() => close(server));
+    const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+    env.PUBLIC_BASE_URL ??= url;
+    env.ALLOWED_RETURN_URLS ??= url;
+    if (!env.KMS_KEY_ID) env.LOCAL_KEY_FILE ??= resolve(root, '.local', 'master.key');
+    env.POWERTOOLS_SERVICE_NAME ??= 'dynamics-auth-local';
+    if (env !== process.env) Object.assign(process.env, env);
+
+    const client = createDynamoClient({ endpoint: env.DYNAMODB_ENDPOINT });
+    await createTables(client, {
+      [PENDING_LOGINS_TABLE.envVar]: env[PENDING_LOGINS_TABLE.envVar] ?? PENDING_LOGINS_TABLE.logicalName,
+      [SESSIONS_TABLE.envVar]: env[SESSIONS_TABLE.envVar] ?? SESSIONS_TABLE.logicalName,
+    });
+    client.destroy();
+
+    // Imported only now: the handlers read their configuration from the environment set above.
+    for (const spec of ROUTES) {
+      const module = (await import(`../functions/${spec.function}/handler.ts`)) as { handler: LambdaHandler };
+      app.routes.push({
+        method: spec.method,
+        path: spec.path.replace('{proxy+}', ''),
+        handler: module.handler,
+        timeoutMs: spec.timeoutSeconds * 1000,
+      });
+    }
+    app.statics.push(
+      { path: '/', file: resolve(root, 'local/public/index.html'), contentType: 'text/html; charset=utf-8' },
+      { path: '/demo.js', file: resolve(root, 'local/public/demo.js'), contentType: 'text/javascript; charset=utf-8' },
+      { path: '/demo.css', file: resolve(root, 'local/public/demo.css'), contentType: 'text/css; charset=utf-8' },
+    );
+
+    return {
+      url,
+      idp,
+      dataverse,
+      dynamodbEndpoint: env.DYNAMODB_ENDPOINT!,
+      summary: {
+        service: url,
+        identityProvider: env.ENTRA_AUTHORITY!,
+        dataverse: env.DYNAMICS_URL!,
+        dynamodb: env.DYNAMODB_ENDPOINT!,
+        keys: env.KMS_KEY_ID ? `KMS ${env.KMS_KEY_ID}` : `local key file ${env.LOCAL_KEY_FILE}`,
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function listen(server: Server, port: number): Promise<Server> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolvePromise(server));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolvePromise) => {
+    server.closeAllConnections();
+    server.close(() => resolvePromise());
+  });
+}

@@ -1,0 +1,33 @@
+import { startLocalStack } from './stack.ts';
+
+/** `npm start`: the whole service on this machine, on embedded defaults unless configured otherwise. */
+const stack = await startLocalStack().catch((err: unknown) => {
+  console.error(`Could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
+
+console.log(`
+Dynamics auth service running locally
+
+  Open ${stack.url}/ and click "Sign in".
+
+  service            ${stack.summary.service}
+  identity provider  ${stack.summary.identityProvider}${stack.idp ? '  (development IdP: signs in without a password)' : ''}
+  Dataverse          ${stack.summary.dataverse}${stack.dataverse ? '  (development stand-in)' : ''}
+  DynamoDB           ${stack.summary.dynamodb}
+  token encryption   ${stack.summary.keys}
+
+Press Ctrl-C to stop.
+`);
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping…`);
+  const force = setTimeout(() => process.exit(1), 5_000);
+  force.unref();
+  void stack.stop().then(() => process.exit(0));
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
