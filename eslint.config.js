@@ -12,6 +12,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ['local/public/**/*.js'],
+    languageOptions: {
+      globals: { document: 'readonly', fetch: 'readonly', location: 'readonly', JSON: 'readonly' },
+    },
+  },
+  {
     files: ['local/**', 'bench/**', 'scripts/**', 'infra/app.ts', 'test/**'],
     rules: { 'no-console': 'off' },
   },
