@@ -51,7 +51,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const needsDynamo = !overrides.pendingLogins || !overrides.sessions;
   const dynamo = needsDynamo ? (overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint })) : undefined;
   const pendingLogins = overrides.pendingLogins ?? new DynamoPendingLoginStore(dynamo!, config.pendingLoginsTable);
-  const sessions = overrides.sessions ?? new DynamoSessionStore(dynamo!, config.sessionsTable);
+  const sessions =
+    overrides.sessions ?? new DynamoSessionStore(dynamo!, config.sessionsTable, config.sessionIdleTimeoutSeconds);
 
   let vault: Promise<TokenVault> | undefined;
   const getVault = () =>

@@ -58,6 +58,7 @@ export async function completeLogin(
     accessTokenExpiresAt: tokens.accessTokenExpiresAt,
     version: 1,
     createdAt: nowMs,
+    lastSeenAt: nowMs,
     expiresAt: Math.floor(nowMs / 1000) + services.config.sessionTtlSeconds,
   });
   return { sessionToken, returnTo: pending.returnTo, sessionMaxAge: services.config.sessionTtlSeconds };

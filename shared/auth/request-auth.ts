@@ -7,6 +7,9 @@ import type { Session, SessionStore } from '../stores/model.ts';
 
 export type Credential = { via: 'cookie' | 'bearer'; sessionId: string };
 
+/** Session activity is recorded at most this often (keeps the warm proxy path read-only). */
+export const ACTIVITY_WRITE_INTERVAL_MS = 5 * 60_000;
+
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
@@ -53,5 +56,10 @@ export async function requireSession(
   if (!credential) throw unauthenticated();
   const session = await sessions.get(credential.sessionId, Math.floor(nowMs / 1000));
   if (!session) throw unauthenticated();
+  // Sliding idle timeout: one write per session per ACTIVITY_WRITE_INTERVAL_MS at most.
+  if (nowMs - session.lastSeenAt >= ACTIVITY_WRITE_INTERVAL_MS) {
+    await sessions.touch(session.id, nowMs);
+    session.lastSeenAt = nowMs;
+  }
   return session;
 }

@@ -26,6 +26,8 @@ export interface Config {
   dynamodbEndpoint?: string;
   /** Absolute session lifetime in seconds. */
   sessionTtlSeconds: number;
+  /** A session unused for this long is over (OWASP ASVS idle timeout). */
+  sessionIdleTimeoutSeconds: number;
   /** Lifetime of a pending login (state, nonce, verifier) in seconds. */
   pendingLoginTtlSeconds: number;
   /** Refresh the access token ahead of use when it expires within this many seconds. */
@@ -107,6 +109,7 @@ const EnvSchema = z.object({
   LOCAL_KEY_FILE: optionalString,
   DYNAMODB_ENDPOINT: optionalString,
   SESSION_TTL_SECONDS: seconds('SESSION_TTL_SECONDS', 8 * 3600, 300, 90 * 24 * 3600),
+  SESSION_IDLE_TIMEOUT_SECONDS: seconds('SESSION_IDLE_TIMEOUT_SECONDS', 3600, 600, 90 * 24 * 3600),
   PENDING_LOGIN_TTL_SECONDS: seconds('PENDING_LOGIN_TTL_SECONDS', 600, 60, 3600),
   REFRESH_SKEW_SECONDS: seconds('REFRESH_SKEW_SECONDS', 120, 0, 3600),
   UPSTREAM_TIMEOUT_MS: seconds('UPSTREAM_TIMEOUT_MS', 25_000, 100, 900_000),
@@ -171,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     localKeyFile: e.LOCAL_KEY_FILE,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    sessionIdleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS,
     pendingLoginTtlSeconds: e.PENDING_LOGIN_TTL_SECONDS,
     refreshSkewSeconds: e.REFRESH_SKEW_SECONDS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,

@@ -123,6 +123,8 @@ export class DynamoSessionStore implements SessionStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** Sessions unused for longer than this are absent. */
+    private readonly idleTimeoutSeconds = Number.POSITIVE_INFINITY,
   ) {}
 
   async get(id: string, nowSeconds: number): Promise<Session | undefined> {
@@ -132,7 +134,23 @@ export class DynamoSessionStore implements SessionStore {
     const item = out === false ? undefined : out.Item;
     if (!item) return undefined;
     const session = toSession(item);
-    return session.expiresAt > nowSeconds ? session : undefined;
+    if (session.expiresAt <= nowSeconds) return undefined;
+    if (nowSeconds * 1000 - session.lastSeenAt > this.idleTimeoutSeconds * 1000) return undefined;
+    return session;
+  }
+
+  async touch(id: string, nowMs: number): Promise<void> {
+    await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          UpdateExpression: 'SET lastSeenAt = :now',
+          ConditionExpression: 'attribute_exists(id) AND lastSeenAt < :now',
+          ExpressionAttributeValues: { ':now': n(nowMs) },
+        }),
+      ),
+    );
   }
 
   async create(session: Session): Promise<void> {
@@ -198,7 +216,7 @@ export class DynamoSessionStore implements SessionStore {
           Key: { id: s(id) },
           UpdateExpression:
             'SET dataKey = :dk, accessToken = :at, refreshToken = :rt, accessTokenExpiresAt = :atexp, ' +
-            'version = :next, refreshedAt = :now REMOVE leaseId, leaseUntil',
+            'version = :next, refreshedAt = :now, lastSeenAt = :now REMOVE leaseId, leaseUntil',
           ConditionExpression: 'version = :v AND leaseId = :lease',
           ExpressionAttributeValues: {
             ':dk': b(tokens.dataKey),
@@ -233,6 +251,7 @@ function fromSession(session: Session): Item {
     accessTokenExpiresAt: n(session.accessTokenExpiresAt),
     version: n(session.version),
     createdAt: n(session.createdAt),
+    lastSeenAt: n(session.lastSeenAt),
     expiresAt: n(session.expiresAt),
   };
   if (session.user.name) item.name = s(session.user.name);
@@ -258,6 +277,7 @@ function toSession(item: Item): Session {
     version: num(item, 'version'),
     createdAt: num(item, 'createdAt'),
     refreshedAt: item.refreshedAt?.N !== undefined ? Number(item.refreshedAt.N) : undefined,
+    lastSeenAt: item.lastSeenAt?.N !== undefined ? Number(item.lastSeenAt.N) : num(item, 'createdAt'),
     expiresAt: num(item, 'expiresAt'),
   };
 }

@@ -38,6 +38,8 @@ export interface Session {
   /** Epoch milliseconds. */
   createdAt: number;
   refreshedAt?: number;
+  /** Epoch milliseconds of the last recorded use (written at most every few minutes). */
+  lastSeenAt: number;
   /** Epoch seconds; the absolute end of the session and the table's TTL attribute. */
   expiresAt: number;
 }
@@ -57,8 +59,13 @@ export interface PendingLoginStore {
 }
 
 export interface SessionStore {
-  /** The session, or undefined if absent or past its expiry (TTL deletion is only eventual). */
+  /**
+   * The session, or undefined if absent, past its absolute expiry (TTL deletion is only eventual)
+   * or idle for longer than the idle timeout.
+   */
   get(id: string, nowSeconds: number): Promise<Session | undefined>;
+  /** Records use of the session (sliding idle timeout). */
+  touch(id: string, nowMs: number): Promise<void>;
   create(session: Session): Promise<void>;
   /**
    * Takes the refresh lease if the session is still at `version` and no unexpired lease is held.

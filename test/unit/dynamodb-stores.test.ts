@@ -28,6 +28,7 @@ const session: Session = {
   accessTokenExpiresAt: 1_000,
   version: 1,
   createdAt: 1,
+  lastSeenAt: 1,
   expiresAt: 2_000,
 };
 

@@ -1,0 +1,38 @@
+/**
+ * CDK app entry (`cdk.json`: `npx tsx infra/app.ts`). Settings come from CDK context, e.g.
+ *   npx cdk deploy -c clientId=<guid> -c dynamicsUrl=https://org.crm.dynamics.com \
+ *     -c allowedReturnUrls=https://app.example.com -c clientSecretName=dynamics-auth/client-secret
+ * See README.md, "Deploy to AWS", for every setting and its default.
+ */
+import { Annotations, App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { readSettings, SettingsError } from './settings.ts';
+import { DynamicsAuthStack } from './stack.ts';
+
+const app = new App();
+
+let settings;
+try {
+  settings = readSettings((name) => app.node.tryGetContext(name));
+} catch (err) {
+  if (err instanceof SettingsError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const stack = new DynamicsAuthStack(app, settings.stackName, {
+  // Environment-agnostic: deploys to the CLI's account/region; synth never needs credentials.
+  service: settings.serviceProps,
+});
+
+for (const name of settings.placeholders) {
+  Annotations.of(stack).addWarningV2(
+    `dynamics-auth:placeholder-${name}`,
+    `"${name}" is still the placeholder; pass -c ${name}=... before deploying a working service.`,
+  );
+}
+
+// cdk-nag v3 is a CDK policy-validation plugin: any unacknowledged finding fails `cdk synth`.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

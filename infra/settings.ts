@@ -1,0 +1,191 @@
+/**
+ * Deployment settings for `cdk deploy` / `cdk synth`, read from CDK context (`-c name=value` or the
+ * `context` block of cdk.json). Every setting has a placeholder or default so that a fresh clone
+ * synthesizes with no context at all; every value is validated with an error naming the setting.
+ */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  DEFAULT_ENTRA_AUTHORITY,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_THROTTLE_BURST,
+  DEFAULT_THROTTLE_RATE,
+  type DynamicsAuthServiceProps,
+  type LogLevelName,
+} from './construct.ts';
+
+export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
+export const PLACEHOLDER_DYNAMICS_URL = 'https://contoso.crm.dynamics.com';
+export const DEFAULT_ALLOWED_RETURN_URLS = 'http://localhost:5173';
+export const DEFAULT_STACK_NAME = 'DynamicsAuthService';
+export const DEFAULT_LOG_RETENTION_DAYS = 30;
+
+/** Setting name → default, as documented in README.md ("Deploy to AWS"). */
+export const SETTINGS = {
+  stackName: DEFAULT_STACK_NAME,
+  clientId: PLACEHOLDER_CLIENT_ID,
+  dynamicsUrl: PLACEHOLDER_DYNAMICS_URL,
+  allowedReturnUrls: DEFAULT_ALLOWED_RETURN_URLS,
+  entraAuthority: DEFAULT_ENTRA_AUTHORITY,
+  clientSecretName: undefined,
+  publicBaseUrl: undefined,
+  throttleRate: DEFAULT_THROTTLE_RATE,
+  throttleBurst: DEFAULT_THROTTLE_BURST,
+  logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
+  logLevel: DEFAULT_LOG_LEVEL,
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export interface Settings {
+  readonly stackName: string;
+  readonly serviceProps: DynamicsAuthServiceProps;
+  /** Settings still at their placeholder value (deployable, but not a working service). */
+  readonly placeholders: SettingName[];
+}
+
+export class SettingsError extends Error {
+  constructor(setting: SettingName, value: unknown, message: string) {
+    super(`Invalid setting "${setting}" (-c ${setting}=${String(value)}): ${message}`);
+    this.name = 'SettingsError';
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+const RETENTION_DAYS = new Set(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
+/** Reads one context value; empty strings count as "not set". */
+export type ContextReader = (name: SettingName) => unknown;
+
+function text(read: ContextReader, name: SettingName): string | undefined {
+  const raw = read(name);
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+    throw new SettingsError(name, JSON.stringify(raw), 'expected a single value');
+  }
+  const value = String(raw).trim();
+  return value === '' ? undefined : value;
+}
+
+function url(name: SettingName, value: string, opts: { httpsOnly: boolean; pathAllowed: boolean }): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new SettingsError(name, value, 'expected an absolute URL such as https://example.com');
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local && !opts.httpsOnly)) {
+    throw new SettingsError(name, value, `must use https${opts.httpsOnly ? '' : ' (http only for localhost)'}`);
+  }
+  if (parsed.search || parsed.hash) throw new SettingsError(name, value, 'must not have a query string or fragment');
+  if (parsed.username || parsed.password) throw new SettingsError(name, value, 'must not contain credentials');
+  if (!opts.pathAllowed && parsed.pathname !== '/') throw new SettingsError(name, value, 'must not have a path');
+  return value.replace(/\/+$/, '');
+}
+
+function positive(read: ContextReader, name: SettingName, fallback: number, integer: boolean): number {
+  const value = text(read, name);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new SettingsError(name, value, `expected a positive ${integer ? 'integer' : 'number'}`);
+  }
+  return n;
+}
+
+/** Parses and validates all settings. Throws `SettingsError` naming the first bad one. */
+export function readSettings(read: ContextReader): Settings {
+  const placeholders: SettingName[] = [];
+
+  const stackName = text(read, 'stackName') ?? DEFAULT_STACK_NAME;
+  if (!STACK_NAME.test(stackName)) {
+    throw new SettingsError('stackName', stackName, 'letters, digits and hyphens, starting with a letter');
+  }
+
+  const clientId = text(read, 'clientId') ?? PLACEHOLDER_CLIENT_ID;
+  if (!GUID.test(clientId)) {
+    throw new SettingsError('clientId', clientId, "expected the app registration's Application (client) ID, a GUID");
+  }
+  if (clientId === PLACEHOLDER_CLIENT_ID) placeholders.push('clientId');
+
+  const dynamicsUrlRaw = text(read, 'dynamicsUrl') ?? PLACEHOLDER_DYNAMICS_URL;
+  const dynamicsUrl = url('dynamicsUrl', dynamicsUrlRaw, { httpsOnly: true, pathAllowed: false });
+  if (dynamicsUrl === PLACEHOLDER_DYNAMICS_URL) placeholders.push('dynamicsUrl');
+
+  const allowedRaw = text(read, 'allowedReturnUrls') ?? DEFAULT_ALLOWED_RETURN_URLS;
+  const allowedReturnUrls = allowedRaw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (allowedReturnUrls.length === 0) {
+    throw new SettingsError('allowedReturnUrls', allowedRaw, 'name at least one origin or URL prefix');
+  }
+  for (const u of allowedReturnUrls) {
+    if (u.includes('*')) throw new SettingsError('allowedReturnUrls', u, 'wildcards are not allowed');
+    url('allowedReturnUrls', u, { httpsOnly: false, pathAllowed: true });
+  }
+
+  const entraAuthority = url('entraAuthority', text(read, 'entraAuthority') ?? DEFAULT_ENTRA_AUTHORITY, {
+    httpsOnly: false,
+    pathAllowed: true,
+  });
+
+  const clientSecretName = text(read, 'clientSecretName');
+  if (clientSecretName !== undefined) {
+    if (clientSecretName.startsWith('arn:')) {
+      if (!SECRET_COMPLETE_ARN.test(clientSecretName)) {
+        throw new SettingsError(
+          'clientSecretName',
+          clientSecretName,
+          'an ARN must be the complete secret ARN (ending in the 6-character suffix); or pass the secret name',
+        );
+      }
+    } else if (!SECRET_NAME.test(clientSecretName)) {
+      throw new SettingsError('clientSecretName', clientSecretName, 'not a valid Secrets Manager secret name');
+    }
+  }
+
+  const publicBaseUrlRaw = text(read, 'publicBaseUrl');
+  const publicBaseUrl =
+    publicBaseUrlRaw === undefined
+      ? undefined
+      : url('publicBaseUrl', publicBaseUrlRaw, { httpsOnly: false, pathAllowed: true });
+
+  const rateLimit = positive(read, 'throttleRate', DEFAULT_THROTTLE_RATE, false);
+  const burstLimit = positive(read, 'throttleBurst', DEFAULT_THROTTLE_BURST, true);
+
+  const retention = positive(read, 'logRetentionDays', DEFAULT_LOG_RETENTION_DAYS, true);
+  if (!RETENTION_DAYS.has(retention)) {
+    throw new SettingsError(
+      'logRetentionDays',
+      retention,
+      `CloudWatch Logs accepts ${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')}`,
+    );
+  }
+
+  const logLevel = (text(read, 'logLevel') ?? DEFAULT_LOG_LEVEL).toUpperCase();
+  if (!['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(logLevel)) {
+    throw new SettingsError('logLevel', logLevel, 'expected DEBUG, INFO, WARN or ERROR');
+  }
+
+  return {
+    stackName,
+    placeholders,
+    serviceProps: {
+      clientId,
+      dynamicsUrl,
+      allowedReturnUrls,
+      entraAuthority,
+      ...(clientSecretName !== undefined ? { clientSecret: clientSecretName } : {}),
+      ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}),
+      throttle: { rateLimit, burstLimit },
+      logRetention: retention as RetentionDays,
+      logLevel: logLevel as LogLevelName,
+    },
+  };
+}

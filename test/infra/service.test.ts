@@ -1,0 +1,417 @@
+/**
+ * The deployable stack with a confidential client: synthesized once (real esbuild bundling of the
+ * six handlers, cdk-nag registered as a validation plugin exactly like infra/app.ts) and shared.
+ */
+import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { build } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
+import { esbuildBuildOptions, LAMBDA_BUNDLE } from '../../infra/bundling.ts';
+import { DynamicsAuthStack } from '../../infra/stack.ts';
+import {
+  allIamStatements,
+  asArray,
+  containsWildcard,
+  FN_NAMES,
+  type Fn,
+  functionsByName,
+  type Json,
+  nagFindings,
+  newApp,
+  PROJECT_ROOT,
+  refId,
+  resourcesOf,
+  roleOf,
+  roleStatements,
+  ROUTES,
+} from './support.ts';
+
+const SECRET_NAME = 'dynamics-auth/client-secret';
+
+let stack: DynamicsAuthStack;
+let template: Template;
+let assembly: CloudAssembly;
+let fns: Record<Fn, string>;
+let tableIds: { pendingLogins: string; sessions: string };
+let keyId: string;
+
+beforeAll(() => {
+  const app = newApp();
+  stack = new DynamicsAuthStack(app, 'ServiceTest', {
+    service: {
+      clientId: '11111111-2222-3333-4444-555555555555',
+      dynamicsUrl: 'https://org.crm4.dynamics.com/',
+      allowedReturnUrls: ['https://app.example.com/return', 'https://app.example.com/other', 'http://localhost:5173'],
+      clientSecret: SECRET_NAME,
+      throttle: { rateLimit: 25, burstLimit: 60 },
+      logRetention: RetentionDays.TWO_WEEKS,
+      logLevel: 'DEBUG',
+    },
+  });
+  // Throws if the registered AwsSolutions plugin reports anything unacknowledged.
+  assembly = app.synth();
+  template = Template.fromStack(stack);
+  fns = functionsByName(template);
+  tableIds = {
+    pendingLogins: stack.resolve(stack.service.tables.pendingLogins.tableName).Ref,
+    sessions: stack.resolve(stack.service.tables.sessions.tableName).Ref,
+  };
+  keyId = refId(stack.resolve(stack.service.key.keyArn))!;
+});
+
+const fnProps = (name: Fn): Json => resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties;
+
+describe('routes', () => {
+  it('has exactly the six routes, each invoking its own function', () => {
+    const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
+    expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual(Object.values(ROUTES).sort());
+    expect(new Set(Object.values(fns)).size).toBe(6);
+    for (const name of FN_NAMES) {
+      expect(fns[name]).toBe(stack.resolve(stack.service.functions[name].functionArn)['Fn::GetAtt'][0]);
+    }
+  });
+
+  it('uses payload format 2.0 Lambda proxy integrations', () => {
+    for (const i of Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Integration'))) {
+      expect(i.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+    }
+  });
+
+  it('answers CORS preflights for the allowed origins only, with credentials and the needed headers', () => {
+    const api = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Api'));
+    expect(api).toHaveLength(1);
+    const cors = api[0]!.Properties.CorsConfiguration;
+    expect(cors.AllowOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(cors.AllowCredentials).toBe(true);
+    expect(cors.AllowHeaders).toEqual([
+      'Content-Type',
+      'X-CSRF',
+      'Authorization',
+      'OData-MaxVersion',
+      'OData-Version',
+      'Prefer',
+      'If-Match',
+      'If-None-Match',
+      'Accept',
+    ]);
+    expect(containsWildcard(cors.AllowOrigins)).toBe(false);
+  });
+});
+
+describe('stage', () => {
+  it('is the auto-deployed $default stage with the configured throttling', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 60 },
+    });
+  });
+
+  it('writes JSON access logs (no query strings) to a log group with retention', () => {
+    const stage = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage'))[0]!.Properties;
+    const logGroup = resourcesOf(template, 'AWS::Logs::LogGroup')[refId(stage.AccessLogSettings.DestinationArn)!];
+    expect(logGroup?.Properties.RetentionInDays).toBe(14);
+    const format = JSON.parse(stage.AccessLogSettings.Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey' });
+    expect(stage.AccessLogSettings.Format).not.toMatch(/querystring|header|cookie/i);
+  });
+});
+
+describe('tables', () => {
+  it('are on-demand with TTL on expiresAt, point-in-time recovery and key "id"', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    for (const t of Object.values(resourcesOf(template, 'AWS::DynamoDB::Table'))) {
+      expect(t.Properties).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      });
+    }
+  });
+
+  it('retains sessions but not pending logins when the stack is deleted', () => {
+    const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
+    expect(tables[tableIds.sessions]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(tables[tableIds.pendingLogins]).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+});
+
+describe('key', () => {
+  it('is a retained, rotating, symmetric customer-managed key', () => {
+    const key = resourcesOf(template, 'AWS::KMS::Key')[keyId]!;
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.Properties.KeySpec ?? 'SYMMETRIC_DEFAULT').toBe('SYMMETRIC_DEFAULT');
+    expect(key.DeletionPolicy).toBe('Retain');
+  });
+
+  it('key policy: no wildcard actions; data-plane use only through IAM and only for this purpose', () => {
+    const statements: Json[] = resourcesOf(template, 'AWS::KMS::Key')[keyId]!.Properties.KeyPolicy.Statement;
+    for (const s of statements) {
+      expect(containsWildcard(s.Action), JSON.stringify(s.Action)).toBe(false);
+      // In a key policy "*" is the only Resource form and means "this key".
+      expect(s.Resource).toBe('*');
+      expect(JSON.stringify(s.Principal)).toMatch(/:root/);
+      const dataPlane = asArray<string>(s.Action).filter((a) => /^kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt)/.test(a));
+      if (dataPlane.length > 0) {
+        expect(dataPlane.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+        expect(s.Condition).toEqual({ StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE } });
+      }
+    }
+  });
+});
+
+describe('IAM', () => {
+  it('no identity policy has a wildcard action or resource anywhere', () => {
+    const statements = allIamStatements(template);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const { owner, statement } of statements) {
+      expect(containsWildcard(statement.Action), `${owner} ${JSON.stringify(statement.Action)}`).toBe(false);
+      expect(containsWildcard(statement.Resource), `${owner} ${JSON.stringify(statement.Resource)}`).toBe(false);
+      expect(statement.Effect).toBe('Allow');
+    }
+  });
+
+  it('roles carry no managed policies (no AWSLambdaBasicExecutionRole)', () => {
+    for (const r of Object.values(resourcesOf(template, 'AWS::IAM::Role'))) {
+      expect(r.Properties.ManagedPolicyArns ?? []).toEqual([]);
+    }
+  });
+
+  const EXPECTED: Record<Fn, string[]> = {
+    login: ['dynamodb:PutItem on pendingLogins'],
+    callback: ['dynamodb:DeleteItem on pendingLogins', 'dynamodb:PutItem on sessions', 'kms:GenerateDataKey on key'],
+    refresh: [
+      'dynamodb:GetItem on sessions',
+      'dynamodb:UpdateItem on sessions',
+      'dynamodb:DeleteItem on sessions',
+      'kms:Decrypt on key',
+      'kms:GenerateDataKey on key',
+    ],
+    proxy: [
+      'dynamodb:GetItem on sessions',
+      'dynamodb:UpdateItem on sessions',
+      'dynamodb:DeleteItem on sessions',
+      'kms:Decrypt on key',
+      'kms:GenerateDataKey on key',
+    ],
+    session: ['dynamodb:GetItem on sessions', 'dynamodb:UpdateItem on sessions'],
+    logout: ['dynamodb:GetItem on sessions', 'dynamodb:DeleteItem on sessions'],
+  };
+
+  it.each(FN_NAMES)('%s: DynamoDB and KMS actions are exactly the contract, on exact ARNs', (name) => {
+    const byId: Record<string, string> = {
+      [tableIds.pendingLogins]: 'pendingLogins',
+      [tableIds.sessions]: 'sessions',
+      [keyId]: 'key',
+    };
+    const grants: string[] = [];
+    for (const s of roleStatements(template, roleOf(template, fns[name]))) {
+      for (const action of asArray(s.Action).filter((a) => /^(dynamodb|kms):/.test(a))) {
+        for (const resource of asArray(s.Resource)) {
+          // Exactly the table/key ARN: a GetAtt Arn, never a Join (that could add /index/* etc.).
+          expect(resource['Fn::GetAtt']?.[1], JSON.stringify(resource)).toBe('Arn');
+          grants.push(`${action} on ${byId[refId(resource)!] ?? refId(resource)}`);
+        }
+        if (action.startsWith('kms:')) {
+          expect(s.Condition).toEqual({ StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE } });
+        }
+      }
+    }
+    expect(grants.sort()).toEqual([...EXPECTED[name]].sort());
+  });
+
+  it.each(FN_NAMES)('%s: writes only to its own log group', (name) => {
+    const logGroupId = refId(fnProps(name).LoggingConfig.LogGroup)!;
+    const logStatements = roleStatements(template, roleOf(template, fns[name])).filter((s) =>
+      asArray(s.Action).some((a) => a.startsWith('logs:')),
+    );
+    expect(logStatements).toHaveLength(1);
+    expect(asArray(logStatements[0]!.Action).sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(refId(logStatements[0]!.Resource)).toBe(logGroupId);
+  });
+
+  it('only callback, refresh and proxy may read the client secret, and only that secret', () => {
+    for (const name of FN_NAMES) {
+      const reads = roleStatements(template, roleOf(template, fns[name])).filter((s) =>
+        asArray(s.Action).some((a) => a.startsWith('secretsmanager:')),
+      );
+      if (['callback', 'refresh', 'proxy'].includes(name)) {
+        expect(reads, name).toHaveLength(1);
+        expect(reads[0]!.Action).toBe('secretsmanager:GetSecretValue');
+        const resource = JSON.stringify(reads[0]!.Resource);
+        // Name-only reference: the secret's ARN plus exactly its random 6-character suffix.
+        expect(resource).toContain(`:secret:${SECRET_NAME}-??????`);
+      } else {
+        expect(reads, name).toHaveLength(0);
+      }
+    }
+  });
+});
+
+describe('functions', () => {
+  const SIZING: Record<Fn, [memory: number, timeout: number]> = {
+    login: [256, 5],
+    callback: [256, 10],
+    refresh: [256, 10],
+    proxy: [512, 29],
+    session: [256, 5],
+    logout: [256, 5],
+  };
+
+  it.each(FN_NAMES)('%s: Node.js 24 on arm64, ESM handler, sized on purpose, own log group', (name) => {
+    const p = fnProps(name);
+    expect(p.Runtime).toBe('nodejs24.x');
+    expect(p.Architectures).toEqual(['arm64']);
+    expect(p.Handler).toBe('index.handler');
+    expect([p.MemorySize, p.Timeout]).toEqual(SIZING[name]);
+    expect(p.Timeout).toBeLessThan(30); // HTTP API integration timeout
+    const logGroup = resourcesOf(template, 'AWS::Logs::LogGroup')[refId(p.LoggingConfig.LogGroup)!];
+    expect(logGroup?.Properties.RetentionInDays).toBe(14);
+  });
+
+  it('every function gets its own log group', () => {
+    const groups = FN_NAMES.map((n) => refId(fnProps(n).LoggingConfig.LogGroup));
+    expect(new Set(groups).size).toBe(6);
+  });
+
+  it.each(FN_NAMES)('%s: environment is the contract', (name) => {
+    const env = fnProps(name).Environment.Variables;
+    expect(Object.keys(env).sort()).toEqual(
+      [
+        'ALLOWED_RETURN_URLS',
+        'CLIENT_ID',
+        'CLIENT_SECRET_ARN',
+        'DYNAMICS_URL',
+        'ENTRA_AUTHORITY',
+        'KMS_KEY_ID',
+        'LOG_LEVEL',
+        'NODE_OPTIONS',
+        'PENDING_LOGINS_TABLE',
+        'POWERTOOLS_SERVICE_NAME',
+        'PUBLIC_BASE_URL',
+        'SESSIONS_TABLE',
+      ].sort(),
+    );
+    expect(env).toMatchObject({
+      ENTRA_AUTHORITY: 'https://login.microsoftonline.com/organizations/v2.0',
+      CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      DYNAMICS_URL: 'https://org.crm4.dynamics.com',
+      ALLOWED_RETURN_URLS: 'https://app.example.com/return,https://app.example.com/other,http://localhost:5173',
+      PENDING_LOGINS_TABLE: { Ref: tableIds.pendingLogins },
+      SESSIONS_TABLE: { Ref: tableIds.sessions },
+      KMS_KEY_ID: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'dynamics-auth',
+      LOG_LEVEL: 'DEBUG',
+    });
+    // PUBLIC_BASE_URL references the Api resource itself (not the stage/routes: no cycle).
+    expect(env.PUBLIC_BASE_URL).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Api/), 'ApiEndpoint'] });
+    expect(JSON.stringify(env.CLIENT_SECRET_ARN)).toMatch(new RegExp(`:secret:${SECRET_NAME}"`));
+  });
+
+  it('no function has a plain CLIENT_SECRET variable', () => {
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) {
+      expect(Object.keys(fn.Properties.Environment?.Variables ?? {})).not.toContain('CLIENT_SECRET');
+    }
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/"CLIENT_SECRET"/);
+  });
+});
+
+describe('outputs', () => {
+  it('exports ApiUrl and RedirectUri (= PUBLIC_BASE_URL + /auth/callback)', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'RedirectUri']));
+    const endpoint = { 'Fn::GetAtt': [expect.stringMatching(/Api/), 'ApiEndpoint'] };
+    expect(outputs.ApiUrl.Value).toEqual(endpoint);
+    expect(outputs.RedirectUri.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/auth/callback']] });
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  it('has zero unacknowledged errors and warnings', () => {
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it('acknowledges only AwsSolutions-APIG4, once per route, each with a reason', () => {
+    const acks: string[] = [];
+    for (const c of stack.node.findAll()) {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+          expect(String(reason).length, id).toBeGreaterThan(80);
+          acks.push(`${id.replace(/^annotation::/i, '')} at ${c.node.path}`);
+        }
+      }
+    }
+    expect(acks.sort()).toEqual(
+      Object.values(ROUTES)
+        .map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`)
+        .sort(),
+    );
+  });
+
+  it('a route added later to service.api is still checked (acknowledgments are per route)', () => {
+    const app = new App();
+    const other = new DynamicsAuthStack(app, 'Later', {
+      service: { clientId: 'x', dynamicsUrl: 'https://x.crm.dynamics.com', allowedReturnUrls: ['https://x.example.com'] },
+    });
+    other.service.api.addRoutes({
+      path: '/extra',
+      methods: [HttpMethod.GET],
+      integration: new HttpLambdaIntegration('Extra', other.service.functions.session),
+    });
+    expect(nagFindings(other)).toEqual([expect.stringMatching(/AwsSolutions-APIG4 at Later\/Service\/Api\/GET--extra/)]);
+  });
+
+  it('no AwsSolutions annotations either (cdk-nag v2-style check; v3 reports via the validation plugin)', () => {
+    const annotations = Annotations.fromStack(stack);
+    expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+  });
+
+  it('the plugin wrote no failing report into the cloud assembly', () => {
+    const reportPath = path.join(assembly.directory, 'validation-report.json');
+    if (!existsSync(reportPath)) return;
+    const report = JSON.parse(readFileSync(reportPath, 'utf8'));
+    const nag = (report.pluginReports ?? []).filter((p: Json) => p.pluginName === 'AwsSolutions');
+    for (const p of nag) expect(p.violations).toEqual([]);
+  });
+});
+
+describe('bundles', () => {
+  const assetDir = (name: Fn): string => {
+    const key: string = fnProps(name).Code.S3Key;
+    return path.join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
+  };
+
+  it.each(FN_NAMES)('%s: index.mjs (ESM, createRequire banner, AWS SDK bundled) + source map', (name) => {
+    const dir = assetDir(name);
+    const code = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
+    // (booleans, so a failure does not print a megabyte of minified code)
+    expect(code.startsWith(LAMBDA_BUNDLE.banner), 'createRequire banner first').toBe(true);
+    expect(/export\s*\{[^}]*\bhandler\b[^}]*\}/.test(code), 'ESM export of handler').toBe(true);
+    expect(/(from|import\()\s*["']@aws-sdk\//.test(code), '@aws-sdk left external').toBe(false);
+    expect(/\bmodule\.exports\s*=\s*[^;]*handler/.test(code), 'CommonJS handler export').toBe(false);
+    expect(code.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map'), 'source map comment').toBe(true);
+    expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
+  });
+
+  it('esbuildBuildOptions() reproduces the deployed bundle byte for byte', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'dynamics-auth-bundle-'));
+    await build(esbuildBuildOptions('functions/callback/handler.ts', out, PROJECT_ROOT));
+    const direct = readFileSync(path.join(out, 'index.mjs'));
+    const deployed = readFileSync(path.join(assetDir('callback'), 'index.mjs'));
+    expect(direct.equals(deployed), 'direct esbuild output equals the CDK asset').toBe(true);
+  });
+});

@@ -1,0 +1,83 @@
+/** CDK context → construct props: defaults, placeholders and validation errors naming the setting. */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { readSettings, type SettingName } from '../../infra/settings.ts';
+
+const read = (ctx: Partial<Record<SettingName, unknown>>) => readSettings((name) => ctx[name]);
+
+describe('readSettings', () => {
+  it('works with no context at all (fresh clone), flagging the placeholders', () => {
+    const s = read({});
+    expect(s.stackName).toBe('DynamicsAuthService');
+    expect(s.placeholders).toEqual(['clientId', 'dynamicsUrl']);
+    expect(s.serviceProps).toEqual({
+      clientId: '00000000-0000-0000-0000-000000000000',
+      dynamicsUrl: 'https://contoso.crm.dynamics.com',
+      allowedReturnUrls: ['http://localhost:5173'],
+      entraAuthority: 'https://login.microsoftonline.com/organizations/v2.0',
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      logRetention: RetentionDays.ONE_MONTH,
+      logLevel: 'INFO',
+    });
+  });
+
+  it('reads every setting (strings from -c, numbers from cdk.json)', () => {
+    const s = read({
+      stackName: 'Auth-Prod',
+      clientId: 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE',
+      dynamicsUrl: 'https://org.crm4.dynamics.com/',
+      allowedReturnUrls: ' https://app.example.com , https://admin.example.com/console,',
+      entraAuthority: 'https://login.microsoftonline.com/0b1c2d3e-0000-0000-0000-000000000000/v2.0',
+      clientSecretName: 'dynamics-auth/client-secret',
+      publicBaseUrl: 'https://auth.example.com/',
+      throttleRate: '12.5',
+      throttleBurst: 40,
+      logRetentionDays: '90',
+      logLevel: 'warn',
+    });
+    expect(s.stackName).toBe('Auth-Prod');
+    expect(s.placeholders).toEqual([]);
+    expect(s.serviceProps).toEqual({
+      clientId: 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE',
+      dynamicsUrl: 'https://org.crm4.dynamics.com',
+      allowedReturnUrls: ['https://app.example.com', 'https://admin.example.com/console'],
+      entraAuthority: 'https://login.microsoftonline.com/0b1c2d3e-0000-0000-0000-000000000000/v2.0',
+      clientSecret: 'dynamics-auth/client-secret',
+      publicBaseUrl: 'https://auth.example.com',
+      throttle: { rateLimit: 12.5, burstLimit: 40 },
+      logRetention: RetentionDays.THREE_MONTHS,
+      logLevel: 'WARN',
+    });
+  });
+
+  it('accepts a complete secret ARN', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dynamics/client-AbC123';
+    expect(read({ clientSecretName: arn }).serviceProps.clientSecret).toBe(arn);
+  });
+
+  it.each<[SettingName, unknown]>([
+    ['stackName', '1-starts-with-digit'],
+    ['clientId', 'my-app'],
+    ['dynamicsUrl', 'http://org.crm.dynamics.com'],
+    ['dynamicsUrl', 'https://org.crm.dynamics.com/api/data/v9.2'],
+    ['dynamicsUrl', 'org.crm.dynamics.com'],
+    ['allowedReturnUrls', ','],
+    ['allowedReturnUrls', 'https://*.example.com'],
+    ['allowedReturnUrls', 'http://app.example.com'],
+    ['allowedReturnUrls', 'https://app.example.com/?next=1'],
+    ['allowedReturnUrls', 'https://user:pw@app.example.com'],
+    ['entraAuthority', 'login.microsoftonline.com/common'],
+    ['clientSecretName', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dynamics/client'],
+    ['clientSecretName', 'has spaces'],
+    ['publicBaseUrl', 'http://auth.example.com'],
+    ['throttleRate', 'fast'],
+    ['throttleRate', '0'],
+    ['throttleBurst', '2.5'],
+    ['throttleBurst', '-1'],
+    ['logRetentionDays', '31'],
+    ['logLevel', 'TRACE'],
+    ['clientId', { nested: true }],
+  ])('rejects %s=%j with an error naming it', (name, value) => {
+    expect(() => read({ [name]: value })).toThrow(new RegExp(`^Invalid setting "${name}"`));
+  });
+});

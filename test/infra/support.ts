@@ -1,0 +1,147 @@
+/** Helpers shared by the infra tests: app creation with cdk.json's context, template walking. */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The app and its cdk-nag plugin, exactly as infra/app.ts wires them (same feature flags as `cdk synth`). */
+export function newApp(): App {
+  const cdkJson = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  const app = new App({ context: cdkJson.context });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return app;
+}
+
+/** All unacknowledged AwsSolutions findings (errors AND warnings) below `scope`. */
+export function nagFindings(scope: IConstruct): string[] {
+  const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(scope);
+  return report.violations.flatMap((v) =>
+    v.violatingResources.map((r) => `${v.severity} ${v.ruleName} at ${r.constructPath ?? '?'}: ${v.description}`),
+  );
+}
+
+export const ROUTES = {
+  login: 'GET /auth/login',
+  callback: 'GET /auth/callback',
+  refresh: 'POST /auth/refresh',
+  proxy: 'ANY /api/data/{proxy+}',
+  session: 'GET /auth/session',
+  logout: 'POST /auth/logout',
+} as const;
+export type Fn = keyof typeof ROUTES;
+export const FN_NAMES = Object.keys(ROUTES) as Fn[];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export interface Resource {
+  Type: string;
+  Properties?: Json;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+
+export function resourcesOf(template: Template, type?: string): Record<string, Resource> {
+  const all = template.toJSON().Resources as Record<string, Resource>;
+  return Object.fromEntries(Object.entries(all).filter(([, r]) => type === undefined || r.Type === type));
+}
+
+/** Logical id named by `{Ref: id}` or `{Fn::GetAtt: [id, attr]}`; undefined for anything else. */
+export function refId(value: Json): string | undefined {
+  if (value && typeof value === 'object') {
+    if (typeof value.Ref === 'string') return value.Ref;
+    if (Array.isArray(value['Fn::GetAtt'])) return value['Fn::GetAtt'][0];
+  }
+  return undefined;
+}
+
+export const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Route key → logical id of the Lambda function its integration invokes. */
+export function routeTargets(template: Template, apiLogicalId?: string): Map<string, string> {
+  const integrations = resourcesOf(template, 'AWS::ApiGatewayV2::Integration');
+  const out = new Map<string, string>();
+  for (const route of Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Route'))) {
+    if (apiLogicalId && refId(route.Properties.ApiId) !== apiLogicalId) continue;
+    const target = route.Properties.Target as Json;
+    // Target: { "Fn::Join": ["", ["integrations/", { Ref: integrationId }]] }
+    const integrationId = refId(target['Fn::Join'][1][1]);
+    const integration = integrations[integrationId ?? ''];
+    if (!integration) throw new Error(`route ${route.Properties.RouteKey} has no integration`);
+    const fnId = refId(integration.Properties.IntegrationUri);
+    if (!fnId) throw new Error(`integration ${integrationId} does not point at a function`);
+    out.set(route.Properties.RouteKey, fnId);
+  }
+  return out;
+}
+
+/** Function logical ids by name, resolved through the routes (the contract), for one API. */
+export function functionsByName(template: Template, apiLogicalId?: string): Record<Fn, string> {
+  const targets = routeTargets(template, apiLogicalId);
+  return Object.fromEntries(
+    FN_NAMES.map((name) => {
+      const id = targets.get(ROUTES[name]);
+      if (!id) throw new Error(`no route ${ROUTES[name]}`);
+      return [name, id];
+    }),
+  ) as Record<Fn, string>;
+}
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: Json;
+  Condition?: Json;
+  Principal?: Json;
+  Sid?: string;
+}
+
+/** Every statement of every identity policy (AWS::IAM::Policy and inline role policies). */
+export function allIamStatements(template: Template): { owner: string; statement: Statement }[] {
+  const out: { owner: string; statement: Statement }[] = [];
+  for (const [id, p] of Object.entries(resourcesOf(template, 'AWS::IAM::Policy'))) {
+    for (const s of p.Properties.PolicyDocument.Statement) out.push({ owner: id, statement: s });
+  }
+  for (const [id, r] of Object.entries(resourcesOf(template, 'AWS::IAM::Role'))) {
+    for (const p of asArray(r.Properties.Policies as Json[])) {
+      for (const s of p.PolicyDocument.Statement) out.push({ owner: id, statement: s });
+    }
+  }
+  return out;
+}
+
+/** Statements that apply to one role (its AWS::IAM::Policy resources and inline policies). */
+export function roleStatements(template: Template, roleLogicalId: string): Statement[] {
+  const out: Statement[] = [];
+  for (const p of Object.values(resourcesOf(template, 'AWS::IAM::Policy'))) {
+    if (asArray(p.Properties.Roles as Json[]).some((r) => refId(r) === roleLogicalId)) {
+      out.push(...p.Properties.PolicyDocument.Statement);
+    }
+  }
+  const role = resourcesOf(template, 'AWS::IAM::Role')[roleLogicalId];
+  for (const p of asArray(role?.Properties.Policies as Json[])) out.push(...p.PolicyDocument.Statement);
+  return out;
+}
+
+/** Role logical id of a function. */
+export function roleOf(template: Template, fnLogicalId: string): string {
+  const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnLogicalId];
+  const id = refId(fn?.Properties.Role);
+  if (!id) throw new Error(`function ${fnLogicalId} has no role in this template`);
+  return id;
+}
+
+/** Does any string inside `value` contain `*`? (Walks Fn::Join etc.) */
+export function containsWildcard(value: Json): boolean {
+  if (typeof value === 'string') return value.includes('*');
+  if (Array.isArray(value)) return value.some(containsWildcard);
+  if (value && typeof value === 'object') return Object.values(value).some(containsWildcard);
+  return false;
+}

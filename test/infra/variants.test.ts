@@ -1,0 +1,231 @@
+/**
+ * Other shapes of the construct: a public client on a custom domain, a secret given by complete
+ * ARN, and two independent services in one stack — all stacks of one app, synthesized once.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamicsAuthService, type DynamicsAuthServiceProps } from '../../infra/construct.ts';
+import { DynamicsAuthStack } from '../../infra/stack.ts';
+import {
+  allIamStatements,
+  asArray,
+  FN_NAMES,
+  functionsByName,
+  type Json,
+  nagFindings,
+  newApp,
+  refId,
+  resourcesOf,
+  roleOf,
+  roleStatements,
+} from './support.ts';
+
+const BASE: DynamicsAuthServiceProps = {
+  clientId: '11111111-2222-3333-4444-555555555555',
+  dynamicsUrl: 'https://org.crm.dynamics.com',
+  allowedReturnUrls: ['https://app.example.com'],
+};
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dynamics/client-AbC123';
+
+// One app holding every variant stack, synthesized once: each handler is bundled once, not per stack.
+let publicStack: DynamicsAuthStack;
+let byArnStack: DynamicsAuthStack;
+let twoStack: Stack;
+let sales: DynamicsAuthService;
+let support: DynamicsAuthService;
+beforeAll(() => {
+  const app = newApp();
+  publicStack = new DynamicsAuthStack(app, 'PublicClient', {
+    service: { ...BASE, publicBaseUrl: 'https://auth.example.com/' },
+  });
+  byArnStack = new DynamicsAuthStack(app, 'ByArn', { service: { ...BASE, clientSecret: SECRET_ARN } });
+  twoStack = new Stack(app, 'TwoServices');
+  sales = new DynamicsAuthService(twoStack, 'Sales', { ...BASE, clientSecret: 'sales/client-secret' });
+  support = new DynamicsAuthService(twoStack, 'Support', {
+    clientId: '99999999-8888-7777-6666-555555555555',
+    dynamicsUrl: 'https://support.crm4.dynamics.com',
+    allowedReturnUrls: ['https://support.example.com'],
+    throttle: { rateLimit: 5, burstLimit: 10 },
+  });
+  app.synth(); // throws on any unacknowledged cdk-nag finding
+});
+
+describe('public client on a custom domain, default settings', () => {
+  let stack: DynamicsAuthStack;
+  let template: Template;
+  beforeAll(() => {
+    stack = publicStack;
+    template = Template.fromStack(stack);
+  });
+
+  it('PUBLIC_BASE_URL and RedirectUri use the custom domain; ApiUrl stays the execute-api URL', () => {
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties.Environment.Variables.PUBLIC_BASE_URL).toBe('https://auth.example.com');
+    }
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.RedirectUri.Value).toBe('https://auth.example.com/auth/callback');
+    expect(outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [expect.any(String), 'ApiEndpoint'] });
+  });
+
+  it('no secret: no CLIENT_SECRET_ARN, no Secrets Manager permission at all', () => {
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) {
+      const env = fn.Properties.Environment.Variables;
+      expect(env.CLIENT_SECRET_ARN).toBeUndefined();
+      expect(env.CLIENT_SECRET).toBeUndefined();
+    }
+    expect(JSON.stringify(template.toJSON())).not.toContain('secretsmanager');
+  });
+
+  it('default throttling, log retention, authority and log level', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+    for (const lg of Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'))) {
+      expect(lg.Properties.RetentionInDays).toBe(30);
+    }
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        ENTRA_AUTHORITY: 'https://login.microsoftonline.com/organizations/v2.0',
+        LOG_LEVEL: 'INFO',
+      });
+    }
+  });
+
+  it('is cdk-nag clean', () => {
+    expect(nagFindings(stack)).toEqual([]);
+  });
+});
+
+describe('secret given by complete ARN', () => {
+  const ARN = SECRET_ARN;
+  let template: Template;
+  beforeAll(() => {
+    template = Template.fromStack(byArnStack);
+  });
+
+  it('GetSecretValue on exactly that ARN for callback/refresh/proxy; env CLIENT_SECRET_ARN is the ARN', () => {
+    const fns = functionsByName(template);
+    for (const name of FN_NAMES) {
+      const env = resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties.Environment.Variables;
+      expect(env.CLIENT_SECRET_ARN).toBe(ARN);
+      const reads = roleStatements(template, roleOf(template, fns[name])).filter((s) =>
+        asArray(s.Action).includes('secretsmanager:GetSecretValue'),
+      );
+      expect(reads.map((s) => s.Resource)).toEqual(['callback', 'refresh', 'proxy'].includes(name) ? [ARN] : []);
+    }
+  });
+});
+
+describe('two independent services in one stack', () => {
+  let stack: Stack;
+  let template: Template;
+  let a: DynamicsAuthService;
+  let b: DynamicsAuthService;
+  beforeAll(() => {
+    stack = twoStack;
+    a = sales;
+    b = support;
+    template = Template.fromStack(stack);
+  });
+
+  it('synthesizes two of everything', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 12);
+    template.resourceCountIs('AWS::Lambda::Function', 12);
+    template.resourceCountIs('AWS::DynamoDB::Table', 4);
+    template.resourceCountIs('AWS::KMS::Key', 2);
+  });
+
+  it('each service only touches its own tables, key and secret', () => {
+    for (const [service, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const apiId = refId(stack.resolve(service.api.apiId))!;
+      const own = new Set(
+        [
+          service.tables.pendingLogins.tableName,
+          service.tables.sessions.tableName,
+          service.key.keyArn,
+          service.api.apiEndpoint,
+        ].map((t) => refId(stack.resolve(t))!),
+      );
+      const foreign = new Set(
+        [other.tables.pendingLogins.tableName, other.tables.sessions.tableName, other.key.keyArn, other.api.apiEndpoint].map(
+          (t) => refId(stack.resolve(t))!,
+        ),
+      );
+      const fns = functionsByName(template, apiId);
+      for (const name of FN_NAMES) {
+        const fn = resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!;
+        const env = fn.Properties.Environment.Variables as Record<string, Json>;
+        for (const v of ['PENDING_LOGINS_TABLE', 'SESSIONS_TABLE', 'KMS_KEY_ID', 'PUBLIC_BASE_URL']) {
+          expect(own.has(refId(env[v])!), `${name} ${v}`).toBe(true);
+        }
+        const referenced = JSON.stringify(roleStatements(template, roleOf(template, fns[name])));
+        for (const f of foreign) expect(referenced).not.toContain(`"${f}"`);
+      }
+    }
+    // Only the Sales service has a secret.
+    const salesFns = functionsByName(template, refId(stack.resolve(a.api.apiId)));
+    const supportFns = functionsByName(template, refId(stack.resolve(b.api.apiId)));
+    const env = (id: string) => resourcesOf(template, 'AWS::Lambda::Function')[id]!.Properties.Environment.Variables;
+    expect(JSON.stringify(env(salesFns.callback).CLIENT_SECRET_ARN)).toContain(':secret:sales/client-secret');
+    expect(env(supportFns.callback).CLIENT_SECRET_ARN).toBeUndefined();
+    expect(env(supportFns.callback).CLIENT_ID).toBe('99999999-8888-7777-6666-555555555555');
+  });
+
+  it('keeps each service’s own CORS origins and throttling', () => {
+    const apis = resourcesOf(template, 'AWS::ApiGatewayV2::Api');
+    expect(apis[refId(stack.resolve(a.api.apiId))!]!.Properties.CorsConfiguration.AllowOrigins).toEqual([
+      'https://app.example.com',
+    ]);
+    expect(apis[refId(stack.resolve(b.api.apiId))!]!.Properties.CorsConfiguration.AllowOrigins).toEqual([
+      'https://support.example.com',
+    ]);
+    const rates = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Stage'))
+      .map((s) => s.Properties.DefaultRouteSettings.ThrottlingRateLimit)
+      .sort((x, y) => x - y);
+    expect(rates).toEqual([5, 50]);
+  });
+
+  it('is cdk-nag clean and wildcard-free', () => {
+    expect(nagFindings(stack)).toEqual([]);
+    for (const { statement } of allIamStatements(template)) {
+      expect(JSON.stringify(statement.Action)).not.toContain('*');
+      expect(JSON.stringify(statement.Resource)).not.toContain('*');
+    }
+  });
+});
+
+describe('the cdk-nag check is not vacuous', () => {
+  it('reports a wildcard policy that nothing acknowledges', () => {
+    const stack = new Stack(new App(), 'Canary');
+    new Role(stack, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }).addToPolicy(
+      new PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }),
+    );
+    expect(nagFindings(stack).join('\n')).toMatch(/AwsSolutions-IAM5\[Action::dynamodb:\*\]/);
+  });
+});
+
+describe('construct prop validation (fails before anything is bundled)', () => {
+  const make = (props: Partial<DynamicsAuthServiceProps>) => () =>
+    new DynamicsAuthService(new Stack(new App(), 'V'), 'S', { ...BASE, ...props });
+
+  it.each([
+    [{ allowedReturnUrls: [] }, /invalid allowedReturnUrls/],
+    [{ allowedReturnUrls: ['not a url'] }, /invalid allowedReturnUrls/],
+    [{ allowedReturnUrls: ['http://app.example.com'] }, /invalid allowedReturnUrls.*https/],
+    [{ allowedReturnUrls: ['https://app.example.com/?x=1'] }, /invalid allowedReturnUrls/],
+    [{ dynamicsUrl: 'http://org.crm.dynamics.com' }, /invalid dynamicsUrl/],
+    [{ clientId: ' ' }, /invalid clientId/],
+    [{ entraAuthority: 'login.microsoftonline.com' }, /invalid entraAuthority/],
+    [{ throttle: { rateLimit: 0 } }, /invalid throttle.rateLimit/],
+    [{ throttle: { burstLimit: 1.5 } }, /invalid throttle.burstLimit/],
+  ] as [Partial<DynamicsAuthServiceProps>, RegExp][])('%j is rejected', (props, error) => {
+    expect(make(props)).toThrow(error);
+  });
+});
