@@ -10,7 +10,7 @@ export default defineConfig({
     env: {
       // Tests run on Node 20 here; the SDK's reminder that it will need Node 22 is noise in test output.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'WARN',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
   },
 });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
@@ -27,6 +27,8 @@ export interface DataverseStandInOptions {
   seedAccounts?: number;
 }
 
+/** Only the latest requests are kept, so a long load run does not grow memory. */
+const MAX_RECORDED = 1_000;
 const API = /^\/api\/data\/v9\.2\/(.*)$/;
 const ENTITY_SETS: Record<string, { key: string; name: string }> = {
   accounts: { key: 'accountid', name: 'account' },
@@ -44,9 +46,11 @@ export class DataverseStandIn {
   private server?: Server;
   private readonly sets = new Map<string, Map<string, Entity>>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
-  private scripted: { status: number; headers: Record<string, string>; body: string }[] = [];
+  private scripted: { status: number; headers: Record<string, string>; body: string; reset?: boolean }[] = [];
   private delayMs = 0;
-  private revokedBefore = 0;
+  /** Tokens presented so far (by SHA-256), and those revoked by expireIssuedTokens(). */
+  private readonly seenTokens = new Set<string>();
+  private readonly revokedTokens = new Set<string>();
   url = '';
 
   constructor(private readonly options: DataverseStandInOptions) {
@@ -85,6 +89,11 @@ export class DataverseStandIn {
     for (let i = 0; i < count; i++) this.scripted.push({ status, headers, body });
   }
 
+  /** The next `count` authenticated requests have their connection reset instead of an answer. */
+  resetNext(count = 1): void {
+    for (let i = 0; i < count; i++) this.scripted.push({ status: 0, headers: {}, body: '', reset: true });
+  }
+
   /** The next `count` requests get 429 with `Retry-After: seconds` (service protection limits). */
   throttleNext(retryAfterSeconds: number, count = 1): void {
     const body = JSON.stringify({ error: { code: '0x80072322', message: 'Number of requests exceeded the limit.' } });
@@ -96,9 +105,10 @@ export class DataverseStandIn {
     this.delayMs = ms;
   }
 
-  /** Treat every token issued up to now as expired (tokens with a later `iat` still work). */
+  /** Treat every access token presented so far as expired; tokens issued later still work. */
   expireIssuedTokens(): void {
-    this.revokedBefore = Math.floor(Date.now() / 1000) + 1;
+    for (const token of this.seenTokens) this.revokedTokens.add(token);
+    this.seenTokens.clear();
   }
 
   insert(set: string, data: Record<string, unknown>): Entity {
@@ -114,6 +124,7 @@ export class DataverseStandIn {
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', this.url);
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, headers: { ...req.headers }, body });
+    if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
 
     const claims = await this.authenticate(req.headers.authorization);
@@ -126,6 +137,10 @@ export class DataverseStandIn {
       return;
     }
     const scripted = this.scripted.shift();
+    if (scripted?.reset) {
+      req.socket.destroy();
+      return;
+    }
     if (scripted) {
       res.writeHead(scripted.status, scripted.headers);
       res.end(scripted.body);
@@ -141,7 +156,9 @@ export class DataverseStandIn {
     if (!token) return undefined;
     try {
       const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer });
-      if ((payload.iat ?? 0) < this.revokedBefore) return undefined;
+      const id = createHash('sha256').update(token).digest('base64url');
+      if (this.revokedTokens.has(id)) return undefined;
+      this.seenTokens.add(id);
       return payload;
     } catch {
       return undefined;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 export interface DevUser {
@@ -32,7 +33,8 @@ export async function startDevIdentityProvider(
   await server.issuer.keys.generate('RS256');
   const user = options.user ?? DEV_USER;
   server.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
-    Object.assign(token.payload, { ...user, sub: user.oid });
+    // `uti`, like Entra's: a unique id, so two tokens issued in the same second never coincide.
+    Object.assign(token.payload, { ...user, sub: user.oid, uti: randomUUID() });
     const isAccessToken = 'scope' in token.payload;
     if (isAccessToken && options.audience) token.payload.aud = options.audience;
     if (isAccessToken && options.accessTokenTtlSeconds !== undefined) {

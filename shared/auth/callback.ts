@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import { badRequest, HttpError } from '../http/errors.ts';
+import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 
 export interface LoginComplete {
@@ -61,5 +62,6 @@ export async function completeLogin(
     lastSeenAt: nowMs,
     expiresAt: Math.floor(nowMs / 1000) + services.config.sessionTtlSeconds,
   });
+  logger.info('session created', { oid: user.oid, tid: user.tid });
   return { sessionToken, returnTo: pending.returnTo, sessionMaxAge: services.config.sessionTtlSeconds };
 }

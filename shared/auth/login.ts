@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import { badRequest } from '../http/errors.ts';
+import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import { checkReturnTo } from './return-to.ts';
 
@@ -38,5 +39,6 @@ export async function startLogin(services: Services, returnToParam: string | und
     bindingHash: sha256(binding),
     expiresAt: Math.floor(services.now() / 1000) + config.pendingLoginTtlSeconds,
   });
+  logger.info('login started', { returnToOrigin: new URL(returnTo).origin });
   return { authorizationUrl, binding, bindingMaxAge: config.pendingLoginTtlSeconds };
 }

@@ -69,6 +69,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
       response = await send(current);
     }
   }
+  logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
   return {
     statusCode: response.status,
     headers: { ...returnableResponseHeaders(response.headers), 'Cache-Control': 'no-store' },

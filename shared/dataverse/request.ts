@@ -71,6 +71,8 @@ const RETURNED_RESPONSE_HEADERS = new Set([
 const RETURNED_RESPONSE_PREFIXES = ['odata-', 'x-ms-ratelimit-'];
 
 const HEADER_VALUE_MAX = 8192;
+/** RFC 9110 token: what a header name may be (Headers throws a TypeError on anything else). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function allowed(name: string, names: Set<string>, prefixes: string[]): boolean {
   return names.has(name) || prefixes.some((p) => name.startsWith(p));
@@ -82,8 +84,10 @@ export function forwardableRequestHeaders(headers: Record<string, string | undef
   for (const [rawName, value] of Object.entries(headers ?? {})) {
     const name = rawName.toLowerCase();
     if (value === undefined || !allowed(name, FORWARDED_REQUEST_HEADERS, FORWARDED_REQUEST_PREFIXES)) continue;
+    if (!HEADER_NAME.test(rawName)) throw badRequest('invalid_header', 'A header name is not allowed.');
+    // Controls other than tab, and anything beyond one byte (Headers would throw a TypeError on it).
     // eslint-disable-next-line no-control-regex
-    if (value.length > HEADER_VALUE_MAX || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+    if (value.length > HEADER_VALUE_MAX || /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value)) {
       throw badRequest('invalid_header', `The header ${name} has a value that is not allowed.`);
     }
     out.set(name, value);

@@ -15,6 +15,7 @@ export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => 
 export function toErrorResponse(err: unknown): HttpResponse {
   if (err instanceof HttpError) {
     if (err.status >= 500) logger.warn('request failed', { errorCode: err.code, error: describe(err.cause) });
+    else logger.info('request rejected', { statusCode: err.status, errorCode: err.code });
     return json(err.status, errorBody(err.code, err.message), { headers: err.headers });
   }
   if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError) {

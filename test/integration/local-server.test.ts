@@ -76,7 +76,6 @@ describe('the local server, over real HTTP with a cookie jar', () => {
   it('refreshes on a 401 after the access token is forced to expire, and keeps working', async () => {
     const refreshesBefore = tokenRequests.filter((r) => r.grant_type === 'refresh_token').length;
     stack.dataverse!.expireIssuedTokens();
-    await new Promise((r) => setTimeout(r, 1100));
     const who = await jar.fetch(api('WhoAmI'));
     expect(who.status).toBe(200);
     expect(tokenRequests.filter((r) => r.grant_type === 'refresh_token').length - refreshesBefore).toBe(1);
@@ -131,6 +130,12 @@ describe('the local server, over real HTTP with a cookie jar', () => {
     expect(jar.get('__Host-dyn-session')).toBeUndefined();
     const replay = await fetch(api('WhoAmI'), { headers: { cookie: `__Host-dyn-session=${sessionCookie}` } });
     expect(replay.status).toBe(401);
+  });
+
+  it('refuses a body larger than API Gateway accepts (10 MB) with 413', async () => {
+    const huge = await fetch(api('accounts'), { method: 'POST', headers: unsafe(), body: Buffer.alloc(11 * 1024 * 1024, 0x61) });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: 'payload_too_large' });
   });
 
   it('serves the demo page at /', async () => {

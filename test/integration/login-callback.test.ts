@@ -149,4 +149,23 @@ describe('login and callback', () => {
       user: { name: 'Dana Developer', username: 'dana@contoso.example' },
     });
   });
+
+  it('issues a fresh session token at the callback, ignoring any session cookie planted before sign-in', async () => {
+    const planted = `${SESSION_COOKIE}=${'P'.repeat(43)}`;
+    const { routes, binding, callbackQuery } = await startLogin();
+    const callback = await routes.callback({ path: '/auth/callback', query: callbackQuery, cookies: [binding, planted] });
+    expect(callback.statusCode).toBe(302);
+    const issued = cookiePair(callback.cookies, SESSION_COOKIE)!;
+    expect(issued).not.toBe(planted);
+    const withPlanted = await routes.session({ path: '/auth/session', cookies: [planted] });
+    expect(withPlanted.statusCode).toBe(401);
+  });
+
+  it('sends the browser back to returnTo without code or state, with no Referer and no caching', async () => {
+    const { routes, binding, callbackQuery } = await startLogin(`${RETURN_ORIGIN}/app?tab=1`);
+    const callback = await routes.callback({ path: '/auth/callback', query: callbackQuery, cookies: [binding] });
+    expect(callback.headers.Location).toBe(`${RETURN_ORIGIN}/app?tab=1`);
+    expect(callback.headers['Referrer-Policy']).toBe('no-referrer');
+    expect(callback.headers['Cache-Control']).toBe('no-store');
+  });
 });

@@ -241,4 +241,22 @@ describe('proxy', () => {
     }
     expect(stack.dataverse.requests).toHaveLength(0);
   });
+
+  it('refuses oversized paths, queries and header values, and CR/LF in a forwarded header, before any upstream call', async () => {
+    const { sessionToken } = await signIn(stack);
+    stack.dataverse.requests.length = 0;
+    const auth = { authorization: `Bearer ${sessionToken}` };
+    const routes = stack.routes();
+    const cases = [
+      { path: `${API}/${'a'.repeat(5000)}` },
+      { path: `${API}/accounts`, query: `$filter=${'x'.repeat(20_000)}` },
+      { path: `${API}/accounts`, headers: { ...auth, prefer: 'p'.repeat(9000) } },
+      { path: `${API}/accounts`, headers: { ...auth, prefer: 'return=minimal\r\nX-Injected: 1' } },
+    ];
+    for (const c of cases) {
+      const answer = await routes.proxy({ headers: auth, ...c });
+      expect(answer.statusCode, JSON.stringify(c).slice(0, 80)).toBe(400);
+    }
+    expect(stack.dataverse.requests).toHaveLength(0);
+  });
 });
