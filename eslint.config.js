@@ -18,7 +18,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['local/**', 'bench/**', 'scripts/**', 'infra/app.ts', 'test/**'],
+    files: ['local/**', 'bench/**', 'tools/**', 'examples/**', 'scripts/**', 'infra/app.ts', 'test/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -1,6 +1,7 @@
 /**
- * `DynamicsAuthService`: the whole service as one reusable construct — two DynamoDB tables, a KMS
- * key, one Lambda function per route, and an HTTP API in front of them. Every function gets its own
+ * `DynamicsAuthService`: the whole service as one reusable construct — three DynamoDB tables, a KMS
+ * key, one Lambda function per entry of `FUNCTIONS` (shared/http/routes.ts; a function may serve
+ * several routes), and an HTTP API in front of them. Every function gets its own
  * role with exactly the actions it needs on exactly the resources it touches (no managed policies,
  * no wildcards). Instantiate it more than once (in one stack or several) for independent services.
  */
@@ -25,8 +26,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../shared/crypto/context.ts';
-import { PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
-import { ROUTES, type FunctionName } from '../shared/http/routes.ts';
+import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
+import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { nodejsBundlingOptions } from './bundling.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
@@ -42,11 +43,15 @@ export const DEFAULT_LOG_LEVEL = 'INFO';
  */
 export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 
-/** Headers browsers may send cross-origin (CSRF marker, bearer auth, Dataverse/OData headers). */
+/**
+ * Headers browsers may send cross-origin (CSRF marker, bearer auth, the managed connection's
+ * Connection-Id, Dataverse/OData headers).
+ */
 export const CORS_ALLOW_HEADERS = [
   'Content-Type',
   'X-CSRF',
   'Authorization',
+  'Connection-Id',
   'OData-MaxVersion',
   'OData-Version',
   'Prefer',
@@ -83,9 +88,10 @@ export interface DynamicsAuthServiceProps {
   /**
    * Confidential client: the Secrets Manager secret holding the client secret — a secret name, a
    * complete secret ARN, or an `ISecret`. Only its ARN reaches the functions (CLIENT_SECRET_ARN);
-   * callback, refresh and proxy may `secretsmanager:GetSecretValue` on it, nothing else.
-   * Omit for a public client. If the secret is encrypted with a customer-managed KMS key, grant
-   * those three roles `kms:Decrypt` on it yourself (`service.functions.callback.role`).
+   * callback, refresh, proxy and connections (the functions that call Entra's token endpoint) may
+   * `secretsmanager:GetSecretValue` on it, nothing else. Omit for a public client. If the secret is
+   * encrypted with a customer-managed KMS key, grant those four roles `kms:Decrypt` on it yourself
+   * (`service.functions.callback.role`, …).
    * @default - public client, no secret
    */
   readonly clientSecret?: string | ISecret;
@@ -103,67 +109,93 @@ export interface DynamicsAuthServiceProps {
   /** LOG_LEVEL for the functions. @default INFO */
   readonly logLevel?: LogLevelName;
   /**
+   * Private-use URI schemes (RFC 8252 §7.1, reverse-domain form such as `com.contoso.crmcli`) that
+   * native clients may use as their redirect (NATIVE_REDIRECT_SCHEMES).
+   * @default - none: the variable is not set, no native redirect scheme is accepted
+   */
+  readonly nativeRedirectSchemes?: readonly string[];
+  /**
    * Directory holding `functions/<name>/handler.ts` and `package-lock.json`.
    * @default - the repository this file lives in
    */
   readonly projectRoot?: string;
 }
 
-interface TableAccess {
-  readonly table: 'pendingLogins' | 'sessions';
-  readonly actions: readonly string[];
-}
+/** Keys of `DynamicsAuthService.tables`. */
+type TableKey = 'pendingLogins' | 'sessions' | 'apiKeys';
 
-/** What a function may touch. Its route, memory and timeout come from `shared/http/routes.ts`. */
-interface FunctionSpec {
-  readonly dynamodb: readonly TableAccess[];
+/** What a function may touch. Its routes, memory and timeout come from `shared/http/routes.ts`. */
+interface FunctionAccess {
+  /** DynamoDB actions per table, each on that table's ARN only (no index ARNs). */
+  readonly dynamodb: Readonly<Partial<Record<TableKey, readonly string[]>>>;
+  /** KMS actions on the token key, only with the service's encryption context. */
   readonly kms: readonly string[];
   /** Reads the client secret (talks to Entra's token endpoint as a confidential client). */
   readonly clientSecret: boolean;
 }
 
+const SESSION_READ_WRITE = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+const TOKEN_ENVELOPE = ['kms:Decrypt', 'kms:GenerateDataKey'];
+
 /**
- * Least privilege per function (one function per route; sizing and its reasons are in
- * `shared/http/routes.ts`, shared with the local server).
+ * Least privilege per function (a `Record` over `FunctionName`, so a function added to
+ * `shared/http/routes.ts` does not compile until its access is decided here).
  */
-const FUNCTIONS: Readonly<Record<FunctionName, FunctionSpec>> = {
-  login: {
-    dynamodb: [{ table: 'pendingLogins', actions: ['dynamodb:PutItem'] }],
-    kms: [],
-    clientSecret: false,
-  },
+const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
+  login: { dynamodb: { pendingLogins: ['dynamodb:PutItem'] }, kms: [], clientSecret: false },
   callback: {
-    dynamodb: [
-      { table: 'pendingLogins', actions: ['dynamodb:DeleteItem'] },
-      { table: 'sessions', actions: ['dynamodb:PutItem'] },
-    ],
+    // DeleteItem: consumes the pending login; PutItem: writes a native client's one-time handoff.
+    dynamodb: { pendingLogins: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], sessions: ['dynamodb:PutItem'] },
     kms: ['kms:GenerateDataKey'],
     clientSecret: true,
   },
-  refresh: {
-    dynamodb: [{ table: 'sessions', actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] }],
-    kms: ['kms:Decrypt', 'kms:GenerateDataKey'],
-    clientSecret: true,
-  },
+  refresh: { dynamodb: { sessions: SESSION_READ_WRITE }, kms: TOKEN_ENVELOPE, clientSecret: true },
   proxy: {
-    dynamodb: [{ table: 'sessions', actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] }],
-    kms: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    dynamodb: { sessions: SESSION_READ_WRITE, apiKeys: ['dynamodb:GetItem'] },
+    kms: TOKEN_ENVELOPE,
     clientSecret: true,
   },
-  session: {
-    // UpdateItem: the sliding idle timeout records use (at most once per 5 minutes).
-    dynamodb: [{ table: 'sessions', actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }],
+  // UpdateItem: the sliding idle timeout records use (at most once per 5 minutes).
+  session: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }, kms: [], clientSecret: false },
+  logout: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
+  // Redeems a native client's one-time handoff.
+  token: { dynamodb: { pendingLogins: ['dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
+  // Checks the backend's API key, then stores a connect session.
+  connect: {
+    dynamodb: { apiKeys: ['dynamodb:GetItem'], pendingLogins: ['dynamodb:PutItem'] },
     kms: [],
     clientSecret: false,
   },
-  logout: {
-    dynamodb: [{ table: 'sessions', actions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] }],
+  // Consumes the connect session and starts the sign-in (a pending login).
+  'connect-start': {
+    dynamodb: { pendingLogins: ['dynamodb:DeleteItem', 'dynamodb:PutItem'] },
     kms: [],
     clientSecret: false,
   },
+  connections: {
+    dynamodb: { apiKeys: ['dynamodb:GetItem'], sessions: SESSION_READ_WRITE },
+    kms: TOKEN_ENVELOPE,
+    clientSecret: true,
+  },
+  openapi: { dynamodb: {}, kms: [], clientSecret: false },
 };
 
-export const FUNCTION_NAMES = ROUTES.map((route) => route.function);
+export const FUNCTION_NAMES: readonly FunctionName[] = FUNCTIONS.map((spec) => spec.name);
+
+/** Construct id stem of a function: PascalCase of its kebab-case name (`connect-start` → `ConnectStart`). */
+export function constructIdOf(name: FunctionName): string {
+  return name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/**
+ * A private-use URI scheme in reverse-domain form (`com.contoso.crmcli`): DNS-style labels, at least
+ * two. Stricter than the runtime's check in shared/config/config.ts, so anything accepted here also
+ * loads there.
+ */
+export const NATIVE_REDIRECT_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
 
 /** KMS actions administrators keep on the key (no data-plane actions, no wildcards). */
 const KEY_ADMIN_ACTIONS = [
@@ -191,6 +223,18 @@ const KEY_ADMIN_ACTIONS = [
   'kms:UpdateAlias',
   'kms:UpdateKeyDescription',
 ];
+
+/** Why no route has an API Gateway authorizer (cdk-nag AwsSolutions-APIG4, acknowledged per route). */
+const APIG4_REASON =
+  'No API Gateway authorizer by design: each function authenticates the caller itself. ' +
+  '/auth/login, /auth/callback, /connect/start and /openapi.json must be reachable before sign-in ' +
+  '(they start and finish the OAuth flow, or describe the API). /auth/token authenticates with the ' +
+  'one-time handoff code plus the PKCE-style verifier. The API-key routes /connect/sessions and ' +
+  "/connections/* authenticate the backend's API key in the function (the API keys table stores only " +
+  "its SHA-256). The other routes look up the opaque session token (HttpOnly __Host- cookie, with an " +
+  'X-CSRF header on unsafe methods, or a bearer header) in the sessions table. An authorizer could ' +
+  'only repeat the same table lookups, adding a hop and cost. (Sign-in is Microsoft Entra ID, not ' +
+  'Cognito, so a Cognito authorizer does not apply.)';
 
 const DEFAULT_PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -248,13 +292,22 @@ function validate(props: DynamicsAuthServiceProps): void {
   if (props.logLevel !== undefined && !LOG_LEVELS.includes(props.logLevel)) {
     throw invalid('logLevel', `"${props.logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  for (const scheme of props.nativeRedirectSchemes ?? []) {
+    if (Token.isUnresolved(scheme)) continue;
+    if (!NATIVE_REDIRECT_SCHEME.test(scheme)) {
+      throw invalid(
+        'nativeRedirectSchemes',
+        `"${scheme}" must be a private-use scheme in reverse-domain form, such as com.contoso.crmcli`,
+      );
+    }
+  }
 }
 
 export class DynamicsAuthService extends Construct {
   readonly api: HttpApi;
   /** The API's `$default` stage (auto-deployed, throttled, access-logged). */
   readonly stage: HttpStage;
-  readonly tables: { readonly pendingLogins: Table; readonly sessions: Table };
+  readonly tables: { readonly pendingLogins: Table; readonly sessions: Table; readonly apiKeys: Table };
   readonly key: Key;
   readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
   readonly accessLogs: LogGroup;
@@ -287,6 +340,9 @@ export class DynamicsAuthService extends Construct {
       pendingLogins: table(PENDING_LOGINS_TABLE, RemovalPolicy.DESTROY),
       // Users' sessions (encrypted refresh tokens): kept if the stack is deleted by mistake.
       sessions: table(SESSIONS_TABLE, RemovalPolicy.RETAIN),
+      // Backends' API keys (SHA-256 only): must survive a stack deletion. TTL on `expiresAt` like
+      // the other tables; a key item without that attribute never expires.
+      apiKeys: table(API_KEYS_TABLE, RemovalPolicy.RETAIN),
     };
 
     // ---- Key -----------------------------------------------------------------------------------
@@ -406,19 +462,22 @@ export class DynamicsAuthService extends Construct {
       ALLOWED_RETURN_URLS: props.allowedReturnUrls.join(','),
       [PENDING_LOGINS_TABLE.envVar]: this.tables.pendingLogins.tableName,
       [SESSIONS_TABLE.envVar]: this.tables.sessions.tableName,
+      [API_KEYS_TABLE.envVar]: this.tables.apiKeys.tableName,
       KMS_KEY_ID: this.key.keyArn,
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? DEFAULT_SERVICE_NAME,
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
     if (secret) environment.CLIENT_SECRET_ARN = secret.secretArn;
+    const schemes = props.nativeRedirectSchemes ?? [];
+    if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
     const bundling = nodejsBundlingOptions();
     const functions: Partial<Record<FunctionName, NodejsFunction>> = {};
-    for (const route of ROUTES) {
-      const name = route.function;
-      const spec = FUNCTIONS[name];
-      const cap = name.charAt(0).toUpperCase() + name.slice(1);
+    for (const spec of FUNCTIONS) {
+      const name = spec.name;
+      const access = ACCESS[name];
+      const cap = constructIdOf(name);
 
       const logGroup = new LogGroup(this, `${cap}Logs`, {
         retention: logRetention,
@@ -436,25 +495,25 @@ export class DynamicsAuthService extends Construct {
           resources: [logGroup.logGroupArn],
         }),
       );
-      for (const access of spec.dynamodb) {
+      for (const [key, actions] of Object.entries(access.dynamodb) as [TableKey, readonly string[]][]) {
         role.addToPrincipalPolicy(
           new PolicyStatement({
-            actions: [...access.actions],
-            resources: [this.tables[access.table].tableArn],
+            actions: [...actions],
+            resources: [this.tables[key].tableArn],
           }),
         );
       }
-      if (spec.kms.length > 0) {
+      if (access.kms.length > 0) {
         role.addToPrincipalPolicy(
           new PolicyStatement({
             sid: 'SessionTokenEnvelope',
-            actions: [...spec.kms],
+            actions: [...access.kms],
             resources: [this.key.keyArn],
             conditions: purposeCondition,
           }),
         );
       }
-      if (spec.clientSecret && secretPolicyArn) {
+      if (access.clientSecret && secretPolicyArn) {
         role.addToPrincipalPolicy(
           new PolicyStatement({
             sid: 'ReadClientSecret',
@@ -466,15 +525,15 @@ export class DynamicsAuthService extends Construct {
       }
 
       const fn = new NodejsFunction(this, `${cap}Function`, {
-        description: `Dynamics auth service: ${route.method} ${route.path}`,
+        description: `Dynamics auth service: ${spec.routes.map((r) => `${r.method} ${r.path}`).join(', ')}`,
         entry: path.join(projectRoot, 'functions', name, 'handler.ts'),
         handler: 'handler',
         projectRoot,
         depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
         runtime: LAMBDA_RUNTIME,
         architecture: Architecture.ARM_64,
-        memorySize: route.memoryMb,
-        timeout: Duration.seconds(route.timeoutSeconds),
+        memorySize: spec.memoryMb,
+        timeout: Duration.seconds(spec.timeoutSeconds),
         role,
         logGroup,
         environment,
@@ -482,24 +541,14 @@ export class DynamicsAuthService extends Construct {
       });
       functions[name] = fn;
 
-      const routes = this.api.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration: new HttpLambdaIntegration(`${cap}Integration`, fn),
-      });
-      // cdk-nag (v3 reads CDK's native acknowledgments), per route, so a route someone adds later
-      // to `service.api` is still checked.
-      for (const added of routes) {
-        Validations.of(added).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            'No API Gateway authorizer by design: the function authenticates the caller itself. ' +
-            '/auth/login and /auth/callback must be reachable before sign-in (they start and finish ' +
-            'the OAuth flow); the other routes look up the opaque session token (HttpOnly __Host- ' +
-            'cookie, with an X-CSRF header on unsafe methods, or a bearer header) in the sessions ' +
-            'table. An authorizer could only do the same table lookup again, adding a hop and cost. ' +
-            '(Sign-in is Microsoft Entra ID, not Cognito, so a Cognito authorizer does not apply.)',
-        });
+      // One integration per function, shared by its routes (each route still gets its own invoke
+      // permission, scoped to that route's path).
+      const integration = new HttpLambdaIntegration(`${cap}Integration`, fn);
+      for (const route of spec.routes) {
+        const added = this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+        // cdk-nag (v3 reads CDK's native acknowledgments), per route, so a route someone adds later
+        // to `service.api` is still checked.
+        for (const r of added) Validations.of(r).acknowledge({ id: 'AwsSolutions-APIG4', reason: APIG4_REASON });
       }
     }
     this.functions = functions as Record<FunctionName, NodejsFunction>;

@@ -11,6 +11,7 @@ import {
   DEFAULT_THROTTLE_RATE,
   type DynamicsAuthServiceProps,
   type LogLevelName,
+  NATIVE_REDIRECT_SCHEME,
 } from './construct.ts';
 
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
@@ -32,6 +33,7 @@ export const SETTINGS = {
   throttleBurst: DEFAULT_THROTTLE_BURST,
   logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
   logLevel: DEFAULT_LOG_LEVEL,
+  nativeRedirectSchemes: undefined,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -173,6 +175,26 @@ export function readSettings(read: ContextReader): Settings {
     throw new SettingsError('logLevel', logLevel, 'expected DEBUG, INFO, WARN or ERROR');
   }
 
+  // Comma-separated; schemes are case-insensitive (RFC 3986), so they are lowercased and deduplicated.
+  const schemesRaw = text(read, 'nativeRedirectSchemes');
+  const nativeRedirectSchemes = [
+    ...new Set(
+      (schemesRaw ?? '')
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== ''),
+    ),
+  ];
+  for (const scheme of nativeRedirectSchemes) {
+    if (!NATIVE_REDIRECT_SCHEME.test(scheme)) {
+      throw new SettingsError(
+        'nativeRedirectSchemes',
+        scheme,
+        'expected comma-separated private-use URI schemes in reverse-domain form, such as com.contoso.crmcli',
+      );
+    }
+  }
+
   return {
     stackName,
     placeholders,
@@ -186,6 +208,7 @@ export function readSettings(read: ContextReader): Settings {
       throttle: { rateLimit, burstLimit },
       logRetention: retention as RetentionDays,
       logLevel: logLevel as LogLevelName,
+      ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),
     },
   };
 }

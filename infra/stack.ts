@@ -1,4 +1,4 @@
-/** The thin Stack `cdk deploy` deploys: one `DynamicsAuthService` plus its two outputs. */
+/** The thin Stack `cdk deploy` deploys: one `DynamicsAuthService` plus its outputs. */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DynamicsAuthService, type DynamicsAuthServiceProps } from './construct.ts';
@@ -24,6 +24,10 @@ export class DynamicsAuthStack extends Stack {
     new CfnOutput(this, 'RedirectUri', {
       description: 'Redirect URI to register on the Entra app registration',
       value: this.service.redirectUri,
+    });
+    new CfnOutput(this, 'ApiKeysTable', {
+      description: 'API keys table, for `npm run admin -- keys ...` (API_KEYS_TABLE)',
+      value: this.service.tables.apiKeys.tableName,
     });
   }
 }

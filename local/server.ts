@@ -7,8 +7,9 @@ export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) =>
 
 export interface LocalRoute {
   method: string | 'ANY';
-  /** Exact path, or a prefix ending in '/' for `{proxy+}` routes. */
-  path: string;
+  /** Matches the request path (see `routePattern` in shared/http/routes.ts). */
+  path: RegExp;
+  name: string;
   handler: LambdaHandler;
   /** The function's timeout in milliseconds (its Lambda time budget). */
   timeoutMs: number;
@@ -18,9 +19,7 @@ export interface LocalRoute {
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 function matchRoute(routes: readonly LocalRoute[], method: string, path: string): LocalRoute | undefined {
-  return routes.find(
-    (r) => (r.method === 'ANY' || r.method === method) && (r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path),
-  );
+  return routes.find((r) => (r.method === 'ANY' || r.method === method) && r.path.test(path));
 }
 
 /** Turns a Node request into the API Gateway v2 event the Lambda functions receive. */
@@ -143,7 +142,7 @@ export function createLocalServer(app: LocalApp): Server {
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
-      const result = await route.handler(event, lambdaContext(route.path, route.timeoutMs));
+      const result = await route.handler(event, lambdaContext(route.name, route.timeoutMs));
       writeResult(res, result);
     })().catch(() => {
       if (!res.headersSent) sendJson(res, 500, 'internal_error', 'An unexpected error occurred.');

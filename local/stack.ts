@@ -2,9 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROUTES } from '../shared/http/routes.ts';
+import { FUNCTIONS, routePattern } from '../shared/http/routes.ts';
 import { createDynamoClient } from '../shared/stores/dynamodb.ts';
-import { PENDING_LOGINS_TABLE, SESSIONS_TABLE } from '../shared/stores/tables.ts';
+import { TABLES } from '../shared/stores/tables.ts';
 import { DataverseStandIn } from './dataverse.ts';
 import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from './dynamodb.ts';
 import { startDevIdentityProvider, type DevIdentityProvider } from './idp.ts';
@@ -79,21 +79,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (env !== process.env) Object.assign(process.env, env);
 
     const client = createDynamoClient({ endpoint: env.DYNAMODB_ENDPOINT });
-    await createTables(client, {
-      [PENDING_LOGINS_TABLE.envVar]: env[PENDING_LOGINS_TABLE.envVar] ?? PENDING_LOGINS_TABLE.logicalName,
-      [SESSIONS_TABLE.envVar]: env[SESSIONS_TABLE.envVar] ?? SESSIONS_TABLE.logicalName,
-    });
+    await createTables(client, Object.fromEntries(TABLES.map((t) => [t.envVar, env[t.envVar] ?? t.logicalName])));
     client.destroy();
 
     // Imported only now: the handlers read their configuration from the environment set above.
-    for (const spec of ROUTES) {
-      const module = (await import(`../functions/${spec.function}/handler.ts`)) as { handler: LambdaHandler };
-      app.routes.push({
-        method: spec.method,
-        path: spec.path.replace('{proxy+}', ''),
-        handler: module.handler,
-        timeoutMs: spec.timeoutSeconds * 1000,
-      });
+    for (const spec of FUNCTIONS) {
+      const module = (await import(`../functions/${spec.name}/handler.ts`)) as { handler: LambdaHandler };
+      for (const route of spec.routes) {
+        app.routes.push({
+          name: spec.name,
+          method: route.method,
+          path: routePattern(route.path),
+          handler: module.handler,
+          timeoutMs: spec.timeoutSeconds * 1000,
+        });
+      }
     }
     app.statics.push(
       { path: '/', file: resolve(root, 'local/public/index.html'), contentType: 'text/html; charset=utf-8' },

@@ -6,9 +6,16 @@ import type { KeyProvider } from './crypto/key-provider.ts';
 import { KmsKeyProvider } from './crypto/kms-key-provider.ts';
 import { LocalKeyProvider } from './crypto/local-key-provider.ts';
 import { clientSecretSource } from './oauth/client-secret.ts';
-import { EntraClient, type Fetch } from './oauth/client.ts';
-import { createDynamoClient, DynamoPendingLoginStore, DynamoSessionStore } from './stores/dynamodb.ts';
-import type { PendingLoginStore, SessionStore } from './stores/model.ts';
+import type { EntraClient, Fetch } from './oauth/client.ts';
+import {
+  createDynamoClient,
+  DynamoApiKeyStore,
+  DynamoConnectSessionStore,
+  DynamoHandoffStore,
+  DynamoPendingLoginStore,
+  DynamoSessionStore,
+} from './stores/dynamodb.ts';
+import type { ApiKeyStore, ConnectSessionStore, HandoffStore, PendingLoginStore, SessionStore } from './stores/model.ts';
 
 /**
  * Everything a handler needs, built once per process from configuration. AWS or local stand-ins
@@ -18,6 +25,9 @@ export interface Services {
   config: Config;
   pendingLogins: PendingLoginStore;
   sessions: SessionStore;
+  handoffs: HandoffStore;
+  connectSessions: ConnectSessionStore;
+  apiKeys: ApiKeyStore;
   /** The token vault; built on first use so requests that decrypt nothing never load the key client. */
   vault: () => Promise<TokenVault>;
   entra: () => Promise<EntraClient>;
@@ -48,11 +58,10 @@ function keyProviderFor(config: Config): KeyProvider {
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const now = overrides.now ?? Date.now;
-  const needsDynamo = !overrides.pendingLogins || !overrides.sessions;
-  const dynamo = needsDynamo ? (overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint })) : undefined;
-  const pendingLogins = overrides.pendingLogins ?? new DynamoPendingLoginStore(dynamo!, config.pendingLoginsTable);
+  const dynamo = overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint });
+  const pendingLogins = overrides.pendingLogins ?? new DynamoPendingLoginStore(dynamo, config.pendingLoginsTable);
   const sessions =
-    overrides.sessions ?? new DynamoSessionStore(dynamo!, config.sessionsTable, config.sessionIdleTimeoutSeconds);
+    overrides.sessions ?? new DynamoSessionStore(dynamo, config.sessionsTable, config.sessionIdleTimeoutSeconds);
 
   let vault: Promise<TokenVault> | undefined;
   const getVault = () =>
@@ -60,15 +69,19 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       () => new TokenVault(overrides.keyProvider ?? keyProviderFor(config), { now, ...overrides.dataKeyCache }),
     ));
   let entra: Promise<EntraClient> | undefined;
+  // Loaded on first use: a warm proxy request never needs the protocol library.
   const getEntra = () =>
-    (entra ??= Promise.resolve(
-      new EntraClient(config, { fetch: overrides.idpFetch, clientSecret: clientSecretSource(config) }),
+    (entra ??= import('./oauth/client.ts').then(
+      ({ EntraClient }) => new EntraClient(config, { fetch: overrides.idpFetch, clientSecret: clientSecretSource(config) }),
     ));
   const refresher = new SessionRefresher({ sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
   return {
     config,
     pendingLogins,
     sessions,
+    handoffs: new DynamoHandoffStore(dynamo, config.pendingLoginsTable),
+    connectSessions: new DynamoConnectSessionStore(dynamo, config.pendingLoginsTable),
+    apiKeys: new DynamoApiKeyStore(dynamo, config.apiKeysTable),
     vault: getVault,
     entra: getEntra,
     refresher,

@@ -11,6 +11,7 @@ export const callbackRoute =
     const query = new URLSearchParams(event.rawQueryString ?? '');
     const binding = readCookie(event.cookies, LOGIN_BINDING_COOKIE);
     const login = await completeLogin(services(), query, binding);
+    if (login.kind !== 'browser') return redirect(login.redirectTo, [clearCookie(LOGIN_BINDING_COOKIE)]);
     return redirect(login.returnTo, [sessionCookie(login.sessionToken, login.sessionMaxAge), clearCookie(LOGIN_BINDING_COOKIE)]);
   };
 

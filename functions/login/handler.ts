@@ -4,11 +4,15 @@ import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
-/** GET /auth/login?returnTo= — starts the authorization code flow with PKCE. */
+/**
+ * GET /auth/login?returnTo=[&client_challenge=] — starts the authorization code flow with PKCE.
+ * Native and CLI clients name a loopback or app-scheme returnTo and their own S256 challenge.
+ */
 export const loginRoute =
   (services: () => Services): RouteHandler =>
   async (event) => {
-    const login = await startLogin(services(), event.queryStringParameters?.returnTo);
+    const query = event.queryStringParameters ?? {};
+    const login = await startLogin(services(), query.returnTo, { clientChallenge: query.client_challenge });
     return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAge)]);
   };
 

@@ -3,11 +3,19 @@ import { randomToken, sha256 } from '../crypto/random.ts';
 import { badRequest, HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
+import { connectionRowId, CONNECTION_LIFETIME_SECONDS } from './connections.ts';
+import { createHandoff } from './native.ts';
 
-export interface LoginComplete {
-  sessionToken: string;
-  returnTo: string;
-  sessionMaxAge: number;
+/** How the callback ends: a browser session cookie, a native client's handoff, or a connected backend user. */
+export type LoginComplete =
+  | { kind: 'browser'; sessionToken: string; returnTo: string; sessionMaxAge: number }
+  | { kind: 'native'; redirectTo: string }
+  | { kind: 'connection'; redirectTo: string };
+
+function withParams(base: string, params: Record<string, string>): string {
+  const url = new URL(base);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url.href;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -47,9 +55,34 @@ export async function completeLogin(
     nonce: pending.nonce,
   });
 
+  const vault = await services.vault();
+  if (pending.connect) {
+    const { ownerKeyId, connectionId } = pending.connect;
+    const id = connectionRowId(ownerKeyId, connectionId);
+    const sealed = await vault.seal(id, tokens);
+    await services.sessions.putConnection({
+      id,
+      user,
+      dataKey: sealed.dataKey,
+      accessToken: sealed.accessToken,
+      refreshToken: sealed.refreshToken,
+      accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+      // Above any earlier row's version, so a refresh still running for a replaced grant cannot write.
+      version: nowMs,
+      createdAt: nowMs,
+      refreshedAt: nowMs,
+      lastSeenAt: nowMs,
+      expiresAt: Math.floor(nowMs / 1000) + CONNECTION_LIFETIME_SECONDS,
+      connection: { ownerKeyId, connectionId, status: 'active' },
+    });
+    logger.info('connection stored', { oid: user.oid, tid: user.tid });
+    return { kind: 'connection', redirectTo: withParams(pending.returnTo, { connectionId, status: 'connected' }) };
+  }
+
   const sessionToken = randomToken();
   const id = sha256(sessionToken);
-  const sealed = await services.vault().then((vault) => vault.seal(id, tokens));
+  const sealed = await vault.seal(id, tokens);
+  const expiresAt = Math.floor(nowMs / 1000) + services.config.sessionTtlSeconds;
   await services.sessions.create({
     id,
     user,
@@ -60,8 +93,13 @@ export async function completeLogin(
     version: 1,
     createdAt: nowMs,
     lastSeenAt: nowMs,
-    expiresAt: Math.floor(nowMs / 1000) + services.config.sessionTtlSeconds,
+    expiresAt,
   });
-  logger.info('session created', { oid: user.oid, tid: user.tid });
-  return { sessionToken, returnTo: pending.returnTo, sessionMaxAge: services.config.sessionTtlSeconds };
+  logger.info('session created', { oid: user.oid, tid: user.tid, client: pending.native ? 'native' : 'browser' });
+  if (pending.native) {
+    // RFC 8252: the native client gets a one-time handoff on its redirect, never the session token itself.
+    const handoff = await createHandoff(services, sessionToken, expiresAt, pending.native.clientChallenge);
+    return { kind: 'native', redirectTo: withParams(pending.returnTo, { handoff }) };
+  }
+  return { kind: 'browser', sessionToken, returnTo: pending.returnTo, sessionMaxAge: services.config.sessionTtlSeconds };
 }

@@ -3,6 +3,8 @@ import { randomToken, sha256 } from '../crypto/random.ts';
 import { badRequest } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
+import type { PendingLogin } from '../stores/model.ts';
+import { checkNativeReturnTo, isS256Challenge } from './native.ts';
 import { checkReturnTo } from './return-to.ts';
 
 export interface LoginStart {
@@ -17,10 +19,22 @@ export interface LoginStart {
  * Starts the authorization code flow with PKCE: fresh state, nonce and verifier (RFC 7636 §4.1),
  * stored under SHA-256(state) with a TTL and bound to this browser by a cookie.
  */
-export async function startLogin(services: Services, returnToParam: string | undefined): Promise<LoginStart> {
+export async function startLogin(
+  services: Services,
+  returnToParam: string | undefined,
+  options: { clientChallenge?: string; connect?: PendingLogin['connect'] } = {},
+): Promise<LoginStart> {
   const { config } = services;
+  const native = returnToParam === undefined ? undefined : checkNativeReturnTo(returnToParam, config.nativeRedirectSchemes);
+  if (native && !isS256Challenge(options.clientChallenge)) {
+    throw badRequest('invalid_request', 'A loopback or app-scheme returnTo needs client_challenge (S256, 43 characters).');
+  }
+  if (!native && options.clientChallenge !== undefined) {
+    throw badRequest('invalid_return_to', 'client_challenge is only for loopback or app-scheme returnTo URLs.');
+  }
   const returnTo =
-    returnToParam === undefined ? config.allowedReturnUrls[0]!.href : checkReturnTo(returnToParam, config.allowedReturnUrls);
+    native ??
+    (returnToParam === undefined ? config.allowedReturnUrls[0]!.href : checkReturnTo(returnToParam, config.allowedReturnUrls));
   if (!returnTo) throw badRequest('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
 
   const state = oauth.generateRandomState();
@@ -38,6 +52,8 @@ export async function startLogin(services: Services, returnToParam: string | und
     returnTo,
     bindingHash: sha256(binding),
     expiresAt: Math.floor(services.now() / 1000) + config.pendingLoginTtlSeconds,
+    native: native ? { clientChallenge: options.clientChallenge! } : undefined,
+    connect: options.connect,
   });
   logger.info('login started', { returnToOrigin: new URL(returnTo).origin });
   return { authorizationUrl, binding, bindingMaxAge: config.pendingLoginTtlSeconds };

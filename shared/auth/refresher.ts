@@ -2,9 +2,10 @@ import { randomToken } from '../crypto/random.ts';
 import type { TokenVault } from '../crypto/envelope.ts';
 import { loginRequired, serviceUnavailable } from '../http/errors.ts';
 import type { EntraClient } from '../oauth/client.ts';
-import { TerminalGrantError } from '../oauth/client.ts';
+import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Session, SessionStore } from '../stores/model.ts';
+import { reconnectRequired } from './connections.ts';
 
 export interface RefresherOptions {
   /** How long a refresh lease is held at most (a crashed holder blocks others this long). */
@@ -67,6 +68,7 @@ export class SessionRefresher {
     for (;;) {
       const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
       if (!current) throw loginRequired();
+      if (current.connection?.status === 'failed') throw reconnectRequired(current.connection.lastError);
       if (current.version !== staleVersion) return current;
       const leaseId = randomToken();
       const acquired = await this.deps.sessions.acquireRefreshLease(
@@ -95,6 +97,12 @@ export class SessionRefresher {
       tokens = await entra.refresh(refreshToken);
     } catch (err) {
       if (err instanceof TerminalGrantError) {
+        if (current.connection) {
+          // A backend's connection is kept, marked, so its owner can see why and reconnect the user.
+          logger.info('refresh grant ended; connection marked failed', { oauthError: err.oauthError });
+          await sessions.markConnectionFailed(current.id, err.oauthError, this.now());
+          throw reconnectRequired(err.oauthError);
+        }
         logger.info('refresh grant ended; session deleted', { oauthError: err.oauthError });
         await sessions.delete(current.id);
         throw loginRequired();

@@ -3,7 +3,10 @@ import type { Config } from '../config/config.ts';
 import { isTokenShaped, sha256 } from '../crypto/random.ts';
 import { readCookie, SESSION_COOKIE } from '../http/cookies.ts';
 import { csrfRejected, unauthenticated } from '../http/errors.ts';
+import type { Services } from '../runtime.ts';
 import type { Session, SessionStore } from '../stores/model.ts';
+import { isApiKeyShaped, requireApiKey } from './api-keys.ts';
+import { checkConnectionId, loadActiveConnection } from './connections.ts';
 
 export type Credential = { via: 'cookie' | 'bearer'; sessionId: string };
 
@@ -35,7 +38,8 @@ export function readCredential(event: APIGatewayProxyEventV2): Credential | unde
  * without a CORS preflight) and, when an Origin is sent, an allowed one.
  */
 export function checkCsrf(event: APIGatewayProxyEventV2, credential: Credential | undefined, config: Config): void {
-  if (credential?.via === 'bearer') return;
+  // Only the cookie is ambient (sent by the browser on its own); a request without it has nothing to forge.
+  if (credential?.via !== 'cookie') return;
   if (!UNSAFE_METHODS.has(event.requestContext.http.method.toUpperCase())) return;
   if (header(event, 'x-csrf') !== '1') throw csrfRejected('Cookie-authenticated requests must send the header X-CSRF: 1.');
   const origin = header(event, 'origin');
@@ -62,4 +66,19 @@ export async function requireSession(
     session.lastSeenAt = nowMs;
   }
   return session;
+}
+
+/**
+ * The proxy's caller: a user's session (cookie or bearer session token), or a backend's managed
+ * connection (`Authorization: Bearer <API key>` with `Connection-Id`).
+ */
+export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Services): Promise<Session> {
+  const authorization = header(event, 'authorization')?.trim() ?? '';
+  const bearer = /^Bearer (\S+)$/i.exec(authorization)?.[1];
+  if (bearer && isApiKeyShaped(bearer)) {
+    const key = await requireApiKey(event, services.apiKeys);
+    const connectionId = checkConnectionId(header(event, 'connection-id'));
+    return loadActiveConnection(services, key.keyId, connectionId);
+  }
+  return requireSession(event, services.sessions, services.config, services.now());
 }

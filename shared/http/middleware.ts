@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { ConfigError } from '../config/config.ts';
 import { DecryptionError, KeyServiceUnavailableError } from '../crypto/key-provider.ts';
-import { TokenEndpointError, TransientTokenError } from '../oauth/client.ts';
+import { TokenEndpointError, TransientTokenError } from '../oauth/errors.ts';
 import { StoreUnavailableError } from '../stores/model.ts';
 import { logger } from '../observability/logger.ts';
 import { HttpError } from './errors.ts';

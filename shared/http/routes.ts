@@ -1,14 +1,29 @@
 /**
- * The service's routes: one Lambda function each. The CDK construct and the local server both
- * build from this table, so the two cannot drift apart.
+ * The service's functions and their routes. The CDK construct and the local server both build from
+ * this table, so the two cannot drift apart.
  */
-export type FunctionName = 'login' | 'callback' | 'refresh' | 'proxy' | 'session' | 'logout';
+export type FunctionName =
+  | 'login'
+  | 'callback'
+  | 'refresh'
+  | 'proxy'
+  | 'session'
+  | 'logout'
+  | 'token'
+  | 'connect'
+  | 'connect-start'
+  | 'connections'
+  | 'openapi';
 
-export interface RouteSpec {
-  readonly function: FunctionName;
-  readonly method: 'GET' | 'POST' | 'ANY';
-  /** API Gateway route path (`{proxy+}` matches the rest of the path). */
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'DELETE' | 'ANY';
+  /** API Gateway route path: `{name}` matches one segment, `{proxy+}` the rest of the path. */
   readonly path: string;
+}
+
+export interface FunctionSpec {
+  readonly name: FunctionName;
+  readonly routes: readonly Route[];
   /** Function timeout in seconds (its time budget). */
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
@@ -16,13 +31,40 @@ export interface RouteSpec {
 
 // Memory: 256 MB for the small auth handlers (Lambda CPU scales with memory); 512 MB for the proxy,
 // which buffers Dataverse bodies of up to 6 MB and is on every request's path.
-// Timeouts: 5 s for DynamoDB-only handlers; 10 s for those that call the token endpoint (8 s token
-// timeout + margin); 29 s for the proxy (API Gateway HTTP API's integration limit is 30 s).
-export const ROUTES: readonly RouteSpec[] = [
-  { function: 'login', method: 'GET', path: '/auth/login', timeoutSeconds: 5, memoryMb: 256 },
-  { function: 'callback', method: 'GET', path: '/auth/callback', timeoutSeconds: 10, memoryMb: 256 },
-  { function: 'refresh', method: 'POST', path: '/auth/refresh', timeoutSeconds: 10, memoryMb: 256 },
-  { function: 'proxy', method: 'ANY', path: '/api/data/{proxy+}', timeoutSeconds: 29, memoryMb: 512 },
-  { function: 'session', method: 'GET', path: '/auth/session', timeoutSeconds: 5, memoryMb: 256 },
-  { function: 'logout', method: 'POST', path: '/auth/logout', timeoutSeconds: 5, memoryMb: 256 },
+// Timeouts: 5 s for DynamoDB-only handlers; 10 s for those that may call the token endpoint (8 s
+// token timeout + margin); 29 s for the proxy (API Gateway HTTP API's integration limit is 30 s).
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  { name: 'login', routes: [{ method: 'GET', path: '/auth/login' }], timeoutSeconds: 5, memoryMb: 256 },
+  { name: 'callback', routes: [{ method: 'GET', path: '/auth/callback' }], timeoutSeconds: 10, memoryMb: 256 },
+  { name: 'refresh', routes: [{ method: 'POST', path: '/auth/refresh' }], timeoutSeconds: 10, memoryMb: 256 },
+  { name: 'proxy', routes: [{ method: 'ANY', path: '/api/data/{proxy+}' }], timeoutSeconds: 29, memoryMb: 512 },
+  { name: 'session', routes: [{ method: 'GET', path: '/auth/session' }], timeoutSeconds: 5, memoryMb: 256 },
+  { name: 'logout', routes: [{ method: 'POST', path: '/auth/logout' }], timeoutSeconds: 5, memoryMb: 256 },
+  { name: 'token', routes: [{ method: 'POST', path: '/auth/token' }], timeoutSeconds: 5, memoryMb: 256 },
+  { name: 'connect', routes: [{ method: 'POST', path: '/connect/sessions' }], timeoutSeconds: 5, memoryMb: 256 },
+  { name: 'connect-start', routes: [{ method: 'GET', path: '/connect/start' }], timeoutSeconds: 5, memoryMb: 256 },
+  {
+    name: 'connections',
+    routes: [
+      { method: 'GET', path: '/connections/{connectionId}' },
+      { method: 'GET', path: '/connections/{connectionId}/token' },
+      { method: 'DELETE', path: '/connections/{connectionId}' },
+    ],
+    timeoutSeconds: 10,
+    memoryMb: 256,
+  },
+  { name: 'openapi', routes: [{ method: 'GET', path: '/openapi.json' }], timeoutSeconds: 5, memoryMb: 128 },
 ];
+
+/** A matcher for a route path template (what API Gateway does in AWS; the local server uses it). */
+export function routePattern(path: string): RegExp {
+  const source = path
+    .split('/')
+    .map((segment) => {
+      if (segment === '{proxy+}') return '.+';
+      if (/^\{\w+\}$/.test(segment)) return '[^/]+';
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${source}$`);
+}

@@ -2,6 +2,9 @@ import * as oauth from 'oauth4webapi';
 import type { Config } from '../config/config.ts';
 import { HttpError } from '../http/errors.ts';
 import type { SessionUser } from '../stores/model.ts';
+import { TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
+
+export { TerminalGrantError, TokenEndpointError, TransientTokenError };
 
 /** A fetch-compatible function (injected in tests; the platform's fetch otherwise). */
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
@@ -13,24 +16,6 @@ export interface TokenSet {
   refreshToken?: string;
   /** Epoch milliseconds. */
   accessTokenExpiresAt: number;
-}
-
-/** The grant can no longer be used: the user must sign in again (RFC 6749 §5.2, Entra AADSTS70008/700082/50173). */
-export class TerminalGrantError extends Error {
-  override name = 'TerminalGrantError';
-  constructor(readonly oauthError: string) {
-    super(`Token endpoint answered ${oauthError}`);
-  }
-}
-
-/** The token endpoint failed in a way a later retry may fix (network, timeout, 5xx). */
-export class TransientTokenError extends Error {
-  override name = 'TransientTokenError';
-}
-
-/** The token endpoint answered something we cannot use (malformed response, client misconfiguration). */
-export class TokenEndpointError extends Error {
-  override name = 'TokenEndpointError';
 }
 
 const TERMINAL_GRANT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);

@@ -4,11 +4,18 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   StoreUnavailableError,
+  type ApiKey,
+  type ApiKeyStore,
+  type ConnectSession,
+  type ConnectSessionStore,
+  type Handoff,
+  type HandoffStore,
   type PendingLogin,
   type PendingLoginStore,
   type RotatedTokens,
@@ -69,31 +76,27 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
   }
 }
 
-export class DynamoPendingLoginStore implements PendingLoginStore {
+/**
+ * Single-use items (pending logins, handoffs, connect sessions) share one table: written once under
+ * a fresh id, consumed once by a conditional delete that returns the old item (DESIGN: state is
+ * consumed once), and absent once past `expiresAt` even before TTL deletes them.
+ */
+class SingleUseItems {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
   ) {}
 
-  async save(login: PendingLogin): Promise<void> {
-    const item: Item = {
-      id: s(login.id),
-      codeVerifier: s(login.codeVerifier),
-      nonce: s(login.nonce),
-      returnTo: s(login.returnTo),
-      bindingHash: s(login.bindingHash),
-      expiresAt: n(login.expiresAt),
-    };
+  async put(item: Item): Promise<void> {
     const ok = await attempt(() =>
       this.client.send(
         new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(id)' }),
       ),
     );
-    if (ok === false) throw new StoreUnavailableError('State collision: pending login already exists');
+    if (ok === false) throw new StoreUnavailableError('Id collision: the single-use item already exists');
   }
 
-  async consume(id: string, nowSeconds: number): Promise<PendingLogin | undefined> {
-    // Single use: a conditional delete that returns the old item (DESIGN: state is consumed once).
+  async consume(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
       this.client.send(
         new DeleteItemCommand({
@@ -105,6 +108,37 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
       ),
     );
     const item = out === false ? undefined : out.Attributes;
+    if (!item || (item.kind?.S ?? 'login') !== kind) return undefined;
+    return num(item, 'expiresAt') > nowSeconds ? item : undefined;
+  }
+}
+
+export class DynamoPendingLoginStore implements PendingLoginStore {
+  private readonly items: SingleUseItems;
+  constructor(client: DynamoDBClient, tableName: string) {
+    this.items = new SingleUseItems(client, tableName);
+  }
+
+  async save(login: PendingLogin): Promise<void> {
+    const item: Item = {
+      id: s(login.id),
+      kind: s('login'),
+      codeVerifier: s(login.codeVerifier),
+      nonce: s(login.nonce),
+      returnTo: s(login.returnTo),
+      bindingHash: s(login.bindingHash),
+      expiresAt: n(login.expiresAt),
+    };
+    if (login.native) item.clientChallenge = s(login.native.clientChallenge);
+    if (login.connect) {
+      item.ownerKeyId = s(login.connect.ownerKeyId);
+      item.connectionId = s(login.connect.connectionId);
+    }
+    await this.items.put(item);
+  }
+
+  async consume(id: string, nowSeconds: number): Promise<PendingLogin | undefined> {
+    const item = await this.items.consume(id, 'login', nowSeconds);
     if (!item) return undefined;
     const login: PendingLogin = {
       id: str(item, 'id'),
@@ -114,9 +148,144 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
       bindingHash: str(item, 'bindingHash'),
       expiresAt: num(item, 'expiresAt'),
     };
-    // TTL deletion is eventual: an item past its expiry is absent, even if it was still there.
-    return login.expiresAt > nowSeconds ? login : undefined;
+    const challenge = optStr(item, 'clientChallenge');
+    if (challenge) login.native = { clientChallenge: challenge };
+    const ownerKeyId = optStr(item, 'ownerKeyId');
+    if (ownerKeyId) login.connect = { ownerKeyId, connectionId: str(item, 'connectionId') };
+    return login;
   }
+}
+
+export class DynamoHandoffStore implements HandoffStore {
+  private readonly items: SingleUseItems;
+  constructor(client: DynamoDBClient, tableName: string) {
+    this.items = new SingleUseItems(client, tableName);
+  }
+
+  save(handoff: Handoff): Promise<void> {
+    return this.items.put({
+      id: s(handoff.id),
+      kind: s('handoff'),
+      clientChallenge: s(handoff.clientChallenge),
+      sealedSessionToken: b(handoff.sealedSessionToken),
+      sessionExpiresAt: n(handoff.sessionExpiresAt),
+      expiresAt: n(handoff.expiresAt),
+    });
+  }
+
+  async consume(id: string, nowSeconds: number): Promise<Handoff | undefined> {
+    const item = await this.items.consume(id, 'handoff', nowSeconds);
+    if (!item) return undefined;
+    return {
+      id: str(item, 'id'),
+      clientChallenge: str(item, 'clientChallenge'),
+      sealedSessionToken: bin(item, 'sealedSessionToken'),
+      sessionExpiresAt: num(item, 'sessionExpiresAt'),
+      expiresAt: num(item, 'expiresAt'),
+    };
+  }
+}
+
+export class DynamoConnectSessionStore implements ConnectSessionStore {
+  private readonly items: SingleUseItems;
+  constructor(client: DynamoDBClient, tableName: string) {
+    this.items = new SingleUseItems(client, tableName);
+  }
+
+  save(connect: ConnectSession): Promise<void> {
+    const item: Item = {
+      id: s(connect.id),
+      kind: s('connect'),
+      ownerKeyId: s(connect.ownerKeyId),
+      connectionId: s(connect.connectionId),
+      expiresAt: n(connect.expiresAt),
+    };
+    if (connect.returnTo) item.returnTo = s(connect.returnTo);
+    return this.items.put(item);
+  }
+
+  async consume(id: string, nowSeconds: number): Promise<ConnectSession | undefined> {
+    const item = await this.items.consume(id, 'connect', nowSeconds);
+    if (!item) return undefined;
+    return {
+      id: str(item, 'id'),
+      ownerKeyId: str(item, 'ownerKeyId'),
+      connectionId: str(item, 'connectionId'),
+      returnTo: optStr(item, 'returnTo'),
+      expiresAt: num(item, 'expiresAt'),
+    };
+  }
+}
+
+export class DynamoApiKeyStore implements ApiKeyStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async find(id: string): Promise<ApiKey | undefined> {
+    const out = await attempt(() =>
+      this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
+    );
+    const item = out === false ? undefined : out.Item;
+    if (!item) return undefined;
+    const key = toApiKey(item);
+    return key.revokedAt === undefined ? key : undefined;
+  }
+
+  async create(key: ApiKey): Promise<void> {
+    const ok = await attempt(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: { id: s(key.id), keyId: s(key.keyId), name: s(key.name), createdAt: n(key.createdAt) },
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      ),
+    );
+    if (ok === false) throw new StoreUnavailableError('API key collision');
+  }
+
+  async list(): Promise<ApiKey[]> {
+    const keys: ApiKey[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await attempt(() =>
+        this.client.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, ConsistentRead: true })),
+      );
+      if (out === false) break;
+      keys.push(...(out.Items ?? []).map(toApiKey));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return keys.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async revoke(keyId: string, nowMs: number): Promise<boolean> {
+    const key = (await this.list()).find((k) => k.keyId === keyId && k.revokedAt === undefined);
+    if (!key) return false;
+    const ok = await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(key.id) },
+          UpdateExpression: 'SET revokedAt = :now',
+          ConditionExpression: 'attribute_exists(id)',
+          ExpressionAttributeValues: { ':now': n(nowMs) },
+        }),
+      ),
+    );
+    return ok !== false;
+  }
+}
+
+function toApiKey(item: Item): ApiKey {
+  return {
+    id: str(item, 'id'),
+    keyId: str(item, 'keyId'),
+    name: str(item, 'name'),
+    createdAt: num(item, 'createdAt'),
+    revokedAt: item.revokedAt?.N !== undefined ? Number(item.revokedAt.N) : undefined,
+  };
 }
 
 export class DynamoSessionStore implements SessionStore {
@@ -135,8 +304,27 @@ export class DynamoSessionStore implements SessionStore {
     if (!item) return undefined;
     const session = toSession(item);
     if (session.expiresAt <= nowSeconds) return undefined;
-    if (nowSeconds * 1000 - session.lastSeenAt > this.idleTimeoutSeconds * 1000) return undefined;
+    // Managed connections serve backends without a user present: no idle timeout.
+    if (!session.connection && nowSeconds * 1000 - session.lastSeenAt > this.idleTimeoutSeconds * 1000) return undefined;
     return session;
+  }
+
+  async putConnection(session: Session): Promise<void> {
+    await attempt(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: fromSession(session) })));
+  }
+
+  async markConnectionFailed(id: string, reason: string, nowMs: number): Promise<void> {
+    await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          UpdateExpression: 'SET connStatus = :failed, lastError = :reason, failedAt = :now REMOVE leaseId, leaseUntil',
+          ConditionExpression: 'attribute_exists(ownerKeyId)',
+          ExpressionAttributeValues: { ':failed': s('failed'), ':reason': s(reason), ':now': n(nowMs) },
+        }),
+      ),
+    );
   }
 
   async touch(id: string, nowMs: number): Promise<void> {
@@ -257,6 +445,12 @@ function fromSession(session: Session): Item {
   if (session.user.name) item.name = s(session.user.name);
   if (session.user.username) item.username = s(session.user.username);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
+  if (session.connection) {
+    item.ownerKeyId = s(session.connection.ownerKeyId);
+    item.connectionId = s(session.connection.connectionId);
+    item.connStatus = s(session.connection.status);
+    if (session.connection.lastError) item.lastError = s(session.connection.lastError);
+  }
   return item;
 }
 
@@ -279,5 +473,13 @@ function toSession(item: Item): Session {
     refreshedAt: item.refreshedAt?.N !== undefined ? Number(item.refreshedAt.N) : undefined,
     lastSeenAt: item.lastSeenAt?.N !== undefined ? Number(item.lastSeenAt.N) : num(item, 'createdAt'),
     expiresAt: num(item, 'expiresAt'),
+    connection: optStr(item, 'ownerKeyId')
+      ? {
+          ownerKeyId: str(item, 'ownerKeyId'),
+          connectionId: str(item, 'connectionId'),
+          status: optStr(item, 'connStatus') === 'failed' ? 'failed' : 'active',
+          lastError: optStr(item, 'lastError'),
+        }
+      : undefined,
   };
 }

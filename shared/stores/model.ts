@@ -11,6 +11,48 @@ export interface PendingLogin {
   bindingHash: string;
   /** Epoch seconds; also the table's TTL attribute. */
   expiresAt: number;
+  /** A native or CLI client (RFC 8252): after the callback it gets a one-time handoff, not a cookie. */
+  native?: { clientChallenge: string };
+  /** A managed connection being connected: the tokens go to this backend's connection. */
+  connect?: { ownerKeyId: string; connectionId: string };
+}
+
+/** A native client's one-time handoff, keyed by SHA-256(handoff code). */
+export interface Handoff {
+  id: string;
+  /** S256 challenge of the client's verifier (RFC 7636 applied to the handoff). */
+  clientChallenge: string;
+  /** The new session's token, AES-256-GCM under a key derived from the handoff code. */
+  sealedSessionToken: Uint8Array;
+  sessionExpiresAt: number;
+  /** Epoch seconds (60 s after the callback). */
+  expiresAt: number;
+}
+
+/** A backend's request to connect one of its users, keyed by SHA-256(connect token). */
+export interface ConnectSession {
+  id: string;
+  ownerKeyId: string;
+  connectionId: string;
+  returnTo?: string;
+  expiresAt: number;
+}
+
+/** A backend's API key, keyed by SHA-256(key); the key itself is shown once and never stored. */
+export interface ApiKey {
+  id: string;
+  keyId: string;
+  name: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+/** Managed-connection details on a Sessions row. */
+export interface ConnectionInfo {
+  ownerKeyId: string;
+  connectionId: string;
+  status: 'active' | 'failed';
+  lastError?: string;
 }
 
 /** Who is signed in, from the validated id_token. */
@@ -42,6 +84,8 @@ export interface Session {
   lastSeenAt: number;
   /** Epoch seconds; the absolute end of the session and the table's TTL attribute. */
   expiresAt: number;
+  /** Present on managed connections (no idle timeout; refresh failures mark, not delete). */
+  connection?: ConnectionInfo;
 }
 
 /** The fields a token rotation writes. */
@@ -80,6 +124,28 @@ export interface SessionStore {
    */
   saveRotatedTokens(id: string, version: number, leaseId: string, tokens: RotatedTokens, nowMs: number): Promise<boolean>;
   delete(id: string): Promise<void>;
+  /** Writes (creates or replaces) a managed connection's row. */
+  putConnection(session: Session): Promise<void>;
+  /** Marks a connection whose grant ended; keeps the row so its owner can see why. */
+  markConnectionFailed(id: string, reason: string, nowMs: number): Promise<void>;
+}
+
+export interface HandoffStore {
+  save(handoff: Handoff): Promise<void>;
+  consume(id: string, nowSeconds: number): Promise<Handoff | undefined>;
+}
+
+export interface ConnectSessionStore {
+  save(connect: ConnectSession): Promise<void>;
+  consume(id: string, nowSeconds: number): Promise<ConnectSession | undefined>;
+}
+
+export interface ApiKeyStore {
+  /** The key by its hash, or undefined if unknown or revoked. */
+  find(id: string): Promise<ApiKey | undefined>;
+  create(key: ApiKey): Promise<void>;
+  list(): Promise<ApiKey[]>;
+  revoke(keyId: string, nowMs: number): Promise<boolean>;
 }
 
 /** DynamoDB (or its stand-in) failed in a way a retry may fix; nothing was changed. */

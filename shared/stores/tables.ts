@@ -14,7 +14,11 @@ export interface TableDefinition {
   readonly envVar: string;
 }
 
-/** Pending logins: PKCE verifier, nonce, returnTo and browser binding, keyed by SHA-256(state). */
+/**
+ * Short-lived single-use items, keyed by a SHA-256: pending logins (PKCE verifier, nonce, returnTo,
+ * browser binding; by state), native-client handoffs (by handoff code) and connect sessions (by
+ * connect token).
+ */
 export const PENDING_LOGINS_TABLE: TableDefinition = {
   logicalName: 'PendingLogins',
   partitionKey: 'id',
@@ -22,7 +26,10 @@ export const PENDING_LOGINS_TABLE: TableDefinition = {
   envVar: 'PENDING_LOGINS_TABLE',
 };
 
-/** Sessions: user claims and envelope-encrypted tokens, keyed by SHA-256(session token). */
+/**
+ * Sessions and managed connections: user claims and envelope-encrypted tokens, keyed by SHA-256 of
+ * the session token (or of the connection's owner and id).
+ */
 export const SESSIONS_TABLE: TableDefinition = {
   logicalName: 'Sessions',
   partitionKey: 'id',
@@ -30,4 +37,12 @@ export const SESSIONS_TABLE: TableDefinition = {
   envVar: 'SESSIONS_TABLE',
 };
 
-export const TABLES = [PENDING_LOGINS_TABLE, SESSIONS_TABLE] as const;
+/** API keys for backends (managed connections), keyed by SHA-256(key). No TTL: keys live until revoked. */
+export const API_KEYS_TABLE: TableDefinition = {
+  logicalName: 'ApiKeys',
+  partitionKey: 'id',
+  ttlAttribute: 'expiresAt',
+  envVar: 'API_KEYS_TABLE',
+};
+
+export const TABLES = [PENDING_LOGINS_TABLE, SESSIONS_TABLE, API_KEYS_TABLE] as const;

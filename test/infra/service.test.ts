@@ -1,6 +1,7 @@
 /**
- * The deployable stack with a confidential client: synthesized once (real esbuild bundling of the
- * six handlers, cdk-nag registered as a validation plugin exactly like infra/app.ts) and shared.
+ * The deployable stack with a confidential client and native redirect schemes: synthesized once (real
+ * esbuild bundling of the eleven handlers, cdk-nag registered as a validation plugin exactly like
+ * infra/app.ts) and shared by every test in this file.
  */
 import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,11 +27,14 @@ import {
   type Json,
   nagFindings,
   newApp,
+  NO_BUNDLING,
   PROJECT_ROOT,
   refId,
   resourcesOf,
   roleOf,
   roleStatements,
+  ROUTE_KEYS,
+  routeTargets,
   ROUTES,
 } from './support.ts';
 
@@ -40,7 +44,7 @@ let stack: DynamicsAuthStack;
 let template: Template;
 let assembly: CloudAssembly;
 let fns: Record<Fn, string>;
-let tableIds: { pendingLogins: string; sessions: string };
+let tableIds: { pendingLogins: string; sessions: string; apiKeys: string };
 let keyId: string;
 
 beforeAll(() => {
@@ -54,6 +58,7 @@ beforeAll(() => {
       throttle: { rateLimit: 25, burstLimit: 60 },
       logRetention: RetentionDays.TWO_WEEKS,
       logLevel: 'DEBUG',
+      nativeRedirectSchemes: ['com.contoso.crmcli', 'com.contoso.excel-addin'],
     },
   });
   // Throws if the registered AwsSolutions plugin reports anything unacknowledged.
@@ -63,6 +68,7 @@ beforeAll(() => {
   tableIds = {
     pendingLogins: stack.resolve(stack.service.tables.pendingLogins.tableName).Ref,
     sessions: stack.resolve(stack.service.tables.sessions.tableName).Ref,
+    apiKeys: stack.resolve(stack.service.tables.apiKeys.tableName).Ref,
   };
   keyId = refId(stack.resolve(stack.service.key.keyArn))!;
 });
@@ -70,12 +76,40 @@ beforeAll(() => {
 const fnProps = (name: Fn): Json => resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties;
 
 describe('routes', () => {
-  it('has exactly the six routes, each invoking its own function', () => {
+  it('has exactly the thirteen routes of the eleven functions, each function its own Lambda', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
-    expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual(Object.values(ROUTES).sort());
-    expect(new Set(Object.values(fns)).size).toBe(6);
+    expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual([...ROUTE_KEYS].sort());
+    expect(ROUTE_KEYS).toHaveLength(13);
+    template.resourceCountIs('AWS::Lambda::Function', 11);
+    expect(new Set(Object.values(fns)).size).toBe(11);
     for (const name of FN_NAMES) {
       expect(fns[name]).toBe(stack.resolve(stack.service.functions[name].functionArn)['Fn::GetAtt'][0]);
+    }
+  });
+
+  it('routes every route to its function (the three connections routes to one Lambda)', () => {
+    const targets = routeTargets(template);
+    for (const name of FN_NAMES) {
+      for (const key of ROUTES[name]) expect(targets.get(key), key).toBe(fns[name]);
+    }
+    expect(fns.connections).toMatch(/^ServiceConnectionsFunction/);
+    expect(fns['connect-start']).toMatch(/^ServiceConnectStartFunction/);
+  });
+
+  it('each route has its own invoke permission, scoped to that route', () => {
+    const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
+    expect(permissions).toHaveLength(13);
+    for (const name of FN_NAMES) {
+      const sourceArns = permissions
+        .filter((p) => refId(p.Properties.FunctionName) === fns[name])
+        .map((p) => {
+          expect(p.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
+          const parts: Json[] = p.Properties.SourceArn['Fn::Join'][1];
+          return parts[parts.length - 1] as string;
+        });
+      // One per route (CDK's permission is method-agnostic, so GET and DELETE /connections/{id} get two
+      // identical ones: redundant, harmless).
+      expect(sourceArns.sort(), name).toEqual(ROUTES[name].map((key) => `/*/*${key.split(' ')[1]}`).sort());
     }
   });
 
@@ -95,6 +129,7 @@ describe('routes', () => {
       'Content-Type',
       'X-CSRF',
       'Authorization',
+      'Connection-Id',
       'OData-MaxVersion',
       'OData-Version',
       'Prefer',
@@ -128,7 +163,7 @@ describe('stage', () => {
 
 describe('tables', () => {
   it('are on-demand with TTL on expiresAt, point-in-time recovery and key "id"', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    template.resourceCountIs('AWS::DynamoDB::Table', 3);
     for (const t of Object.values(resourcesOf(template, 'AWS::DynamoDB::Table'))) {
       expect(t.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
@@ -140,10 +175,18 @@ describe('tables', () => {
     }
   });
 
-  it('retains sessions but not pending logins when the stack is deleted', () => {
+  it('retains sessions and API keys but not pending logins when the stack is deleted', () => {
     const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
     expect(tables[tableIds.sessions]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(tables[tableIds.apiKeys]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     expect(tables[tableIds.pendingLogins]).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+
+  it('the API keys table is exposed as tables.apiKeys and has point-in-time recovery', () => {
+    const apiKeys = resourcesOf(template, 'AWS::DynamoDB::Table')[tableIds.apiKeys];
+    expect(tableIds.apiKeys).toMatch(/^ServiceApiKeys/);
+    expect(apiKeys?.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(apiKeys?.Properties.BillingMode).toBe('PAY_PER_REQUEST');
   });
 });
 
@@ -188,31 +231,33 @@ describe('IAM', () => {
     }
   });
 
+  const SESSION_RW = ['dynamodb:GetItem on sessions', 'dynamodb:UpdateItem on sessions', 'dynamodb:DeleteItem on sessions'];
+  const ENVELOPE = ['kms:Decrypt on key', 'kms:GenerateDataKey on key'];
   const EXPECTED: Record<Fn, string[]> = {
     login: ['dynamodb:PutItem on pendingLogins'],
-    callback: ['dynamodb:DeleteItem on pendingLogins', 'dynamodb:PutItem on sessions', 'kms:GenerateDataKey on key'],
-    refresh: [
-      'dynamodb:GetItem on sessions',
-      'dynamodb:UpdateItem on sessions',
-      'dynamodb:DeleteItem on sessions',
-      'kms:Decrypt on key',
+    callback: [
+      'dynamodb:DeleteItem on pendingLogins',
+      'dynamodb:PutItem on pendingLogins',
+      'dynamodb:PutItem on sessions',
       'kms:GenerateDataKey on key',
     ],
-    proxy: [
-      'dynamodb:GetItem on sessions',
-      'dynamodb:UpdateItem on sessions',
-      'dynamodb:DeleteItem on sessions',
-      'kms:Decrypt on key',
-      'kms:GenerateDataKey on key',
-    ],
+    refresh: [...SESSION_RW, ...ENVELOPE],
+    proxy: [...SESSION_RW, 'dynamodb:GetItem on apiKeys', ...ENVELOPE],
     session: ['dynamodb:GetItem on sessions', 'dynamodb:UpdateItem on sessions'],
     logout: ['dynamodb:GetItem on sessions', 'dynamodb:DeleteItem on sessions'],
+    token: ['dynamodb:DeleteItem on pendingLogins'],
+    connect: ['dynamodb:GetItem on apiKeys', 'dynamodb:PutItem on pendingLogins'],
+    'connect-start': ['dynamodb:DeleteItem on pendingLogins', 'dynamodb:PutItem on pendingLogins'],
+    connections: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
+    openapi: [],
   };
+  const SECRET_READERS: Fn[] = ['callback', 'refresh', 'proxy', 'connections'];
 
   it.each(FN_NAMES)('%s: DynamoDB and KMS actions are exactly the contract, on exact ARNs', (name) => {
     const byId: Record<string, string> = {
       [tableIds.pendingLogins]: 'pendingLogins',
       [tableIds.sessions]: 'sessions',
+      [tableIds.apiKeys]: 'apiKeys',
       [keyId]: 'key',
     };
     const grants: string[] = [];
@@ -241,12 +286,20 @@ describe('IAM', () => {
     expect(refId(logStatements[0]!.Resource)).toBe(logGroupId);
   });
 
-  it('only callback, refresh and proxy may read the client secret, and only that secret', () => {
+  it('roles hold nothing but logs, DynamoDB, KMS and client-secret actions', () => {
+    for (const name of FN_NAMES) {
+      for (const s of roleStatements(template, roleOf(template, fns[name]))) {
+        for (const action of asArray(s.Action)) expect(action, name).toMatch(/^(logs|dynamodb|kms|secretsmanager):/);
+      }
+    }
+  });
+
+  it('only callback, refresh, proxy and connections may read the client secret, and only that secret', () => {
     for (const name of FN_NAMES) {
       const reads = roleStatements(template, roleOf(template, fns[name])).filter((s) =>
         asArray(s.Action).some((a) => a.startsWith('secretsmanager:')),
       );
-      if (['callback', 'refresh', 'proxy'].includes(name)) {
+      if (SECRET_READERS.includes(name)) {
         expect(reads, name).toHaveLength(1);
         expect(reads[0]!.Action).toBe('secretsmanager:GetSecretValue');
         const resource = JSON.stringify(reads[0]!.Resource);
@@ -267,6 +320,11 @@ describe('functions', () => {
     proxy: [512, 29],
     session: [256, 5],
     logout: [256, 5],
+    token: [256, 5],
+    connect: [256, 5],
+    'connect-start': [256, 5],
+    connections: [256, 10],
+    openapi: [128, 5],
   };
 
   it.each(FN_NAMES)('%s: Node.js 24 on arm64, ESM handler, sized on purpose, own log group', (name) => {
@@ -282,7 +340,7 @@ describe('functions', () => {
 
   it('every function gets its own log group', () => {
     const groups = FN_NAMES.map((n) => refId(fnProps(n).LoggingConfig.LogGroup));
-    expect(new Set(groups).size).toBe(6);
+    expect(new Set(groups).size).toBe(11);
   });
 
   it.each(FN_NAMES)('%s: environment is the contract', (name) => {
@@ -290,12 +348,14 @@ describe('functions', () => {
     expect(Object.keys(env).sort()).toEqual(
       [
         'ALLOWED_RETURN_URLS',
+        'API_KEYS_TABLE',
         'CLIENT_ID',
         'CLIENT_SECRET_ARN',
         'DYNAMICS_URL',
         'ENTRA_AUTHORITY',
         'KMS_KEY_ID',
         'LOG_LEVEL',
+        'NATIVE_REDIRECT_SCHEMES',
         'NODE_OPTIONS',
         'PENDING_LOGINS_TABLE',
         'POWERTOOLS_SERVICE_NAME',
@@ -310,6 +370,8 @@ describe('functions', () => {
       ALLOWED_RETURN_URLS: 'https://app.example.com/return,https://app.example.com/other,http://localhost:5173',
       PENDING_LOGINS_TABLE: { Ref: tableIds.pendingLogins },
       SESSIONS_TABLE: { Ref: tableIds.sessions },
+      API_KEYS_TABLE: { Ref: tableIds.apiKeys },
+      NATIVE_REDIRECT_SCHEMES: 'com.contoso.crmcli,com.contoso.excel-addin',
       KMS_KEY_ID: { 'Fn::GetAtt': [keyId, 'Arn'] },
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'dynamics-auth',
@@ -331,7 +393,7 @@ describe('functions', () => {
 describe('outputs', () => {
   it('exports ApiUrl and RedirectUri (= PUBLIC_BASE_URL + /auth/callback)', () => {
     const outputs = template.toJSON().Outputs;
-    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'RedirectUri']));
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'RedirectUri', 'ApiKeysTable']));
     const endpoint = { 'Fn::GetAtt': [expect.stringMatching(/Api/), 'ApiEndpoint'] };
     expect(outputs.ApiUrl.Value).toEqual(endpoint);
     expect(outputs.RedirectUri.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/auth/callback']] });
@@ -354,15 +416,24 @@ describe('cdk-nag (AwsSolutions)', () => {
         }
       }
     }
+    expect(acks).toHaveLength(13);
     expect(acks.sort()).toEqual(
-      Object.values(ROUTES)
-        .map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`)
+      ROUTE_KEYS.map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`)
         .sort(),
     );
   });
 
+  it('the APIG4 reason covers the API-key, handoff and session routes', () => {
+    const route = stack.node.findChild('Service').node.findChild('Api').node.findChild('DELETE--connections--{connectionId}');
+    const entry = route.node.metadata.find((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
+    const reason = Object.values(entry?.data as Record<string, string>).join(' ');
+    for (const phrase of ['/connect/sessions', '/connections/*', 'SHA-256', '/auth/token', 'verifier', 'sessions table']) {
+      expect(reason).toContain(phrase);
+    }
+  });
+
   it('a route added later to service.api is still checked (acknowledgments are per route)', () => {
-    const app = new App();
+    const app = new App({ context: NO_BUNDLING });
     const other = new DynamicsAuthStack(app, 'Later', {
       service: { clientId: 'x', dynamicsUrl: 'https://x.crm.dynamics.com', allowedReturnUrls: ['https://x.example.com'] },
     });

@@ -1,7 +1,7 @@
 /** CDK context → construct props: defaults, placeholders and validation errors naming the setting. */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
-import { readSettings, type SettingName } from '../../infra/settings.ts';
+import { readSettings, SETTINGS, type SettingName } from '../../infra/settings.ts';
 
 const read = (ctx: Partial<Record<SettingName, unknown>>) => readSettings((name) => ctx[name]);
 
@@ -34,6 +34,7 @@ describe('readSettings', () => {
       throttleBurst: 40,
       logRetentionDays: '90',
       logLevel: 'warn',
+      nativeRedirectSchemes: ' com.contoso.crmcli, Com.Contoso.Excel-Addin ,com.contoso.crmcli,',
     });
     expect(s.stackName).toBe('Auth-Prod');
     expect(s.placeholders).toEqual([]);
@@ -47,7 +48,16 @@ describe('readSettings', () => {
       throttle: { rateLimit: 12.5, burstLimit: 40 },
       logRetention: RetentionDays.THREE_MONTHS,
       logLevel: 'WARN',
+      nativeRedirectSchemes: ['com.contoso.crmcli', 'com.contoso.excel-addin'],
     });
+  });
+
+  it('leaves nativeRedirectSchemes out when unset or empty (NATIVE_REDIRECT_SCHEMES is then omitted)', () => {
+    expect(read({}).serviceProps).not.toHaveProperty('nativeRedirectSchemes');
+    expect(read({ nativeRedirectSchemes: ' ' }).serviceProps).not.toHaveProperty('nativeRedirectSchemes');
+    expect(read({ nativeRedirectSchemes: 'com.contoso.crmcli' }).serviceProps.nativeRedirectSchemes).toEqual([
+      'com.contoso.crmcli',
+    ]);
   });
 
   it('accepts a complete secret ARN', () => {
@@ -77,7 +87,26 @@ describe('readSettings', () => {
     ['logRetentionDays', '31'],
     ['logLevel', 'TRACE'],
     ['clientId', { nested: true }],
+    ['nativeRedirectSchemes', 'crmcli'],
+    ['nativeRedirectSchemes', 'https'],
+    ['nativeRedirectSchemes', 'com.contoso.crmcli,myapp'],
+    ['nativeRedirectSchemes', 'com.contoso.crmcli:/callback'],
+    ['nativeRedirectSchemes', 'com.contoso.crm cli'],
+    ['nativeRedirectSchemes', '.com.contoso'],
+    ['nativeRedirectSchemes', 'com..contoso'],
+    ['nativeRedirectSchemes', '1com.contoso'],
+    ['nativeRedirectSchemes', ['com.contoso.crmcli']],
   ])('rejects %s=%j with an error naming it', (name, value) => {
     expect(() => read({ [name]: value })).toThrow(new RegExp(`^Invalid setting "${name}"`));
+  });
+
+  it('says what a native redirect scheme must look like', () => {
+    expect(() => read({ nativeRedirectSchemes: 'myapp' })).toThrow(
+      'Invalid setting "nativeRedirectSchemes" (-c nativeRedirectSchemes=myapp): expected comma-separated private-use URI schemes in reverse-domain form, such as com.contoso.crmcli',
+    );
+  });
+
+  it('documents every setting (SETTINGS lists nativeRedirectSchemes, unset by default)', () => {
+    expect(SETTINGS).toHaveProperty('nativeRedirectSchemes', undefined);
   });
 });

@@ -6,15 +6,16 @@ import { App, Validations } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import type { FunctionName } from '../../shared/http/routes.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The app and its cdk-nag plugin, exactly as infra/app.ts wires them (same feature flags as `cdk synth`). */
-export function newApp(): App {
+export function newApp(extraContext: Record<string, unknown> = {}): App {
   const cdkJson = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
-  const app = new App({ context: cdkJson.context });
+  const app = new App({ context: { ...cdkJson.context, ...extraContext } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
 }
@@ -27,16 +28,34 @@ export function nagFindings(scope: IConstruct): string[] {
   );
 }
 
-export const ROUTES = {
-  login: 'GET /auth/login',
-  callback: 'GET /auth/callback',
-  refresh: 'POST /auth/refresh',
-  proxy: 'ANY /api/data/{proxy+}',
-  session: 'GET /auth/session',
-  logout: 'POST /auth/logout',
-} as const;
-export type Fn = keyof typeof ROUTES;
+/**
+ * The route contract, written out here (not derived from shared/http/routes.ts) so a change to the
+ * table shows up as a failing test. `Record<FunctionName, …>`: a new function does not compile here
+ * until its routes are stated.
+ */
+export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
+  login: ['GET /auth/login'],
+  callback: ['GET /auth/callback'],
+  refresh: ['POST /auth/refresh'],
+  proxy: ['ANY /api/data/{proxy+}'],
+  session: ['GET /auth/session'],
+  logout: ['POST /auth/logout'],
+  token: ['POST /auth/token'],
+  connect: ['POST /connect/sessions'],
+  'connect-start': ['GET /connect/start'],
+  connections: [
+    'GET /connections/{connectionId}',
+    'GET /connections/{connectionId}/token',
+    'DELETE /connections/{connectionId}',
+  ],
+  openapi: ['GET /openapi.json'],
+};
+export type Fn = FunctionName;
 export const FN_NAMES = Object.keys(ROUTES) as Fn[];
+export const ROUTE_KEYS = Object.values(ROUTES).flat();
+
+/** Context that skips esbuild bundling for every stack (for tests that never look at the bundles). */
+export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
@@ -82,14 +101,23 @@ export function routeTargets(template: Template, apiLogicalId?: string): Map<str
   return out;
 }
 
-/** Function logical ids by name, resolved through the routes (the contract), for one API. */
+/**
+ * Function logical ids by name, resolved through the routes (the contract), for one API. Throws if a
+ * route is missing or a function's routes do not all invoke the same function.
+ */
 export function functionsByName(template: Template, apiLogicalId?: string): Record<Fn, string> {
   const targets = routeTargets(template, apiLogicalId);
   return Object.fromEntries(
     FN_NAMES.map((name) => {
-      const id = targets.get(ROUTES[name]);
-      if (!id) throw new Error(`no route ${ROUTES[name]}`);
-      return [name, id];
+      const ids = new Set(
+        ROUTES[name].map((key) => {
+          const id = targets.get(key);
+          if (!id) throw new Error(`no route ${key}`);
+          return id;
+        }),
+      );
+      if (ids.size !== 1) throw new Error(`${name}'s routes invoke ${ids.size} different functions`);
+      return [name, [...ids][0]!];
     }),
   ) as Record<Fn, string>;
 }

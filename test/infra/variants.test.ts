@@ -1,6 +1,7 @@
 /**
  * Other shapes of the construct: a public client on a custom domain, a secret given by complete
- * ARN, and two independent services in one stack — all stacks of one app, synthesized once.
+ * ARN, and two independent services in one stack — all stacks of one app, synthesized once. None of
+ * these tests reads a bundle (service.test.ts does), so the app skips esbuild bundling altogether.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -16,6 +17,7 @@ import {
   type Json,
   nagFindings,
   newApp,
+  NO_BUNDLING,
   refId,
   resourcesOf,
   roleOf,
@@ -29,14 +31,14 @@ const BASE: DynamicsAuthServiceProps = {
 };
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dynamics/client-AbC123';
 
-// One app holding every variant stack, synthesized once: each handler is bundled once, not per stack.
+// One app holding every variant stack, synthesized once, without bundling (see above).
 let publicStack: DynamicsAuthStack;
 let byArnStack: DynamicsAuthStack;
 let twoStack: Stack;
 let sales: DynamicsAuthService;
 let support: DynamicsAuthService;
 beforeAll(() => {
-  const app = newApp();
+  const app = newApp(NO_BUNDLING);
   publicStack = new DynamicsAuthStack(app, 'PublicClient', {
     service: { ...BASE, publicBaseUrl: 'https://auth.example.com/' },
   });
@@ -93,6 +95,14 @@ describe('public client on a custom domain, default settings', () => {
     }
   });
 
+  it('no nativeRedirectSchemes: no NATIVE_REDIRECT_SCHEMES variable; the other tables are still wired', () => {
+    for (const fn of Object.values(resourcesOf(template, 'AWS::Lambda::Function'))) {
+      const env = fn.Properties.Environment.Variables;
+      expect(env).not.toHaveProperty('NATIVE_REDIRECT_SCHEMES');
+      expect(env.API_KEYS_TABLE).toEqual({ Ref: expect.stringMatching(/^ServiceApiKeys/) });
+    }
+  });
+
   it('is cdk-nag clean', () => {
     expect(nagFindings(stack)).toEqual([]);
   });
@@ -105,7 +115,7 @@ describe('secret given by complete ARN', () => {
     template = Template.fromStack(byArnStack);
   });
 
-  it('GetSecretValue on exactly that ARN for callback/refresh/proxy; env CLIENT_SECRET_ARN is the ARN', () => {
+  it('GetSecretValue on exactly that ARN for callback/refresh/proxy/connections; env CLIENT_SECRET_ARN is the ARN', () => {
     const fns = functionsByName(template);
     for (const name of FN_NAMES) {
       const env = resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties.Environment.Variables;
@@ -113,7 +123,8 @@ describe('secret given by complete ARN', () => {
       const reads = roleStatements(template, roleOf(template, fns[name])).filter((s) =>
         asArray(s.Action).includes('secretsmanager:GetSecretValue'),
       );
-      expect(reads.map((s) => s.Resource)).toEqual(['callback', 'refresh', 'proxy'].includes(name) ? [ARN] : []);
+      const readers = ['callback', 'refresh', 'proxy', 'connections'];
+      expect(reads.map((s) => s.Resource)).toEqual(readers.includes(name) ? [ARN] : []);
     }
   });
 });
@@ -133,9 +144,9 @@ describe('two independent services in one stack', () => {
   it('synthesizes two of everything', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
     template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 12);
-    template.resourceCountIs('AWS::Lambda::Function', 12);
-    template.resourceCountIs('AWS::DynamoDB::Table', 4);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 26);
+    template.resourceCountIs('AWS::Lambda::Function', 22);
+    template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.resourceCountIs('AWS::KMS::Key', 2);
   });
 
@@ -149,20 +160,25 @@ describe('two independent services in one stack', () => {
         [
           service.tables.pendingLogins.tableName,
           service.tables.sessions.tableName,
+          service.tables.apiKeys.tableName,
           service.key.keyArn,
           service.api.apiEndpoint,
         ].map((t) => refId(stack.resolve(t))!),
       );
       const foreign = new Set(
-        [other.tables.pendingLogins.tableName, other.tables.sessions.tableName, other.key.keyArn, other.api.apiEndpoint].map(
-          (t) => refId(stack.resolve(t))!,
-        ),
+        [
+          other.tables.pendingLogins.tableName,
+          other.tables.sessions.tableName,
+          other.tables.apiKeys.tableName,
+          other.key.keyArn,
+          other.api.apiEndpoint,
+        ].map((t) => refId(stack.resolve(t))!),
       );
       const fns = functionsByName(template, apiId);
       for (const name of FN_NAMES) {
         const fn = resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!;
         const env = fn.Properties.Environment.Variables as Record<string, Json>;
-        for (const v of ['PENDING_LOGINS_TABLE', 'SESSIONS_TABLE', 'KMS_KEY_ID', 'PUBLIC_BASE_URL']) {
+        for (const v of ['PENDING_LOGINS_TABLE', 'SESSIONS_TABLE', 'API_KEYS_TABLE', 'KMS_KEY_ID', 'PUBLIC_BASE_URL']) {
           expect(own.has(refId(env[v])!), `${name} ${v}`).toBe(true);
         }
         const referenced = JSON.stringify(roleStatements(template, roleOf(template, fns[name])));
@@ -225,6 +241,10 @@ describe('construct prop validation (fails before anything is bundled)', () => {
     [{ entraAuthority: 'login.microsoftonline.com' }, /invalid entraAuthority/],
     [{ throttle: { rateLimit: 0 } }, /invalid throttle.rateLimit/],
     [{ throttle: { burstLimit: 1.5 } }, /invalid throttle.burstLimit/],
+    [{ nativeRedirectSchemes: ['crmcli'] }, /invalid nativeRedirectSchemes.*reverse-domain/],
+    [{ nativeRedirectSchemes: ['https'] }, /invalid nativeRedirectSchemes/],
+    [{ nativeRedirectSchemes: ['com.contoso.app:/callback'] }, /invalid nativeRedirectSchemes/],
+    [{ nativeRedirectSchemes: ['com.contoso.a,com.contoso.b'] }, /invalid nativeRedirectSchemes/],
   ] as [Partial<DynamicsAuthServiceProps>, RegExp][])('%j is rejected', (props, error) => {
     expect(make(props)).toThrow(error);
   });

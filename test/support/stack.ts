@@ -6,6 +6,10 @@ import { logoutRoute } from '../../functions/logout/handler.ts';
 import { proxyRoute } from '../../functions/proxy/handler.ts';
 import { refreshRoute } from '../../functions/refresh/handler.ts';
 import { sessionRoute } from '../../functions/session/handler.ts';
+import { tokenRoute } from '../../functions/token/handler.ts';
+import { connectRoute } from '../../functions/connect/handler.ts';
+import { connectStartRoute } from '../../functions/connect-start/handler.ts';
+import { connectionsRoute } from '../../functions/connections/handler.ts';
 import { DataverseStandIn } from '../../local/dataverse.ts';
 import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/dynamodb.ts';
 import { startDevIdentityProvider, type DevIdentityProvider } from '../../local/idp.ts';
@@ -48,6 +52,10 @@ export interface Routes {
   proxy: Invoke;
   session: Invoke;
   logout: Invoke;
+  token: Invoke;
+  connect: Invoke;
+  connectStart: Invoke;
+  connections: Invoke;
 }
 
 function invoker(route: ReturnType<typeof loginRoute>): Invoke {
@@ -87,6 +95,10 @@ export async function startTestStack(options: { env?: Record<string, string>; ac
     proxy: invoker(proxyRoute(() => s)),
     session: invoker(sessionRoute(() => s)),
     logout: invoker(logoutRoute(() => s)),
+    token: invoker(tokenRoute(() => s)),
+    connect: invoker(connectRoute(() => s)),
+    connectStart: invoker(connectStartRoute(() => s)),
+    connections: invoker(connectionsRoute(() => s)),
   });
   return {
     config,

@@ -1,0 +1,251 @@
+/**
+ * `npm run bench` — measures the service on real software (dynalite, the dev IdP, the Dataverse
+ * stand-in, the real esbuild bundles) and writes `bench/results.json` plus a table on stdout.
+ * Everything runs in this process tree on 127.0.0.1 and is stopped at the end (~1–2 minutes).
+ *
+ * results.json (all durations in milliseconds; sizes in bytes, `kb` = bytes / 1024):
+ *
+ * generatedAt                ISO time of the run
+ * machine                    {cpus, cpuModel, node, platform, arch, memoryMb, loadavg: [1, 5, 15 min] at start}
+ * warmProxy                  1. warm proxied GET /api/data/v9.2/WhoAmI, bearer session token, one fresh runtime
+ *   requests, batchSize      requests measured (after a warm-up) and the size of the alternating batches
+ *   statuses                 {httpStatus: count} of the proxied requests
+ *   dynamodbPerRequest       {Operation: commands per request} (DynamoDBClient middleware, initialize step)
+ *   dynamodbReadsPerRequest, dynamodbWritesPerRequest
+ *   kmsPerRequest            {Decrypt, GenerateDataKey} per request (counting wrapper around LocalKeyProvider)
+ *   kmsCallsPerRequest       their sum
+ *   firstRequestOnFreshInstance {dynamodb, kms}: counts of the very first request of the runtime (cold caches)
+ *   handlerMs, directMs      {n, median, p99, max}: the proxy handler (middy, API Gateway v2 event) vs a direct
+ *                            fetch of the same upstream URL with the same access token, interleaved in batches
+ *   overheadMs, ratio        median(handler) − median(direct); median(handler) / median(direct)
+ *   dynamodbCallMs           {n, median, p99, max} of the DynamoDB commands made by the measured handler calls
+ *   handlerExcludingDynamodbMs {n, median, p99, max} of each handler call minus its own DynamoDB time
+ *   overheadExcludingDynamodbMs median(handler − its DynamoDB time) − median(direct)
+ *   kmsAdapter               the same warm path with the real KmsKeyProvider over an aws-sdk-client-mock'ed
+ *                            KMSClient: {requests, statuses, kmsPerRequest, kmsCallsPerRequest, dynamodbPerRequest,
+ *                            firstRequestOnFreshInstance: {kms}, handlerMs}
+ * refreshStorm               2. concurrent proxied requests on one session whose access token was just expired
+ *   requests, instances      50 requests spread round-robin over independent runtimes (each warmed by one request)
+ *   tokenCalls               refresh_token grants the IdP answered during the storm
+ *   successes, statuses      2xx answers; {httpStatus: count}
+ *   latencyMs                {n, median, p99, max} per request, all started at once
+ *   dataverseCalls           Dataverse calls the instances made during the storm (counted at their dataverseFetch)
+ *   dynamodb, kms            {Operation: count} summed over the instances
+ * kms                        3. KMS use of ONE fresh runtime (real KmsKeyProvider, mocked KMSClient)
+ *   sessions                 sessions signed in beforehand (through another runtime, the "callback function")
+ *   runs[]                   {requests, sessions, rotations (token calls), statuses, kmsCalls: {Decrypt, GenerateDataKey},
+ *                            kmsTotal, kmsPer1000Requests, dynamodbPerRequest}; requests round-robin over the sessions
+ *                            (10 in flight), one forced rotation per session half-way (Dataverse 401 once)
+ *   grows                    true when kmsTotal of the longer run exceeds that of the shorter run
+ * coldStart                  4. esbuild bundles built with infra/bundling.ts `esbuildBuildOptions` (as the CDK construct)
+ *   node, rounds             Node.js that ran them; measured rounds (one fresh `node` per bundle per round, order
+ *                            rotated, a warm-up round discarded)
+ *   baseline                 {entry, bytes, kb, initMs: {median, min, max, samples}} of bench/cold-start-baseline.ts
+ *   functions.<name>         the same for login, callback, refresh, proxy, session, logout, plus
+ *                            ratio = initMs.median / baseline.initMs.median
+ *   proxyTopInputs           top 10 [{input, bytesInOutput}] of the proxy bundle (esbuild metafile)
+ *   proxyTopPackages         top 10 [{package, bytesInOutput}] of the proxy bundle
+ *   metafileMatchesBundle    the metafile build is byte-identical to the measured bundle
+ * localThroughput            5. `npm start`'s server in a child process, signed in over HTTP with a cookie jar
+ *   path, clients            GET /api/data/v9.2/WhoAmI; concurrent clients (one session cookie)
+ *   warmupSeconds, durationSeconds, requests, requestsPerSecond
+ *   latencyMs                {n, median, p99, max}
+ *   non2xx, errors           answers outside 2xx; network errors
+ * targets[]                  {name, target, value, pass} — the goals, as shown in the PASS/MISS table
+ */
+import './env.ts';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestStack } from '../test/support/stack.ts';
+import { measureColdStart, type ColdStartResult } from './cold-start.ts';
+import { localThroughput } from './load.ts';
+import { kmsRun, refreshStorm, tokenCallCounter, warmProxy } from './scenarios.ts';
+import { table } from './stats.ts';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const resultsFile = resolve(root, 'bench/results.json');
+
+interface Target {
+  name: string;
+  target: string;
+  value: number | string;
+  pass: boolean;
+}
+
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+const counts = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: os.platform(),
+    arch: os.arch(),
+    memoryMb: Math.round(os.totalmem() / 2 ** 20),
+    loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+  };
+
+  progress('starting dynalite, the dev IdP and the Dataverse stand-in');
+  const stack = await startTestStack();
+  let warm, storm, kmsRuns;
+  try {
+    const tokenCalls = tokenCallCounter(stack);
+    progress('1/5 warm proxy path (1,000 handler + 1,000 direct, then 1,000 with the KMS adapter)');
+    warm = await warmProxy(stack, 1_000, 50);
+    progress('2/5 refresh storm (50 concurrent requests, 5 instances)');
+    storm = await refreshStorm(stack, tokenCalls, 50, 5);
+    progress('3/5 KMS use (10 sessions on one fresh instance: 1,000 and 2,000 requests)');
+    kmsRuns = [await kmsRun(stack, tokenCalls, 1_000, 10), await kmsRun(stack, tokenCalls, 2_000, 10)];
+  } finally {
+    await stack.stop();
+  }
+  const kms = { sessions: 10, runs: kmsRuns, grows: kmsRuns[1]!.kmsTotal > kmsRuns[0]!.kmsTotal };
+
+  progress('4/5 cold start (bundling 7 entries, 12 interleaved rounds of fresh node processes)');
+  const coldStart: ColdStartResult = await measureColdStart(root, 12);
+
+  progress('5/5 local server throughput (child process, 20 clients, 10 s)');
+  const local = await localThroughput(root, 20, 10, 1);
+
+  const proxy = coldStart.functions.proxy!;
+  const targets: Target[] = [
+    { name: 'warm proxy: DynamoDB reads per request', target: '<= 1', value: warm.dynamodbReadsPerRequest, pass: warm.dynamodbReadsPerRequest <= 1 },
+    { name: 'warm proxy: DynamoDB writes per request', target: '0', value: warm.dynamodbWritesPerRequest, pass: warm.dynamodbWritesPerRequest === 0 },
+    { name: 'warm proxy: KMS calls per request (LocalKeyProvider, counted)', target: '0', value: warm.kmsCallsPerRequest, pass: warm.kmsCallsPerRequest === 0 },
+    {
+      name: 'warm proxy: KMS calls per request (KmsKeyProvider, mocked KMSClient)',
+      target: '0',
+      value: warm.kmsAdapter.kmsCallsPerRequest,
+      pass: warm.kmsAdapter.kmsCallsPerRequest === 0,
+    },
+    { name: 'warm proxy: handler overhead, median ms', target: '<= 1', value: warm.overheadMs, pass: warm.overheadMs <= 1 },
+    { name: 'refresh storm: token-endpoint calls', target: '= 1', value: storm.tokenCalls, pass: storm.tokenCalls === 1 },
+    { name: 'refresh storm: successes', target: `= ${storm.requests}`, value: storm.successes, pass: storm.successes === storm.requests },
+    ...kms.runs.map((r) => ({
+      name: `KMS: calls, ${r.sessions} sessions x ${r.requests} requests on one instance`,
+      target: `<= ${r.sessions}`,
+      value: r.kmsTotal,
+      pass: r.kmsTotal <= r.sessions,
+    })),
+    {
+      name: 'KMS: calls do not grow with request count',
+      target: `${kms.runs[1]!.requests} req <= ${kms.runs[0]!.requests} req`,
+      value: `${kms.runs[1]!.kmsTotal} vs ${kms.runs[0]!.kmsTotal}`,
+      pass: !kms.grows,
+    },
+    { name: 'proxy bundle size, KB (1,024 bytes)', target: '<= 600', value: proxy.kb, pass: proxy.bytes <= 600 * 1024 },
+    { name: 'proxy init / baseline init (median)', target: '<= 1.25', value: proxy.ratio, pass: proxy.ratio <= 1.25 },
+  ];
+
+  const results = {
+    generatedAt: new Date().toISOString(),
+    machine,
+    warmProxy: warm,
+    refreshStorm: storm,
+    kms,
+    coldStart,
+    localThroughput: local,
+    targets,
+  };
+  await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+
+  // ---- the table ----
+  const out: string[] = [];
+  out.push(
+    `Benchmark ${results.generatedAt} — ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadavg.join(' ')}`,
+    '',
+    `1. Warm proxy path: ${warm.requests} × ${warm.path} per side, alternating batches of ${warm.batchSize}`,
+    table(
+      ['', 'median ms', 'p99 ms', 'max ms'],
+      [
+        ['proxy handler', fmt(warm.handlerMs.median), fmt(warm.handlerMs.p99), fmt(warm.handlerMs.max)],
+        ['direct fetch', fmt(warm.directMs.median), fmt(warm.directMs.p99), fmt(warm.directMs.max)],
+        ['overhead / ratio', `${fmt(warm.overheadMs)} ms`, `× ${fmt(warm.ratio)}`, ''],
+        ['  DynamoDB call inside handler', fmt(warm.dynamodbCallMs.median), fmt(warm.dynamodbCallMs.p99), fmt(warm.dynamodbCallMs.max)],
+        ['  handler minus its DynamoDB time', fmt(warm.handlerExcludingDynamodbMs.median), fmt(warm.handlerExcludingDynamodbMs.p99), fmt(warm.handlerExcludingDynamodbMs.max)],
+        ['  overhead without DynamoDB', `${fmt(warm.overheadExcludingDynamodbMs)} ms`, '', ''],
+        ['proxy handler (KMS adapter, not interleaved)', fmt(warm.kmsAdapter.handlerMs.median), fmt(warm.kmsAdapter.handlerMs.p99), fmt(warm.kmsAdapter.handlerMs.max)],
+      ],
+    ),
+    table(
+      ['per warm request', 'DynamoDB', 'KMS'],
+      [
+        ['LocalKeyProvider (counted)', counts(warm.dynamodbPerRequest), counts(warm.kmsPerRequest)],
+        ['KmsKeyProvider (mocked client)', counts(warm.kmsAdapter.dynamodbPerRequest), counts(warm.kmsAdapter.kmsPerRequest)],
+        ['first request, fresh instance', counts(warm.firstRequestOnFreshInstance.dynamodb), counts(warm.kmsAdapter.firstRequestOnFreshInstance.kms)],
+      ],
+    ),
+    `statuses: ${counts(warm.statuses)} (KMS adapter: ${counts(warm.kmsAdapter.statuses)})`,
+    '',
+    `2. Refresh storm: ${storm.requests} concurrent requests, expired access token, ${storm.instances} instances`,
+    table(
+      ['token calls', 'successes', 'statuses', 'median ms', 'p99 ms', 'max ms', 'Dataverse calls', 'DynamoDB', 'KMS'],
+      [
+        [
+          storm.tokenCalls,
+          `${storm.successes}/${storm.requests}`,
+          counts(storm.statuses),
+          fmt(storm.latencyMs.median),
+          fmt(storm.latencyMs.p99),
+          fmt(storm.latencyMs.max),
+          storm.dataverseCalls,
+          counts(storm.dynamodb),
+          counts(storm.kms),
+        ],
+      ],
+    ),
+    '',
+    `3. KMS use: ${kms.sessions} sessions, one fresh instance, one forced rotation per session (real KmsKeyProvider, mocked KMSClient)`,
+    table(
+      ['requests', 'rotations', 'statuses', 'KMS calls', 'KMS total', 'per 1,000 req', 'DynamoDB per request'],
+      kms.runs.map((r) => [r.requests, r.rotations, counts(r.statuses), counts(r.kmsCalls), r.kmsTotal, fmt(r.kmsPer1000Requests), counts(r.dynamodbPerRequest)]),
+    ),
+    '',
+    `4. Cold start: esbuild bundles (infra/bundling.ts settings), module init in fresh node ${coldStart.node} processes, median of ${coldStart.rounds}`,
+    table(
+      ['bundle', 'bytes', 'KB', 'init median ms', 'min', 'max', '× baseline'],
+      [
+        ['baseline (DynamoDBClient)', coldStart.baseline.bytes, fmt(coldStart.baseline.kb, 1), fmt(coldStart.baseline.initMs.median), fmt(coldStart.baseline.initMs.min), fmt(coldStart.baseline.initMs.max), '1.00'],
+        ...Object.entries(coldStart.functions).map(([name, f]) => [name, f.bytes, fmt(f.kb, 1), fmt(f.initMs.median), fmt(f.initMs.min), fmt(f.initMs.max), fmt(f.ratio)]),
+      ],
+    ),
+    `proxy bundle, top inputs by bytes in output${coldStart.metafileMatchesBundle ? '' : ' (WARNING: metafile build differs from the measured bundle)'}:`,
+    table(
+      ['input', 'bytes'],
+      coldStart.proxyTopInputs.map((i) => [i.input, i.bytesInOutput]),
+    ),
+    'proxy bundle, top packages by bytes in output:',
+    table(
+      ['package', 'bytes'],
+      coldStart.proxyTopPackages.map((p) => [p.package, p.bytesInOutput]),
+    ),
+    '',
+    `5. Local server throughput: ${local.clients} clients × ${local.durationSeconds} s, ${local.path} (after ${local.warmupSeconds} s warm-up)`,
+    table(
+      ['requests', 'req/s', 'median ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
+      [[local.requests, fmt(local.requestsPerSecond, 1), fmt(local.latencyMs.median), fmt(local.latencyMs.p99), fmt(local.latencyMs.max), local.non2xx, local.errors]],
+    ),
+    '',
+    'Targets',
+    table(
+      ['target', 'goal', 'value', 'result'],
+      targets.map((t) => [t.name, t.target, typeof t.value === 'number' ? String(t.value) : t.value, t.pass ? 'PASS' : 'MISS']),
+    ),
+    '',
+    `${targets.filter((t) => t.pass).length}/${targets.length} targets met; results in bench/results.json (${((Date.now() - startedAt) / 1000).toFixed(0)} s)`,
+  );
+  console.log(out.join('\n'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { sha256 } from '../crypto/random.ts';
+import { HttpError } from '../http/errors.ts';
+import type { ApiKey, ApiKeyStore } from '../stores/model.ts';
+
+/** `dak_<keyId>_<secret>`: the key id is public (for listing and revoking), the secret is 256 bits. */
+const API_KEY = /^dak_([A-Za-z0-9-]{12})_([A-Za-z0-9_-]{43})$/;
+
+export function isApiKeyShaped(value: string): boolean {
+  return API_KEY.test(value);
+}
+
+/** Makes a new API key. Only `record` is stored; `key` is shown to the admin once. */
+export function generateApiKey(name: string, nowMs: number): { key: string; record: ApiKey } {
+  const keyId = randomBytes(9).toString('base64url').replace(/_/g, '-');
+  const key = `dak_${keyId}_${randomBytes(32).toString('base64url')}`;
+  return { key, record: { id: sha256(key), keyId, name, createdAt: nowMs } };
+}
+
+export const invalidApiKey = () => new HttpError(401, 'invalid_api_key', 'The API key is unknown or revoked.');
+
+/** Authenticates a backend by `Authorization: Bearer <API key>`. */
+export async function requireApiKey(event: APIGatewayProxyEventV2, keys: ApiKeyStore): Promise<ApiKey> {
+  const value = /^Bearer (\S+)$/i.exec(event.headers?.authorization?.trim() ?? '')?.[1];
+  if (!value || !isApiKeyShaped(value)) throw invalidApiKey();
+  const key = await keys.find(sha256(value));
+  if (!key) throw invalidApiKey();
+  return key;
+}

@@ -1,0 +1,95 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomToken, sha256 } from '../crypto/random.ts';
+import { HttpError } from '../http/errors.ts';
+import type { Services } from '../runtime.ts';
+
+/** A handoff is redeemable for this long after the callback. */
+export const HANDOFF_TTL_SECONDS = 60;
+
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** RFC 7636 §4.1 code_verifier: 43–128 unreserved characters. */
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
+
+/**
+ * A native client's redirect target (RFC 8252): the loopback interface over http on any port
+ * (§7.3, IP literals only), or one of the configured private-use URI schemes (§7.1).
+ */
+export function checkNativeReturnTo(raw: string, schemes: ReadonlySet<string>): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (raw.length === 0 || raw.length > 2048 || /[\u0000-\u0020\u007f\\]/.test(raw)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (url.username || url.password || url.hash) return undefined;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url.href;
+  if (schemes.has(url.protocol.slice(0, -1))) return url.href;
+  return undefined;
+}
+
+export function isS256Challenge(value: string | undefined): value is string {
+  return typeof value === 'string' && S256_CHALLENGE.test(value);
+}
+
+function handoffKey(handoff: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', handoff, 'dynamics-auth', 'handoff session token', 32));
+}
+
+/**
+ * Creates the one-time handoff for a native client. Only SHA-256(handoff) is stored, with the
+ * session token sealed under a key derived from the handoff itself: a database reader cannot
+ * recover the session token, and whoever intercepts the handoff still needs the client's verifier.
+ */
+export async function createHandoff(
+  services: Services,
+  sessionToken: string,
+  sessionExpiresAt: number,
+  clientChallenge: string,
+): Promise<string> {
+  const handoff = randomToken();
+  const id = sha256(handoff);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', handoffKey(handoff), iv);
+  cipher.setAAD(Buffer.from(id));
+  const sealed = Buffer.concat([iv, cipher.update(sessionToken, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  await services.handoffs.save({
+    id,
+    clientChallenge,
+    sealedSessionToken: new Uint8Array(sealed),
+    sessionExpiresAt,
+    expiresAt: Math.floor(services.now() / 1000) + HANDOFF_TTL_SECONDS,
+  });
+  return handoff;
+}
+
+const invalidGrant = () =>
+  new HttpError(400, 'invalid_grant', 'The handoff is unknown, expired or already used, or the verifier does not match.');
+
+/**
+ * POST /auth/token: redeems a handoff exactly once. The handoff is consumed before the verifier is
+ * checked, so a wrong guess burns it (no retries against one handoff).
+ */
+export async function redeemHandoff(
+  services: Services,
+  body: { handoff?: unknown; client_verifier?: unknown },
+): Promise<{ sessionToken: string; expiresAt: number }> {
+  const { handoff, client_verifier: verifier } = body;
+  if (typeof handoff !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(handoff) || typeof verifier !== 'string' || !VERIFIER.test(verifier)) {
+    throw new HttpError(400, 'invalid_request', 'Send JSON {"handoff": "...", "client_verifier": "..."}.');
+  }
+  const id = sha256(handoff);
+  const stored = await services.handoffs.consume(id, Math.floor(services.now() / 1000));
+  if (!stored) throw invalidGrant();
+  const challenge = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
+  const expected = Buffer.from(stored.clientChallenge);
+  if (challenge.length !== expected.length || !timingSafeEqual(challenge, expected)) throw invalidGrant();
+  const blob = Buffer.from(stored.sealedSessionToken);
+  const decipher = createDecipheriv('aes-256-gcm', handoffKey(handoff), blob.subarray(0, 12));
+  decipher.setAAD(Buffer.from(id));
+  decipher.setAuthTag(blob.subarray(blob.length - 16));
+  const sessionToken = Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]).toString('utf8');
+  return { sessionToken, expiresAt: stored.sessionExpiresAt };
+}

@@ -1,0 +1,21 @@
+/**
+ * Token-endpoint outcomes, apart from the client so that code which only maps them (the error
+ * middleware, the refresher) does not load the protocol library.
+ */
+/** The grant can no longer be used: the user must sign in again (RFC 6749 §5.2, Entra AADSTS70008/700082/50173). */
+export class TerminalGrantError extends Error {
+  override name = 'TerminalGrantError';
+  constructor(readonly oauthError: string) {
+    super(`Token endpoint answered ${oauthError}`);
+  }
+}
+
+/** The token endpoint failed in a way a later retry may fix (network, timeout, 5xx). */
+export class TransientTokenError extends Error {
+  override name = 'TransientTokenError';
+}
+
+/** The token endpoint answered something we cannot use (malformed response, client misconfiguration). */
+export class TokenEndpointError extends Error {
+  override name = 'TokenEndpointError';
+}

@@ -1,0 +1,56 @@
+/**
+ * API keys for backends (managed connections):
+ *   npm run admin -- keys create --name "Contoso sync"   prints the key once
+ *   npm run admin -- keys list
+ *   npm run admin -- keys revoke <keyId>
+ * Uses API_KEYS_TABLE (default ApiKeys) in the AWS account and region of the environment's
+ * credentials, or DYNAMODB_ENDPOINT (e.g. the endpoint `npm start` prints) in local mode.
+ */
+import { generateApiKey } from '../shared/auth/api-keys.ts';
+import { createDynamoClient, DynamoApiKeyStore } from '../shared/stores/dynamodb.ts';
+
+const usage = 'usage: admin keys create --name <name> | keys list | keys revoke <keyId>';
+
+async function main(args: string[]): Promise<number> {
+  const [group, command, ...rest] = args;
+  if (group !== 'keys' || !command) {
+    console.error(usage);
+    return 2;
+  }
+  const client = createDynamoClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
+  const store = new DynamoApiKeyStore(client, process.env.API_KEYS_TABLE ?? 'ApiKeys');
+  try {
+    if (command === 'create') {
+      const nameIndex = rest.indexOf('--name');
+      const name = nameIndex >= 0 ? rest[nameIndex + 1]?.trim() : undefined;
+      if (!name || name.length > 200) {
+        console.error('keys create needs --name <name> (at most 200 characters)');
+        return 2;
+      }
+      const { key, record } = generateApiKey(name, Date.now());
+      await store.create(record);
+      console.log(`Created API key ${record.keyId} ("${name}"). It is shown only now; store it as a secret:\n\n${key}\n`);
+      return 0;
+    }
+    if (command === 'list') {
+      const keys = await store.list();
+      if (keys.length === 0) console.log('No API keys.');
+      for (const k of keys) {
+        const state = k.revokedAt ? `revoked ${new Date(k.revokedAt).toISOString()}` : 'active';
+        console.log(`${k.keyId}  ${new Date(k.createdAt).toISOString()}  ${state}  ${k.name}`);
+      }
+      return 0;
+    }
+    if (command === 'revoke' && rest[0]) {
+      const revoked = await store.revoke(rest[0], Date.now());
+      console.log(revoked ? `Revoked ${rest[0]}.` : `No active key ${rest[0]}.`);
+      return revoked ? 0 : 1;
+    }
+    console.error(usage);
+    return 2;
+  } finally {
+    client.destroy();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
