@@ -40,12 +40,13 @@
  * coldStart                  4. esbuild bundles built with infra/bundling.ts `esbuildBuildOptions` (as the CDK construct)
  *   node, rounds             Node.js that ran them; measured rounds (one fresh `node` per bundle per round, order
  *                            rotated, a warm-up round discarded)
- *   baseline                 {entry, bytes, kb, initMs: {median, min, max, samples}} of bench/cold-start-baseline.ts
- *   functions.<name>         the same for login, callback, refresh, proxy, session, logout, plus
+ *   baseline                 {entry, bytes, kb, entryBytes, totalBytes, initMs: {median, min, max, samples}} of
+ *                            bench/cold-start-baseline.ts; bytes = what a cold start loads (index.mjs and the chunks
+ *                            it imports statically), entryBytes = index.mjs, totalBytes = all chunks incl. lazy ones
+ *   functions.<name>         the same for every function in shared/http/routes.ts, plus
  *                            ratio = initMs.median / baseline.initMs.median
- *   proxyTopInputs           top 10 [{input, bytesInOutput}] of the proxy bundle (esbuild metafile)
- *   proxyTopPackages         top 10 [{package, bytesInOutput}] of the proxy bundle
- *   metafileMatchesBundle    the metafile build is byte-identical to the measured bundle
+ *   proxyTopInputs           top 10 [{input, bytesInOutput}] of what the proxy loads at cold start (esbuild metafile)
+ *   proxyTopPackages         top 10 [{package, bytesInOutput}] of the same
  * localThroughput            5. `npm start`'s server in a child process, signed in over HTTP with a cookie jar
  *   path, clients            GET /api/data/v9.2/WhoAmI; concurrent clients (one session cookie)
  *   warmupSeconds, durationSeconds, requests, requestsPerSecond
@@ -62,7 +63,7 @@ import { startTestStack } from '../test/support/stack.ts';
 import { measureColdStart, type ColdStartResult } from './cold-start.ts';
 import { localThroughput } from './load.ts';
 import { kmsRun, refreshStorm, tokenCallCounter, warmProxy } from './scenarios.ts';
-import { table } from './stats.ts';
+import { table, round } from './stats.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const resultsFile = resolve(root, 'bench/results.json');
@@ -141,7 +142,8 @@ async function main(): Promise<void> {
       value: `${kms.runs[1]!.kmsTotal} vs ${kms.runs[0]!.kmsTotal}`,
       pass: !kms.grows,
     },
-    { name: 'proxy bundle size, KB (1,024 bytes)', target: '<= 600', value: proxy.kb, pass: proxy.bytes <= 600 * 1024 },
+    { name: 'proxy bundle loaded at cold start, KB (1,024 bytes)', target: '<= 600', value: proxy.kb, pass: proxy.bytes <= 600 * 1024 },
+    { name: 'proxy bundle, all chunks incl. lazy ones, KB', target: '<= 600', value: round(proxy.totalBytes / 1024, 1), pass: proxy.totalBytes <= 600 * 1024 },
     { name: 'proxy init / baseline init (median)', target: '<= 1.25', value: proxy.ratio, pass: proxy.ratio <= 1.25 },
   ];
 
@@ -211,13 +213,13 @@ async function main(): Promise<void> {
     '',
     `4. Cold start: esbuild bundles (infra/bundling.ts settings), module init in fresh node ${coldStart.node} processes, median of ${coldStart.rounds}`,
     table(
-      ['bundle', 'bytes', 'KB', 'init median ms', 'min', 'max', '× baseline'],
+      ['bundle', 'loaded at init, bytes', 'KB', 'all chunks, KB', 'init median ms', 'min', 'max', '× baseline'],
       [
-        ['baseline (DynamoDBClient)', coldStart.baseline.bytes, fmt(coldStart.baseline.kb, 1), fmt(coldStart.baseline.initMs.median), fmt(coldStart.baseline.initMs.min), fmt(coldStart.baseline.initMs.max), '1.00'],
-        ...Object.entries(coldStart.functions).map(([name, f]) => [name, f.bytes, fmt(f.kb, 1), fmt(f.initMs.median), fmt(f.initMs.min), fmt(f.initMs.max), fmt(f.ratio)]),
+        ['baseline (DynamoDBClient)', coldStart.baseline.bytes, fmt(coldStart.baseline.kb, 1), fmt(coldStart.baseline.totalBytes / 1024, 1), fmt(coldStart.baseline.initMs.median), fmt(coldStart.baseline.initMs.min), fmt(coldStart.baseline.initMs.max), '1.00'],
+        ...Object.entries(coldStart.functions).map(([name, f]) => [name, f.bytes, fmt(f.kb, 1), fmt(f.totalBytes / 1024, 1), fmt(f.initMs.median), fmt(f.initMs.min), fmt(f.initMs.max), fmt(f.ratio)]),
       ],
     ),
-    `proxy bundle, top inputs by bytes in output${coldStart.metafileMatchesBundle ? '' : ' (WARNING: metafile build differs from the measured bundle)'}:`,
+    'proxy, loaded at cold start, top inputs by bytes in output:',
     table(
       ['input', 'bytes'],
       coldStart.proxyTopInputs.map((i) => [i.input, i.bytesInOutput]),

@@ -1,44 +1,46 @@
 /**
  * The ONE place that decides how a Lambda handler is bundled.
  *
- * `LAMBDA_BUNDLE` is the source of truth; `nodejsBundlingOptions()` hands it to CDK's
- * `NodejsFunction` (which runs esbuild locally), and `esbuildBuildOptions()` hands the very same
- * settings to esbuild's JS API, so a benchmark (or any script) can reproduce the deployed bundle
- * byte for byte without CDK. Change a setting here and both paths follow.
+ * `esbuildBuildOptions()` is the source of truth: the construct runs it through esbuild's JS API at
+ * synth time (`lambdaCode()`, local bundling, no Docker), and a benchmark or any script can
+ * reproduce the deployed bundle byte for byte with the same call. Change a setting here and both
+ * follow.
  *
  * Why these settings:
  * - ESM output with the `.mjs` extension: Lambda's Node.js runtime loads `index.mjs` as an ES module
  *   (top-level await works, no CJS interop wrapper for our own code).
+ * - Code splitting: what a function needs only sometimes — the KMS and Secrets Manager clients, the
+ *   OAuth protocol library for a refresh — is imported with `import()` and lands in its own chunk,
+ *   loaded on first use. A warm proxy request, and its cold start, never load it. (CDK's
+ *   `NodejsFunction` cannot split, which is why the construct bundles through this module.)
  * - `@aws-sdk/*` (and `@smithy/*`) are bundled, not external: the SDK version is the one pinned in
  *   package-lock.json, not whatever the runtime happens to ship; tree-shaking keeps only the clients
  *   used.
  * - `banner`: some CommonJS dependencies call `require()` for Node built-ins; ESM has no `require`,
- *   so the banner defines one with `createRequire`. The import is aliased so it can never clash with
- *   a bundled module that imports `createRequire` itself.
+ *   so the banner defines one with `createRequire` (in every chunk). The import is aliased so it can
+ *   never clash with a bundled module that imports `createRequire` itself.
  * - `mainFields: module, main`: prefer packages' ESM builds (better tree-shaking), fall back to CJS.
- * - minify + external source map without sources content: small bundle (faster cold start), and
+ * - minify + external source maps without sources content: small bundles (faster cold start), and
  *   with `NODE_OPTIONS=--enable-source-maps` stack traces still point at the TypeScript lines.
  * - `target: node22`: the syntax floor. The functions run on the newest Lambda Node.js runtime
  *   (see construct.ts); node22 output also runs unchanged on Node 22 and 24, so the same bundle can
  *   be exercised locally and in the benchmark.
  */
-import type { BuildOptions } from 'esbuild';
-import {
-  type BundlingOptions,
-  LogLevel,
-  OutputFormat,
-  SourceMapMode,
-} from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as path from 'node:path';
+import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import { Code } from 'aws-cdk-lib/aws-lambda';
+import { buildSync, type BuildOptions } from 'esbuild';
 
 export const LAMBDA_BUNDLE = {
-  /** esbuild `format`. */
   format: 'esm',
-  /** File the handler is written to inside the asset (`index` + this extension). */
+  /** The handler's file inside the asset is `index` + this extension; chunks go to `chunks/`. */
   outExtension: '.mjs',
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   platform: 'node',
   target: 'node22',
   minify: true,
-  /** External `.map` file next to the bundle (`//# sourceMappingURL=index.mjs.map`). */
+  /** External `.map` files next to each output file. */
   sourcemap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
@@ -50,37 +52,19 @@ export const LAMBDA_BUNDLE = {
   logLevel: 'warning',
 } as const;
 
-/** Bundling options for `NodejsFunction`, derived from `LAMBDA_BUNDLE`. */
-export function nodejsBundlingOptions(): BundlingOptions {
-  return {
-    format: OutputFormat.ESM,
-    target: LAMBDA_BUNDLE.target,
-    minify: LAMBDA_BUNDLE.minify,
-    sourceMap: LAMBDA_BUNDLE.sourcemap,
-    sourceMapMode: SourceMapMode.DEFAULT,
-    sourcesContent: LAMBDA_BUNDLE.sourcesContent,
-    mainFields: [...LAMBDA_BUNDLE.mainFields],
-    externalModules: [...LAMBDA_BUNDLE.external],
-    bundleAwsSDK: true,
-    banner: LAMBDA_BUNDLE.banner,
-    logLevel: LogLevel.WARNING,
-    // Never fall back to Docker: esbuild is a devDependency and bundles locally (and offline).
-    forceDockerBundling: false,
-  };
-}
-
 /**
- * The same settings for esbuild's JS API: `esbuild.build(esbuildBuildOptions(entry, outdir))` writes
- * `<outdir>/index.mjs` (+ `index.mjs.map`) exactly as `NodejsFunction` does (CDK runs
- * `esbuild --bundle <entry> --target=… --platform=node --format=esm --outfile=<out>/index.mjs --minify
- * --sourcemap --sources-content=false --log-level=warning --banner:js=… --main-fields=module,main`).
- * `entry` is resolved against `projectRoot` (esbuild's working directory), like CDK does.
+ * esbuild options that write `<outdir>/index.mjs` (the handler, `index.handler`), its chunks under
+ * `<outdir>/chunks/` and their source maps. `entry` is resolved against `projectRoot`.
  */
 export function esbuildBuildOptions(entry: string, outdir: string, projectRoot: string): BuildOptions {
   return {
     absWorkingDir: projectRoot,
     entryPoints: [entry],
-    outfile: `${outdir}/index${LAMBDA_BUNDLE.outExtension}`,
+    outdir,
+    entryNames: 'index',
+    chunkNames: LAMBDA_BUNDLE.chunkNames,
+    outExtension: { '.js': LAMBDA_BUNDLE.outExtension },
+    splitting: LAMBDA_BUNDLE.splitting,
     bundle: true,
     format: LAMBDA_BUNDLE.format,
     platform: LAMBDA_BUNDLE.platform,
@@ -93,4 +77,24 @@ export function esbuildBuildOptions(entry: string, outdir: string, projectRoot: 
     banner: { js: LAMBDA_BUNDLE.banner },
     logLevel: LAMBDA_BUNDLE.logLevel,
   };
+}
+
+/**
+ * The Lambda code asset of one handler: bundled locally with esbuild at synth time (offline, no
+ * Docker). The asset hash is the bundle's, so an unchanged bundle is never re-uploaded.
+ */
+export function lambdaCode(entry: string, projectRoot: string): Code {
+  return Code.fromAsset(path.dirname(path.resolve(projectRoot, entry)), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the API; never pulled, because local bundling always runs (or fails loudly).
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-alpine'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          buildSync(esbuildBuildOptions(entry, outputDir, projectRoot));
+          return true;
+        },
+      },
+    },
+  });
 }

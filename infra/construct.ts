@@ -20,15 +20,14 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
-import { nodejsBundlingOptions } from './bundling.ts';
+import { lambdaCode } from './bundling.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
@@ -309,7 +308,7 @@ export class DynamicsAuthService extends Construct {
   readonly stage: HttpStage;
   readonly tables: { readonly pendingLogins: Table; readonly sessions: Table; readonly apiKeys: Table };
   readonly key: Key;
-  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
   /** The execute-api URL (no trailing slash). */
@@ -472,8 +471,7 @@ export class DynamicsAuthService extends Construct {
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
-    const bundling = nodejsBundlingOptions();
-    const functions: Partial<Record<FunctionName, NodejsFunction>> = {};
+    const functions: Partial<Record<FunctionName, LambdaFunction>> = {};
     for (const spec of FUNCTIONS) {
       const name = spec.name;
       const access = ACCESS[name];
@@ -524,12 +522,10 @@ export class DynamicsAuthService extends Construct {
         );
       }
 
-      const fn = new NodejsFunction(this, `${cap}Function`, {
+      const fn = new LambdaFunction(this, `${cap}Function`, {
         description: `Dynamics auth service: ${spec.routes.map((r) => `${r.method} ${r.path}`).join(', ')}`,
-        entry: path.join(projectRoot, 'functions', name, 'handler.ts'),
-        handler: 'handler',
-        projectRoot,
-        depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+        code: lambdaCode(`functions/${name}/handler.ts`, projectRoot),
+        handler: 'index.handler',
         runtime: LAMBDA_RUNTIME,
         architecture: Architecture.ARM_64,
         memorySize: spec.memoryMb,
@@ -537,7 +533,6 @@ export class DynamicsAuthService extends Construct {
         role,
         logGroup,
         environment,
-        bundling,
       });
       functions[name] = fn;
 
@@ -551,6 +546,6 @@ export class DynamicsAuthService extends Construct {
         for (const r of added) Validations.of(r).acknowledge({ id: 'AwsSolutions-APIG4', reason: APIG4_REASON });
       }
     }
-    this.functions = functions as Record<FunctionName, NodejsFunction>;
+    this.functions = functions as Record<FunctionName, LambdaFunction>;
   }
 }

@@ -3,7 +3,8 @@
  * esbuild bundling of the eleven handlers, cdk-nag registered as a validation plugin exactly like
  * infra/app.ts) and shared by every test in this file.
  */
-import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -478,11 +479,50 @@ describe('bundles', () => {
     expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
   });
 
-  it('esbuildBuildOptions() reproduces the deployed bundle byte for byte', async () => {
+  it('esbuildBuildOptions() reproduces the deployed bundle byte for byte, chunks included', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'dynamics-auth-bundle-'));
     await build(esbuildBuildOptions('functions/callback/handler.ts', out, PROJECT_ROOT));
-    const direct = readFileSync(path.join(out, 'index.mjs'));
-    const deployed = readFileSync(path.join(assetDir('callback'), 'index.mjs'));
-    expect(direct.equals(deployed), 'direct esbuild output equals the CDK asset').toBe(true);
+    // Chunk file names carry a content hash that also covers their source maps, whose relative
+    // `sources` depend on the output folder; the code itself must be identical.
+    const unhashed = (text: string) => text.replace(/([\w-]+)-[A-Z0-9]{8}\.mjs/g, '$1.mjs');
+    const outputs = (dir: string) =>
+      readdirSync(dir, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.mjs'))
+        .map((f) => ({ name: unhashed(f), code: unhashed(readFileSync(path.join(dir, f), 'utf8')) }))
+        .sort((a, b) => a.name.localeCompare(b.name) || a.code.localeCompare(b.code));
+    const direct = outputs(out);
+    const deployed = outputs(assetDir('callback'));
+    expect(direct.map((f) => f.name)).toEqual(deployed.map((f) => f.name));
+    for (const [i, file] of direct.entries()) {
+      expect(file.code === deployed[i]!.code, `${file.name}: direct esbuild output equals the CDK asset`).toBe(true);
+    }
+  });
+
+  it('proxy: the KMS and Secrets Manager clients and the OAuth library sit in lazily loaded chunks', () => {
+    const dir = assetDir('proxy');
+    const entry = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
+    const chunks = readdirSync(path.join(dir, 'chunks')).filter((f) => f.endsWith('.mjs'));
+    const lazy = (needle: string) => chunks.filter((f) => readFileSync(path.join(dir, 'chunks', f), 'utf8').includes(needle));
+    // Only dynamic imports lead to them: the entry never imports them statically.
+    for (const needle of ['TrentService', 'secretsmanager', 'unexpected JWT "iss"']) {
+      const holders = lazy(needle);
+      expect(holders.length, needle).toBeGreaterThan(0);
+      expect(entry.includes(needle), `${needle} in index.mjs`).toBe(false);
+      for (const chunk of holders) {
+        expect(new RegExp(`import\\s*[^()]*?from\\s*"\\./chunks/${chunk.replace('.', '\\.')}"`).test(entry), `${chunk} imported statically`).toBe(false);
+      }
+    }
+  });
+
+  it('every deployed bundle and each of its chunks loads in a fresh Node.js process', () => {
+    for (const name of FN_NAMES) {
+      const dir = assetDir(name);
+      const chunkDir = path.join(dir, 'chunks');
+      const chunks = existsSync(chunkDir) ? readdirSync(chunkDir).filter((f) => f.endsWith('.mjs')) : [];
+      const files = [path.join(dir, 'index.mjs'), ...chunks.map((f) => path.join(chunkDir, f))];
+      const script = `for (const f of ${JSON.stringify(files)}) await import(f); const m = await import(${JSON.stringify(files[0])}); if (typeof m.handler !== 'function') process.exit(3);`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, `${name}: ${r.stderr.slice(0, 500)}`).toBe(0);
+    }
   });
 });
