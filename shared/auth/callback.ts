@@ -56,22 +56,28 @@ export async function completeLogin(
   });
 
   const vault = await services.vault();
-  if (pending.connect) {
-    const { ownerKeyId, connectionId } = pending.connect;
-    const id = connectionRowId(ownerKeyId, connectionId);
-    const sealed = await vault.seal(id, tokens);
-    await services.sessions.putConnection({
+  /** The row fields every new session or connection has: who, and the tokens sealed for this row. */
+  const sealedRow = async (id: string, tokenSet: typeof tokens) => {
+    const sealed = await vault.seal(id, tokenSet);
+    return {
       id,
       user,
       dataKey: sealed.dataKey,
       accessToken: sealed.accessToken,
       refreshToken: sealed.refreshToken,
-      accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+      accessTokenExpiresAt: tokenSet.accessTokenExpiresAt,
+      createdAt: nowMs,
+      lastSeenAt: nowMs,
+    };
+  };
+  if (pending.connect) {
+    const { ownerKeyId, connectionId } = pending.connect;
+    const id = connectionRowId(ownerKeyId, connectionId);
+    await services.sessions.putConnection({
+      ...(await sealedRow(id, tokens)),
       // Above any earlier row's version, so a refresh still running for a replaced grant cannot write.
       version: nowMs,
-      createdAt: nowMs,
       refreshedAt: nowMs,
-      lastSeenAt: nowMs,
       expiresAt: Math.floor(nowMs / 1000) + CONNECTION_LIFETIME_SECONDS,
       connection: { ownerKeyId, connectionId, status: 'active' },
     });
@@ -81,20 +87,8 @@ export async function completeLogin(
 
   const sessionToken = randomToken();
   const id = sha256(sessionToken);
-  const sealed = await vault.seal(id, tokens);
   const expiresAt = Math.floor(nowMs / 1000) + services.config.sessionTtlSeconds;
-  await services.sessions.create({
-    id,
-    user,
-    dataKey: sealed.dataKey,
-    accessToken: sealed.accessToken,
-    refreshToken: sealed.refreshToken,
-    accessTokenExpiresAt: tokens.accessTokenExpiresAt,
-    version: 1,
-    createdAt: nowMs,
-    lastSeenAt: nowMs,
-    expiresAt,
-  });
+  await services.sessions.create({ ...(await sealedRow(id, tokens)), version: 1, expiresAt });
   logger.info('session created', { oid: user.oid, tid: user.tid, client: pending.native ? 'native' : 'browser' });
   if (pending.native) {
     // RFC 8252: the native client gets a one-time handoff on its redirect, never the session token itself.
