@@ -30,16 +30,3 @@ export function errorBody(code: string, message: string) {
   return { error: code, message };
 }
 
-/** A small HTML page (for people at the end of a browser flow); no scripts, no external content. */
-export function html(statusCode: number, title: string, text: string): HttpResponse {
-  const escape = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return {
-    statusCode,
-    headers: {
-      'Content-Type': 'text/html; charset=utf-8',
-      ...NO_STORE,
-      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-    },
-    body: `<!doctype html><meta charset="utf-8"><title>${escape(title)}</title><p>${escape(text)}</p>`,
-  };
-}
