@@ -6,7 +6,7 @@
  */
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { readSettings, SettingsError } from './settings.ts';
+import { DEFAULT_ALLOWED_RETURN_URLS, readSettings, type SettingName, SettingsError } from './settings.ts';
 import { DynamicsAuthStack } from './stack.ts';
 
 const app = new App();
@@ -27,10 +27,15 @@ const stack = new DynamicsAuthStack(app, settings.stackName, {
   service: settings.serviceProps,
 });
 
+/** Why a placeholder matters beyond "the service won't work", where it does. */
+const PLACEHOLDER_RISK: Partial<Record<SettingName, string>> = {
+  allowedReturnUrls: ` (${DEFAULT_ALLOWED_RETURN_URLS} would be trusted for CORS with credentials, the CSRF check and returnTo)`,
+};
+
 for (const name of settings.placeholders) {
   Annotations.of(stack).addWarningV2(
     `dynamics-auth:placeholder-${name}`,
-    `"${name}" is still the placeholder; pass -c ${name}=... before deploying a working service.`,
+    `"${name}" is still the placeholder${PLACEHOLDER_RISK[name] ?? ''}; pass -c ${name}=... before deploying a working service.`,
   );
 }
 

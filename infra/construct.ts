@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   CorsHttpMethod,
@@ -43,8 +43,10 @@ export const DEFAULT_LOG_LEVEL = 'INFO';
 export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 
 /**
- * Headers browsers may send cross-origin (CSRF marker, bearer auth, the managed connection's
- * Connection-Id, Dataverse/OData headers).
+ * Headers browsers may send cross-origin: the CSRF marker, bearer auth, the managed connection's
+ * Connection-Id, and the Dataverse/OData request headers the proxy forwards (shared/dataverse/
+ * request.ts). A credentialed CORS request cannot use a `*` wildcard, so the `MSCRM.*` headers the
+ * proxy forwards by prefix are listed by name (the common ones).
  */
 export const CORS_ALLOW_HEADERS = [
   'Content-Type',
@@ -57,10 +59,39 @@ export const CORS_ALLOW_HEADERS = [
   'If-Match',
   'If-None-Match',
   'Accept',
+  'Accept-Language',
+  'Consistency',
+  'MSCRM.SuppressDuplicateDetection',
+  'MSCRM.BypassCustomPluginExecution',
+  'MSCRM.BypassBusinessLogicExecution',
+  'MSCRM.SolutionUniqueName',
+  'MSCRM.MergeLabels',
 ] as const;
 
-/** Response headers a browser client may read (Dataverse create/paging/throttling metadata). */
-export const CORS_EXPOSE_HEADERS = ['OData-EntityId', 'OData-Version', 'Preference-Applied', 'ETag', 'Location', 'Retry-After'];
+/**
+ * Response headers a browser client may read: Dataverse create/paging/throttling metadata and file
+ * downloads' Content-Disposition (all of them returned by the proxy).
+ */
+export const CORS_EXPOSE_HEADERS = [
+  'OData-EntityId',
+  'OData-Version',
+  'Preference-Applied',
+  'ETag',
+  'Location',
+  'Retry-After',
+  'Content-Disposition',
+  'x-ms-ratelimit-burst-remaining-xrm-requests',
+  'x-ms-ratelimit-time-remaining-xrm-requests',
+];
+
+/**
+ * Warning (annotation) when `publicBaseUrl` is not set: the session cookie is `SameSite=Lax`, and the
+ * execute-api host is never on the browser app's site.
+ */
+export const SAME_SITE_WARNING_ID = 'dynamics-auth:same-site-cookie';
+export const SAME_SITE_WARNING =
+  'Browser apps send the session cookie only to a service on their own site: set publicBaseUrl to a ' +
+  "custom domain on the app's site (e.g. auth.example.com for app.example.com), or use bearer/native clients.";
 
 export type { FunctionName };
 export type LogLevelName = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -95,7 +126,10 @@ export interface DynamicsAuthServiceProps {
    */
   readonly clientSecret?: string | ISecret;
   /**
-   * The service's external base URL (custom domain), without trailing slash.
+   * The service's external base URL (custom domain), without trailing slash. Browser apps need it on
+   * their own site (e.g. `https://auth.example.com` for `https://app.example.com`): the session
+   * cookie is `SameSite=Lax`, so it is never sent to the execute-api host on cross-site fetch/XHR
+   * calls. Without it the construct adds a warning; native/CLI/backend and bearer clients don't need it.
    * @default - the HTTP API's own execute-api URL
    */
   readonly publicBaseUrl?: string;
@@ -156,7 +190,8 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   },
   // UpdateItem: the sliding idle timeout records use (at most once per 5 minutes).
   session: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }, kms: [], clientSecret: false },
-  logout: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
+  // Deletes the session by its id; never reads it.
+  logout: { dynamodb: { sessions: ['dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
   // Redeems a native client's one-time handoff.
   token: { dynamodb: { pendingLogins: ['dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
   // Checks the backend's API key, then stores a connect session.
@@ -165,9 +200,9 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     kms: [],
     clientSecret: false,
   },
-  // Consumes the connect session and starts the sign-in (a pending login).
+  // Reads the connect session and starts the sign-in (writes a pending login); deletes nothing.
   'connect-start': {
-    dynamodb: { pendingLogins: ['dynamodb:DeleteItem', 'dynamodb:PutItem'] },
+    dynamodb: { pendingLogins: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
     kms: [],
     clientSecret: false,
   },
@@ -412,6 +447,10 @@ export class DynamicsAuthService extends Construct {
     });
     this.apiUrl = this.api.apiEndpoint;
     this.publicBaseUrl = props.publicBaseUrl ? stripTrailingSlash(props.publicBaseUrl) : this.apiUrl;
+    // The session cookie is SameSite=Lax, so browsers never send it on cross-site fetch/XHR calls, and
+    // *.execute-api.<region>.amazonaws.com is always another site than the app. A warning, not an
+    // error: native/CLI/backend clients and bearer tokens work without a custom domain.
+    if (!props.publicBaseUrl) Annotations.of(this).addWarningV2(SAME_SITE_WARNING_ID, SAME_SITE_WARNING);
     this.redirectUri = `${this.publicBaseUrl}/auth/callback`;
 
     // Access logs as JSON. Only the path is logged, never the query string (the callback's query

@@ -41,7 +41,10 @@ export type SettingName = keyof typeof SETTINGS;
 export interface Settings {
   readonly stackName: string;
   readonly serviceProps: DynamicsAuthServiceProps;
-  /** Settings still at their placeholder value (deployable, but not a working service). */
+  /**
+   * Settings still at their placeholder value (deployable, but not a working or production-safe
+   * service): clientId, dynamicsUrl, and allowedReturnUrls left at the localhost development default.
+   */
   readonly placeholders: SettingName[];
 }
 
@@ -130,6 +133,11 @@ export function readSettings(read: ContextReader): Settings {
   for (const u of allowedReturnUrls) {
     if (u.includes('*')) throw new SettingsError('allowedReturnUrls', u, 'wildcards are not allowed');
     url('allowedReturnUrls', u, { httpsOnly: false, pathAllowed: true });
+  }
+  // The development default: a deploy that keeps it trusts http://localhost:5173 for CORS (with
+  // credentials), the CSRF origin check and returnTo, so it is reported like the other placeholders.
+  if (allowedReturnUrls.every((u) => u.replace(/\/+$/, '') === DEFAULT_ALLOWED_RETURN_URLS)) {
+    placeholders.push('allowedReturnUrls');
   }
 
   const entraAuthority = url('entraAuthority', text(read, 'entraAuthority') ?? DEFAULT_ENTRA_AUTHORITY, {

@@ -6,16 +6,29 @@ import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
-/** GET /connect/start?token= — the end user's browser: consumes the connect token and starts sign-in. */
+/**
+ * GET /connect/start?token= — the end user's browser starts sign-in for a backend's connection.
+ * The link is only read here and consumed when a sign-in through it completes, so a mail scanner
+ * opening it first does not spend it; Entra shows its account picker, so the user sees who connects.
+ */
 export const connectStartRoute =
   (services: () => Services): RouteHandler =>
   async (event) => {
     const s = services();
     const token = event.queryStringParameters?.token;
-    const connect = token ? await s.connectSessions.consume(sha256(token), Math.floor(s.now() / 1000)) : undefined;
-    if (!connect) throw badRequest('invalid_connect_token', 'This connect link is unknown, expired or was already used.');
+    const connectSessionId = token ? sha256(token) : undefined;
+    const connect = connectSessionId ? await s.connectSessions.find(connectSessionId, Math.floor(s.now() / 1000)) : undefined;
+    if (!connect || !connectSessionId) {
+      throw badRequest('invalid_connect_token', 'This connect link is unknown, expired or was already used.');
+    }
     const login = await startLogin(s, connect.returnTo, {
-      connect: { ownerKeyId: connect.ownerKeyId, connectionId: connect.connectionId },
+      connect: {
+        ownerKeyId: connect.ownerKeyId,
+        connectionId: connect.connectionId,
+        connectSessionId,
+        expectedTenantId: connect.expectedTenantId,
+        loginHint: connect.loginHint,
+      },
     });
     return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAge)]);
   };

@@ -8,9 +8,20 @@ import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// eslint-disable-next-line no-control-regex
+const LOGIN_HINT = /^[^\u0000-\u0020\u007f]{1,256}$/;
+
+function optionalMatch(value: unknown, pattern: RegExp, message: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !pattern.test(value)) throw badRequest('invalid_request', message);
+  return value;
+}
+
 /**
- * POST /connect/sessions {connectionId, returnTo?} — a backend (API key) asks for a URL to send its
- * end user to; after that user signs in, the tokens are stored as the connection.
+ * POST /connect/sessions {connectionId, returnTo?, expectedTenantId?, loginHint?} — a backend (API
+ * key) asks for a URL to send its end user to; after that user signs in, the tokens are stored as
+ * the connection. expectedTenantId / loginHint bind the link to the intended account.
  */
 export const connectRoute =
   (services: () => Services): RouteHandler =>
@@ -24,9 +35,19 @@ export const connectRoute =
       returnTo = typeof body.returnTo === 'string' ? checkReturnTo(body.returnTo, s.config.allowedReturnUrls) : undefined;
       if (!returnTo) throw badRequest('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
     }
+    const expectedTenantId = optionalMatch(body.expectedTenantId, TENANT_ID, 'expectedTenantId must be a tenant id (GUID).');
+    const loginHint = optionalMatch(body.loginHint, LOGIN_HINT, 'loginHint must be a sign-in name of at most 256 characters.');
     const token = randomToken();
     const expiresAt = Math.floor(s.now() / 1000) + s.config.pendingLoginTtlSeconds;
-    await s.connectSessions.save({ id: sha256(token), ownerKeyId: key.keyId, connectionId, returnTo, expiresAt });
+    await s.connectSessions.save({
+      id: sha256(token),
+      ownerKeyId: key.keyId,
+      connectionId,
+      returnTo,
+      expectedTenantId,
+      loginHint,
+      expiresAt,
+    });
     const connectUrl = new URL(`${s.config.publicBaseUrl.href.replace(/\/+$/, '')}/connect/start`);
     connectUrl.searchParams.set('token', token);
     return json(201, { connectUrl: connectUrl.href, expiresAt: new Date(expiresAt * 1000).toISOString() });

@@ -1,7 +1,7 @@
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId, connectionRowId, loadActiveConnection, loadConnection } from '#shared/auth/connections.ts';
 import { HttpError } from '#shared/http/errors.ts';
-import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
+import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
@@ -13,7 +13,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
  */
 export const connectionsRoute =
   (services: () => Services): RouteHandler =>
-  async (event) => {
+  async (event, context) => {
     const s = services();
     const key = await requireApiKey(event, s.apiKeys);
     const match = /^\/connections\/([^/]+)(\/token)?$/.exec(event.rawPath);
@@ -31,7 +31,7 @@ export const connectionsRoute =
       // A fresh access token for backends that call Dataverse themselves (refreshed when near expiry).
       let connection = await loadActiveConnection(s, key.keyId, connectionId);
       if (connection.accessTokenExpiresAt - s.now() <= s.config.refreshSkewSeconds * 1000) {
-        connection = await s.refresher.refreshFrom(connection.id, connection.version);
+        connection = await s.refresher.refreshFrom(connection.id, connection.version, handlerDeadline(context, s.now()));
       }
       const vault = await s.vault();
       const accessToken = await vault.open(connection.id, connection.dataKey, 'access_token', connection.accessToken);

@@ -1,5 +1,5 @@
 import { requireSession } from '#shared/auth/request-auth.ts';
-import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
+import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
@@ -9,12 +9,12 @@ const COALESCE_WINDOW_MS = 5_000;
 /** POST /auth/refresh — refreshes and rotates the session's tokens now. Tokens never leave the service. */
 export const refreshRoute =
   (services: () => Services): RouteHandler =>
-  async (event) => {
+  async (event, context) => {
     const s = services();
     const session = await requireSession(event, s.sessions, s.config, s.now());
     // Concurrent "refresh now" calls (many tabs, many instances) share one rotation.
     const justRotated = session.refreshedAt !== undefined && s.now() - session.refreshedAt < COALESCE_WINDOW_MS;
-    const refreshed = justRotated ? session : await s.refresher.refreshFrom(session.id, session.version);
+    const refreshed = justRotated ? session : await s.refresher.refreshFrom(session.id, session.version, handlerDeadline(context, s.now()));
     return json(200, { expiresAt: new Date(refreshed.accessTokenExpiresAt).toISOString() });
   };
 

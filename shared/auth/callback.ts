@@ -71,7 +71,16 @@ export async function completeLogin(
     };
   };
   if (pending.connect) {
-    const { ownerKeyId, connectionId } = pending.connect;
+    const { ownerKeyId, connectionId, connectSessionId, expectedTenantId, loginHint } = pending.connect;
+    // The connect link is spent by the first sign-in that completes through it.
+    if (!(await services.connectSessions.consume(connectSessionId, Math.floor(nowMs / 1000)))) {
+      throw badRequest('invalid_connect_token', 'This connect link was already used or has expired.');
+    }
+    const wrongTenant = expectedTenantId !== undefined && user.tid.toLowerCase() !== expectedTenantId.toLowerCase();
+    const wrongUser = loginHint !== undefined && user.username?.toLowerCase() !== loginHint.toLowerCase();
+    if (wrongTenant || wrongUser) {
+      throw badRequest('account_mismatch', 'This connect link is for another account; ask for a new link.');
+    }
     const id = connectionRowId(ownerKeyId, connectionId);
     await services.sessions.putConnection({
       ...(await sealedRow(id, tokens)),

@@ -43,7 +43,14 @@ export async function startLogin(
   const binding = randomToken();
   const codeChallenge = await oauth.calculatePKCECodeChallenge(codeVerifier);
   const authorizationUrl = await services.entra().then((entra) =>
-    entra.buildAuthorizationUrl({ state, nonce, codeChallenge }),
+    entra.buildAuthorizationUrl({
+      state,
+      nonce,
+      codeChallenge,
+      // A connect link may reach someone else than meant: make the account choice explicit.
+      prompt: options.connect ? 'select_account' : undefined,
+      loginHint: options.connect?.loginHint,
+    }),
   );
   await services.pendingLogins.save({
     id: sha256(state),

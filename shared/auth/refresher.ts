@@ -4,7 +4,7 @@ import { loginRequired, serviceUnavailable } from '../http/errors.ts';
 import type { EntraClient } from '../oauth/client.ts';
 import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
-import type { Session, SessionStore } from '../stores/model.ts';
+import type { RotatedTokens, Session, SessionStore } from '../stores/model.ts';
 import { reconnectRequired } from './connections.ts';
 
 export interface RefresherOptions {
@@ -43,7 +43,9 @@ export class SessionRefresher {
     private readonly deps: RefresherDeps,
     options: RefresherOptions = {},
   ) {
-    this.leaseMs = options.leaseMs ?? 15_000;
+    // Longer than one refresh can take (discovery and token call, 8 s each at most), shorter than the
+    // functions that wait for it (29 s).
+    this.leaseMs = options.leaseMs ?? 20_000;
     this.pollMs = options.pollMs ?? 100;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
@@ -51,56 +53,63 @@ export class SessionRefresher {
 
   /**
    * Returns a session whose tokens are newer than `staleVersion`, refreshing them if nobody else has.
-   * Throws `login_required` when the grant is gone and 503 when the refresh could not finish.
+   * Throws `login_required` when the grant is gone, and 503 when the refresh could not finish before
+   * `deadlineMs` (the caller's own time budget: it must answer before its Lambda is cut off).
    */
-  refreshFrom(sessionId: string, staleVersion: number): Promise<Session> {
+  refreshFrom(sessionId: string, staleVersion: number, deadlineMs = this.now() + this.leaseMs): Promise<Session> {
     const key = `${sessionId}#${staleVersion}`;
     let flight = this.inFlight.get(key);
     if (!flight) {
-      flight = this.run(sessionId, staleVersion).finally(() => this.inFlight.delete(key));
+      flight = this.run(sessionId, staleVersion, deadlineMs).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, flight);
     }
     return flight;
   }
 
-  private async run(sessionId: string, staleVersion: number): Promise<Session> {
-    const deadline = this.now() + this.leaseMs + 2 * this.pollMs;
+  private async run(sessionId: string, staleVersion: number, deadlineMs: number): Promise<Session> {
     for (;;) {
       const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
       if (!current) throw loginRequired();
       if (current.connection?.status === 'failed') throw reconnectRequired(current.connection.lastError);
       if (current.version !== staleVersion) return current;
-      const leaseId = randomToken();
-      const acquired = await this.deps.sessions.acquireRefreshLease(
-        sessionId,
-        staleVersion,
-        leaseId,
-        this.now() + this.leaseMs,
-        this.now(),
-      );
-      if (acquired) return this.rotate(current, leaseId);
-      if (this.now() >= deadline) {
-        throw serviceUnavailable('Another refresh of this session is taking too long; retry shortly.');
+      // Another instance holds a live lease: wait for its result instead of racing it.
+      const leaseFree = current.leaseUntil === undefined || current.leaseUntil < this.now();
+      if (leaseFree) {
+        const leaseId = randomToken();
+        const leaseUntil = this.now() + this.leaseMs;
+        if (await this.deps.sessions.acquireRefreshLease(sessionId, staleVersion, leaseId, leaseUntil, this.now())) {
+          return this.rotate(current, leaseId, Math.min(deadlineMs, leaseUntil));
+        }
       }
-      await this.sleep(this.pollMs / 2 + Math.random() * this.pollMs);
+      const pause = this.pollMs / 2 + Math.random() * this.pollMs;
+      if (this.now() + pause >= deadlineMs) {
+        throw serviceUnavailable('Another refresh of this session is still running; retry shortly.');
+      }
+      await this.sleep(pause);
     }
   }
 
-  private async rotate(current: Session, leaseId: string): Promise<Session> {
+  private async rotate(current: Session, leaseId: string, deadlineMs: number): Promise<Session> {
     const { sessions } = this.deps;
-    const vault = await this.deps.vault();
-    let tokens;
-    let refreshToken: string;
+    let rotated: RotatedTokens;
     try {
-      refreshToken = await vault.open(current.id, current.dataKey, 'refresh_token', current.refreshToken);
+      const vault = await this.deps.vault();
+      const refreshToken = await vault.open(current.id, current.dataKey, 'refresh_token', current.refreshToken);
       const entra = await this.deps.entra();
-      tokens = await entra.refresh(refreshToken);
+      const tokens = await entra.refresh(refreshToken, Math.max(1, deadlineMs - this.now()));
+      // Entra rotates the refresh token on every refresh; keep the old one if none came back.
+      const sealed = await vault.seal(
+        current.id,
+        { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? refreshToken },
+        current.dataKey,
+      );
+      rotated = { ...sealed, accessTokenExpiresAt: tokens.accessTokenExpiresAt };
     } catch (err) {
       if (err instanceof TerminalGrantError) {
         if (current.connection) {
           // A backend's connection is kept, marked, so its owner can see why and reconnect the user.
           logger.info('refresh grant ended; connection marked failed', { oauthError: err.oauthError });
-          await sessions.markConnectionFailed(current.id, err.oauthError, this.now());
+          await sessions.markConnectionFailed(current.id, current.version, leaseId, err.oauthError, this.now());
           throw reconnectRequired(err.oauthError);
         }
         logger.info('refresh grant ended; session deleted', { oauthError: err.oauthError });
@@ -110,13 +119,6 @@ export class SessionRefresher {
       await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
       throw err;
     }
-    // Entra rotates the refresh token on every refresh; keep the old one if none came back.
-    const sealed = await vault.seal(
-      current.id,
-      { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? refreshToken },
-      current.dataKey,
-    );
-    const rotated = { ...sealed, accessTokenExpiresAt: tokens.accessTokenExpiresAt };
     const nowMs = this.now();
     let saved: boolean;
     try {
@@ -133,6 +135,6 @@ export class SessionRefresher {
       throw serviceUnavailable('The session changed during refresh; retry shortly.');
     }
     logger.info('session tokens rotated', { sessionVersion: current.version + 1 });
-    return { ...current, ...rotated, version: current.version + 1, refreshedAt: nowMs };
+    return { ...current, ...rotated, version: current.version + 1, refreshedAt: nowMs, leaseUntil: undefined };
   }
 }

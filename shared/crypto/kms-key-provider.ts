@@ -30,7 +30,8 @@ export class KmsKeyProvider implements KeyProvider {
   private load() {
     this.client ??= import('@aws-sdk/client-kms').then((sdk) => ({
       sdk,
-      client: this.clientFactory?.() ?? new sdk.KMSClient({}),
+      // Bounded: a slow KMS must not hold a refresh lease or a request past its budget.
+      client: this.clientFactory?.() ?? new sdk.KMSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
     }));
     return this.client;
   }

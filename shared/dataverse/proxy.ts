@@ -24,6 +24,11 @@ interface UpstreamResponse {
 
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * Lambda responses carry at most 6 MB, and the body goes base64-encoded (4/3 larger) to keep binary
+ * and multipart bodies byte for byte: larger bodies get a clear 502 instead of a failed invocation.
+ */
+export const MAX_RESPONSE_BYTES = 4_400_000;
 /** Keep this much of the budget for the response itself. */
 const BUDGET_MARGIN_MS = 500;
 
@@ -41,10 +46,12 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const body = BODYLESS.has(method) ? undefined : request.body;
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);
+  // A refresh may use the budget but must leave time for the upstream call that follows it.
+  const refreshDeadline = () => started + request.budgetMs - Math.min(5_000, request.budgetMs / 3);
 
   let current = session;
   if (current.accessTokenExpiresAt - services.now() <= services.config.refreshSkewSeconds * 1000) {
-    current = await services.refresher.refreshFrom(current.id, current.version);
+    current = await services.refresher.refreshFrom(current.id, current.version, refreshDeadline());
   }
   const send = async (s: Session) => {
     const vault = await services.vault();
@@ -54,7 +61,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
 
   let response = await send(current);
   if (response.status === 401) {
-    current = await services.refresher.refreshFrom(current.id, current.version);
+    current = await services.refresher.refreshFrom(current.id, current.version, refreshDeadline());
     response = await send(current);
   }
   if (response.status === 429) {
@@ -70,9 +77,22 @@ export async function forwardToDataverse(services: Services, session: Session, r
     }
   }
   logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
+  if (response.body.length > MAX_RESPONSE_BYTES) {
+    throw new HttpError(
+      502,
+      'response_too_large',
+      'The Dataverse response is larger than a Lambda response can carry (about 4.4 MB): page it with Prefer: odata.maxpagesize or $top.',
+    );
+  }
   return {
     statusCode: response.status,
-    headers: { ...returnableResponseHeaders(response.headers), 'Cache-Control': 'no-store' },
+    headers: {
+      ...returnableResponseHeaders(response.headers),
+      'Cache-Control': 'no-store',
+      // Dataverse content is served from the service's own origin: never let a browser run it.
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "sandbox; default-src 'none'",
+    },
     body: Buffer.from(response.body).toString('base64'),
     isBase64Encoded: true,
   };

@@ -11,6 +11,15 @@ import { errorBody, json, type HttpResponse } from './response.ts';
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
 
+/** Milliseconds kept back from the Lambda's remaining time to answer before being cut off. */
+export const LAMBDA_MARGIN_MS = 1_000;
+
+/** Epoch ms by which a handler must have finished its own work (its Lambda time less a margin). */
+export function handlerDeadline(context: Context | undefined, nowMs: number): number {
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : 30_000;
+  return nowMs + remaining - LAMBDA_MARGIN_MS;
+}
+
 /** Maps any thrown error to the JSON error contract. Unknown errors are logged and become a generic 500. */
 export function toErrorResponse(err: unknown): HttpResponse {
   if (err instanceof HttpError) {
@@ -56,7 +65,8 @@ function describe(err: unknown): string | undefined {
 /** Wraps a route in middy with the logger context and the one error mapper. */
 export function createHandler(route: RouteHandler) {
   return middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use({
       onError: async (request) => {
         request.response = toErrorResponse(request.error);

@@ -31,12 +31,14 @@ export interface FunctionSpec {
 
 // Memory: 256 MB for the small auth handlers (Lambda CPU scales with memory); 512 MB for the proxy,
 // which buffers Dataverse bodies of up to 6 MB and is on every request's path.
-// Timeouts: 5 s for DynamoDB-only handlers; 10 s for those that may call the token endpoint (8 s
-// token timeout + margin); 29 s for the proxy (API Gateway HTTP API's integration limit is 30 s).
+// Timeouts: 5 s for DynamoDB-only handlers; 20 s for the callback (discovery and the token call, 8 s
+// each at most); 29 s (API Gateway HTTP API's integration limit is 30 s) for the functions that may
+// refresh or wait for another instance's refresh lease (20 s) — they answer 503 JSON before their
+// own time runs out (see SessionRefresher's deadline).
 export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'login', routes: [{ method: 'GET', path: '/auth/login' }], timeoutSeconds: 5, memoryMb: 256 },
-  { name: 'callback', routes: [{ method: 'GET', path: '/auth/callback' }], timeoutSeconds: 10, memoryMb: 256 },
-  { name: 'refresh', routes: [{ method: 'POST', path: '/auth/refresh' }], timeoutSeconds: 10, memoryMb: 256 },
+  { name: 'callback', routes: [{ method: 'GET', path: '/auth/callback' }], timeoutSeconds: 20, memoryMb: 256 },
+  { name: 'refresh', routes: [{ method: 'POST', path: '/auth/refresh' }], timeoutSeconds: 29, memoryMb: 256 },
   { name: 'proxy', routes: [{ method: 'ANY', path: '/api/data/{proxy+}' }], timeoutSeconds: 29, memoryMb: 512 },
   { name: 'session', routes: [{ method: 'GET', path: '/auth/session' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'logout', routes: [{ method: 'POST', path: '/auth/logout' }], timeoutSeconds: 5, memoryMb: 256 },
@@ -50,7 +52,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       { method: 'GET', path: '/connections/{connectionId}/token' },
       { method: 'DELETE', path: '/connections/{connectionId}' },
     ],
-    timeoutSeconds: 10,
+    timeoutSeconds: 29,
     memoryMb: 256,
   },
   { name: 'openapi', routes: [{ method: 'GET', path: '/openapi.json' }], timeoutSeconds: 5, memoryMb: 128 },

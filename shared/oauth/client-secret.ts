@@ -15,7 +15,8 @@ export function clientSecretSource(config: Config): (() => Promise<string | unde
   return () => {
     value ??= import('@aws-sdk/client-secrets-manager')
       .then(async ({ SecretsManagerClient, GetSecretValueCommand }) => {
-        const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+        const client = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } });
+        const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
         if (!out.SecretString) throw new Error('The client secret in Secrets Manager is empty');
         return out.SecretString.trim();
       })

@@ -23,6 +23,7 @@ const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
 const ENTRA_HOST = 'login.microsoftonline.com';
 /** Entra's multi-tenant discovery documents publish this issuer template. */
 const ENTRA_TEMPLATE_ISSUER = `https://${ENTRA_HOST}/{tenantid}/v2.0`;
+const UNMATCHABLE_ISSUER = 'urn:dynamics-auth:no-valid-tenant';
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -41,10 +42,11 @@ export function expectedDiscoveryIssuer(authority: URL): URL {
  * The issuer an id_token must carry. For a `{tenantid}` template issuer it is the template filled
  * with the token's own `tid` claim (Microsoft identity platform: validate issuer against tid).
  */
-export function expectedIdTokenIssuer(discoveredIssuer: string, claims: Record<string, unknown>): string | undefined {
+export function expectedIdTokenIssuer(discoveredIssuer: string, claims: Record<string, unknown>): string {
   if (!discoveredIssuer.includes('{tenantid}')) return discoveredIssuer;
   const tid = claims.tid;
-  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) return undefined;
+  // Without a tenant id nothing may match (not even the unfilled template itself).
+  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) return UNMATCHABLE_ISSUER;
   return discoveredIssuer.replace('{tenantid}', tid.toLowerCase());
 }
 
@@ -111,7 +113,13 @@ export class EntraClient {
   }
 
   /** The authorization request URL: code flow with PKCE S256 (RFC 7636 §4.3), state and nonce. */
-  async buildAuthorizationUrl(params: { state: string; nonce: string; codeChallenge: string }): Promise<string> {
+  async buildAuthorizationUrl(params: {
+    state: string;
+    nonce: string;
+    codeChallenge: string;
+    prompt?: 'select_account';
+    loginHint?: string;
+  }): Promise<string> {
     const as = await this.discover();
     if (!as.authorization_endpoint) throw new TokenEndpointError('Discovery has no authorization_endpoint');
     const url = new URL(as.authorization_endpoint);
@@ -124,6 +132,8 @@ export class EntraClient {
     url.searchParams.set('code_challenge', params.codeChallenge);
     url.searchParams.set('code_challenge_method', 'S256');
     url.searchParams.set('response_mode', 'query');
+    if (params.prompt) url.searchParams.set('prompt', params.prompt);
+    if (params.loginHint) url.searchParams.set('login_hint', params.loginHint);
     return url.href;
   }
 
@@ -203,8 +213,11 @@ export class EntraClient {
     };
   }
 
-  /** Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. */
-  async refresh(refreshToken: string): Promise<TokenSet> {
+  /**
+   * Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. `budgetMs`
+   * bounds the token call (never beyond TOKEN_ENDPOINT_TIMEOUT_MS).
+   */
+  async refresh(refreshToken: string, budgetMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
     const as = await this.discover();
     try {
       const response = await oauth.refreshTokenGrantRequest(
@@ -212,7 +225,10 @@ export class EntraClient {
         this.client,
         await this.clientAuth(),
         refreshToken,
-        { ...this.requestOptions(), additionalParameters: { scope: this.scope } },
+        {
+          ...this.requestOptions(Math.min(budgetMs, this.config.tokenEndpointTimeoutMs)),
+          additionalParameters: { scope: this.scope },
+        },
       );
       const result = await oauth.processRefreshTokenResponse(as, this.client, response);
       return {

@@ -40,7 +40,11 @@ export function createDynamoClient(options: DynamoClientOptions = {}): DynamoDBC
       maxAttempts: 2,
     });
   }
-  return new DynamoDBClient({ region: options.region ?? process.env.AWS_REGION, maxAttempts: 3 });
+  return new DynamoDBClient({
+    region: options.region ?? process.env.AWS_REGION,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+  });
 }
 
 const s = (value: string): AttributeValue => ({ S: value });
@@ -96,6 +100,15 @@ class SingleUseItems {
     if (ok === false) throw new StoreUnavailableError('Id collision: the single-use item already exists');
   }
 
+  async get(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
+    const out = await attempt(() =>
+      this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
+    );
+    const item = out === false ? undefined : out.Item;
+    if (!item || (item.kind?.S ?? 'login') !== kind) return undefined;
+    return num(item, 'expiresAt') > nowSeconds ? item : undefined;
+  }
+
   async consume(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
       this.client.send(
@@ -133,6 +146,9 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
     if (login.connect) {
       item.ownerKeyId = s(login.connect.ownerKeyId);
       item.connectionId = s(login.connect.connectionId);
+      item.connectSessionId = s(login.connect.connectSessionId);
+      if (login.connect.expectedTenantId) item.expectedTenantId = s(login.connect.expectedTenantId);
+      if (login.connect.loginHint) item.loginHint = s(login.connect.loginHint);
     }
     await this.items.put(item);
   }
@@ -151,7 +167,15 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
     const challenge = optStr(item, 'clientChallenge');
     if (challenge) login.native = { clientChallenge: challenge };
     const ownerKeyId = optStr(item, 'ownerKeyId');
-    if (ownerKeyId) login.connect = { ownerKeyId, connectionId: str(item, 'connectionId') };
+    if (ownerKeyId) {
+      login.connect = {
+        ownerKeyId,
+        connectionId: str(item, 'connectionId'),
+        connectSessionId: str(item, 'connectSessionId'),
+        expectedTenantId: optStr(item, 'expectedTenantId'),
+        loginHint: optStr(item, 'loginHint'),
+      };
+    }
     return login;
   }
 }
@@ -201,20 +225,32 @@ export class DynamoConnectSessionStore implements ConnectSessionStore {
       expiresAt: n(connect.expiresAt),
     };
     if (connect.returnTo) item.returnTo = s(connect.returnTo);
+    if (connect.expectedTenantId) item.expectedTenantId = s(connect.expectedTenantId);
+    if (connect.loginHint) item.loginHint = s(connect.loginHint);
     return this.items.put(item);
+  }
+
+  async find(id: string, nowSeconds: number): Promise<ConnectSession | undefined> {
+    const item = await this.items.get(id, 'connect', nowSeconds);
+    return item ? toConnectSession(item) : undefined;
   }
 
   async consume(id: string, nowSeconds: number): Promise<ConnectSession | undefined> {
     const item = await this.items.consume(id, 'connect', nowSeconds);
-    if (!item) return undefined;
-    return {
-      id: str(item, 'id'),
-      ownerKeyId: str(item, 'ownerKeyId'),
-      connectionId: str(item, 'connectionId'),
-      returnTo: optStr(item, 'returnTo'),
-      expiresAt: num(item, 'expiresAt'),
-    };
+    return item ? toConnectSession(item) : undefined;
   }
+}
+
+function toConnectSession(item: Item): ConnectSession {
+  return {
+    id: str(item, 'id'),
+    ownerKeyId: str(item, 'ownerKeyId'),
+    connectionId: str(item, 'connectionId'),
+    returnTo: optStr(item, 'returnTo'),
+    expectedTenantId: optStr(item, 'expectedTenantId'),
+    loginHint: optStr(item, 'loginHint'),
+    expiresAt: num(item, 'expiresAt'),
+  };
 }
 
 export class DynamoApiKeyStore implements ApiKeyStore {
@@ -313,15 +349,21 @@ export class DynamoSessionStore implements SessionStore {
     await attempt(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: fromSession(session) })));
   }
 
-  async markConnectionFailed(id: string, reason: string, nowMs: number): Promise<void> {
+  async markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void> {
     await attempt(() =>
       this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { id: s(id) },
           UpdateExpression: 'SET connStatus = :failed, lastError = :reason, failedAt = :now REMOVE leaseId, leaseUntil',
-          ConditionExpression: 'attribute_exists(ownerKeyId)',
-          ExpressionAttributeValues: { ':failed': s('failed'), ':reason': s(reason), ':now': n(nowMs) },
+          ConditionExpression: 'attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease',
+          ExpressionAttributeValues: {
+            ':failed': s('failed'),
+            ':reason': s(reason),
+            ':now': n(nowMs),
+            ':v': n(version),
+            ':lease': s(leaseId),
+          },
         }),
       ),
     );
@@ -473,6 +515,7 @@ function toSession(item: Item): Session {
     refreshedAt: item.refreshedAt?.N !== undefined ? Number(item.refreshedAt.N) : undefined,
     lastSeenAt: item.lastSeenAt?.N !== undefined ? Number(item.lastSeenAt.N) : num(item, 'createdAt'),
     expiresAt: num(item, 'expiresAt'),
+    leaseUntil: item.leaseUntil?.N !== undefined ? Number(item.leaseUntil.N) : undefined,
     connection: optStr(item, 'ownerKeyId')
       ? {
           ownerKeyId: str(item, 'ownerKeyId'),

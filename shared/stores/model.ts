@@ -14,7 +14,19 @@ export interface PendingLogin {
   /** A native or CLI client (RFC 8252): after the callback it gets a one-time handoff, not a cookie. */
   native?: { clientChallenge: string };
   /** A managed connection being connected: the tokens go to this backend's connection. */
-  connect?: { ownerKeyId: string; connectionId: string };
+  connect?: ConnectTarget;
+}
+
+/** Where a connect sign-in's tokens go, and whose sign-in is accepted for it. */
+export interface ConnectTarget {
+  ownerKeyId: string;
+  connectionId: string;
+  /** The connect session (SHA-256 of its token), consumed when the sign-in completes. */
+  connectSessionId: string;
+  /** Only a user of this tenant may complete it. */
+  expectedTenantId?: string;
+  /** Only this user (preferred_username, case-insensitive) may complete it. */
+  loginHint?: string;
 }
 
 /** A native client's one-time handoff, keyed by SHA-256(handoff code). */
@@ -35,6 +47,8 @@ export interface ConnectSession {
   ownerKeyId: string;
   connectionId: string;
   returnTo?: string;
+  expectedTenantId?: string;
+  loginHint?: string;
   expiresAt: number;
 }
 
@@ -84,6 +98,8 @@ export interface Session {
   lastSeenAt: number;
   /** Epoch seconds; the absolute end of the session and the table's TTL attribute. */
   expiresAt: number;
+  /** Epoch milliseconds until which another refresher holds the lease (absent when none). */
+  leaseUntil?: number;
   /** Present on managed connections (no idle timeout; refresh failures mark, not delete). */
   connection?: ConnectionInfo;
 }
@@ -126,8 +142,11 @@ export interface SessionStore {
   delete(id: string): Promise<void>;
   /** Writes (creates or replaces) a managed connection's row. */
   putConnection(session: Session): Promise<void>;
-  /** Marks a connection whose grant ended; keeps the row so its owner can see why. */
-  markConnectionFailed(id: string, reason: string, nowMs: number): Promise<void>;
+  /**
+   * Marks a connection whose grant ended; keeps the row so its owner can see why. Only the lease
+   * holder at `version` may: a reconnected row (new version) is never marked by a stale refresh.
+   */
+  markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void>;
 }
 
 export interface HandoffStore {
@@ -137,6 +156,8 @@ export interface HandoffStore {
 
 export interface ConnectSessionStore {
   save(connect: ConnectSession): Promise<void>;
+  /** Reads without consuming (opening the link twice — e.g. a link scanner first — must not spend it). */
+  find(id: string, nowSeconds: number): Promise<ConnectSession | undefined>;
   consume(id: string, nowSeconds: number): Promise<ConnectSession | undefined>;
 }
 

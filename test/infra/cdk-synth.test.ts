@@ -36,6 +36,9 @@ describe('npx cdk synth', () => {
     expect(r.stderr).not.toMatch(/AwsSolutions-/);
     // The placeholders are called out.
     expect(r.stderr).toMatch(/"clientId" is still the placeholder/);
+    expect(r.stderr).toMatch(/"allowedReturnUrls" is still the placeholder \(http:\/\/localhost:5173 would be trusted/);
+    // No publicBaseUrl: browser apps on another site never send the SameSite=Lax session cookie.
+    expect(r.stderr).toMatch(/Browser apps send the session cookie only to a service on their own site/);
   });
 
   it('fails with a message naming a bad setting', { timeout: 120_000 }, () => {

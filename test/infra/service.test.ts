@@ -17,6 +17,7 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
 import { esbuildBuildOptions, LAMBDA_BUNDLE } from '../../infra/bundling.ts';
+import { SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   allIamStatements,
@@ -137,8 +138,29 @@ describe('routes', () => {
       'If-Match',
       'If-None-Match',
       'Accept',
+      'Accept-Language',
+      'Consistency',
+      'MSCRM.SuppressDuplicateDetection',
+      'MSCRM.BypassCustomPluginExecution',
+      'MSCRM.BypassBusinessLogicExecution',
+      'MSCRM.SolutionUniqueName',
+      'MSCRM.MergeLabels',
     ]);
+    expect(cors.ExposeHeaders).toEqual([
+      'OData-EntityId',
+      'OData-Version',
+      'Preference-Applied',
+      'ETag',
+      'Location',
+      'Retry-After',
+      'Content-Disposition',
+      'x-ms-ratelimit-burst-remaining-xrm-requests',
+      'x-ms-ratelimit-time-remaining-xrm-requests',
+    ]);
+    // Credentialed CORS: a "*" would not match anything, so every name is spelled out.
     expect(containsWildcard(cors.AllowOrigins)).toBe(false);
+    expect(containsWildcard(cors.AllowHeaders)).toBe(false);
+    expect(containsWildcard(cors.ExposeHeaders)).toBe(false);
   });
 });
 
@@ -245,10 +267,12 @@ describe('IAM', () => {
     refresh: [...SESSION_RW, ...ENVELOPE],
     proxy: [...SESSION_RW, 'dynamodb:GetItem on apiKeys', ...ENVELOPE],
     session: ['dynamodb:GetItem on sessions', 'dynamodb:UpdateItem on sessions'],
-    logout: ['dynamodb:GetItem on sessions', 'dynamodb:DeleteItem on sessions'],
+    // Deletes the session, never reads it.
+    logout: ['dynamodb:DeleteItem on sessions'],
     token: ['dynamodb:DeleteItem on pendingLogins'],
     connect: ['dynamodb:GetItem on apiKeys', 'dynamodb:PutItem on pendingLogins'],
-    'connect-start': ['dynamodb:DeleteItem on pendingLogins', 'dynamodb:PutItem on pendingLogins'],
+    // Reads the connect session, writes the pending login, deletes nothing.
+    'connect-start': ['dynamodb:GetItem on pendingLogins', 'dynamodb:PutItem on pendingLogins'],
     connections: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
     openapi: [],
   };
@@ -314,17 +338,20 @@ describe('IAM', () => {
 });
 
 describe('functions', () => {
+  // Written out (not read from shared/http/routes.ts), like ROUTES: a sizing change there fails here.
+  // Timeouts: 5 s DynamoDB-only; 20 s callback (discovery + token call); 29 s for the functions that
+  // may refresh or wait for a refresh lease (HTTP API's integration limit is 30 s).
   const SIZING: Record<Fn, [memory: number, timeout: number]> = {
     login: [256, 5],
-    callback: [256, 10],
-    refresh: [256, 10],
+    callback: [256, 20],
+    refresh: [256, 29],
     proxy: [512, 29],
     session: [256, 5],
     logout: [256, 5],
     token: [256, 5],
     connect: [256, 5],
     'connect-start': [256, 5],
-    connections: [256, 10],
+    connections: [256, 29],
     openapi: [128, 5],
   };
 
@@ -398,6 +425,18 @@ describe('outputs', () => {
     const endpoint = { 'Fn::GetAtt': [expect.stringMatching(/Api/), 'ApiEndpoint'] };
     expect(outputs.ApiUrl.Value).toEqual(endpoint);
     expect(outputs.RedirectUri.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/auth/callback']] });
+  });
+});
+
+describe('warnings', () => {
+  it('without publicBaseUrl, warns that browser apps on another site never send the SameSite=Lax cookie', () => {
+    const warnings = Annotations.fromStack(stack).findWarning('/ServiceTest/Service', Match.stringLikeRegexp('.*'));
+    const texts = warnings.map((w) => String(w.entry.data));
+    expect(texts).toHaveLength(1);
+    expect(texts[0]).toContain(SAME_SITE_WARNING);
+    expect(texts[0]).toContain(
+      "Browser apps send the session cookie only to a service on their own site: set publicBaseUrl to a custom domain on the app's site (e.g. auth.example.com for app.example.com), or use bearer/native clients.",
+    );
   });
 });
 

@@ -9,7 +9,7 @@ describe('readSettings', () => {
   it('works with no context at all (fresh clone), flagging the placeholders', () => {
     const s = read({});
     expect(s.stackName).toBe('DynamicsAuthService');
-    expect(s.placeholders).toEqual(['clientId', 'dynamicsUrl']);
+    expect(s.placeholders).toEqual(['clientId', 'dynamicsUrl', 'allowedReturnUrls']);
     expect(s.serviceProps).toEqual({
       clientId: '00000000-0000-0000-0000-000000000000',
       dynamicsUrl: 'https://contoso.crm.dynamics.com',
@@ -50,6 +50,19 @@ describe('readSettings', () => {
       logLevel: 'WARN',
       nativeRedirectSchemes: ['com.contoso.crmcli', 'com.contoso.excel-addin'],
     });
+  });
+
+  it('flags allowedReturnUrls while it is still the localhost development default', () => {
+    // It would otherwise be trusted silently for CORS (with credentials), the CSRF check and returnTo.
+    expect(read({ allowedReturnUrls: 'http://localhost:5173' }).placeholders).toContain('allowedReturnUrls');
+    expect(read({ allowedReturnUrls: 'http://localhost:5173/' }).placeholders).toContain('allowedReturnUrls');
+    expect(read({ allowedReturnUrls: ' ' }).placeholders).toContain('allowedReturnUrls');
+    expect(read({ allowedReturnUrls: 'https://app.example.com' }).placeholders).not.toContain('allowedReturnUrls');
+    // A real origin next to the development one is a deliberate choice, not a forgotten default.
+    expect(
+      read({ allowedReturnUrls: 'https://app.example.com,http://localhost:5173' }).placeholders,
+    ).not.toContain('allowedReturnUrls');
+    expect(read({ allowedReturnUrls: 'http://localhost:3000' }).placeholders).not.toContain('allowedReturnUrls');
   });
 
   it('leaves nativeRedirectSchemes out when unset or empty (NATIVE_REDIRECT_SCHEMES is then omitted)', () => {

@@ -4,10 +4,10 @@
  * these tests reads a bundle (service.test.ts does), so the app skips esbuild bundling altogether.
  */
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamicsAuthService, type DynamicsAuthServiceProps } from '../../infra/construct.ts';
+import { DynamicsAuthService, type DynamicsAuthServiceProps, SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   allIamStatements,
@@ -105,6 +105,18 @@ describe('public client on a custom domain, default settings', () => {
 
   it('is cdk-nag clean', () => {
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it('with publicBaseUrl, no same-site cookie warning (nor any other warning)', () => {
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+});
+
+describe('same-site cookie warning', () => {
+  it('appears without publicBaseUrl, once per service, on the service construct', () => {
+    const warnings = Annotations.fromStack(twoStack).findWarning('*', Match.stringLikeRegexp('Browser apps send.*'));
+    expect(warnings.map((w) => w.id).sort()).toEqual(['/TwoServices/Sales', '/TwoServices/Support']);
+    for (const w of warnings) expect(String(w.entry.data)).toContain(SAME_SITE_WARNING);
   });
 });
 

@@ -154,6 +154,45 @@ describe('managed connections for backends', () => {
     expectMatchesOpenApi('GET', '/connections/{connectionId}/token', 409, { headers: token.headers, body: token.text });
   });
 
+  it('a connect link survives being opened first by a link scanner, and shows Entra’s account picker', async () => {
+    const { connectUrl } = JSON.parse((await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId: 'scanned' })).text) as {
+      connectUrl: string;
+    };
+    const scanner = await fetch(connectUrl, { redirect: 'manual' });
+    expect(scanner.status).toBe(302);
+    const authorize = new URL(scanner.headers.get('location')!);
+    expect(authorize.searchParams.get('prompt')).toBe('select_account');
+    const landed = await userConnects(connectUrl);
+    expect(landed.searchParams.get('status')).toBe('connected');
+  });
+
+  it('binds a link to the expected tenant and user: anyone else ends in 400 account_mismatch and nothing is stored', async () => {
+    const create = async (connectionId: string, extra: Record<string, string>) =>
+      (JSON.parse((await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId, ...extra })).text) as { connectUrl: string })
+        .connectUrl;
+    const finish = async (connectUrl: string) => {
+      const jar = new CookieJar();
+      const start = await jar.fetch(connectUrl);
+      const authorize = await jar.fetch(start.headers.get('location')!);
+      return { authorizeUrl: new URL(start.headers.get('location')!), callback: await jar.fetch(authorize.headers.get('location')!) };
+    };
+    const otherTenant = await finish(await create('bound-tenant', { expectedTenantId: '00000000-0000-4000-8000-000000000001' }));
+    expect(otherTenant.callback.status).toBe(400);
+    expect(await otherTenant.callback.json()).toMatchObject({ error: 'account_mismatch' });
+    expect((await asBackend(alpha.key, 'GET', '/connections/bound-tenant')).status).toBe(404);
+
+    const otherUser = await finish(await create('bound-user', { loginHint: 'someone.else@contoso.example' }));
+    expect(otherUser.authorizeUrl.searchParams.get('login_hint')).toBe('someone.else@contoso.example');
+    expect(otherUser.callback.status).toBe(400);
+    expect((await asBackend(alpha.key, 'GET', '/connections/bound-user')).status).toBe(404);
+
+    const rightUser = await finish(
+      await create('bound-ok', { loginHint: 'DANA@contoso.example', expectedTenantId: '99999999-8888-4777-8666-555555555555' }),
+    );
+    expect(rightUser.callback.status).toBe(302);
+    expect((await asBackend(alpha.key, 'GET', '/connections/bound-ok')).status).toBe(200);
+  });
+
   it('answers 401 for a revoked, unknown or malformed API key', async () => {
     const revoked = await admin('keys', 'revoke', beta.keyId);
     expect(revoked.status, revoked.out).toBe(0);
@@ -168,7 +207,14 @@ describe('managed connections for backends', () => {
   });
 
   it('refuses bad connection ids and returnTo values with 400', async () => {
-    for (const body of [{ connectionId: '' }, { connectionId: 'a/b' }, { connectionId: 'ok', returnTo: 'https://evil.example/' }, {}]) {
+    for (const body of [
+      { connectionId: '' },
+      { connectionId: 'a/b' },
+      { connectionId: 'ok', returnTo: 'https://evil.example/' },
+      {},
+      { connectionId: 'ok', expectedTenantId: 'contoso' },
+      { connectionId: 'ok', loginHint: 'a b' },
+    ]) {
       const answer = await asBackend(alpha.key, 'POST', '/connect/sessions', body);
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expectMatchesOpenApi('POST', '/connect/sessions', 400, { headers: answer.headers, body: answer.text });

@@ -121,6 +121,24 @@ describe('fault injection: DynamoDB', () => {
   });
 });
 
+describe('refresh within the function’s time budget', () => {
+  it('a request waiting on another instance’s live lease answers 503 JSON before its own Lambda time runs out', async () => {
+    const { sessionToken } = await signIn(stack);
+    const id = sha256(sessionToken);
+    const session = (await stack.services.sessions.get(id, Math.floor(Date.now() / 1000)))!;
+    expect(await stack.services.sessions.acquireRefreshLease(id, session.version, 'another-instance', Date.now() + 60_000, Date.now())).toBe(true);
+    const calls = refreshRequests().length;
+    const started = Date.now();
+    const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) }, 2_500);
+    const elapsed = Date.now() - started;
+    expect(answer.statusCode).toBe(503);
+    expect(jsonBody(answer)).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(elapsed).toBeLessThan(2_500);
+    expect(refreshRequests().length).toBe(calls);
+    await stack.services.sessions.releaseRefreshLease(id, 'another-instance');
+  });
+});
+
 describe('fault injection: KMS', () => {
   const throttled = (base: KeyProvider, op: 'generateDataKey' | 'decryptDataKey'): KeyProvider =>
     failing(base, op, () => new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)'));

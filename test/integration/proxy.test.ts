@@ -259,4 +259,16 @@ describe('proxy', () => {
     }
     expect(stack.dataverse.requests).toHaveLength(0);
   });
+
+  it('answers 502 response_too_large for a body a Lambda response cannot carry, and marks proxied content inert', async () => {
+    const { sessionToken } = await signIn(stack);
+    const auth = { authorization: `Bearer ${sessionToken}` };
+    stack.dataverse.failNext(200, 1, { 'content-type': 'application/octet-stream' }, 'x'.repeat(4_500_000));
+    const big = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: auth });
+    expect(big.statusCode).toBe(502);
+    expect(jsonBody(big)).toMatchObject({ error: 'response_too_large' });
+    const normal = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: auth });
+    expect(normal.headers['X-Content-Type-Options']).toBe('nosniff');
+    expect(normal.headers['Content-Security-Policy']).toBe("sandbox; default-src 'none'");
+  });
 });

@@ -122,4 +122,12 @@ describe('DynamoSessionStore', () => {
     expect(input.ConditionExpression).toBe('leaseId = :lease');
     expect(input.UpdateExpression).toBe('REMOVE leaseId, leaseUntil');
   });
+
+  it('marks a connection failed only for the lease holder at the version it refreshed', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+    await sessions.markConnectionFailed('cid', 7, 'lease-1', 'invalid_grant', 10);
+    const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe('attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease');
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '7' }, ':lease': { S: 'lease-1' }, ':reason': { S: 'invalid_grant' } });
+  });
 });

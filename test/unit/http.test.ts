@@ -84,4 +84,11 @@ describe('log redaction', () => {
     expect(redact('message', 'cookie __Host-dyn-session=abcdef; x')).toBe('cookie __Host-dyn-session=[redacted]; x');
     expect(redact('errorCode', 'upstream_timeout')).toBe('upstream_timeout');
   });
+
+  it('redacts an event’s query string, query parameters and body (codes, handoffs, verifiers) should one be logged', () => {
+    expect(redact('rawQueryString', 'code=abc&state=def')).toBe('[redacted]');
+    expect(redact('queryStringParameters', { code: 'abc', state: 'def' })).toBe('[redacted]');
+    expect(redact('body', '{"handoff":"h","client_verifier":"v"}')).toBe('[redacted]');
+    expect(redact('handoff', 'h'.repeat(43))).toBe('[redacted]');
+  });
 });
