@@ -1,7 +1,8 @@
 /**
  * CDK app entry (`cdk.json`: `npx tsx infra/app.ts`). Settings come from CDK context, e.g.
  *   npx cdk deploy -c clientId=<guid> -c dynamicsUrl=https://org.crm.dynamics.com \
- *     -c allowedReturnUrls=https://app.example.com -c clientSecretName=dynamics-auth/client-secret
+ *     -c allowedReturnUrls=https://app.example.com -c clientSecretName=dynamics-auth/client-secret \
+ *     -c alarmEmail=ops@example.com
  * See README.md, "Deploy to AWS", for every setting and its default.
  */
 import { Annotations, App, Validations } from 'aws-cdk-lib';
@@ -25,6 +26,7 @@ try {
 const stack = new DynamicsAuthStack(app, settings.stackName, {
   // Environment-agnostic: deploys to the CLI's account/region; synth never needs credentials.
   service: settings.serviceProps,
+  ...(settings.alarmEmail !== undefined ? { alarmEmail: settings.alarmEmail } : {}),
 });
 
 /** Why a placeholder matters beyond "the service won't work", where it does. */

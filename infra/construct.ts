@@ -1,13 +1,14 @@
 /**
  * `DynamicsAuthService`: the whole service as one reusable construct — three DynamoDB tables, a KMS
  * key, one Lambda function per entry of `FUNCTIONS` (shared/http/routes.ts; a function may serve
- * several routes), and an HTTP API in front of them. Every function gets its own
+ * several routes), an HTTP API in front of them, and CloudWatch alarms on all of it (optionally
+ * notifying an SNS topic). Every function gets its own
  * role with exactly the actions it needs on exactly the resources it touches (no managed policies,
  * no wildcards). Instantiate it more than once (in one stack or several) for independent services.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   CorsHttpMethod,
@@ -17,12 +18,15 @@ import {
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, BillingMode, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
@@ -35,6 +39,11 @@ export const DEFAULT_THROTTLE_BURST = 100;
 export const DEFAULT_LOG_RETENTION = RetentionDays.ONE_MONTH;
 export const DEFAULT_SERVICE_NAME = 'dynamics-auth';
 export const DEFAULT_LOG_LEVEL = 'INFO';
+
+/** Every alarm looks at one 5-minute period (one datapoint to alarm); no data means OK. */
+export const ALARM_PERIOD = Duration.minutes(5);
+/** 5xx responses of the HTTP API stage per period that raise its alarm. */
+export const API_5XX_ALARM_THRESHOLD = 5;
 
 /**
  * The newest Node.js runtime this aws-cdk-lib offers (nodejs24.x). The bundle's syntax target
@@ -148,6 +157,17 @@ export interface DynamicsAuthServiceProps {
    */
   readonly nativeRedirectSchemes?: readonly string[];
   /**
+   * SNS topic that every alarm (`alarms`) notifies when it goes into ALARM. The construct adds a
+   * statement to the topic's policy that lets CloudWatch publish for exactly these alarms (a topic
+   * policy replaces SNS's default one, so without it CloudWatch could not publish). For an imported
+   * topic that is a no-op: its policy must allow `cloudwatch.amazonaws.com` to `sns:Publish`
+   * itself, and if it is encrypted with a customer-managed KMS key, the key policy must let
+   * CloudWatch use the key (kms:Decrypt, kms:GenerateDataKey*). The AWS managed aws/sns key cannot
+   * be used: CloudWatch cannot publish to topics encrypted with it.
+   * @default - no notification: the alarms only change state in CloudWatch
+   */
+  readonly alarmTopic?: ITopic;
+  /**
    * Directory holding `functions/<name>/handler.ts` and `package-lock.json`.
    * @default - the repository this file lives in
    */
@@ -155,7 +175,7 @@ export interface DynamicsAuthServiceProps {
 }
 
 /** Keys of `DynamicsAuthService.tables`. */
-type TableKey = 'pendingLogins' | 'sessions' | 'apiKeys';
+export type TableKey = 'pendingLogins' | 'sessions' | 'apiKeys';
 
 /** What a function may touch. Its routes, memory and timeout come from `shared/http/routes.ts`. */
 interface FunctionAccess {
@@ -215,6 +235,24 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
 };
 
 export const FUNCTION_NAMES: readonly FunctionName[] = FUNCTIONS.map((spec) => spec.name);
+
+/**
+ * The DynamoDB operations the functions may call on a table (their IAM actions without `dynamodb:`),
+ * sorted. DynamoDB publishes `ThrottledRequests` only per table AND operation (dimensions
+ * TableName, Operation; there is no per-table total), so a table's throttling alarm sums exactly
+ * these — nothing else can be throttled for the functions, which may not call anything else.
+ */
+export function tableOperations(table: TableKey): Operation[] {
+  const known = new Set<string>(Object.values(Operation));
+  const ops = new Set<string>();
+  for (const access of Object.values(ACCESS)) {
+    for (const action of access.dynamodb[table] ?? []) ops.add(action.replace(/^dynamodb:/, ''));
+  }
+  for (const op of ops) {
+    if (!known.has(op)) throw new Error(`DynamicsAuthService: ${op} is not a DynamoDB operation with metrics`);
+  }
+  return [...ops].sort() as Operation[];
+}
 
 /** Construct id stem of a function: PascalCase of its kebab-case name (`connect-start` → `ConnectStart`). */
 export function constructIdOf(name: FunctionName): string {
@@ -352,6 +390,13 @@ export class DynamicsAuthService extends Construct {
   readonly publicBaseUrl: string;
   /** The redirect URI to register in Entra: PUBLIC_BASE_URL + '/auth/callback'. */
   readonly redirectUri: string;
+  /**
+   * Operational alarms, each ≥ threshold in one 5-minute period, missing data not breaching: per
+   * function `Errors` ≥ 1 and `Throttles` ≥ 1; the stage's `5xx` ≥ 5; per table DynamoDB
+   * `ThrottledRequests` ≥ 1 (summed over the operations the functions call). All notify
+   * `alarmTopic` if given.
+   */
+  readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: DynamicsAuthServiceProps) {
     super(scope, id);
@@ -511,6 +556,7 @@ export class DynamicsAuthService extends Construct {
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
     const functions: Partial<Record<FunctionName, LambdaFunction>> = {};
+    const functionLogs: Partial<Record<FunctionName, LogGroup>> = {};
     for (const spec of FUNCTIONS) {
       const name = spec.name;
       const access = ACCESS[name];
@@ -520,6 +566,7 @@ export class DynamicsAuthService extends Construct {
         retention: logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
       });
+      functionLogs[name] = logGroup;
       // Own role per function, no AWSLambdaBasicExecutionRole: write access to its log group only.
       const role = new Role(this, `${cap}Role`, {
         assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -586,5 +633,131 @@ export class DynamicsAuthService extends Construct {
       }
     }
     this.functions = functions as Record<FunctionName, LambdaFunction>;
+
+    // ---- Alarms --------------------------------------------------------------------------------
+    this.alarms = this.createAlarms(props.alarmTopic, functionLogs as Record<FunctionName, LogGroup>);
+  }
+
+  private createAlarms(topic: ITopic | undefined, logs: Readonly<Record<FunctionName, LogGroup>>): Alarm[] {
+    const stack = Stack.of(this);
+    // Alarm names are unique per account and region: the stack name plus this construct's path in
+    // the stack (e.g. `DynamicsAuthService-Service-login-Errors`), so several services never clash.
+    const idsInStack = this.node.scopes.slice(this.node.scopes.indexOf(stack) + 1).map((c) => c.node.id);
+    const namePrefix = [stack.stackName, ...idsInStack].join('-');
+    const action = topic ? new SnsAction(topic) : undefined;
+    const alarms: Alarm[] = [];
+    const alarm = (id: string, name: string, metric: IMetric, threshold: number, description: string) => {
+      const a = new Alarm(this, id, {
+        alarmName: `${namePrefix}-${name}`,
+        alarmDescription: description,
+        metric,
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        // An idle service publishes no Errors/Throttles/5xx/ThrottledRequests datapoints at all.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (action) a.addAlarmAction(action);
+      alarms.push(a);
+    };
+
+    // Functions. Every handled error becomes a JSON response, so a Lambda error is a crash, a
+    // timeout or running out of memory.
+    for (const spec of FUNCTIONS) {
+      const fn = this.functions[spec.name];
+      const cap = constructIdOf(spec.name);
+      const routes = spec.routes.map((r) => `${r.method} ${r.path}`).join(', ');
+      alarm(
+        `${cap}ErrorsAlarm`,
+        `${spec.name}-Errors`,
+        fn.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        1,
+        `The ${spec.name} function (${routes}) failed at least once in 5 minutes. Handled errors are ` +
+          `JSON responses, so this is a crash, a timeout (${spec.timeoutSeconds} s) or out of memory ` +
+          `(${spec.memoryMb} MB); callers got a 500. Look in its log group ${logs[spec.name].logGroupName} ` +
+          'for "Task timed out", Runtime.* errors (e.g. Runtime.OutOfMemory) and uncaught exceptions.',
+      );
+      alarm(
+        `${cap}ThrottlesAlarm`,
+        `${spec.name}-Throttles`,
+        fn.metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        1,
+        `Lambda refused to run the ${spec.name} function (${routes}) at least once in 5 minutes, so ` +
+          "callers got a 5xx. Lambda concurrency ran out: check the account's ConcurrentExecutions " +
+          'against its concurrency quota (Service Quotas) and reserved concurrency held by other ' +
+          'functions in the region; the stage throttling (throttleRate/throttleBurst) caps requests before Lambda.',
+      );
+    }
+
+    // The HTTP API stage (namespace AWS/ApiGateway, metric 5xx, dimensions ApiId and Stage).
+    alarm(
+      'Api5xxAlarm',
+      'api-5xx',
+      this.stage.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      API_5XX_ALARM_THRESHOLD,
+      `The HTTP API (stage $default) returned ${API_5XX_ALARM_THRESHOLD} or more 5xx responses in 5 ` +
+        `minutes. Look in the access log group ${this.accessLogs.logGroupName} (status, routeKey, ` +
+        'integrationError, error) for the route, then at its function. A plain 500 "Internal Server ' +
+        'Error" is a function crash, timeout or throttle (see the function alarms); 502/503/504 JSON ' +
+        'answers come from the functions when Microsoft Entra ID or Dataverse fail or are too slow.',
+    );
+
+    // DynamoDB: ThrottledRequests exists only per TableName + Operation, so each alarm sums the
+    // operations the functions call on that table (metric math, missing values count as 0).
+    const labels: Record<TableKey, string> = {
+      pendingLogins: 'pending logins',
+      sessions: 'sessions',
+      apiKeys: 'API keys',
+    };
+    for (const key of Object.keys(labels) as TableKey[]) {
+      const table = this.tables[key];
+      const operations = tableOperations(key);
+      // A metric-math alarm may read at most 10 metrics.
+      if (operations.length === 0 || operations.length > 10) {
+        throw new Error(`DynamicsAuthService: ${operations.length} operations on the ${key} table`);
+      }
+      const cap = key.charAt(0).toUpperCase() + key.slice(1);
+      alarm(
+        `${cap}ThrottlesAlarm`,
+        `${cap}Table-ThrottledRequests`,
+        new MathExpression({
+          expression: operations.map((op) => op.toLowerCase()).join(' + '),
+          usingMetrics: Object.fromEntries(
+            operations.map((op) => [
+              op.toLowerCase(),
+              table.metricThrottledRequestsForOperation(op, { period: ALARM_PERIOD, statistic: 'Sum' }),
+            ]),
+          ),
+          label: `ThrottledRequests (${operations.join(' + ')})`,
+          period: ALARM_PERIOD,
+        }),
+        1,
+        `DynamoDB throttled at least one request (${operations.join(', ')}) to the ${labels[key]} ` +
+          `table ${table.tableName} in 5 minutes. The table is on-demand, so the cause is a hot key, ` +
+          "the account's per-table throughput quota, or traffic more than doubling its previous peak " +
+          'within 30 minutes. The SDK retries, so users see slowness or 5xx. Look at its ThrottledRequests ' +
+          'by Operation and the cause-specific metrics (Read/WriteKeyRangeThroughputThrottleEvents, ' +
+          'Read/WriteAccountLimitThrottleEvents).',
+      );
+    }
+
+    if (topic) {
+      // Without an Allow for the service, CloudWatch cannot publish once the topic has a policy of
+      // its own (enforceSSL adds one). Only this account's alarms, and only these.
+      topic.addToResourcePolicy(
+        new PolicyStatement({
+          sid: `AllowAlarmsOf${Names.uniqueId(this)}`.slice(0, 100),
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnEquals: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) },
+          },
+        }),
+      );
+    }
+    return alarms;
   }
 }

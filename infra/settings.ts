@@ -34,6 +34,7 @@ export const SETTINGS = {
   logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
   logLevel: DEFAULT_LOG_LEVEL,
   nativeRedirectSchemes: undefined,
+  alarmEmail: undefined,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -46,6 +47,8 @@ export interface Settings {
    * service): clientId, dynamicsUrl, and allowedReturnUrls left at the localhost development default.
    */
   readonly placeholders: SettingName[];
+  /** Email address the stack subscribes to its alarm topic; unset means no topic. */
+  readonly alarmEmail?: string;
 }
 
 export class SettingsError extends Error {
@@ -59,6 +62,20 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+/**
+ * One plain address: a dot-atom local part (RFC 5322, no quoted strings, no display name) and a DNS
+ * domain of at least two labels whose last one starts with a letter (no IP literals).
+ */
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const EMAIL_ADDRESS = new RegExp(
+  `^${ATEXT}(?:\\.${ATEXT})*@(?:${LABEL}\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`,
+);
+
+/** Is `value` a single email address SNS can subscribe (at most 254 characters, local part 64)? */
+export function isEmailAddress(value: string): boolean {
+  return value.length <= 254 && EMAIL_ADDRESS.test(value) && value.indexOf('@') <= 64;
+}
 const RETENTION_DAYS = new Set(
   Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
 );
@@ -203,9 +220,15 @@ export function readSettings(read: ContextReader): Settings {
     }
   }
 
+  const alarmEmail = text(read, 'alarmEmail');
+  if (alarmEmail !== undefined && !isEmailAddress(alarmEmail)) {
+    throw new SettingsError('alarmEmail', alarmEmail, 'expected one email address, such as ops@example.com');
+  }
+
   return {
     stackName,
     placeholders,
+    ...(alarmEmail !== undefined ? { alarmEmail } : {}),
     serviceProps: {
       clientId,
       dynamicsUrl,

@@ -418,6 +418,146 @@ describe('functions', () => {
   });
 });
 
+describe('alarms', () => {
+  const alarms = () => resourcesOf(template, 'AWS::CloudWatch::Alarm');
+  /** The alarm whose (single) metric has these dimensions. */
+  const alarmOn = (metricName: string, dimensions: Json[]) => {
+    const found = Object.values(alarms()).filter(
+      (a) => a.Properties.MetricName === metricName && JSON.stringify(a.Properties.Dimensions) === JSON.stringify(dimensions),
+    );
+    expect(found, `${metricName} ${JSON.stringify(dimensions)}`).toHaveLength(1);
+    return found[0]!.Properties;
+  };
+  // Every alarm: ≥ threshold in one 5-minute period, one datapoint, an idle service is OK.
+  const EVALUATION = {
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    EvaluationPeriods: 1,
+    DatapointsToAlarm: 1,
+    TreatMissingData: 'notBreaching',
+  };
+
+  it('26 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 11 * 2 + 1 + 3);
+    const ids = stack.service.alarms.map((a) => refId(stack.resolve(a.alarmArn))!);
+    expect(ids.sort()).toEqual(Object.keys(alarms()).sort());
+  });
+
+  it.each(FN_NAMES)('%s: Errors ≥ 1 and Throttles ≥ 1 over 5 minutes (Sum), named after the function', (name) => {
+    const dims = [{ Name: 'FunctionName', Value: { Ref: fns[name] } }];
+    const logGroupId = refId(fnProps(name).LoggingConfig.LogGroup)!;
+    for (const metric of ['Errors', 'Throttles']) {
+      const a = alarmOn(metric, dims);
+      expect(a).toMatchObject({
+        ...EVALUATION,
+        Namespace: 'AWS/Lambda',
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        AlarmName: `ServiceTest-Service-${name}-${metric}`,
+      });
+      expect(JSON.stringify(a.AlarmDescription)).toContain(`he ${name} function (${ROUTES[name].join(', ')})`);
+    }
+    // The Errors alarm says where to look: the function's own log group.
+    const errors = alarmOn('Errors', dims);
+    expect(errors.AlarmDescription['Fn::Join'][1]).toContainEqual({ Ref: logGroupId });
+    expect(JSON.stringify(errors.AlarmDescription)).toMatch(/Task timed out.*OutOfMemory/);
+  });
+
+  it('API: 5xx ≥ 5 in 5 minutes on the $default stage (AWS/ApiGateway, dimensions ApiId and Stage)', () => {
+    const apiId = refId(stack.resolve(stack.service.api.apiId))!;
+    const a = alarmOn('5xx', [
+      { Name: 'ApiId', Value: { Ref: apiId } },
+      { Name: 'Stage', Value: '$default' },
+    ]);
+    expect(a).toMatchObject({
+      ...EVALUATION,
+      Namespace: 'AWS/ApiGateway',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 5,
+      AlarmName: 'ServiceTest-Service-api-5xx',
+    });
+    const accessLogsId = refId(stack.resolve(stack.service.accessLogs.logGroupName))!;
+    expect(a.AlarmDescription['Fn::Join'][1]).toContainEqual({ Ref: accessLogsId });
+  });
+
+  // ThrottledRequests is only published per TableName AND Operation: each alarm sums the operations
+  // the functions may call on that table (the IAM contract above), so a throttle on any of them counts.
+  const TABLE_OPERATIONS: Record<keyof typeof tableIds, string[]> = {
+    pendingLogins: ['DeleteItem', 'GetItem', 'PutItem'],
+    sessions: ['DeleteItem', 'GetItem', 'PutItem', 'UpdateItem'],
+    apiKeys: ['GetItem'],
+  };
+
+  it.each(Object.keys(TABLE_OPERATIONS) as (keyof typeof tableIds)[])(
+    '%s table: ThrottledRequests ≥ 1 over 5 minutes, summed over its operations',
+    (key) => {
+      const mine = Object.values(alarms()).filter((a) =>
+        (a.Properties.Metrics ?? []).some(
+          (m: Json) => m.MetricStat && JSON.stringify(m.MetricStat.Metric.Dimensions).includes(`"Ref":"${tableIds[key]}"`),
+        ),
+      );
+      expect(mine).toHaveLength(1);
+      const a = mine[0]!.Properties;
+      expect(a).toMatchObject({ ...EVALUATION, Threshold: 1 });
+      expect(a.MetricName).toBeUndefined();
+      const metrics: Json[] = a.Metrics;
+      const expression = metrics.filter((m) => m.Expression !== undefined);
+      expect(expression).toHaveLength(1);
+      expect(expression[0].ReturnData).toBe(true);
+      const stats = metrics.filter((m) => m.MetricStat);
+      expect(metrics.length).toBeLessThanOrEqual(11); // a metric-math alarm reads at most 10 metrics
+      const operations = stats.map((m) => {
+        expect(m.ReturnData).toBe(false);
+        expect(m.MetricStat).toMatchObject({
+          Period: 300,
+          Stat: 'Sum',
+          Metric: { Namespace: 'AWS/DynamoDB', MetricName: 'ThrottledRequests' },
+        });
+        const dims = Object.fromEntries(m.MetricStat.Metric.Dimensions.map((d: Json) => [d.Name, d.Value]));
+        expect(Object.keys(dims).sort()).toEqual(['Operation', 'TableName']);
+        expect(dims.TableName).toEqual({ Ref: tableIds[key] });
+        return dims.Operation as string;
+      });
+      expect(operations.sort()).toEqual(TABLE_OPERATIONS[key]);
+      // The expression adds up every one of those metrics (missing values count as 0 in metric math).
+      expect(expression[0].Expression.split(' + ').sort()).toEqual(stats.map((m) => m.Id).sort());
+      expect(a.AlarmName).toMatch(/^ServiceTest-Service-\w+Table-ThrottledRequests$/);
+      expect(JSON.stringify(a.AlarmDescription)).toContain(TABLE_OPERATIONS[key].join(', '));
+    },
+  );
+
+  it('the table alarms cover every DynamoDB action any role holds on that table', () => {
+    const byTable: Record<string, Set<string>> = {};
+    for (const { statement } of allIamStatements(template)) {
+      for (const action of asArray(statement.Action).filter((x) => x.startsWith('dynamodb:'))) {
+        for (const r of asArray(statement.Resource)) (byTable[refId(r)!] ??= new Set()).add(action.slice('dynamodb:'.length));
+      }
+    }
+    for (const [key, ops] of Object.entries(TABLE_OPERATIONS)) {
+      expect([...byTable[tableIds[key as keyof typeof tableIds]]!].sort()).toEqual(ops);
+    }
+  });
+
+  it('without an alarm topic: no actions on any alarm, no SNS resources', () => {
+    for (const a of Object.values(alarms())) {
+      expect(a.Properties.AlarmActions).toBeUndefined();
+      expect(a.Properties.OKActions).toBeUndefined();
+      expect(a.Properties.InsufficientDataActions).toBeUndefined();
+    }
+    expect(Object.values(resourcesOf(template)).filter((r) => r.Type.startsWith('AWS::SNS::'))).toEqual([]);
+    expect(Object.keys(template.toJSON().Outputs)).not.toContain('AlarmTopicArn');
+  });
+
+  it('alarm names are unique and every description says what to look at', () => {
+    const names = Object.values(alarms()).map((a) => a.Properties.AlarmName as string);
+    expect(new Set(names).size).toBe(names.length);
+    for (const a of Object.values(alarms())) {
+      expect(JSON.stringify(a.Properties.AlarmDescription)).toMatch(/Look|check/);
+    }
+  });
+});
+
 describe('outputs', () => {
   it('exports ApiUrl and RedirectUri (= PUBLIC_BASE_URL + /auth/callback)', () => {
     const outputs = template.toJSON().Outputs;

@@ -10,6 +10,7 @@ describe('readSettings', () => {
     const s = read({});
     expect(s.stackName).toBe('DynamicsAuthService');
     expect(s.placeholders).toEqual(['clientId', 'dynamicsUrl', 'allowedReturnUrls']);
+    expect(s).not.toHaveProperty('alarmEmail');
     expect(s.serviceProps).toEqual({
       clientId: '00000000-0000-0000-0000-000000000000',
       dynamicsUrl: 'https://contoso.crm.dynamics.com',
@@ -35,8 +36,10 @@ describe('readSettings', () => {
       logRetentionDays: '90',
       logLevel: 'warn',
       nativeRedirectSchemes: ' com.contoso.crmcli, Com.Contoso.Excel-Addin ,com.contoso.crmcli,',
+      alarmEmail: ' Ops.Team+alarms@sub.example.co.uk ',
     });
     expect(s.stackName).toBe('Auth-Prod');
+    expect(s.alarmEmail).toBe('Ops.Team+alarms@sub.example.co.uk');
     expect(s.placeholders).toEqual([]);
     expect(s.serviceProps).toEqual({
       clientId: 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE',
@@ -109,6 +112,22 @@ describe('readSettings', () => {
     ['nativeRedirectSchemes', 'com..contoso'],
     ['nativeRedirectSchemes', '1com.contoso'],
     ['nativeRedirectSchemes', ['com.contoso.crmcli']],
+    ['alarmEmail', 'ops'],
+    ['alarmEmail', 'ops@'],
+    ['alarmEmail', '@example.com'],
+    ['alarmEmail', 'ops@example'],
+    ['alarmEmail', 'ops@@example.com'],
+    ['alarmEmail', 'ops@example.com,dev@example.com'],
+    ['alarmEmail', 'ops@example.com dev@example.com'],
+    ['alarmEmail', 'Ops <ops@example.com>'],
+    ['alarmEmail', '.ops@example.com'],
+    ['alarmEmail', 'ops..team@example.com'],
+    ['alarmEmail', 'ops@-example.com'],
+    ['alarmEmail', 'ops@example..com'],
+    ['alarmEmail', 'ops@127.0.0.1'],
+    ['alarmEmail', 'ops@[127.0.0.1]'],
+    ['alarmEmail', `${'x'.repeat(65)}@example.com`],
+    ['alarmEmail', ['ops@example.com']],
   ])('rejects %s=%j with an error naming it', (name, value) => {
     expect(() => read({ [name]: value })).toThrow(new RegExp(`^Invalid setting "${name}"`));
   });
@@ -119,7 +138,18 @@ describe('readSettings', () => {
     );
   });
 
-  it('documents every setting (SETTINGS lists nativeRedirectSchemes, unset by default)', () => {
+  it('documents every setting (SETTINGS lists nativeRedirectSchemes and alarmEmail, unset by default)', () => {
     expect(SETTINGS).toHaveProperty('nativeRedirectSchemes', undefined);
+    expect(SETTINGS).toHaveProperty('alarmEmail', undefined);
+  });
+
+  it('alarmEmail: one plain address, trimmed, kept as given; an empty value means no topic', () => {
+    for (const email of ['ops@example.com', 'a@b.co', "o'brien!#$%&*+/=?^_`{|}~-@xn--bcher-kva.example"]) {
+      expect(read({ alarmEmail: email }).alarmEmail).toBe(email);
+    }
+    expect(read({ alarmEmail: ' ' })).not.toHaveProperty('alarmEmail');
+    expect(() => read({ alarmEmail: 'ops' })).toThrow(
+      'Invalid setting "alarmEmail" (-c alarmEmail=ops): expected one email address, such as ops@example.com',
+    );
   });
 });

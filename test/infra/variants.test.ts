@@ -1,17 +1,20 @@
 /**
  * Other shapes of the construct: a public client on a custom domain, a secret given by complete
- * ARN, and two independent services in one stack — all stacks of one app, synthesized once. None of
+ * ARN, alarms emailed through an SNS topic (`alarmEmail`), and two independent services in one
+ * stack — all stacks of one app, synthesized once. None of
  * these tests reads a bundle (service.test.ts does), so the app skips esbuild bundling altogether.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamicsAuthService, type DynamicsAuthServiceProps, SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   allIamStatements,
   asArray,
+  containsWildcard,
   FN_NAMES,
   functionsByName,
   type Json,
@@ -34,6 +37,7 @@ const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dynamic
 // One app holding every variant stack, synthesized once, without bundling (see above).
 let publicStack: DynamicsAuthStack;
 let byArnStack: DynamicsAuthStack;
+let emailStack: DynamicsAuthStack;
 let twoStack: Stack;
 let sales: DynamicsAuthService;
 let support: DynamicsAuthService;
@@ -43,6 +47,7 @@ beforeAll(() => {
     service: { ...BASE, publicBaseUrl: 'https://auth.example.com/' },
   });
   byArnStack = new DynamicsAuthStack(app, 'ByArn', { service: { ...BASE, clientSecret: SECRET_ARN } });
+  emailStack = new DynamicsAuthStack(app, 'WithAlarmEmail', { service: BASE, alarmEmail: 'ops@example.com' });
   twoStack = new Stack(app, 'TwoServices');
   sales = new DynamicsAuthService(twoStack, 'Sales', { ...BASE, clientSecret: 'sales/client-secret' });
   support = new DynamicsAuthService(twoStack, 'Support', {
@@ -141,6 +146,90 @@ describe('secret given by complete ARN', () => {
   });
 });
 
+describe('alarmEmail: alarms notify an SNS topic with an email subscription', () => {
+  let template: Template;
+  let topicId: string;
+  beforeAll(() => {
+    template = Template.fromStack(emailStack);
+    topicId = refId(emailStack.resolve(emailStack.alarmTopic!.topicArn))!;
+  });
+
+  it('one topic, TLS-only, with the email subscription', () => {
+    expect(Object.keys(resourcesOf(template, 'AWS::SNS::Topic'))).toEqual([topicId]);
+    const subscriptions = Object.values(resourcesOf(template, 'AWS::SNS::Subscription'));
+    expect(subscriptions.map((s) => s.Properties)).toEqual([
+      { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: { Ref: topicId } },
+    ]);
+    expect(template.toJSON().Outputs.AlarmTopicArn.Value).toEqual({ Ref: topicId });
+  });
+
+  it('every alarm (all 26) notifies the topic, on ALARM only', () => {
+    const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(26);
+    expect(emailStack.service.alarms).toHaveLength(26);
+    for (const a of alarms) {
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(a.Properties.OKActions).toBeUndefined();
+    }
+  });
+
+  it('the topic policy denies non-TLS publishing and lets CloudWatch publish for exactly these alarms', () => {
+    const policies = Object.values(resourcesOf(template, 'AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.Properties.Topics).toEqual([{ Ref: topicId }]);
+    const statements: Json[] = policies[0]!.Properties.PolicyDocument.Statement;
+    expect(statements).toHaveLength(2);
+    expect(statements[0]).toMatchObject({
+      Effect: 'Deny',
+      Action: 'sns:Publish',
+      Principal: '*',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+    const allow = statements[1];
+    expect(allow).toMatchObject({
+      Effect: 'Allow',
+      Action: 'sns:Publish',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Resource: { Ref: topicId },
+    });
+    expect(allow.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    const alarmIds = Object.keys(resourcesOf(template, 'AWS::CloudWatch::Alarm')).sort();
+    expect(allow.Condition.ArnEquals['aws:SourceArn'].map((arn: Json) => refId(arn)).sort()).toEqual(alarmIds);
+    expect(containsWildcard(allow)).toBe(false);
+  });
+
+  it('is cdk-nag clean with nothing acknowledged but the per-route APIG4 (SNS3 satisfied by enforceSSL)', () => {
+    expect(nagFindings(emailStack)).toEqual([]);
+    const acks: string[] = [];
+    for (const c of emailStack.node.findAll()) {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        acks.push(...Object.keys(entry.data as Record<string, string>).map((id) => id.replace(/^annotation::/i, '')));
+      }
+    }
+    expect(new Set(acks)).toEqual(new Set(['AwsSolutions-APIG4']));
+  });
+
+  it('stacks without alarmEmail have no topic and no AlarmTopicArn output', () => {
+    for (const s of [publicStack, byArnStack]) {
+      expect(s.alarmTopic).toBeUndefined();
+      const t = Template.fromStack(s);
+      t.resourceCountIs('AWS::SNS::Topic', 0);
+      t.resourceCountIs('AWS::CloudWatch::Alarm', 26);
+      expect(Object.keys(t.toJSON().Outputs)).not.toContain('AlarmTopicArn');
+    }
+  });
+
+  it.each(['ops', 'ops@example', 'Ops <ops@example.com>', 'ops@example.com,dev@example.com'])(
+    'the stack rejects alarmEmail=%j before creating anything',
+    (alarmEmail) => {
+      expect(() => new DynamicsAuthStack(new App(), 'Bad', { service: BASE, alarmEmail })).toThrow(
+        /invalid alarmEmail/,
+      );
+    },
+  );
+});
+
 describe('two independent services in one stack', () => {
   let stack: Stack;
   let template: Template;
@@ -160,6 +249,14 @@ describe('two independent services in one stack', () => {
     template.resourceCountIs('AWS::Lambda::Function', 22);
     template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.resourceCountIs('AWS::KMS::Key', 2);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 52);
+  });
+
+  it('alarm names stay unique: each carries its service’s construct id', () => {
+    const names = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
+    expect(new Set(names).size).toBe(52);
+    expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(26);
+    expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(26);
   });
 
   it('each service only touches its own tables, key and secret', () => {
@@ -236,6 +333,13 @@ describe('the cdk-nag check is not vacuous', () => {
       new PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }),
     );
     expect(nagFindings(stack).join('\n')).toMatch(/AwsSolutions-IAM5\[Action::dynamodb:\*\]/);
+  });
+
+  it('reports a topic without enforceSSL (SNS3); has no SNS2 rule (the alarm topic is unencrypted on purpose, see infra/stack.ts)', () => {
+    const stack = new Stack(new App(), 'TopicCanary');
+    new Topic(stack, 'Topic');
+    const findings = nagFindings(stack);
+    expect(findings).toEqual([expect.stringMatching(/^error AwsSolutions-SNS3 at TopicCanary\/Topic\//)]);
   });
 });
 
