@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { CookieJar } from '../support/cookie-jar.ts';
 import { expectMatchesOpenApi } from '../support/openapi.ts';
+import { failRefreshGrants } from '../support/idp-faults.ts';
 
 let stack: LocalStack;
 const tokenRequests: Record<string, string>[] = [];
@@ -133,19 +134,14 @@ describe('managed connections for backends', () => {
     };
     await userConnects(created.connectUrl);
     expect((await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' })).status).toBe(200);
-    const revoke = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-      if (req.body.grant_type !== 'refresh_token') return;
-      res.statusCode = 400;
-      res.body = { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' };
-    };
-    stack.idp!.server.service.on('beforeResponse', revoke);
+    const restoreIdp = failRefreshGrants(stack.idp!.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
     try {
       stack.dataverse!.expireIssuedTokens();
       const proxied = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' });
       expect(proxied.status).toBe(409);
       expect(JSON.parse(proxied.text)).toMatchObject({ error: 'reconnect_required' });
     } finally {
-      stack.idp!.server.service.off('beforeResponse', revoke);
+      restoreIdp();
     }
     const info = await asBackend(alpha.key, 'GET', '/connections/customer-7');
     expect(JSON.parse(info.text)).toMatchObject({ status: 'failed', lastError: 'invalid_grant' });

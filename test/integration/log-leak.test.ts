@@ -6,6 +6,7 @@ vi.hoisted(() => {
 });
 import { LOGIN_BINDING_COOKIE } from '../../shared/http/cookies.ts';
 import { cookiePair, RETURN_ORIGIN, startTestStack, type TestStack } from '../support/stack.ts';
+import { failRefreshGrants } from '../support/idp-faults.ts';
 
 const CLIENT_SECRET = 'cs~Very-Secret-Client-Value-0123456789';
 
@@ -71,16 +72,10 @@ describe('logs of a whole flow', () => {
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${'x'.repeat(43)}` } });
     // invalid_grant on the next refresh, which ends the session; then logout.
-    const revoke = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-      if (req.body.grant_type === 'refresh_token') {
-        res.statusCode = 400;
-        res.body = { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' };
-      }
-    };
-    stack.idp.server.service.on('beforeResponse', revoke);
+    const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
     stack.dataverse.failNext(401);
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
-    stack.idp.server.service.off('beforeResponse', revoke);
+    restoreIdp();
     await routes.logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
 
     const logs = captured.join("");

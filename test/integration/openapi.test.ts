@@ -11,6 +11,7 @@ import {
   toFragment,
 } from '../support/openapi.ts';
 import { LOGIN_COOKIE, RETURN_ORIGIN, signIn, startTestStack, type TestStack } from '../support/stack.ts';
+import { failRefreshGrants } from '../support/idp-faults.ts';
 
 const doc = openApiDocument;
 const API = '/api/data/v9.2';
@@ -249,34 +250,24 @@ describe('real responses match the OpenAPI document', () => {
     expect(check('POST', '/auth/refresh', await refresh({}), 401)).toMatchObject({ error: 'unauthenticated' });
     expect(check('POST', '/auth/refresh', await refresh({ headers: { authorization: 'Bearer nope' } }), 401)).toMatchObject({ error: 'unauthenticated' });
 
-    const fail = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-      if (req.body.grant_type !== 'refresh_token') return;
-      res.statusCode = 503;
-      res.body = { error: 'temporarily_unavailable' };
-    };
-    stack.idp.server.service.on('beforeResponse', fail);
+    const restoreIdp = failRefreshGrants(stack.idp.server, 503, { error: 'temporarily_unavailable' });
     try {
       // A new session: the first one's rotation just happened, and a refresh within 5 s is coalesced.
       const other = await signIn(stack);
       check('POST', '/auth/refresh', await refresh({ headers: { authorization: `Bearer ${other.sessionToken}` } }), 503);
     } finally {
-      stack.idp.server.service.off('beforeResponse', fail);
+      restoreIdp();
     }
   });
 
   it('POST /auth/refresh: 401 login_required when the grant is revoked', async () => {
     const { sessionToken } = await signIn(stack);
-    const revoke = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-      if (req.body.grant_type !== 'refresh_token') return;
-      res.statusCode = 400;
-      res.body = { error: 'invalid_grant' };
-    };
-    stack.idp.server.service.on('beforeResponse', revoke);
+    const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant' });
     try {
       const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
       expect(check('POST', '/auth/refresh', answer, 401)).toMatchObject({ error: 'login_required' });
     } finally {
-      stack.idp.server.service.off('beforeResponse', revoke);
+      restoreIdp();
     }
   });
 

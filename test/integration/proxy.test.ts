@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../../shared/crypto/random.ts';
 import { jsonBody, RETURN_ORIGIN, signIn, startTestStack, type TestStack } from '../support/stack.ts';
+import { failRefreshGrants } from '../support/idp-faults.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -129,19 +130,14 @@ describe('proxy', () => {
 
   it('deletes the session and answers 401 login_required when the refresh grant is revoked', async () => {
     const { sessionToken } = await signIn(stack);
-    const revoke = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-      if (req.body.grant_type !== 'refresh_token') return;
-      res.statusCode = 400;
-      res.body = { error: 'invalid_grant', error_description: 'AADSTS50173: The provided grant has expired due to it being revoked.' };
-    };
-    stack.idp.server.service.on('beforeResponse', revoke);
+    const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: The provided grant has expired due to it being revoked.' });
     try {
       stack.dataverse.failNext(401);
       const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
       expect(answer.statusCode).toBe(401);
       expect(jsonBody(answer)).toMatchObject({ error: 'login_required' });
     } finally {
-      stack.idp.server.service.off('beforeResponse', revoke);
+      restoreIdp();
     }
     expect(await stack.services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000))).toBeUndefined();
     const after = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../shared/crypto/random.ts';
 import { TokenVault } from '../../shared/crypto/envelope.ts';
 import { jsonBody, signIn, startTestStack, type TestStack } from '../support/stack.ts';
+import { failRefreshGrants } from '../support/idp-faults.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -103,18 +104,13 @@ describe('refresh', () => {
     const id = sha256(sessionToken);
     const before = await stack.dynamoClient.send(new ScanCommand({ TableName: 'Sessions' }));
     const itemBefore = before.Items!.find((i) => i.id!.S === id)!;
-    const fail = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-      if (req.body.grant_type !== 'refresh_token') return;
-      res.statusCode = 503;
-      res.body = { error: 'temporarily_unavailable' };
-    };
-    stack.idp.server.service.on('beforeResponse', fail);
+    const restoreIdp = failRefreshGrants(stack.idp.server, 503, { error: 'temporarily_unavailable' });
     try {
       const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
       expect(answer.statusCode).toBe(503);
       expect(jsonBody(answer)).toMatchObject({ error: 'temporarily_unavailable' });
     } finally {
-      stack.idp.server.service.off('beforeResponse', fail);
+      restoreIdp();
     }
     const after = await stack.dynamoClient.send(new ScanCommand({ TableName: 'Sessions' }));
     const itemAfter = after.Items!.find((i) => i.id!.S === id)!;
@@ -129,18 +125,13 @@ describe('refresh', () => {
     'ends the session on %s with 401 login_required',
     async (error) => {
       const { sessionToken } = await signIn(stack);
-      const fail = (res: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-        if (req.body.grant_type !== 'refresh_token') return;
-        res.statusCode = 400;
-        res.body = { error };
-      };
-      stack.idp.server.service.on('beforeResponse', fail);
+      const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error });
       try {
         const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
         expect(answer.statusCode).toBe(401);
         expect(jsonBody(answer)).toMatchObject({ error: 'login_required' });
       } finally {
-        stack.idp.server.service.off('beforeResponse', fail);
+        restoreIdp();
       }
       expect(await stack.services.sessions.get(sha256(sessionToken), now())).toBeUndefined();
     },
