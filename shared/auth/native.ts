@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, ti
 import { randomToken, sha256 } from '../crypto/random.ts';
 import { HttpError } from '../http/errors.ts';
 import type { Services } from '../runtime.ts';
+import { parseRedirectTarget } from './return-to.ts';
 
 /** A handoff is redeemable for this long after the callback. */
 export const HANDOFF_TTL_SECONDS = 60;
@@ -17,14 +18,8 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
  */
 export function checkNativeReturnTo(raw: string, schemes: ReadonlySet<string>): string | undefined {
   // eslint-disable-next-line no-control-regex
-  if (raw.length === 0 || raw.length > 2048 || /[\u0000-\u0020\u007f\\]/.test(raw)) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return undefined;
-  }
-  if (url.username || url.password || url.hash) return undefined;
+  const url = parseRedirectTarget(raw, /[\u0000-\u0020\u007f\\]/);
+  if (!url || url.username || url.password || url.hash) return undefined;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url.href;
   if (schemes.has(url.protocol.slice(0, -1))) return url.href;
   return undefined;

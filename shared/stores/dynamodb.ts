@@ -332,6 +332,22 @@ export class DynamoSessionStore implements SessionStore {
     private readonly idleTimeoutSeconds = Number.POSITIVE_INFINITY,
   ) {}
 
+  /** A conditional update of one session row: true if it was written, false if the condition failed. */
+  private async update(id: string, expression: string, condition: string, values: Item): Promise<boolean> {
+    const ok = await attempt(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+    return ok !== false;
+  }
+
   async get(id: string, nowSeconds: number): Promise<Session | undefined> {
     const out = await attempt(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
@@ -350,37 +366,16 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   async markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void> {
-    await attempt(() =>
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { id: s(id) },
-          UpdateExpression: 'SET connStatus = :failed, lastError = :reason, failedAt = :now REMOVE leaseId, leaseUntil',
-          ConditionExpression: 'attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease',
-          ExpressionAttributeValues: {
-            ':failed': s('failed'),
-            ':reason': s(reason),
-            ':now': n(nowMs),
-            ':v': n(version),
-            ':lease': s(leaseId),
-          },
-        }),
-      ),
+    await this.update(
+      id,
+      'SET connStatus = :failed, lastError = :reason, failedAt = :now REMOVE leaseId, leaseUntil',
+      'attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease',
+      { ':failed': s('failed'), ':reason': s(reason), ':now': n(nowMs), ':v': n(version), ':lease': s(leaseId) },
     );
   }
 
   async touch(id: string, nowMs: number): Promise<void> {
-    await attempt(() =>
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { id: s(id) },
-          UpdateExpression: 'SET lastSeenAt = :now',
-          ConditionExpression: 'attribute_exists(id) AND lastSeenAt < :now',
-          ExpressionAttributeValues: { ':now': n(nowMs) },
-        }),
-      ),
-    );
+    await this.update(id, 'SET lastSeenAt = :now', 'attribute_exists(id) AND lastSeenAt < :now', { ':now': n(nowMs) });
   }
 
   async create(session: Session): Promise<void> {
@@ -403,33 +398,16 @@ export class DynamoSessionStore implements SessionStore {
     leaseUntilMs: number,
     nowMs: number,
   ): Promise<boolean> {
-    const ok = await attempt(() =>
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { id: s(id) },
-          UpdateExpression: 'SET leaseId = :lease, leaseUntil = :until',
-          ConditionExpression:
-            'attribute_exists(id) AND version = :v AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
-          ExpressionAttributeValues: { ':lease': s(leaseId), ':until': n(leaseUntilMs), ':v': n(version), ':now': n(nowMs) },
-        }),
-      ),
+    return this.update(
+      id,
+      'SET leaseId = :lease, leaseUntil = :until',
+      'attribute_exists(id) AND version = :v AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+      { ':lease': s(leaseId), ':until': n(leaseUntilMs), ':v': n(version), ':now': n(nowMs) },
     );
-    return ok !== false;
   }
 
   async releaseRefreshLease(id: string, leaseId: string): Promise<void> {
-    await attempt(() =>
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { id: s(id) },
-          UpdateExpression: 'REMOVE leaseId, leaseUntil',
-          ConditionExpression: 'leaseId = :lease',
-          ExpressionAttributeValues: { ':lease': s(leaseId) },
-        }),
-      ),
-    );
+    await this.update(id, 'REMOVE leaseId, leaseUntil', 'leaseId = :lease', { ':lease': s(leaseId) });
   }
 
   async saveRotatedTokens(
@@ -439,29 +417,22 @@ export class DynamoSessionStore implements SessionStore {
     tokens: RotatedTokens,
     nowMs: number,
   ): Promise<boolean> {
-    const ok = await attempt(() =>
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { id: s(id) },
-          UpdateExpression:
-            'SET dataKey = :dk, accessToken = :at, refreshToken = :rt, accessTokenExpiresAt = :atexp, ' +
-            'version = :next, refreshedAt = :now, lastSeenAt = :now REMOVE leaseId, leaseUntil',
-          ConditionExpression: 'version = :v AND leaseId = :lease',
-          ExpressionAttributeValues: {
-            ':dk': b(tokens.dataKey),
-            ':at': b(tokens.accessToken),
-            ':rt': b(tokens.refreshToken),
-            ':atexp': n(tokens.accessTokenExpiresAt),
-            ':next': n(version + 1),
-            ':now': n(nowMs),
-            ':v': n(version),
-            ':lease': s(leaseId),
-          },
-        }),
-      ),
+    return this.update(
+      id,
+      'SET dataKey = :dk, accessToken = :at, refreshToken = :rt, accessTokenExpiresAt = :atexp, ' +
+        'version = :next, refreshedAt = :now, lastSeenAt = :now REMOVE leaseId, leaseUntil',
+      'version = :v AND leaseId = :lease',
+      {
+        ':dk': b(tokens.dataKey),
+        ':at': b(tokens.accessToken),
+        ':rt': b(tokens.refreshToken),
+        ':atexp': n(tokens.accessTokenExpiresAt),
+        ':next': n(version + 1),
+        ':now': n(nowMs),
+        ':v': n(version),
+        ':lease': s(leaseId),
+      },
     );
-    return ok !== false;
   }
 
   async delete(id: string): Promise<void> {
