@@ -80,6 +80,8 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
   }
 }
 
+type SingleUseKind = 'login' | 'handoff' | 'connect';
+
 /**
  * Single-use items (pending logins, handoffs, connect sessions) share one table: written once under
  * a fresh id, consumed once by a conditional delete that returns the old item (DESIGN: state is
@@ -100,7 +102,7 @@ class SingleUseItems {
     if (ok === false) throw new StoreUnavailableError('Id collision: the single-use item already exists');
   }
 
-  async get(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
+  async get(id: string, kind: SingleUseKind, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
     );
@@ -109,13 +111,20 @@ class SingleUseItems {
     return num(item, 'expiresAt') > nowSeconds ? item : undefined;
   }
 
-  async consume(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
+  /**
+   * Deletes the item only if it is of `kind`: the kind check is part of the delete's condition, so
+   * naming another kind's id (a connect token sent as a handoff, a handoff sent as `state`) destroys
+   * nothing. Rows written before `kind` existed are logins.
+   */
+  async consume(id: string, kind: SingleUseKind, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
       this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
           Key: { id: s(id) },
-          ConditionExpression: 'attribute_exists(id)',
+          ConditionExpression:
+            kind === 'login' ? 'attribute_exists(id) AND (kind = :kind OR attribute_not_exists(kind))' : 'attribute_exists(id) AND kind = :kind',
+          ExpressionAttributeValues: { ':kind': s(kind) },
           ReturnValues: 'ALL_OLD',
         }),
       ),

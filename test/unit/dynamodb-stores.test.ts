@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoPendingLoginStore, DynamoSessionStore } from '../../shared/stores/dynamodb.ts';
+import { DynamoConnectSessionStore, DynamoHandoffStore, DynamoPendingLoginStore, DynamoSessionStore } from '../../shared/stores/dynamodb.ts';
 import { StoreUnavailableError, type Session } from '../../shared/stores/model.ts';
 
 const ddb = mockClient(DynamoDBClient);
@@ -50,8 +50,23 @@ describe('DynamoPendingLoginStore', () => {
     const login = await pending.consume('h', 500);
     expect(login?.codeVerifier).toBe('v');
     const input = ddb.commandCalls(DeleteItemCommand)[0]!.args[0].input;
-    expect(input.ConditionExpression).toBe('attribute_exists(id)');
+    expect(input.ConditionExpression).toBe('attribute_exists(id) AND (kind = :kind OR attribute_not_exists(kind))');
+    expect(input.ExpressionAttributeValues).toEqual({ ':kind': { S: 'login' } });
     expect(input.ReturnValues).toBe('ALL_OLD');
+  });
+
+  it('deletes only items of the kind being consumed (rows without a kind count as logins)', async () => {
+    ddb.on(DeleteItemCommand).rejects(ccf());
+    const handoffs = new DynamoHandoffStore(client, 'PendingLogins');
+    const links = new DynamoConnectSessionStore(client, 'PendingLogins');
+    expect(await handoffs.consume('h', 1)).toBeUndefined();
+    expect(await links.consume('c', 1)).toBeUndefined();
+    const [handoff, link] = ddb.commandCalls(DeleteItemCommand).map((call) => call.args[0].input);
+    // A handoff or connect link is never deleted by a consume of another kind, nor is a kind-less (legacy login) row.
+    expect(handoff!.ConditionExpression).toBe('attribute_exists(id) AND kind = :kind');
+    expect(handoff!.ExpressionAttributeValues).toEqual({ ':kind': { S: 'handoff' } });
+    expect(link!.ConditionExpression).toBe('attribute_exists(id) AND kind = :kind');
+    expect(link!.ExpressionAttributeValues).toEqual({ ':kind': { S: 'connect' } });
   });
 
   it('treats an item past its expiry as absent, and a failed condition as already used', async () => {
