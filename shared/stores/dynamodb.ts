@@ -342,7 +342,7 @@ export class DynamoSessionStore implements SessionStore {
   ) {}
 
   /** A conditional update of one session row: true if it was written, false if the condition failed. */
-  private async update(id: string, expression: string, condition: string, values: Item): Promise<boolean> {
+  private async update(id: string, expression: string, condition: string, values: Item = {}): Promise<boolean> {
     const ok = await attempt(() =>
       this.client.send(
         new UpdateItemCommand({
@@ -350,7 +350,8 @@ export class DynamoSessionStore implements SessionStore {
           Key: { id: s(id) },
           UpdateExpression: expression,
           ConditionExpression: condition,
-          ExpressionAttributeValues: values,
+          // DynamoDB refuses an empty ExpressionAttributeValues map.
+          ExpressionAttributeValues: Object.keys(values).length > 0 ? values : undefined,
         }),
       ),
     );
@@ -381,6 +382,17 @@ export class DynamoSessionStore implements SessionStore {
       'attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease',
       { ':failed': s('failed'), ':reason': s(reason), ':now': n(nowMs), ':v': n(version), ':lease': s(leaseId) },
     );
+  }
+
+  async markDataverseRejected(id: string, version: number, untilMs: number): Promise<void> {
+    await this.update(id, 'SET dvRejectedUntil = :until', 'attribute_exists(id) AND version = :v', {
+      ':until': n(untilMs),
+      ':v': n(version),
+    });
+  }
+
+  async clearDataverseRejected(id: string): Promise<void> {
+    await this.update(id, 'REMOVE dvRejectedUntil', 'attribute_exists(dvRejectedUntil)');
   }
 
   async touch(id: string, nowMs: number): Promise<void> {
@@ -467,6 +479,7 @@ function fromSession(session: Session): Item {
   if (session.user.name) item.name = s(session.user.name);
   if (session.user.username) item.username = s(session.user.username);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
+  if (session.dataverseRejectedUntil !== undefined) item.dvRejectedUntil = n(session.dataverseRejectedUntil);
   if (session.connection) {
     item.ownerKeyId = s(session.connection.ownerKeyId);
     item.connectionId = s(session.connection.connectionId);
@@ -496,6 +509,7 @@ function toSession(item: Item): Session {
     lastSeenAt: item.lastSeenAt?.N !== undefined ? Number(item.lastSeenAt.N) : num(item, 'createdAt'),
     expiresAt: num(item, 'expiresAt'),
     leaseUntil: item.leaseUntil?.N !== undefined ? Number(item.leaseUntil.N) : undefined,
+    dataverseRejectedUntil: item.dvRejectedUntil?.N !== undefined ? Number(item.dvRejectedUntil.N) : undefined,
     connection: optStr(item, 'ownerKeyId')
       ? {
           ownerKeyId: str(item, 'ownerKeyId'),

@@ -138,6 +138,32 @@ describe('DynamoSessionStore', () => {
     expect(input.UpdateExpression).toBe('REMOVE leaseId, leaseUntil');
   });
 
+  it('marks a Dataverse rejection only on the row at the rejected version, reads it back, and clears it', async () => {
+    ddb.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(ccf());
+    await sessions.markDataverseRejected('sid', 5, 900_000);
+    await sessions.clearDataverseRejected('sid');
+    const [mark, clear] = ddb.commandCalls(UpdateItemCommand).map((call) => call.args[0].input);
+    expect(mark!.UpdateExpression).toBe('SET dvRejectedUntil = :until');
+    expect(mark!.ConditionExpression).toBe('attribute_exists(id) AND version = :v');
+    expect(mark!.ExpressionAttributeValues).toEqual({ ':until': { N: '900000' }, ':v': { N: '5' } });
+    expect(clear!.UpdateExpression).toBe('REMOVE dvRejectedUntil');
+    expect(clear!.ConditionExpression).toBe('attribute_exists(dvRejectedUntil)');
+    expect(clear!.ExpressionAttributeValues).toBeUndefined();
+
+    ddb.on(GetItemCommand).resolves({
+      Item: {
+        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
+        version: { N: '5' }, createdAt: { N: '1' }, expiresAt: { N: '2000' }, dvRejectedUntil: { N: '900000' },
+      },
+    });
+    expect((await sessions.get('sid', 1))?.dataverseRejectedUntil).toBe(900_000);
+    // A replaced row (new sign-in or reconnect) is written without the mark.
+    ddb.on(PutItemCommand).resolves({});
+    await sessions.putConnection({ ...session, connection: { ownerKeyId: 'k', connectionId: 'c', status: 'active' } });
+    expect(ddb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!.dvRejectedUntil).toBeUndefined();
+  });
+
   it('marks a connection failed only for the lease holder at the version it refreshed', async () => {
     ddb.on(UpdateItemCommand).resolves({});
     await sessions.markConnectionFailed('cid', 7, 'lease-1', 'invalid_grant', 10);
