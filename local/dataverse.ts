@@ -38,8 +38,8 @@ const ENTITY_SETS: Record<string, { key: string; name: string }> = {
 /**
  * A development stand-in for the Dataverse Web API (v9.2): WhoAmI, accounts and contacts (list with
  * $top/$select/paging, get, create, update, delete), $batch pass-through and a binary column. It
- * checks bearer tokens against the IdP's JWKS and answers 401 for an expired or unknown token, and
- * can be told to answer the next requests with 429 + Retry-After or any status.
+ * checks bearer tokens against the IdP's JWKS and answers 401 for an expired or unknown token or a
+ * rejected user's, and can be told to answer the next requests with 429 + Retry-After or any status.
  */
 export class DataverseStandIn {
   readonly requests: RecordedRequest[] = [];
@@ -51,6 +51,8 @@ export class DataverseStandIn {
   /** Tokens presented so far (by SHA-256), and those revoked by expireIssuedTokens(). */
   private readonly seenTokens = new Set<string>();
   private readonly revokedTokens = new Set<string>();
+  /** Users (by `oid`) whose every token, however fresh, is answered with 401. */
+  private readonly rejectedUsers = new Set<string>();
   url = '';
 
   constructor(private readonly options: DataverseStandInOptions) {
@@ -111,6 +113,18 @@ export class DataverseStandIn {
     this.seenTokens.clear();
   }
 
+  /**
+   * Answer 401 to every token of this user, as Dataverse does for a user who is no member of the
+   * environment (e.g. from another tenant of a multi-tenant app), until acceptUser().
+   */
+  rejectUser(oid: string): void {
+    this.rejectedUsers.add(oid);
+  }
+
+  acceptUser(oid: string): void {
+    this.rejectedUsers.delete(oid);
+  }
+
   insert(set: string, data: Record<string, unknown>): Entity {
     const id = randomUUID();
     const entity = { id, etag: 1, data: { ...data, [ENTITY_SETS[set]!.key]: id, createdon: new Date().toISOString() } };
@@ -158,6 +172,7 @@ export class DataverseStandIn {
       const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer });
       const id = createHash('sha256').update(token).digest('base64url');
       if (this.revokedTokens.has(id)) return undefined;
+      if (typeof payload.oid === 'string' && this.rejectedUsers.has(payload.oid)) return undefined;
       this.seenTokens.add(id);
       return payload;
     } catch {

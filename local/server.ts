@@ -22,6 +22,33 @@ function matchRoute(routes: readonly LocalRoute[], method: string, path: string)
   return routes.find((r) => (r.method === 'ANY' || r.method === method) && r.path.test(path));
 }
 
+/** Strips leading and trailing SP (0x20) only, as API Gateway does with each cookie. */
+function stripSpaces(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && value.charCodeAt(start) === 0x20) start++;
+  while (end > start && value.charCodeAt(end - 1) === 0x20) end--;
+  return value.slice(start, end);
+}
+
+/**
+ * The event's `cookies` as API Gateway HTTP API builds them: the Cookie header as UTF-8 text, split
+ * on ";" with surrounding spaces removed. Node hands header values over as latin1 (one character per
+ * byte), so the raw bytes are decoded again as UTF-8; any other whitespace stays part of the cookie.
+ */
+function cookiesOf(req: IncomingMessage): string[] | undefined {
+  const cookies: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() !== 'cookie') continue;
+    const header = Buffer.from(req.rawHeaders[i + 1]!, 'latin1').toString('utf8');
+    for (const part of header.split(';')) {
+      const cookie = stripSpaces(part);
+      if (cookie) cookies.push(cookie);
+    }
+  }
+  return cookies.length > 0 ? cookies : undefined;
+}
+
 /** Turns a Node request into the API Gateway v2 event the Lambda functions receive. */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   const rawUrl = req.url ?? '/';
@@ -33,10 +60,7 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
     if (value === undefined || name === 'cookie') continue;
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
-  const cookies = req.headers.cookie
-    ?.split(';')
-    .map((c) => c.trim())
-    .filter(Boolean);
+  const cookies = cookiesOf(req);
   const query = new URLSearchParams(rawQueryString);
   const method = (req.method ?? 'GET').toUpperCase();
   return {

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { randomToken, sha256 } from '../crypto/random.ts';
+import type { CookieLookup } from '../http/cookies.ts';
 import { badRequest, HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
@@ -31,7 +32,7 @@ function sameHash(a: string, b: string): boolean {
 export async function completeLogin(
   services: Services,
   query: URLSearchParams,
-  bindingCookie: string | undefined,
+  bindingCookie: CookieLookup,
 ): Promise<LoginComplete> {
   const state = query.get('state');
   if (!state || state.length > 512) throw badRequest('invalid_state', 'The callback carries no usable state.');
@@ -39,7 +40,9 @@ export async function completeLogin(
   // Consume first: whatever happens next, this state cannot be used again (RFC 9700 §4.7).
   const pending = await services.pendingLogins.consume(sha256(state), Math.floor(nowMs / 1000));
   if (!pending) throw badRequest('invalid_state', 'The login is unknown, expired or was already completed.');
-  if (!bindingCookie || !sameHash(sha256(bindingCookie), pending.bindingHash)) {
+  // A binding cookie sent twice binds nothing: it fails like a missing one (RFC 9700 §4.7 login CSRF).
+  if (bindingCookie.kind === 'ambiguous') throw badRequest('invalid_state', 'The login-binding cookie was sent more than once.');
+  if (bindingCookie.kind === 'absent' || !sameHash(sha256(bindingCookie.value), pending.bindingHash)) {
     throw badRequest('invalid_state', 'The login was started in another browser.');
   }
   const error = query.get('error');

@@ -21,7 +21,7 @@ export function header(event: APIGatewayProxyEventV2, name: string): string | un
 
 /**
  * Reads the session credential: `Authorization: Bearer <session token>` (non-browser clients) or the
- * `__Host-` session cookie. Only SHA-256 of the token is ever looked up.
+ * `__Host-` session cookie, when sent exactly once. Only SHA-256 of the token is ever looked up.
  */
 export function readCredential(event: APIGatewayProxyEventV2): Credential | undefined {
   const authorization = header(event, 'authorization');
@@ -29,8 +29,10 @@ export function readCredential(event: APIGatewayProxyEventV2): Credential | unde
     const match = /^Bearer ([A-Za-z0-9_-]{43})$/i.exec(authorization.trim());
     return match ? { via: 'bearer', sessionId: sha256(match[1]!) } : undefined;
   }
-  const token = readCookie(event.cookies ?? (header(event, 'cookie') ? [header(event, 'cookie')!] : []), SESSION_COOKIE);
-  return isTokenShaped(token) ? { via: 'cookie', sessionId: sha256(token) } : undefined;
+  const cookie = readCookie(event.cookies ?? (header(event, 'cookie') ? [header(event, 'cookie')!] : []), SESSION_COOKIE);
+  // A session cookie sent twice authenticates nothing: picking one would let a planted cookie win.
+  if (cookie.kind !== 'single') return undefined;
+  return isTokenShaped(cookie.value) ? { via: 'cookie', sessionId: sha256(cookie.value) } : undefined;
 }
 
 /**

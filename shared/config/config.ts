@@ -41,6 +41,11 @@ export interface Config {
   tokenEndpointTimeoutMs: number;
   /** A 429 whose Retry-After is at most this many seconds is retried once. */
   maxRetryAfterSeconds: number;
+  /**
+   * After Dataverse rejected a freshly refreshed token, 401s for that session answer 403
+   * `dataverse_rejected` for this many seconds without another token-endpoint call.
+   */
+  dataverseRejectionCooldownSeconds: number;
   /** Allow plain-http issuer and Dataverse URLs (loopback hosts only; local mode and tests). */
   allowInsecureLoopback: boolean;
 }
@@ -133,6 +138,7 @@ const EnvSchema = z.object({
   UPSTREAM_TIMEOUT_MS: wholeNumber('UPSTREAM_TIMEOUT_MS', 25_000, 100, 900_000),
   TOKEN_ENDPOINT_TIMEOUT_MS: wholeNumber('TOKEN_ENDPOINT_TIMEOUT_MS', 8_000, 100, 60_000),
   MAX_RETRY_AFTER_SECONDS: wholeNumber('MAX_RETRY_AFTER_SECONDS', 5, 0, 60),
+  DATAVERSE_REJECTION_COOLDOWN_SECONDS: wholeNumber('DATAVERSE_REJECTION_COOLDOWN_SECONDS', 600, 60, 24 * 3600),
 });
 
 function parseAllowedReturnUrls(raw: string): URL[] {
@@ -212,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     tokenEndpointTimeoutMs: e.TOKEN_ENDPOINT_TIMEOUT_MS,
     maxRetryAfterSeconds: e.MAX_RETRY_AFTER_SECONDS,
+    dataverseRejectionCooldownSeconds: e.DATAVERSE_REJECTION_COOLDOWN_SECONDS,
     allowInsecureLoopback: loopback,
   };
 }

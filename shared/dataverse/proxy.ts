@@ -1,5 +1,5 @@
 import type { Fetch } from '../oauth/client.ts';
-import { HttpError } from '../http/errors.ts';
+import { dataverseRejected, HttpError } from '../http/errors.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
 import type { Session } from '../stores/model.ts';
@@ -36,7 +36,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Forwards one Web API call for the session's user: refresh ahead when the access token is about to
- * expire, refresh once and retry once on 401, retry a short 429 once within the time budget.
+ * expire, refresh once and retry once on 401 (unless Dataverse rejected a fresh token of this user
+ * within the cool-down: then 403 `dataverse_rejected` at once), retry a short 429 once within the time budget.
  */
 export async function forwardToDataverse(services: Services, session: Session, request: ProxyRequest): Promise<HttpResponse> {
   const method = request.method.toUpperCase();
@@ -61,8 +62,17 @@ export async function forwardToDataverse(services: Services, session: Session, r
 
   let response = await send(current);
   if (response.status === 401) {
+    // Dataverse rejected this user's fresh token a moment ago: another refresh would change nothing.
+    if ((current.dataverseRejectedUntil ?? 0) > services.now()) throw dataverseRejected(services.config.dataverseRejectionCooldownSeconds);
     current = await services.refresher.refreshFrom(current.id, current.version, refreshDeadline());
     response = await send(current);
+    if (response.status === 401) throw await rejectedEvenFresh(services, current);
+  }
+  if (current.dataverseRejectedUntil !== undefined && response.status < 500) {
+    // Dataverse accepted the token (anything but 401 and its own failures): 401s are worth a refresh again.
+    await services.sessions.clearDataverseRejected(current.id).catch((err: unknown) => {
+      logger.warn('could not clear the dataverse rejection mark', { error: (err as Error).name });
+    });
   }
   if (response.status === 429) {
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
@@ -96,6 +106,20 @@ export async function forwardToDataverse(services: Services, session: Session, r
     body: Buffer.from(response.body).toString('base64'),
     isBase64Encoded: true,
   };
+}
+
+/**
+ * Dataverse answered 401 to a token just refreshed: the user is rejected (e.g. no member of the
+ * environment), not signed out. Marks the session so that its 401s skip the token endpoint for the
+ * cool-down, and answers 403 (a 401 would send the client to sign in again, and round the loop).
+ */
+async function rejectedEvenFresh(services: Services, session: Session): Promise<HttpError> {
+  const cooldownSeconds = services.config.dataverseRejectionCooldownSeconds;
+  logger.info('dataverse rejected a fresh token; refresh paused', { cooldownSeconds, connection: session.connection !== undefined });
+  await services.sessions
+    .markDataverseRejected(session.id, session.version, services.now() + cooldownSeconds * 1000)
+    .catch((err: unknown) => logger.warn('could not mark the dataverse rejection', { error: (err as Error).name }));
+  return dataverseRejected(cooldownSeconds);
 }
 
 /** Retry-After in seconds (the form Dataverse uses) or an HTTP date, as milliseconds. */

@@ -17,21 +17,40 @@ export const loginBindingCookie = (value: string, maxAgeSeconds: number) =>
   serialize(LOGIN_BINDING_COOKIE, value, maxAgeSeconds);
 export const clearCookie = (name: string) => serialize(name, '', 0);
 
+/** What a request says about one cookie name: not sent, sent once, or sent more than once. */
+export type CookieLookup = { kind: 'absent' } | { kind: 'single'; value: string } | { kind: 'ambiguous' };
+
+const ABSENT: CookieLookup = { kind: 'absent' };
+const AMBIGUOUS: CookieLookup = { kind: 'ambiguous' };
+
+/** RFC 6265 §5.2 / RFC 5234 WSP: only SP and HTAB (not `String.prototype.trim`'s Unicode set). */
+const isWsp = (code: number) => code === 0x20 || code === 0x09;
+
+function trimWsp(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isWsp(text.charCodeAt(start))) start++;
+  while (end > start && isWsp(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
 /**
- * Reads one cookie from API Gateway v2's `cookies` array (or a raw Cookie header). Malformed pairs
- * are skipped, never thrown on; the first occurrence of a name wins.
+ * Looks one cookie up in API Gateway v2's `cookies` array (or a raw Cookie header), parsed as RFC
+ * 6265 §5.2 does: only SP and HTAB around names and values are whitespace, so a name a sibling
+ * subdomain set as "\u00a0__Host-…" (to which no `__Host-` rule applies) is another name. A name
+ * sent more than once is `ambiguous`, never one of its values: the caller must treat it as absent.
+ * Malformed pairs are skipped, never thrown on; a pair with an empty value counts as absent.
  */
-export function readCookie(cookies: readonly string[] | undefined, name: string): string | undefined {
-  if (!cookies) return undefined;
+export function readCookie(cookies: readonly string[] | undefined, name: string): CookieLookup {
+  if (!cookies || !COOKIE_NAME.test(name)) return ABSENT;
+  let found: string | undefined;
   for (const header of cookies) {
     for (const pair of header.split(';')) {
       const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const key = pair.slice(0, eq).trim();
-      if (key !== name || !COOKIE_NAME.test(key)) continue;
-      const value = pair.slice(eq + 1).trim();
-      return value.length > 0 ? value : undefined;
+      if (eq < 0 || trimWsp(pair.slice(0, eq)) !== name) continue;
+      if (found !== undefined) return AMBIGUOUS;
+      found = trimWsp(pair.slice(eq + 1));
     }
   }
-  return undefined;
+  return found ? { kind: 'single', value: found } : ABSENT;
 }

@@ -80,6 +80,8 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
   }
 }
 
+type SingleUseKind = 'login' | 'handoff' | 'connect';
+
 /**
  * Single-use items (pending logins, handoffs, connect sessions) share one table: written once under
  * a fresh id, consumed once by a conditional delete that returns the old item (DESIGN: state is
@@ -100,7 +102,7 @@ class SingleUseItems {
     if (ok === false) throw new StoreUnavailableError('Id collision: the single-use item already exists');
   }
 
-  async get(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
+  async get(id: string, kind: SingleUseKind, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
     );
@@ -109,13 +111,20 @@ class SingleUseItems {
     return num(item, 'expiresAt') > nowSeconds ? item : undefined;
   }
 
-  async consume(id: string, kind: string, nowSeconds: number): Promise<Item | undefined> {
+  /**
+   * Deletes the item only if it is of `kind`: the kind check is part of the delete's condition, so
+   * naming another kind's id (a connect token sent as a handoff, a handoff sent as `state`) destroys
+   * nothing. Rows written before `kind` existed are logins.
+   */
+  async consume(id: string, kind: SingleUseKind, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
       this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
           Key: { id: s(id) },
-          ConditionExpression: 'attribute_exists(id)',
+          ConditionExpression:
+            kind === 'login' ? 'attribute_exists(id) AND (kind = :kind OR attribute_not_exists(kind))' : 'attribute_exists(id) AND kind = :kind',
+          ExpressionAttributeValues: { ':kind': s(kind) },
           ReturnValues: 'ALL_OLD',
         }),
       ),
@@ -333,7 +342,7 @@ export class DynamoSessionStore implements SessionStore {
   ) {}
 
   /** A conditional update of one session row: true if it was written, false if the condition failed. */
-  private async update(id: string, expression: string, condition: string, values: Item): Promise<boolean> {
+  private async update(id: string, expression: string, condition: string, values: Item = {}): Promise<boolean> {
     const ok = await attempt(() =>
       this.client.send(
         new UpdateItemCommand({
@@ -341,7 +350,8 @@ export class DynamoSessionStore implements SessionStore {
           Key: { id: s(id) },
           UpdateExpression: expression,
           ConditionExpression: condition,
-          ExpressionAttributeValues: values,
+          // DynamoDB refuses an empty ExpressionAttributeValues map.
+          ExpressionAttributeValues: Object.keys(values).length > 0 ? values : undefined,
         }),
       ),
     );
@@ -372,6 +382,17 @@ export class DynamoSessionStore implements SessionStore {
       'attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease',
       { ':failed': s('failed'), ':reason': s(reason), ':now': n(nowMs), ':v': n(version), ':lease': s(leaseId) },
     );
+  }
+
+  async markDataverseRejected(id: string, version: number, untilMs: number): Promise<void> {
+    await this.update(id, 'SET dvRejectedUntil = :until', 'attribute_exists(id) AND version = :v', {
+      ':until': n(untilMs),
+      ':v': n(version),
+    });
+  }
+
+  async clearDataverseRejected(id: string): Promise<void> {
+    await this.update(id, 'REMOVE dvRejectedUntil', 'attribute_exists(dvRejectedUntil)');
   }
 
   async touch(id: string, nowMs: number): Promise<void> {
@@ -458,6 +479,7 @@ function fromSession(session: Session): Item {
   if (session.user.name) item.name = s(session.user.name);
   if (session.user.username) item.username = s(session.user.username);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
+  if (session.dataverseRejectedUntil !== undefined) item.dvRejectedUntil = n(session.dataverseRejectedUntil);
   if (session.connection) {
     item.ownerKeyId = s(session.connection.ownerKeyId);
     item.connectionId = s(session.connection.connectionId);
@@ -487,6 +509,7 @@ function toSession(item: Item): Session {
     lastSeenAt: item.lastSeenAt?.N !== undefined ? Number(item.lastSeenAt.N) : num(item, 'createdAt'),
     expiresAt: num(item, 'expiresAt'),
     leaseUntil: item.leaseUntil?.N !== undefined ? Number(item.leaseUntil.N) : undefined,
+    dataverseRejectedUntil: item.dvRejectedUntil?.N !== undefined ? Number(item.dvRejectedUntil.N) : undefined,
     connection: optStr(item, 'ownerKeyId')
       ? {
           ownerKeyId: str(item, 'ownerKeyId'),

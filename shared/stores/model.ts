@@ -102,6 +102,11 @@ export interface Session {
   leaseUntil?: number;
   /** Present on managed connections (no idle timeout; refresh failures mark, not delete). */
   connection?: ConnectionInfo;
+  /**
+   * Epoch milliseconds until which Dataverse's 401s are not worth a refresh: it rejected a freshly
+   * refreshed token of this user. Read with the session, written only when that happens.
+   */
+  dataverseRejectedUntil?: number;
 }
 
 /** The fields a token rotation writes. */
@@ -147,6 +152,13 @@ export interface SessionStore {
    * holder at `version` may: a reconnected row (new version) is never marked by a stale refresh.
    */
   markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void>;
+  /**
+   * Records that Dataverse rejected the tokens at `version` even fresh: no 401-driven refresh until
+   * `untilMs`. A row that moved on to other tokens (reconnected) is not marked.
+   */
+  markDataverseRejected(id: string, version: number, untilMs: number): Promise<void>;
+  /** Ends the cool-down (Dataverse accepted the user's token again). */
+  clearDataverseRejected(id: string): Promise<void>;
 }
 
 export interface HandoffStore {

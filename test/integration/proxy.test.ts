@@ -119,12 +119,13 @@ describe('proxy', () => {
     expect(request.scope).toContain(`${stack.dataverse.url}/user_impersonation`);
   });
 
-  it('passes a second 401 through instead of refreshing again', async () => {
+  it('answers a second 401 with 403 dataverse_rejected instead of refreshing again', async () => {
     const { sessionToken } = await signIn(stack);
     const before = refreshCalls();
     stack.dataverse.failNext(401, 2, { 'content-type': 'application/json' }, '{}');
     const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
-    expect(answer.statusCode).toBe(401);
+    expect(answer.statusCode).toBe(403);
+    expect(jsonBody(answer)).toMatchObject({ error: 'dataverse_rejected' });
     expect(refreshCalls() - before).toBe(1);
   });
 

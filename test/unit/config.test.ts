@@ -16,6 +16,7 @@ describe('configuration', () => {
     expect([...config.allowedOrigins]).toEqual(['https://app.example.com', 'https://portal.example.com']);
     expect(config.pendingLoginTtlSeconds).toBe(600);
     expect(config.refreshSkewSeconds).toBe(120);
+    expect(config.dataverseRejectionCooldownSeconds).toBe(600);
     expect(config.allowInsecureLoopback).toBe(false);
   });
 
@@ -28,6 +29,7 @@ describe('configuration', () => {
     [{ ALLOWED_RETURN_URLS: 'http://evil.example' }, /ALLOWED_RETURN_URLS.*https/],
     [{ SESSION_TTL_SECONDS: 'soon' }, /SESSION_TTL_SECONDS/],
     [{ CLIENT_SECRET: 's', CLIENT_SECRET_ARN: 'arn' }, /not both/],
+    [{ DATAVERSE_REJECTION_COOLDOWN_SECONDS: '30' }, /DATAVERSE_REJECTION_COOLDOWN_SECONDS must be at least 60/],
   ])('fails fast naming the bad variable (%o)', (patch, message) => {
     expect(() => loadConfig({ ...base, ...patch })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, ...patch })).toThrow(message);

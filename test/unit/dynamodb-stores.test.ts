@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoPendingLoginStore, DynamoSessionStore } from '../../shared/stores/dynamodb.ts';
+import { DynamoConnectSessionStore, DynamoHandoffStore, DynamoPendingLoginStore, DynamoSessionStore } from '../../shared/stores/dynamodb.ts';
 import { StoreUnavailableError, type Session } from '../../shared/stores/model.ts';
 
 const ddb = mockClient(DynamoDBClient);
@@ -50,8 +50,23 @@ describe('DynamoPendingLoginStore', () => {
     const login = await pending.consume('h', 500);
     expect(login?.codeVerifier).toBe('v');
     const input = ddb.commandCalls(DeleteItemCommand)[0]!.args[0].input;
-    expect(input.ConditionExpression).toBe('attribute_exists(id)');
+    expect(input.ConditionExpression).toBe('attribute_exists(id) AND (kind = :kind OR attribute_not_exists(kind))');
+    expect(input.ExpressionAttributeValues).toEqual({ ':kind': { S: 'login' } });
     expect(input.ReturnValues).toBe('ALL_OLD');
+  });
+
+  it('deletes only items of the kind being consumed (rows without a kind count as logins)', async () => {
+    ddb.on(DeleteItemCommand).rejects(ccf());
+    const handoffs = new DynamoHandoffStore(client, 'PendingLogins');
+    const links = new DynamoConnectSessionStore(client, 'PendingLogins');
+    expect(await handoffs.consume('h', 1)).toBeUndefined();
+    expect(await links.consume('c', 1)).toBeUndefined();
+    const [handoff, link] = ddb.commandCalls(DeleteItemCommand).map((call) => call.args[0].input);
+    // A handoff or connect link is never deleted by a consume of another kind, nor is a kind-less (legacy login) row.
+    expect(handoff!.ConditionExpression).toBe('attribute_exists(id) AND kind = :kind');
+    expect(handoff!.ExpressionAttributeValues).toEqual({ ':kind': { S: 'handoff' } });
+    expect(link!.ConditionExpression).toBe('attribute_exists(id) AND kind = :kind');
+    expect(link!.ExpressionAttributeValues).toEqual({ ':kind': { S: 'connect' } });
   });
 
   it('treats an item past its expiry as absent, and a failed condition as already used', async () => {
@@ -121,6 +136,32 @@ describe('DynamoSessionStore', () => {
     const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe('leaseId = :lease');
     expect(input.UpdateExpression).toBe('REMOVE leaseId, leaseUntil');
+  });
+
+  it('marks a Dataverse rejection only on the row at the rejected version, reads it back, and clears it', async () => {
+    ddb.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(ccf());
+    await sessions.markDataverseRejected('sid', 5, 900_000);
+    await sessions.clearDataverseRejected('sid');
+    const [mark, clear] = ddb.commandCalls(UpdateItemCommand).map((call) => call.args[0].input);
+    expect(mark!.UpdateExpression).toBe('SET dvRejectedUntil = :until');
+    expect(mark!.ConditionExpression).toBe('attribute_exists(id) AND version = :v');
+    expect(mark!.ExpressionAttributeValues).toEqual({ ':until': { N: '900000' }, ':v': { N: '5' } });
+    expect(clear!.UpdateExpression).toBe('REMOVE dvRejectedUntil');
+    expect(clear!.ConditionExpression).toBe('attribute_exists(dvRejectedUntil)');
+    expect(clear!.ExpressionAttributeValues).toBeUndefined();
+
+    ddb.on(GetItemCommand).resolves({
+      Item: {
+        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
+        version: { N: '5' }, createdAt: { N: '1' }, expiresAt: { N: '2000' }, dvRejectedUntil: { N: '900000' },
+      },
+    });
+    expect((await sessions.get('sid', 1))?.dataverseRejectedUntil).toBe(900_000);
+    // A replaced row (new sign-in or reconnect) is written without the mark.
+    ddb.on(PutItemCommand).resolves({});
+    await sessions.putConnection({ ...session, connection: { ownerKeyId: 'k', connectionId: 'c', status: 'active' } });
+    expect(ddb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!.dvRejectedUntil).toBeUndefined();
   });
 
   it('marks a connection failed only for the lease holder at the version it refreshed', async () => {

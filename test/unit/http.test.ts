@@ -30,11 +30,46 @@ describe('returnTo', () => {
 });
 
 describe('cookies', () => {
+  const single = (value: string) => ({ kind: 'single', value });
+  const S = '__Host-dyn-session';
+
   it('reads a named cookie from API Gateway’s cookies array and skips malformed pairs', () => {
-    expect(readCookie(['a=1', '__Host-dyn-session=abc'], '__Host-dyn-session')).toBe('abc');
-    expect(readCookie(['garbage; =x; __Host-dyn-session=v2'], '__Host-dyn-session')).toBe('v2');
-    expect(readCookie(['__Host-dyn-session='], '__Host-dyn-session')).toBeUndefined();
-    expect(readCookie(undefined, 'x')).toBeUndefined();
+    expect(readCookie(['a=1', '__Host-dyn-session=abc'], S)).toEqual(single('abc'));
+    expect(readCookie(['garbage; =x; __Host-dyn-session=v2'], S)).toEqual(single('v2'));
+    expect(readCookie(['__Host-dyn-session='], S)).toEqual({ kind: 'absent' });
+    expect(readCookie(undefined, 'x')).toEqual({ kind: 'absent' });
+  });
+
+  it('strips only SP and HTAB around names and values (RFC 6265 §5.2)', () => {
+    expect(readCookie([' \t__Host-dyn-session \t= \tabc \t'], S)).toEqual(single('abc'));
+    expect(readCookie(['a=1;\t__Host-dyn-session=abc'], S)).toEqual(single('abc'));
+  });
+
+  // Every character String.prototype.trim strips besides SP and HTAB, and U+0085 (which it keeps).
+  const notWsp = [
+    '\u000b', '\u000c', '\n', '\r', '\u0085', '\u00a0', '\u1680', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005',
+    '\u2006', '\u2007', '\u2008', '\u2009', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff',
+  ];
+  it.each(notWsp.map((ch) => [`U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`, ch]))(
+    'does not take a name with %s at its edge for the session cookie, nor let it displace the real one',
+    (_name, ch) => {
+      expect(readCookie([`${ch}${S}=planted`], S)).toEqual({ kind: 'absent' });
+      expect(readCookie([`${S}${ch}=planted`], S)).toEqual({ kind: 'absent' });
+      expect(readCookie([`a=1; ${ch}${S}=planted`], S)).toEqual({ kind: 'absent' });
+      expect(readCookie([`${ch}${S}=planted`, `${S}=real`], S)).toEqual(single('real'));
+      expect(readCookie([`${ch}${S}=planted; ${S}=real`], S)).toEqual(single('real'));
+      // In the value, it is part of the value (which then is no token shape and names no session).
+      expect(readCookie([`${S}=${ch}v${ch}`], S)).toEqual(single(`${ch}v${ch}`));
+    },
+  );
+
+  it('answers ambiguous, with no value, for a name sent more than once', () => {
+    const ambiguous = { kind: 'ambiguous' };
+    expect(readCookie([`${S}=a; ${S}=b`], S)).toEqual(ambiguous);
+    expect(readCookie([`${S}=a`, `${S}=a`], S)).toEqual(ambiguous);
+    expect(readCookie([`${S}=`, `${S}=b`], S)).toEqual(ambiguous);
+    expect(readCookie([`${S}=a`, 'x=1', ` ${S} =b`], S)).toEqual(ambiguous);
+    expect(readCookie([`${S}=a`, '__host-dyn-session=b'], S)).toEqual(single('a'));
   });
 });
 
