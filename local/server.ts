@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { decodePercentEscapes } from '../shared/http/percent-decoding.ts';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -22,11 +23,21 @@ function matchRoute(routes: readonly LocalRoute[], method: string, path: string)
   return routes.find((r) => (r.method === 'ANY' || r.method === method) && r.path.test(path));
 }
 
+/**
+ * The request path as an HTTP API delivers it in `rawPath`: percent-decoded once ("API Gateway
+ * decodes URL-encoded request parameters before passing them to your backend integration", HTTP API
+ * routes docs), unlike REST APIs and function URLs, which keep the encoding. An escape that is not
+ * UTF-8 is left as it is (an assumption: AWS does not document that case).
+ */
+export function httpApiRawPath(encodedPath: string): string {
+  return decodePercentEscapes(encodedPath);
+}
+
 /** Turns a Node request into the API Gateway v2 event the Lambda functions receive. */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
-  const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const rawPath = httpApiRawPath(q === -1 ? rawUrl : rawUrl.slice(0, q));
   const rawQueryString = q === -1 ? '' : rawUrl.slice(q + 1);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -119,7 +130,7 @@ export function createLocalServer(app: LocalApp): Server {
     void (async () => {
       const { routes, statics } = app;
       const method = (req.method ?? 'GET').toUpperCase();
-      const path = (req.url ?? '/').split('?')[0]!;
+      const path = httpApiRawPath((req.url ?? '/').split('?')[0]!);
       const asset = method === 'GET' ? statics.find((s) => s.path === path) : undefined;
       if (asset) {
         const content = await readFile(asset.file);
