@@ -18,6 +18,13 @@ export interface LocalRoute {
 
 /** API Gateway HTTP API's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Lambda's synchronous invocation payload limits ("6 MB", Invoke API), as exact as Lambda's own
+ * errors state them: the event JSON "must be smaller than 6291456 bytes"; the result JSON may be up
+ * to 6291556 bytes ("Exceeded maximum allowed payload size (6291556 bytes)").
+ */
+export const LAMBDA_MAX_EVENT_BYTES = 6_291_456;
+export const LAMBDA_MAX_RESULT_BYTES = 6_291_556;
 
 function matchRoute(routes: readonly LocalRoute[], method: string, path: string): LocalRoute | undefined {
   return routes.find((r) => (r.method === 'ANY' || r.method === method) && r.path.test(path));
@@ -99,6 +106,17 @@ function sendJson(res: ServerResponse, status: number, error: string, message: s
   res.end(JSON.stringify({ error, message }));
 }
 
+/**
+ * What an HTTP API answers when Lambda refuses the invocation itself: 413 for an event over Lambda's
+ * request limit, 500 `{"message":"Internal Server Error"}` for a failed invocation such as a result
+ * over the response limit (HTTP API Lambda troubleshooting docs). The function's own code never sees either.
+ */
+function sendGatewayError(res: ServerResponse, status: 413 | 500): void {
+  const message = status === 413 ? 'Request Entity Too Large' : 'Internal Server Error';
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ message }));
+}
+
 /** Writes a Lambda proxy result as API Gateway would. */
 function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
   const headers: Record<string, string | string[]> = {};
@@ -153,7 +171,9 @@ export function createLocalServer(app: LocalApp): Server {
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
+      if (Buffer.byteLength(JSON.stringify(event)) >= LAMBDA_MAX_EVENT_BYTES) return sendGatewayError(res, 413);
       const result = await route.handler(event, lambdaContext(route.name, route.timeoutMs));
+      if (Buffer.byteLength(JSON.stringify(result)) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
       writeResult(res, result);
     })().catch(() => {
       if (!res.headersSent) sendJson(res, 500, 'internal_error', 'An unexpected error occurred.');
