@@ -106,6 +106,12 @@ function sendJson(res: ServerResponse, status: number, error: string, message: s
   res.end(JSON.stringify({ error, message }));
 }
 
+/** The bytes of `JSON.stringify(payload)`; a base64 body (which JSON never escapes) is counted, not copied. */
+function payloadBytes(payload: { body?: string; isBase64Encoded?: boolean }): number {
+  if (!payload.isBase64Encoded || payload.body === undefined) return Buffer.byteLength(JSON.stringify(payload));
+  return Buffer.byteLength(JSON.stringify({ ...payload, body: '' })) + payload.body.length;
+}
+
 /**
  * What an HTTP API answers when Lambda refuses the invocation itself: 413 for an event over Lambda's
  * request limit, 500 `{"message":"Internal Server Error"}` for a failed invocation such as a result
@@ -171,9 +177,9 @@ export function createLocalServer(app: LocalApp): Server {
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
-      if (Buffer.byteLength(JSON.stringify(event)) >= LAMBDA_MAX_EVENT_BYTES) return sendGatewayError(res, 413);
+      if (payloadBytes(event) >= LAMBDA_MAX_EVENT_BYTES) return sendGatewayError(res, 413);
       const result = await route.handler(event, lambdaContext(route.name, route.timeoutMs));
-      if (Buffer.byteLength(JSON.stringify(result)) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
+      if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
       writeResult(res, result);
     })().catch(() => {
       if (!res.headersSent) sendJson(res, 500, 'internal_error', 'An unexpected error occurred.');

@@ -18,6 +18,7 @@ describe('the local server enforces Lambda’s 6 MB payload limits with the erro
   let invocations = 0;
   /** `{"statusCode":200,"body":""}`: the result JSON around a text body. */
   const RESULT_OVERHEAD = JSON.stringify({ statusCode: 200, body: '' }).length;
+  const BASE64_RESULT_OVERHEAD = JSON.stringify({ statusCode: 200, body: '', isBase64Encoded: true }).length;
   const app: LocalApp = {
     statics: [],
     routes: [
@@ -37,6 +38,17 @@ describe('the local server enforces Lambda’s 6 MB payload limits with the erro
         name: 'sized',
         timeoutMs: 5_000,
         handler: async (event) => ({ statusCode: 200, body: 'a'.repeat(Number(event.rawPath.split('/')[2]) - RESULT_OVERHEAD) }),
+      },
+      {
+        method: 'GET',
+        path: /^\/sized-base64\/\d+$/,
+        name: 'sized-base64',
+        timeoutMs: 5_000,
+        handler: async (event) => ({
+          statusCode: 200,
+          body: 'A'.repeat(Number(event.rawPath.split('/')[2]) - BASE64_RESULT_OVERHEAD),
+          isBase64Encoded: true,
+        }),
       },
     ],
   };
@@ -80,6 +92,16 @@ describe('the local server enforces Lambda’s 6 MB payload limits with the erro
     expect((await fits.text()).length).toBe(LAMBDA_MAX_RESULT_BYTES - RESULT_OVERHEAD);
 
     const failed = await fetch(`${base}/sized/${LAMBDA_MAX_RESULT_BYTES + 1}`);
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({ message: 'Internal Server Error' });
+  });
+
+  it('counts a base64 result (measured without copying it) the same way: at the limit it passes, a byte more fails', async () => {
+    const fits = await fetch(`${base}/sized-base64/${LAMBDA_MAX_RESULT_BYTES}`);
+    expect(fits.status).toBe(200);
+    const sent = Buffer.from('A'.repeat(LAMBDA_MAX_RESULT_BYTES - BASE64_RESULT_OVERHEAD), 'base64');
+    expect((await fits.arrayBuffer()).byteLength).toBe(sent.length);
+    const failed = await fetch(`${base}/sized-base64/${LAMBDA_MAX_RESULT_BYTES + 1}`);
     expect(failed.status).toBe(500);
     expect(await failed.json()).toEqual({ message: 'Internal Server Error' });
   });
