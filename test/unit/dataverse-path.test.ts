@@ -27,6 +27,7 @@ describe('the local server delivers rawPath as an HTTP API does (decoded once; R
   it('decodes only once (%25 becomes a literal %), and leaves escapes that are not UTF-8 as they are', () => {
     expect(httpApiRawPath('/50%25%20off/%252e')).toBe('/50% off/%2e');
     expect(httpApiRawPath('/a%zz/%FF/%')).toBe('/a%zz/%FF/%');
+    expect(httpApiRawPath('/%C3%BC%FF%C3%A9')).toBe('/ü%FFé');
   });
 });
 
