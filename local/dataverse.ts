@@ -194,6 +194,32 @@ export class DataverseStandIn {
     this.send(res, status, { error: { code: '0x80060888', message } });
   }
 
+  /**
+   * `accounts(name='O''Brien')` → `accounts(<id>)` (an alternate key: any columns, OData string
+   * literals with doubled quotes, percent-decoded), null when no record matches, undefined when the
+   * segment is not an alternate-key reference.
+   */
+  private findByAlternateKey(rest: string): string | null | undefined {
+    const match = /^(accounts|contacts)\(([^)]*=[^)]*)\)$/.exec(rest);
+    if (!match) return undefined;
+    const [, set, encodedKey] = match as unknown as [string, string, string];
+    let text: string;
+    try {
+      text = decodeURIComponent(encodedKey);
+    } catch {
+      return undefined;
+    }
+    const key: Record<string, string> = {};
+    const pair = /^(\w+)='((?:[^']|'')*)'(?:,|$)/;
+    for (let found = pair.exec(text); found; found = pair.exec(text)) {
+      key[found[1]!] = found[2]!.replace(/''/g, "'");
+      text = text.slice(found[0].length);
+    }
+    if (text !== '' || Object.keys(key).length === 0) return undefined;
+    const entity = [...this.sets.get(set)!.values()].find((e) => Object.entries(key).every(([k, v]) => e.data[k] === v));
+    return entity ? `${set}(${entity.id})` : null;
+  }
+
   private async route(
     method: string,
     rest: string,
@@ -204,7 +230,7 @@ export class DataverseStandIn {
     res: ServerResponse,
   ): Promise<void> {
     const base = `${this.url}/api/data/v9.2/`;
-    if (rest === 'WhoAmI' && method === 'GET') {
+    if ((rest === 'WhoAmI' || rest === 'WhoAmI()') && method === 'GET') {
       return this.send(res, 200, {
         '@odata.context': `${base}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
         UserId: String(claims.oid ?? claims.sub ?? ''),
@@ -222,6 +248,9 @@ export class DataverseStandIn {
       res.end(text);
       return;
     }
+    const alternate = this.findByAlternateKey(rest);
+    if (alternate === null) return this.odataError(res, 404, 'A record with the specified key values does not exist.');
+    if (alternate) rest = alternate;
     const entityMatch = /^(accounts|contacts)(?:\(([0-9a-f-]{36})\))?(\/entityimage\/\$value)?$/.exec(rest);
     if (!entityMatch) return this.odataError(res, 404, `Resource not found for the segment '${rest.split('/')[0]}'.`);
     const [, set, id, image] = entityMatch as unknown as [string, string, string | undefined, string | undefined];

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { decodePercentEscapes } from '../shared/http/percent-decoding.ts';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -17,6 +18,13 @@ export interface LocalRoute {
 
 /** API Gateway HTTP API's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Lambda's synchronous invocation payload limits ("6 MB", Invoke API), as exact as Lambda's own
+ * errors state them: the event JSON "must be smaller than 6291456 bytes"; the result JSON may be up
+ * to 6291556 bytes ("Exceeded maximum allowed payload size (6291556 bytes)").
+ */
+export const LAMBDA_MAX_EVENT_BYTES = 6_291_456;
+export const LAMBDA_MAX_RESULT_BYTES = 6_291_556;
 
 function matchRoute(routes: readonly LocalRoute[], method: string, path: string): LocalRoute | undefined {
   return routes.find((r) => (r.method === 'ANY' || r.method === method) && r.path.test(path));
@@ -49,11 +57,21 @@ function cookiesOf(req: IncomingMessage): string[] | undefined {
   return cookies.length > 0 ? cookies : undefined;
 }
 
+/**
+ * The request path as an HTTP API delivers it in `rawPath`: percent-decoded once ("API Gateway
+ * decodes URL-encoded request parameters before passing them to your backend integration", HTTP API
+ * routes docs), unlike REST APIs and function URLs, which keep the encoding. An escape that is not
+ * UTF-8 is left as it is (an assumption: AWS does not document that case).
+ */
+export function httpApiRawPath(encodedPath: string): string {
+  return decodePercentEscapes(encodedPath);
+}
+
 /** Turns a Node request into the API Gateway v2 event the Lambda functions receive. */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
-  const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const rawPath = httpApiRawPath(q === -1 ? rawUrl : rawUrl.slice(0, q));
   const rawQueryString = q === -1 ? '' : rawUrl.slice(q + 1);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -112,6 +130,23 @@ function sendJson(res: ServerResponse, status: number, error: string, message: s
   res.end(JSON.stringify({ error, message }));
 }
 
+/** The bytes of `JSON.stringify(payload)`; a base64 body (which JSON never escapes) is counted, not copied. */
+function payloadBytes(payload: { body?: string; isBase64Encoded?: boolean }): number {
+  if (!payload.isBase64Encoded || payload.body === undefined) return Buffer.byteLength(JSON.stringify(payload));
+  return Buffer.byteLength(JSON.stringify({ ...payload, body: '' })) + payload.body.length;
+}
+
+/**
+ * What an HTTP API answers when Lambda refuses the invocation itself: 413 for an event over Lambda's
+ * request limit, 500 `{"message":"Internal Server Error"}` for a failed invocation such as a result
+ * over the response limit (HTTP API Lambda troubleshooting docs). The function's own code never sees either.
+ */
+function sendGatewayError(res: ServerResponse, status: 413 | 500): void {
+  const message = status === 413 ? 'Request Entity Too Large' : 'Internal Server Error';
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ message }));
+}
+
 /** Writes a Lambda proxy result as API Gateway would. */
 function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
   const headers: Record<string, string | string[]> = {};
@@ -143,7 +178,7 @@ export function createLocalServer(app: LocalApp): Server {
     void (async () => {
       const { routes, statics } = app;
       const method = (req.method ?? 'GET').toUpperCase();
-      const path = (req.url ?? '/').split('?')[0]!;
+      const path = httpApiRawPath((req.url ?? '/').split('?')[0]!);
       const asset = method === 'GET' ? statics.find((s) => s.path === path) : undefined;
       if (asset) {
         const content = await readFile(asset.file);
@@ -166,7 +201,9 @@ export function createLocalServer(app: LocalApp): Server {
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
+      if (payloadBytes(event) >= LAMBDA_MAX_EVENT_BYTES) return sendGatewayError(res, 413);
       const result = await route.handler(event, lambdaContext(route.name, route.timeoutMs));
+      if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
       writeResult(res, result);
     })().catch(() => {
       if (!res.headersSent) sendJson(res, 500, 'internal_error', 'An unexpected error occurred.');

@@ -11,6 +11,7 @@ export const proxyRoute =
     const session = await requireProxyCaller(event, s);
     return forwardToDataverse(s, session, {
       method: event.requestContext.http.method,
+      // Behind the construct's HTTP API rawPath arrives URL-decoded; buildDataverseUrl encodes it again.
       rawPath: event.rawPath,
       rawQuery: event.rawQueryString ?? '',
       headers: event.headers,

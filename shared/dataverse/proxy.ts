@@ -8,6 +8,7 @@ import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders
 
 export interface ProxyRequest {
   method: string;
+  /** The path as an HTTP API delivers it (`rawPath`): URL-decoded. */
   rawPath: string;
   rawQuery: string;
   headers: Record<string, string | undefined> | undefined;

@@ -1,45 +1,80 @@
 import { badRequest } from '../http/errors.ts';
+import { decodePercentEscapes } from '../http/percent-decoding.ts';
 
 /** Dataverse Web API paths: `/api/data/v9.<n>` and below. */
 const WEB_API_PATH = /^\/api\/data\/v9\.\d{1,2}(?:\/|$)/;
-/** RFC 3986 path characters (pchar and '/'), percent escapes checked separately. */
-const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
 /** Query characters: RFC 3986 query plus the characters OData clients commonly leave unencoded. */
 // eslint-disable-next-line no-control-regex
 const QUERY_FORBIDDEN = /[\u0000-\u0020\u007f#\\]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * RFC 3986 pchar kept as is in a rebuilt segment: unreserved, the sub-delims OData keys and function
+ * calls use (`(` `)` `'` `=` `,` `$` ...), `:` and `@`. `+` is not kept: OASIS ODATA-1539 notes that
+ * servers read a bare `+` as a space or as a plus, and only `%2B` means plus unambiguously.
+ */
+const KEPT_IN_SEGMENT = /[A-Za-z0-9\-._~!$&'()*,;=:@]/;
 
 /**
- * Builds the upstream URL for a proxied path, or throws 400 before any upstream call. Rejects
- * anything outside the Web API, dot segments, encoded slashes, backslashes and empty segments, and
- * checks that the result still points at DYNAMICS_URL with exactly the requested path.
+ * Percent-encodes one decoded path segment (RFC 3986 pchar, UTF-8). A `%` is data here (API Gateway
+ * already decoded the path), so it becomes `%25` and never starts an escape.
  */
-export function buildDataverseUrl(dynamicsUrl: URL, rawPath: string, rawQuery: string): URL {
-  if (rawPath.length > 4096 || rawQuery.length > 16_384) throw badRequest('invalid_path', 'The request URL is too long.');
-  if (!WEB_API_PATH.test(rawPath)) {
-    throw badRequest('invalid_path', 'Only Dataverse Web API paths under /api/data/v9.x/ can be proxied.');
+export function encodePathSegment(segment: string): string {
+  let out = '';
+  for (const char of segment) {
+    if (KEPT_IN_SEGMENT.test(char)) out += char;
+    else if (char.length === 1 && char >= '\ud800' && char <= '\udfff') throw badRequest('invalid_path', 'The path is not valid UTF-16 text.');
+    else out += [...Buffer.from(char, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
   }
-  if (!PATH_CHARS.test(rawPath) || /%(?![0-9A-Fa-f]{2})/.test(rawPath)) {
-    throw badRequest('invalid_path', 'The path contains characters that are not allowed.');
-  }
-  let decodedSegments: string[];
-  try {
-    decodedSegments = rawPath.split('/').slice(1).map((segment) => decodeURIComponent(segment));
-  } catch {
-    throw badRequest('invalid_path', 'The path has malformed percent-encoding.');
-  }
-  const lastIndex = decodedSegments.length - 1;
-  for (const [i, segment] of decodedSegments.entries()) {
-    if (segment === '.' || segment === '..' || /[/\\]/.test(segment) || (segment === '' && i !== lastIndex)) {
+  return out;
+}
+
+/**
+ * Checks one decoded segment against the path-safety rules: no dot segments, backslashes or control
+ * characters, and none spelled with a leftover escape either (`%2e%2e`, `%2f`, `%5c`, `%00`), so a
+ * server that decodes once more still sees a harmless segment.
+ */
+function checkSegment(segment: string, isLast: boolean): void {
+  if (segment === '' && !isLast) throw badRequest('invalid_path', 'The path contains empty segments.');
+  for (const form of [segment, decodePercentEscapes(segment)]) {
+    if (form === '.' || form === '..' || form.includes('\\') || (form !== segment && form.includes('/'))) {
       throw badRequest('invalid_path', 'The path contains dot segments, empty segments or encoded slashes.');
     }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(segment)) throw badRequest('invalid_path', 'The path contains control characters.');
+    if (CONTROL.test(form)) throw badRequest('invalid_path', 'The path contains control characters.');
   }
+  // OData doubles a quote inside a string literal, so a segment with an odd number of quotes is a
+  // literal cut in two by a `/` that API Gateway decoded from `%2F`.
+  if ((segment.match(/'/g)?.length ?? 0) % 2 === 1) {
+    throw badRequest(
+      'invalid_path',
+      "A quoted key or parameter value contains '/', which the API cannot carry in a path: use $filter or the record's GUID.",
+    );
+  }
+}
+
+/**
+ * Builds the upstream URL for a proxied path, or throws 400 before any upstream call.
+ *
+ * `decodedPath` is the path as API Gateway HTTP APIs deliver it in `rawPath`: already URL-decoded
+ * ("API Gateway decodes URL-encoded request parameters before passing them to your backend
+ * integration", HTTP API routes docs). It is split on `/` and each segment is encoded again
+ * (`encodePathSegment`). Rejects anything outside the Web API, dot segments, backslashes, control
+ * characters and empty segments, and checks that the result still points at DYNAMICS_URL with
+ * exactly the rebuilt path.
+ */
+export function buildDataverseUrl(dynamicsUrl: URL, decodedPath: string, rawQuery: string): URL {
+  if (decodedPath.length > 4096 || rawQuery.length > 16_384) throw badRequest('invalid_path', 'The request URL is too long.');
+  if (!WEB_API_PATH.test(decodedPath)) {
+    throw badRequest('invalid_path', 'Only Dataverse Web API paths under /api/data/v9.x/ can be proxied.');
+  }
+  const segments = decodedPath.split('/').slice(1);
+  segments.forEach((segment, i) => checkSegment(segment, i === segments.length - 1));
+  const path = `/${segments.map(encodePathSegment).join('/')}`;
   if (QUERY_FORBIDDEN.test(rawQuery)) throw badRequest('invalid_query', 'The query contains characters that are not allowed.');
   const url = new URL(dynamicsUrl.origin);
-  url.pathname = rawPath;
+  url.pathname = path;
   url.search = rawQuery;
-  if (url.origin !== dynamicsUrl.origin || url.pathname !== rawPath) {
+  if (url.origin !== dynamicsUrl.origin || url.pathname !== path) {
     throw badRequest('invalid_path', 'The path does not map onto the Dataverse Web API.');
   }
   return url;

@@ -158,7 +158,6 @@ describe('proxy', () => {
     '/api/data/',
     '/api/dataverse/v9.2/accounts',
     '/api/data/v9.2/accounts%00',
-    '/api/data/v9.2/accounts%zz',
     '/api/data/v9.2/@evil.example/x',
   ])('rejects %s with 400 before any upstream call', async (path) => {
     const { sessionToken } = await signIn(stack);
@@ -172,6 +171,14 @@ describe('proxy', () => {
     expect(answer.statusCode).toBe(400);
     expect(jsonBody(answer).error).toMatch(/^invalid_/);
     expect(stack.dataverse.requests).toHaveLength(0);
+  });
+
+  it('forwards a literal % in the decoded path (an HTTP API turned %25 into %) as %25, never as an escape', async () => {
+    const { sessionToken } = await signIn(stack);
+    stack.dataverse.requests.length = 0;
+    const answer = await stack.routes().proxy({ path: `${API}/accounts%zz`, headers: { authorization: `Bearer ${sessionToken}` } });
+    expect(answer.statusCode).toBe(404);
+    expect(stack.dataverse.requests.map((r) => r.path)).toEqual([`${API}/accounts%25zz`]);
   });
 
   it('requires X-CSRF: 1 on cookie-authenticated unsafe methods, and an allowed Origin', async () => {

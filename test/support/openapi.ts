@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { FUNCTIONS } from '../../shared/http/routes.ts';
 
 // ajv and ajv-formats are CommonJS; under NodeNext their default import is `module.exports`.
 const Ajv2020 = Ajv2020Module.default;
@@ -122,6 +123,17 @@ function templatePattern(template: string, greedyLast: boolean): RegExp {
   return new RegExp(`^${source}$`);
 }
 
+/** Characters outside `{variables}`: among matching templates the most literal is the most specific. */
+const literalLength = (template: string) => template.replace(/\{[^}]+\}/g, '').length;
+
+/** Route prefixes whose `{proxy+}` spans the rest of the path (API Gateway's greedy variable). */
+const GREEDY_PREFIXES = FUNCTIONS.flatMap((f) => f.routes)
+  .filter((r) => r.path.endsWith('/{proxy+}'))
+  .map((r) => r.path.slice(0, -'{proxy+}'.length));
+
+/** A template documenting such a route (`/api/data/{path}`): its one variable spans segments. */
+const spansSegments = (template: string) => GREEDY_PREFIXES.some((p) => template.startsWith(p) && /^\{[^{}/]+\}$/.test(template.slice(p.length)));
+
 export interface FoundOperation {
   template: string;
   method: string;
@@ -133,7 +145,7 @@ export interface FoundOperation {
  * The operation for `method` and a path. The path is a template key of the document
  * (`/auth/session`, `/api/data/{path}`) or a concrete path (`/connections/abc/token`,
  * `/api/data/v9.2/accounts`): a concrete path matches a template whose variables each match one
- * segment, or else a template ending in a variable that then spans the rest (the proxy's `{path}`).
+ * segment (the most literal one when several do: `{entitySet}({id})` over `{entitySet}`), or else the template of a `{proxy+}` route, whose variable spans the rest (the proxy's `{path}`).
  */
 export function findOperation(method: string, path: string): FoundOperation {
   const paths = openApiDocument.paths;
@@ -141,8 +153,8 @@ export function findOperation(method: string, path: string): FoundOperation {
   const templates = Object.keys(paths);
   const template =
     (Object.hasOwn(paths, concrete) ? concrete : undefined) ??
-    templates.find((t) => templatePattern(t, false).test(concrete)) ??
-    templates.find((t) => templatePattern(t, true).test(concrete));
+    templates.filter((t) => templatePattern(t, false).test(concrete)).sort((a, b) => literalLength(b) - literalLength(a))[0] ??
+    templates.find((t) => spansSegments(t) && templatePattern(t, true).test(concrete));
   if (!template) throw new Error(`OpenAPI: no path in the document matches ${path} (documented: ${templates.join(', ')})`);
   const item = deref(paths[template], ['paths', template]);
   const key = method.toLowerCase();

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
 import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
+import { decodePercentEscapes } from '../../shared/http/percent-decoding.ts';
 import { HttpError } from '../../shared/http/errors.ts';
 
 const RUNS = { numRuns: 10_000 } as const;
@@ -384,7 +385,8 @@ const rawQuery = fc.oneof(
 );
 
 describe('buildDataverseUrl (property-based)', () => {
-  it('returns a URL on the Dynamics origin with exactly the requested Web API path, or throws HttpError 400', () => {
+  // The path arrives as API Gateway HTTP APIs deliver rawPath: already decoded once.
+  it('returns a URL on the Dynamics origin whose path decodes back to exactly the requested Web API path, or throws HttpError 400', () => {
     fc.assert(
       fc.property(dynamicsUrl, fc.oneof(anyString, structuredPath, structuredPath, plausiblePath), rawQuery, (base, rawPath, query) => {
         const result = valueOr400(() => buildDataverseUrl(base, rawPath, query));
@@ -392,19 +394,25 @@ describe('buildDataverseUrl (property-based)', () => {
         const url = result.value;
         expect(url).toBeInstanceOf(URL);
         expect(url.origin).toBe(base.origin);
-        expect(url.pathname).toBe(rawPath);
         expect(url.pathname.startsWith('/api/data/v9.')).toBe(true);
         expect(url.username + url.password + url.hash).toBe('');
+        // Only RFC 3986 path characters and well-formed escapes: nothing for a parser to reinterpret.
+        expect(url.pathname).toMatch(/^(?:[A-Za-z0-9\-._~!$&'()*,;=:@/]|%[0-9A-F]{2})*$/);
         const segments = url.pathname.split('/').slice(1).map((segment) => decodeURIComponent(segment));
+        expect(`/${segments.join('/')}`).toBe(rawPath);
         for (const segment of segments) {
-          expect(segment).not.toBe('.');
-          expect(segment).not.toBe('..');
-          expect(segment).not.toMatch(/[/\\]/);
+          // Neither decoded once (what Dataverse sees) nor, defensively, twice.
+          for (const form of [segment, decodePercentEscapes(segment)]) {
+            expect(form).not.toBe('.');
+            expect(form).not.toBe('..');
+            expect(form).not.toMatch(/[\\]/);
+          }
+          expect(decodePercentEscapes(segment)).not.toContain('/');
         }
         // What fetch will send: serialising and re-parsing keeps the origin and the path.
         const reparsed = new URL(url.href);
         expect(reparsed.origin).toBe(base.origin);
-        expect(reparsed.pathname).toBe(rawPath);
+        expect(reparsed.pathname).toBe(url.pathname);
       }),
       RUNS,
     );
