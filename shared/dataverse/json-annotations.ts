@@ -24,17 +24,21 @@ const Expect = {
 } as const;
 type Expect = (typeof Expect)[keyof typeof Expect];
 
-interface Container {
-  object: boolean;
-  /** An array that is the value of an annotation: its direct string elements are URLs too. */
-  annotated: boolean;
-}
+/** Containers on the scanner's stack. */
+const OBJECT = 0;
+const ARRAY = 1;
+/** An array that is the value of an annotation: its direct string elements are URLs too. */
+const ANNOTATED_ARRAY = 2;
 
 interface Edit {
   start: number;
   end: number;
   text: Buffer;
 }
+
+/** Set by scanString: whether the string it scanned held an '@' or an escape. */
+let stringHasAt = false;
+let stringHasEscape = false;
 
 /**
  * Maps the prefix of every string value of an annotation `isAnnotation` accepts (or of the direct
@@ -44,13 +48,12 @@ interface Edit {
 export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotation: (name: string) => boolean): Uint8Array {
   const buf = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
   const edits: Edit[] = [];
-  const stack: Container[] = [];
+  const stack: number[] = [];
+  let top = -1; // the innermost container, -1 at top level
   let expect: Expect = Expect.Value;
   let annotatedValue = false; // the value about to come follows an annotation name
   let i = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0; // RFC 8259 §8.1: a parser may ignore a BOM
   const n = buf.length;
-
-  const afterValue = (): Expect => (stack.length === 0 ? Expect.Nothing : Expect.CommaOrEnd);
 
   while (i < n) {
     const c = buf[i]!;
@@ -62,16 +65,15 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
       const end = scanString(buf, i);
       if (end < 0) return json;
       if (expect === Expect.Key || expect === Expect.KeyOrEnd) {
-        annotatedValue = isAnnotationName(buf, i, end, isAnnotation);
+        annotatedValue = (stringHasAt || stringHasEscape) && isAnnotationName(buf, i, end, stringHasEscape, isAnnotation);
         expect = Expect.Colon;
       } else if (expect === Expect.Value || expect === Expect.ValueOrEnd) {
-        const top = stack.at(-1);
-        if (annotatedValue || (top !== undefined && !top.object && top.annotated)) {
+        if (annotatedValue || top === ANNOTATED_ARRAY) {
           const edit = mapStringPrefix(buf, i, end, map);
           if (edit) edits.push(edit);
         }
         annotatedValue = false;
-        expect = afterValue();
+        expect = top < 0 ? Expect.Nothing : Expect.CommaOrEnd;
       } else {
         return json;
       }
@@ -82,7 +84,8 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
       case 0x7b: // {
       case 0x5b: // [
         if (expect !== Expect.Value && expect !== Expect.ValueOrEnd) return json;
-        stack.push({ object: c === 0x7b, annotated: c === 0x5b && annotatedValue });
+        stack.push(top);
+        top = c === 0x7b ? OBJECT : annotatedValue ? ANNOTATED_ARRAY : ARRAY;
         annotatedValue = false;
         expect = c === 0x7b ? Expect.KeyOrEnd : Expect.ValueOrEnd;
         i++;
@@ -90,12 +93,11 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
       case 0x7d: // }
       case 0x5d: {
         // ]
-        const top = stack.at(-1);
         const closesObject = c === 0x7d;
-        if (!top || top.object !== closesObject) return json;
+        if (top < 0 || (top === OBJECT) !== closesObject) return json;
         if (expect !== Expect.CommaOrEnd && expect !== (closesObject ? Expect.KeyOrEnd : Expect.ValueOrEnd)) return json;
-        stack.pop();
-        expect = afterValue();
+        top = stack.pop()!;
+        expect = top < 0 ? Expect.Nothing : Expect.CommaOrEnd;
         i++;
         continue;
       }
@@ -106,7 +108,7 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
         continue;
       case 0x2c: // ,
         if (expect !== Expect.CommaOrEnd) return json;
-        expect = stack.at(-1)!.object ? Expect.Key : Expect.Value;
+        expect = top === OBJECT ? Expect.Key : Expect.Value;
         i++;
         continue;
       default: {
@@ -114,7 +116,7 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
         const end = scanLiteral(buf, i);
         if (end < 0) return json;
         annotatedValue = false;
-        expect = afterValue();
+        expect = top < 0 ? Expect.Nothing : Expect.CommaOrEnd;
         i = end;
       }
     }
@@ -127,10 +129,13 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
 function scanString(buf: Buffer, start: number): number {
   let j = start + 1;
   const n = buf.length;
+  stringHasAt = false;
+  stringHasEscape = false;
   while (j < n) {
     const b = buf[j]!;
     if (b === QUOTE) return j;
     if (b === BACKSLASH) {
+      stringHasEscape = true;
       const e = buf[j + 1];
       if (e === 0x75) {
         // \uXXXX
@@ -144,6 +149,7 @@ function scanString(buf: Buffer, start: number): number {
       continue;
     }
     if (b < 0x20) return -1;
+    if (b === AT) stringHasAt = true;
     j++;
   }
   return -1;
@@ -153,28 +159,51 @@ function isHex(b: number): boolean {
   return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const isDigit = (b: number | undefined) => b !== undefined && b >= 0x30 && b <= 0x39;
 
-/** End (exclusive) of the number or `true`/`false`/`null` at `start`, or -1. */
+/** End (exclusive) of the `true`/`false`/`null` or number (RFC 8259 §6) at `start`, or -1. */
 function scanLiteral(buf: Buffer, start: number): number {
+  const c = buf[start];
+  if (c === 0x74) return matches(buf, start, TRUE);
+  if (c === 0x66) return matches(buf, start, FALSE);
+  if (c === 0x6e) return matches(buf, start, NULL);
   let j = start;
-  const n = buf.length;
-  while (j < n) {
-    const b = buf[j]!;
-    // Letters, digits, '+', '-', '.': everything a number or a literal is made of.
-    if ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x2b || b === 0x2d || b === 0x2e) j++;
-    else break;
+  if (buf[j] === 0x2d) j++; // -
+  if (buf[j] === 0x30) j++; // a leading 0 stands alone
+  else if (isDigit(buf[j])) while (isDigit(buf[j])) j++;
+  else return -1;
+  if (buf[j] === 0x2e) {
+    // .
+    j++;
+    if (!isDigit(buf[j])) return -1;
+    while (isDigit(buf[j])) j++;
   }
-  if (j === start) return -1;
-  const word = buf.toString('latin1', start, j);
-  return word === 'true' || word === 'false' || word === 'null' || NUMBER.test(word) ? j : -1;
+  if (buf[j] === 0x65 || buf[j] === 0x45) {
+    // e E
+    j++;
+    if (buf[j] === 0x2b || buf[j] === 0x2d) j++;
+    if (!isDigit(buf[j])) return -1;
+    while (isDigit(buf[j])) j++;
+  }
+  return isDelimiter(buf[j]) ? j : -1;
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+
+function matches(buf: Buffer, start: number, word: Buffer): number {
+  for (let k = 0; k < word.length; k++) if (buf[start + k] !== word[k]) return -1;
+  return isDelimiter(buf[start + word.length]) ? start + word.length : -1;
+}
+
+/** What may follow a number or literal: the end, whitespace or structure (`,` `]` `}`). */
+function isDelimiter(b: number | undefined): boolean {
+  return b === undefined || b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09 || b === 0x2c || b === 0x5d || b === 0x7d;
 }
 
 /** Whether the property name between the quotes at `start` and `end` is a URL-valued annotation. */
-function isAnnotationName(buf: Buffer, start: number, end: number, isAnnotation: (name: string) => boolean): boolean {
-  const inner = buf.subarray(start + 1, end);
-  const escaped = inner.includes(BACKSLASH);
-  if (!escaped && !inner.includes(AT)) return false;
+function isAnnotationName(buf: Buffer, start: number, end: number, escaped: boolean, isAnnotation: (name: string) => boolean): boolean {
   const raw = buf.toString('utf8', start, end + 1);
   return isAnnotation(escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1));
 }
