@@ -144,13 +144,10 @@ function toClientResponse(response: UpstreamResponse, bases: UrlBases, accepted:
     }
   }
   if (body.length > MAX_RESPONSE_BYTES) {
-    throw new HttpError(
-      502,
-      'response_too_large',
-      coding && !stillEncoded
-        ? `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB) even compressed with ${coding}: page it with Prefer: odata.maxpagesize or $top.`
-        : 'The Dataverse response is larger than a Lambda response can carry (about 4.4 MB): page it with Prefer: odata.maxpagesize or $top, or accept gzip or br.',
-    );
+    const advice = coding && !stillEncoded
+      ? ` even compressed with ${coding}: page it with Prefer: odata.maxpagesize or $top.`
+      : `: page it with Prefer: odata.maxpagesize or $top${!accepted && isCompressible(contentType, body.length) ? ', or send Accept-Encoding: gzip or br' : ''}.`;
+    throw new HttpError(502, 'response_too_large', `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB)${advice}`);
   }
   return {
     statusCode: response.status,

@@ -55,6 +55,7 @@ describe('proxy compression', () => {
       const answer = await stack.routes().proxy({ path: `${API}/accounts`, headers });
       expect(answer.statusCode).toBe(502);
       expect(jsonBody(answer)).toMatchObject({ error: 'response_too_large' });
+      expect(String(jsonBody(answer).message)).toContain('Accept-Encoding: gzip or br');
     }
   });
 
