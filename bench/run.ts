@@ -52,16 +52,28 @@
  *   warmupSeconds, durationSeconds, requests, requestsPerSecond
  *   latencyMs                {n, median, p99, max}
  *   non2xx, errors           answers outside 2xx; network errors
+ * odataPages                 6. large OData pages through the proxy's body path, in process (bench/odata-pages.ts)
+ *   mapping                  {rows, bytes, runs, medianMs, msPerMb, jsonRoundTripMsPerMb, sizeChange}: the URL
+ *                            mapping of a 5,000-row page of accounts (median of runs; MB = 2^20 bytes), and a
+ *                            JSON.parse + JSON.stringify round trip of the same page for comparison
+ *   compression              {pageRows, pageBytes, runs, proxyMemoryMb, cpuShare, levels[]}: each gzip level and
+ *                            brotli quality on a 20 MB page: {coding, level, medianMs, bytes, ratio, mbPerSecond,
+ *                            lambdaEstimateMs = medianMs / cpuShare (the proxy's memory / 1,769 MB)}
+ *   largestPages[]           {coding: none|gzip|br, rows, rawBytes, sentBytes, limitedBy}: the largest page (to
+ *                            50 rows) the proxy answers with 200, at the levels in use
  * targets[]                  {name, target, value, pass} — the goals, as shown in the PASS/MISS table
+ *
+ * `npm run bench -- --only=odata` runs section 6 alone and merges it into an existing results.json.
  */
 import './env.ts';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestStack } from '../test/support/stack.ts';
 import { measureColdStart, type ColdStartResult } from './cold-start.ts';
 import { localThroughput } from './load.ts';
+import { largestPages, measureCompressionLevels, measureMapping, type CompressionFigures, type LargestPage, type MappingFigures } from './odata-pages.ts';
 import { kmsRun, refreshStorm, tokenCallCounter, warmProxy } from './scenarios.ts';
 import { table, round } from './stats.ts';
 
@@ -82,8 +94,54 @@ const counts = (c: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
 
+interface OdataPages {
+  mapping: MappingFigures;
+  compression: CompressionFigures;
+  largestPages: LargestPage[];
+}
+
+function measureOdataPages(): OdataPages {
+  progress('6/6 OData pages: URL mapping of a 5,000-row page, compression levels on a 20 MB page, largest pages');
+  return { mapping: measureMapping(5_000, 15), compression: measureCompressionLevels(5), largestPages: largestPages() };
+}
+
+const mb = (bytes: number) => fmt(bytes / 2 ** 20, 1);
+
+function odataTable(o: OdataPages): string {
+  const m = o.mapping;
+  const c = o.compression;
+  return [
+    `6. OData pages (in process): URL mapping of a ${m.rows.toLocaleString('en-US')}-row page of accounts, ${mb(m.bytes)} MB, median of ${m.runs}`,
+    table(
+      ['', 'median ms', 'ms per MB'],
+      [
+        ['URL mapping (annotations only, byte-exact)', fmt(m.medianMs), fmt(m.msPerMb, 3)],
+        ['for comparison: JSON.parse + JSON.stringify', '', fmt(m.jsonRoundTripMsPerMb, 3)],
+      ],
+    ),
+    `compression of a ${mb(c.pageBytes)} MB page (${c.pageRows.toLocaleString('en-US')} rows), median of ${c.runs}; Lambda estimate = ms / ${c.cpuShare} (${c.proxyMemoryMb} MB of 1,769 MB per vCPU)`,
+    table(
+      ['coding', 'level', 'median ms', 'MB/s', 'bytes', 'ratio', 'Lambda est. ms'],
+      c.levels.map((l) => [l.coding, l.level, fmt(l.medianMs, 1), fmt(l.mbPerSecond, 1), l.bytes, fmt(l.ratio), l.lambdaEstimateMs]),
+    ),
+    'largest page answered with 200 (levels in use)',
+    table(
+      ['Accept-Encoding', 'rows', 'raw bytes', 'raw MB', 'sent bytes', 'limited by'],
+      o.largestPages.map((p) => [p.coding, p.rows, p.rawBytes, mb(p.rawBytes), p.sentBytes, p.limitedBy]),
+    ),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
+  if (process.argv.includes('--only=odata')) {
+    const odataPages = measureOdataPages();
+    const previous = JSON.parse(await readFile(resultsFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+    await writeFile(resultsFile, `${JSON.stringify({ ...previous, odataPages }, null, 2)}\n`);
+    console.log(`Benchmark ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}\n`);
+    console.log(odataTable(odataPages));
+    return;
+  }
   const machine = {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -99,22 +157,24 @@ async function main(): Promise<void> {
   let warm, storm, kmsRuns;
   try {
     const tokenCalls = tokenCallCounter(stack);
-    progress('1/5 warm proxy path (1,000 handler + 1,000 direct, then 1,000 with the KMS adapter)');
+    progress('1/6 warm proxy path (1,000 handler + 1,000 direct, then 1,000 with the KMS adapter)');
     warm = await warmProxy(stack, 1_000, 50);
-    progress('2/5 refresh storm (50 concurrent requests, 5 instances)');
+    progress('2/6 refresh storm (50 concurrent requests, 5 instances)');
     storm = await refreshStorm(stack, tokenCalls, 50, 5);
-    progress('3/5 KMS use (10 sessions on one fresh instance: 1,000 and 2,000 requests)');
+    progress('3/6 KMS use (10 sessions on one fresh instance: 1,000 and 2,000 requests)');
     kmsRuns = [await kmsRun(stack, tokenCalls, 1_000, 10), await kmsRun(stack, tokenCalls, 2_000, 10)];
   } finally {
     await stack.stop();
   }
   const kms = { sessions: 10, runs: kmsRuns, grows: kmsRuns[1]!.kmsTotal > kmsRuns[0]!.kmsTotal };
 
-  progress('4/5 cold start (bundling 7 entries, 12 interleaved rounds of fresh node processes)');
+  progress('4/6 cold start (bundling 7 entries, 12 interleaved rounds of fresh node processes)');
   const coldStart: ColdStartResult = await measureColdStart(root, 12);
 
-  progress('5/5 local server throughput (child process, 20 clients, 10 s)');
+  progress('5/6 local server throughput (child process, 20 clients, 10 s)');
   const local = await localThroughput(root, 20, 10, 1);
+
+  const odataPages = measureOdataPages();
 
   const proxy = coldStart.functions.proxy!;
   const targets: Target[] = [
@@ -155,6 +215,7 @@ async function main(): Promise<void> {
     kms,
     coldStart,
     localThroughput: local,
+    odataPages,
     targets,
   };
   await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
@@ -235,6 +296,8 @@ async function main(): Promise<void> {
       ['requests', 'req/s', 'median ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
       [[local.requests, fmt(local.requestsPerSecond, 1), fmt(local.latencyMs.median), fmt(local.latencyMs.p99), fmt(local.latencyMs.max), local.non2xx, local.errors]],
     ),
+    '',
+    odataTable(odataPages),
     '',
     'Targets',
     table(

@@ -4,7 +4,19 @@ import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
 import type { Session } from '../stores/model.ts';
 import type { Services } from '../runtime.ts';
+import { mapBatchRequest, mapBatchResponse, multipartBoundary, URL_RESPONSE_HEADERS } from './batch.ts';
+import { compressBody, isCompressible, negotiateContentCoding, type ContentCoding } from './compression.ts';
+import { mapJsonAnnotations } from './json-annotations.ts';
 import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from './request.ts';
+import {
+  annotationMatcher,
+  mapUrl,
+  REQUEST_URL_ANNOTATIONS,
+  requestUrlMap,
+  RESPONSE_URL_ANNOTATIONS,
+  responseUrlMap,
+  type UrlBases,
+} from './url-map.ts';
 
 export interface ProxyRequest {
   method: string;
@@ -15,6 +27,8 @@ export interface ProxyRequest {
   body?: Uint8Array;
   /** Milliseconds this invocation may still use (Lambda's remaining time less a safety margin). */
   budgetMs: number;
+  /** The base URL the client called (`B` of the URL mapping); default PUBLIC_BASE_URL. */
+  serviceBase?: string;
 }
 
 interface UpstreamResponse {
@@ -28,8 +42,19 @@ const ALLOWED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'
 /**
  * Lambda responses carry at most 6 MB, and the body goes base64-encoded (4/3 larger) to keep binary
  * and multipart bodies byte for byte: larger bodies get a clear 502 instead of a failed invocation.
+ * The limit applies to the body as sent: compressed when the client accepts gzip or br.
  */
 export const MAX_RESPONSE_BYTES = 4_400_000;
+/**
+ * The most the proxy reads from Dataverse (a page can be tens of MB): an eighth of the function's
+ * memory (64 MB at the proxy's 512 MB), since the body, its mapped copy and its compressed copy
+ * are all in memory at once. Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE; locally 512 MB is assumed.
+ */
+export function upstreamReadLimit(memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || 512): number {
+  return Math.max(8, Math.floor(memoryMb / 8)) * 1024 * 1024;
+}
+/** Codings fetch (undici) decodes itself: a body that had one of these arrives decoded. */
+const DECODED_BY_FETCH = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
 /** Keep this much of the budget for the response itself. */
 const BUDGET_MARGIN_MS = 500;
 
@@ -45,7 +70,12 @@ export async function forwardToDataverse(services: Services, session: Session, r
   if (!ALLOWED_METHODS.has(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not proxied.`);
   const url = buildDataverseUrl(services.config.dynamicsUrl, request.rawPath, request.rawQuery);
   const headers = forwardableRequestHeaders(request.headers);
-  const body = BODYLESS.has(method) ? undefined : request.body;
+  const bases: UrlBases = {
+    dataverse: services.config.dynamicsUrl.origin,
+    service: request.serviceBase ?? services.config.publicBaseUrl.href.replace(/\/+$/, ''),
+  };
+  const body = BODYLESS.has(method) || !request.body ? undefined : mapRequestBody(request.body, headers.get('content-type'), bases);
+  const coding = negotiateContentCoding(headerValue(request.headers, 'accept-encoding'));
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);
   // A refresh may use the budget but must leave time for the upstream call that follows it.
@@ -88,23 +118,61 @@ export async function forwardToDataverse(services: Services, session: Session, r
     }
   }
   logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
-  if (response.body.length > MAX_RESPONSE_BYTES) {
-    throw new HttpError(
-      502,
-      'response_too_large',
-      'The Dataverse response is larger than a Lambda response can carry (about 4.4 MB): page it with Prefer: odata.maxpagesize or $top.',
-    );
+  return toClientResponse(response, bases, coding);
+}
+
+/** Maps the service's URLs in `@odata.bind`/`@odata.id` values and `$batch` parts to Dataverse's. */
+function mapRequestBody(body: Uint8Array, contentType: string | null, bases: UrlBases): Uint8Array {
+  if (multipartBoundary(contentType)) return mapBatchRequest(body, contentType!, bases);
+  if (/json/i.test(contentType ?? '')) return mapJsonAnnotations(body, requestUrlMap(bases), annotationMatcher(REQUEST_URL_ANNOTATIONS));
+  return body;
+}
+
+/**
+ * The client's answer: Dataverse URLs in headers, annotations and `$batch` parts mapped to the
+ * service's, compressed when the client accepts it, within what a Lambda response can carry.
+ */
+function toClientResponse(response: UpstreamResponse, bases: UrlBases, accepted: ContentCoding | undefined): HttpResponse {
+  const headers = returnableResponseHeaders(response.headers);
+  const responseMap = responseUrlMap(bases);
+  for (const name of URL_RESPONSE_HEADERS) {
+    if (headers[name] !== undefined) headers[name] = mapUrl(headers[name], responseMap);
+  }
+  const contentType = response.headers.get('content-type');
+  const upstreamCoding = (response.headers.get('content-encoding') ?? '').toLowerCase().split(',').map((c) => c.trim()).filter(Boolean);
+  // A body fetch could not decode is still encoded: pass it, and its Content-Encoding, as it came.
+  const stillEncoded = upstreamCoding.some((c) => !DECODED_BY_FETCH.has(c));
+  let body = response.body;
+  let coding: string | undefined;
+  if (stillEncoded) {
+    coding = response.headers.get('content-encoding')!;
+  } else {
+    if (multipartBoundary(contentType)) body = mapBatchResponse(body, contentType!, bases);
+    else if (/json/i.test(contentType ?? '')) body = mapJsonAnnotations(body, responseMap, annotationMatcher(RESPONSE_URL_ANNOTATIONS));
+    if (accepted && isCompressible(contentType, body.length)) {
+      body = compressBody(body, accepted);
+      coding = accepted;
+    }
+  }
+  if (body.length > MAX_RESPONSE_BYTES) {
+    const advice = coding && !stillEncoded
+      ? ` even compressed with ${coding}: page it with Prefer: odata.maxpagesize or $top.`
+      : `: page it with Prefer: odata.maxpagesize or $top${!accepted && isCompressible(contentType, body.length) ? ', or send Accept-Encoding: gzip or br' : ''}.`;
+    throw new HttpError(502, 'response_too_large', `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB)${advice}`);
   }
   return {
     statusCode: response.status,
     headers: {
-      ...returnableResponseHeaders(response.headers),
+      ...headers,
+      ...(coding ? { 'Content-Encoding': coding } : {}),
+      // The body depends on Accept-Encoding (RFC 9110 §12.5.5).
+      Vary: 'Accept-Encoding',
       'Cache-Control': 'no-store',
       // Dataverse content is served from the service's own origin: never let a browser run it.
       'X-Content-Type-Options': 'nosniff',
       'Content-Security-Policy': "sandbox; default-src 'none'",
     },
-    body: Buffer.from(response.body).toString('base64'),
+    body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
     isBase64Encoded: true,
   };
 }
@@ -121,6 +189,11 @@ async function rejectedEvenFresh(services: Services, session: Session): Promise<
     .markDataverseRejected(session.id, session.version, services.now() + cooldownSeconds * 1000)
     .catch((err: unknown) => logger.warn('could not mark the dataverse rejection', { error: (err as Error).name }));
   return dataverseRejected(cooldownSeconds);
+}
+
+function headerValue(headers: Record<string, string | undefined> | undefined, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 /** Retry-After in seconds (the form Dataverse uses) or an HTTP date, as milliseconds. */
@@ -152,12 +225,36 @@ async function callUpstream(
       signal: AbortSignal.timeout(timeoutMs),
     });
     // Read the whole body inside the same timeout: a stalled body is a timeout too.
-    return { status: response.status, headers: response.headers, body: new Uint8Array(await response.arrayBuffer()) };
+    return { status: response.status, headers: response.headers, body: await readBounded(response, upstreamReadLimit()) };
   } catch (err) {
+    if (err instanceof HttpError) throw err;
     const name = (err as Error)?.name;
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new HttpError(504, 'upstream_timeout', 'Dataverse did not answer in time.');
     }
     throw new HttpError(502, 'upstream_unreachable', 'Dataverse could not be reached.', {}, { cause: err });
   }
+}
+
+/** Reads a response body, refusing (502) one larger than `limit` bytes so memory stays bounded. */
+async function readBounded(response: Response, limit: number): Promise<Uint8Array> {
+  if (!response.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value: chunk } = await reader.read();
+    if (done) break;
+    total += chunk.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new HttpError(
+        502,
+        'response_too_large',
+        `The Dataverse response is larger than the proxy reads (${Math.round(limit / 2 ** 20)} MB): page it with Prefer: odata.maxpagesize or $top.`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
 }
