@@ -139,7 +139,7 @@ describe('managed connections for backends', () => {
       stack.dataverse!.expireIssuedTokens();
       const proxied = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' });
       expect(proxied.status).toBe(409);
-      expect(JSON.parse(proxied.text)).toMatchObject({ error: 'reconnect_required' });
+      expect(JSON.parse(proxied.text)).toMatchObject({ error: { code: 'reconnect_required' } });
     } finally {
       restoreIdp();
     }
