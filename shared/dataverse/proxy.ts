@@ -14,6 +14,8 @@ export interface ProxyRequest {
   body?: Uint8Array;
   /** Milliseconds this invocation may still use (Lambda's remaining time less a safety margin). */
   budgetMs: number;
+  /** Whether the caller may impersonate other users (MSCRMCallerID, CallerObjectId). */
+  allowImpersonation: boolean;
 }
 
 interface UpstreamResponse {
@@ -42,7 +44,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const method = request.method.toUpperCase();
   if (!ALLOWED_METHODS.has(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not proxied.`);
   const url = buildDataverseUrl(services.config.dynamicsUrl, request.rawPath, request.rawQuery);
-  const headers = forwardableRequestHeaders(request.headers);
+  const headers = forwardableRequestHeaders(request.headers, { allowImpersonation: request.allowImpersonation });
   const body = BODYLESS.has(method) ? undefined : request.body;
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);

@@ -40,6 +40,64 @@ describe('proxy', () => {
     expect(seen.headers['x-custom']).toBeUndefined();
   });
 
+  it('forwards impersonation and chunked file-transfer headers for a signed-in user, and returns file and request-id headers', async () => {
+    const { sessionToken, sessionCookie } = await signIn(stack);
+    const sent = {
+      MSCRMCallerID: '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b',
+      CallerObjectId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+      'x-ms-transfer-mode': 'chunked',
+      'x-ms-file-name': 'report.pdf',
+      'Content-Range': 'bytes 0-4194303/12582912',
+      Range: 'bytes=0-4194303',
+      'MSCRM.BypassCustomPluginExecution': 'true',
+    };
+    const returned = {
+      'x-ms-chunk-size': '4194304',
+      'x-ms-file-name': 'report.pdf',
+      'x-ms-file-size': '12582912',
+      mimetype: 'application/pdf',
+      'x-ms-service-request-id': '2f4e6a1c-0000-4000-8000-000000000001',
+      'REQ_ID': '2f4e6a1c-0000-4000-8000-000000000002',
+    };
+    const callers: { cookies?: string[]; headers: Record<string, string> }[] = [
+      { headers: { authorization: `Bearer ${sessionToken}` } },
+      { cookies: [sessionCookie], headers: { 'x-csrf': '1' } },
+    ];
+    for (const auth of callers) {
+      stack.dataverse.failNext(200, 1, { 'content-type': 'application/octet-stream', ...returned, 'x-ms-internal': 'no', server: 'Microsoft-IIS/10.0' }, 'chunk');
+      const answer = await stack.routes().proxy({
+        method: 'PATCH',
+        path: `${API}/accounts(00000000-0000-0000-0000-000000000001)/contoso_file`,
+        cookies: auth.cookies,
+        headers: { ...auth.headers, ...sent, 'content-type': 'application/octet-stream' },
+        body: 'chunk',
+      });
+      expect(answer.statusCode).toBe(200);
+      const seen = stack.dataverse.requests.at(-1)!;
+      for (const [name, value] of Object.entries(sent)) expect(seen.headers[name.toLowerCase()], name).toBe(value);
+      for (const [name, value] of Object.entries(returned)) expect(answer.headers[name.toLowerCase()], name).toBe(value);
+      expect(answer.headers['x-ms-internal']).toBeUndefined();
+      expect(answer.headers.server).toBeUndefined();
+    }
+  });
+
+  it('refuses a malformed impersonation id or byte range with 400 before any upstream call', async () => {
+    const { sessionToken } = await signIn(stack);
+    stack.dataverse.requests.length = 0;
+    for (const [name, value] of [
+      ['CallerObjectId', 'dana@contoso.example'],
+      ['MSCRMCallerID', '1'],
+      ['Content-Range', 'bytes 5-1/10'],
+      ['Range', 'bytes=0-1,5-9'],
+      ['x-ms-file-name', 'a\r\nX-Injected: 1'],
+    ]) {
+      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}`, [name!]: value! } });
+      expect(answer.statusCode, name).toBe(400);
+      expect(jsonBody(answer)).toMatchObject({ error: { code: 'invalid_header' } });
+    }
+    expect(stack.dataverse.requests).toHaveLength(0);
+  });
+
   it('never forwards the client’s Cookie or Authorization: Dataverse sees only the user’s access token', async () => {
     const { sessionToken, sessionCookie } = await signIn(stack);
     const viaCookie = await stack.routes().proxy({
