@@ -31,7 +31,7 @@ export type ErrorShape = 'service' | 'odata';
 
 /**
  * Web API paths, at the root or below an environment prefix (`/api/data/…`, `/orgs/{host}/api/data/…`):
- * OData clients call them and read `error.message` (OData JSON Format 4.01 §21.1).
+ * OData clients call them and read `error.message` (OData JSON Format 4.0 §19 "Error Response").
  */
 const WEB_API_ROUTE = /^(?:\/orgs\/[^/]+)?\/api\/data(?:\/|$)/;
 
