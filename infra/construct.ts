@@ -30,6 +30,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { lambdaCode } from './bundling.ts';
 
@@ -51,47 +52,8 @@ export const API_5XX_ALARM_THRESHOLD = 5;
  */
 export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 
-/**
- * Headers browsers may send cross-origin: the CSRF marker, bearer auth, the managed connection's
- * Connection-Id, and the Dataverse/OData request headers the proxy forwards (shared/dataverse/
- * request.ts). A credentialed CORS request cannot use a `*` wildcard, so the `MSCRM.*` headers the
- * proxy forwards by prefix are listed by name (the common ones).
- */
-export const CORS_ALLOW_HEADERS = [
-  'Content-Type',
-  'X-CSRF',
-  'Authorization',
-  'Connection-Id',
-  'OData-MaxVersion',
-  'OData-Version',
-  'Prefer',
-  'If-Match',
-  'If-None-Match',
-  'Accept',
-  'Accept-Language',
-  'Consistency',
-  'MSCRM.SuppressDuplicateDetection',
-  'MSCRM.BypassCustomPluginExecution',
-  'MSCRM.BypassBusinessLogicExecution',
-  'MSCRM.SolutionUniqueName',
-  'MSCRM.MergeLabels',
-] as const;
-
-/**
- * Response headers a browser client may read: Dataverse create/paging/throttling metadata and file
- * downloads' Content-Disposition (all of them returned by the proxy).
- */
-export const CORS_EXPOSE_HEADERS = [
-  'OData-EntityId',
-  'OData-Version',
-  'Preference-Applied',
-  'ETag',
-  'Location',
-  'Retry-After',
-  'Content-Disposition',
-  'x-ms-ratelimit-burst-remaining-xrm-requests',
-  'x-ms-ratelimit-time-remaining-xrm-requests',
-];
+/** The CORS policy's lists (shared/http/cors.ts), built from the proxy's own header allowlists. */
+export { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from '../shared/http/cors.ts';
 
 /**
  * Warning (annotation) when `publicBaseUrl` is not set: the session cookie is `SameSite=Lax`, and the
@@ -478,16 +440,9 @@ export class DynamicsAuthService extends Construct {
         allowOrigins,
         allowCredentials: true,
         allowHeaders: [...CORS_ALLOW_HEADERS],
-        allowMethods: [
-          CorsHttpMethod.GET,
-          CorsHttpMethod.POST,
-          CorsHttpMethod.PUT,
-          CorsHttpMethod.PATCH,
-          CorsHttpMethod.DELETE,
-          CorsHttpMethod.OPTIONS,
-        ],
-        exposeHeaders: CORS_EXPOSE_HEADERS,
-        maxAge: Duration.hours(1),
+        allowMethods: CORS_ALLOW_METHODS.map((m) => CorsHttpMethod[m]),
+        exposeHeaders: [...CORS_EXPOSE_HEADERS],
+        maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
       },
     });
     this.apiUrl = this.api.apiEndpoint;

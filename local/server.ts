@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { decodePercentEscapes } from '../shared/http/percent-decoding.ts';
+import { isPreflight, preflightHeaders, responseCorsHeaders, type LocalCors } from './cors.ts';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -167,6 +168,8 @@ export interface StaticFile {
 export interface LocalApp {
   routes: LocalRoute[];
   statics: StaticFile[];
+  /** CORS as API Gateway applies it with the construct's configuration (none when unset). */
+  cors?: LocalCors;
 }
 
 /**
@@ -176,7 +179,15 @@ export interface LocalApp {
 export function createLocalServer(app: LocalApp): Server {
   return createServer((req, res) => {
     void (async () => {
-      const { routes, statics } = app;
+      const { routes, statics, cors } = app;
+      if (cors) {
+        if (isPreflight(req)) {
+          res.writeHead(204, preflightHeaders(req, cors));
+          res.end();
+          return;
+        }
+        for (const [name, value] of Object.entries(responseCorsHeaders(req, cors))) res.setHeader(name, value);
+      }
       const method = (req.method ?? 'GET').toUpperCase();
       const path = httpApiRawPath((req.url ?? '/').split('?')[0]!);
       const asset = method === 'GET' ? statics.find((s) => s.path === path) : undefined;

@@ -8,6 +8,7 @@ import { TABLES } from '../shared/stores/tables.ts';
 import { DataverseStandIn } from './dataverse.ts';
 import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from './dynamodb.ts';
 import { startDevIdentityProvider, type DevIdentityProvider } from './idp.ts';
+import { corsFromAllowedReturnUrls } from './cors.ts';
 import { createLocalServer, type LambdaHandler, type LocalApp } from './server.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -74,6 +75,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const url = `http://localhost:${(server.address() as AddressInfo).port}`;
     env.PUBLIC_BASE_URL ??= url;
     env.ALLOWED_RETURN_URLS ??= url;
+    app.cors = corsFromAllowedReturnUrls(env.ALLOWED_RETURN_URLS);
     if (!env.KMS_KEY_ID) env.LOCAL_KEY_FILE ??= resolve(root, '.local', 'master.key');
     env.POWERTOOLS_SERVICE_NAME ??= 'dynamics-auth-local';
     if (env !== process.env) Object.assign(process.env, env);

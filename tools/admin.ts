@@ -1,6 +1,6 @@
 /**
  * API keys for backends (managed connections):
- *   npm run admin -- keys create --name "Contoso sync"   prints the key once
+ *   npm run admin -- keys create --name "Contoso sync" [--allow-impersonation]   prints the key once
  *   npm run admin -- keys list
  *   npm run admin -- keys revoke <keyId>
  * Uses API_KEYS_TABLE (default ApiKeys) in the AWS account and region of the environment's
@@ -9,7 +9,7 @@
 import { generateApiKey } from '../shared/auth/api-keys.ts';
 import { createDynamoClient, DynamoApiKeyStore } from '../shared/stores/dynamodb.ts';
 
-const usage = 'usage: admin keys create --name <name> | keys list | keys revoke <keyId>';
+const usage = 'usage: admin keys create --name <name> [--allow-impersonation] | keys list | keys revoke <keyId>';
 
 async function main(args: string[]): Promise<number> {
   const [group, command, ...rest] = args;
@@ -23,13 +23,16 @@ async function main(args: string[]): Promise<number> {
     if (command === 'create') {
       const nameIndex = rest.indexOf('--name');
       const name = nameIndex >= 0 ? rest[nameIndex + 1]?.trim() : undefined;
-      if (!name || name.length > 200) {
+      if (!name || name.startsWith('--') || name.length > 200) {
         console.error('keys create needs --name <name> (at most 200 characters)');
         return 2;
       }
-      const { key, record } = generateApiKey(name, Date.now());
+      // Impersonation (MSCRMCallerID, CallerObjectId) stays refused unless asked for here.
+      const allowImpersonation = rest.includes('--allow-impersonation');
+      const { key, record } = generateApiKey(name, Date.now(), { allowImpersonation });
       await store.create(record);
-      console.log(`Created API key ${record.keyId} ("${name}"). It is shown only now; store it as a secret:\n\n${key}\n`);
+      const scope = allowImpersonation ? ' It may impersonate users (MSCRMCallerID, CallerObjectId).' : '';
+      console.log(`Created API key ${record.keyId} ("${name}").${scope} It is shown only now; store it as a secret:\n\n${key}\n`);
       return 0;
     }
     if (command === 'list') {
@@ -37,7 +40,8 @@ async function main(args: string[]): Promise<number> {
       if (keys.length === 0) console.log('No API keys.');
       for (const k of keys) {
         const state = k.revokedAt ? `revoked ${new Date(k.revokedAt).toISOString()}` : 'active';
-        console.log(`${k.keyId}  ${new Date(k.createdAt).toISOString()}  ${state}  ${k.name}`);
+        const impersonation = k.allowImpersonation ? 'impersonation' : 'no-impersonation';
+        console.log(`${k.keyId}  ${new Date(k.createdAt).toISOString()}  ${state}  ${impersonation}  ${k.name}`);
       }
       return 0;
     }

@@ -8,8 +8,8 @@ export const proxyRoute =
   (services: () => Services): RouteHandler =>
   async (event, context) => {
     const s = services();
-    const session = await requireProxyCaller(event, s);
-    return forwardToDataverse(s, session, {
+    const caller = await requireProxyCaller(event, s);
+    return forwardToDataverse(s, caller.session, {
       method: event.requestContext.http.method,
       // Behind the construct's HTTP API rawPath arrives URL-decoded; buildDataverseUrl encodes it again.
       rawPath: event.rawPath,
@@ -17,6 +17,7 @@ export const proxyRoute =
       headers: event.headers,
       body: event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
       budgetMs: handlerDeadline(context, s.now()) - s.now(),
+      allowImpersonation: caller.mayImpersonate,
     });
   };
 

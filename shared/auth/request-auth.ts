@@ -70,17 +70,25 @@ export async function requireSession(
   return session;
 }
 
+/** Who calls the proxy: the session whose tokens are used, and whether it may impersonate other users. */
+export interface ProxyCaller {
+  session: Session;
+  mayImpersonate: boolean;
+}
+
 /**
  * The proxy's caller: a user's session (cookie or bearer session token), or a backend's managed
  * connection (`Authorization: Bearer <API key>` with `Connection-Id`).
  */
-export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Services): Promise<Session> {
+export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Services): Promise<ProxyCaller> {
   const authorization = header(event, 'authorization')?.trim() ?? '';
   const bearer = /^Bearer (\S+)$/i.exec(authorization)?.[1];
   if (bearer && isApiKeyShaped(bearer)) {
     const key = await requireApiKey(event, services.apiKeys);
     const connectionId = checkConnectionId(header(event, 'connection-id'));
-    return loadActiveConnection(services, key.keyId, connectionId);
+    // A backend acting for its users impersonates only if its key was created for it (off by default).
+    return { session: await loadActiveConnection(services, key.keyId, connectionId), mayImpersonate: key.allowImpersonation === true };
   }
-  return requireSession(event, services.sessions, services.config, services.now());
+  // Signed-in users may: Dataverse grants it only to users holding prvActOnBehalfOfAnotherUser themselves.
+  return { session: await requireSession(event, services.sessions, services.config, services.now()), mayImpersonate: true };
 }

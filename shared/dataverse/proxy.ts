@@ -29,6 +29,8 @@ export interface ProxyRequest {
   budgetMs: number;
   /** The base URL the client called (`B` of the URL mapping); default PUBLIC_BASE_URL. */
   serviceBase?: string;
+  /** Whether the caller may impersonate other users (MSCRMCallerID, CallerObjectId). */
+  allowImpersonation: boolean;
 }
 
 interface UpstreamResponse {
@@ -69,7 +71,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const method = request.method.toUpperCase();
   if (!ALLOWED_METHODS.has(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not proxied.`);
   const url = buildDataverseUrl(services.config.dynamicsUrl, request.rawPath, request.rawQuery);
-  const headers = forwardableRequestHeaders(request.headers);
+  const headers = forwardableRequestHeaders(request.headers, { allowImpersonation: request.allowImpersonation });
   const bases: UrlBases = {
     dataverse: services.config.dynamicsUrl.origin,
     service: request.serviceBase ?? services.config.publicBaseUrl.href.replace(/\/+$/, ''),

@@ -1,5 +1,12 @@
-import { badRequest } from '../http/errors.ts';
+import { badRequest, HttpError } from '../http/errors.ts';
 import { decodePercentEscapes } from '../http/percent-decoding.ts';
+import {
+  FORWARDED_REQUEST_HEADERS,
+  FORWARDED_REQUEST_PREFIXES,
+  IMPERSONATION_HEADERS,
+  RETURNED_RESPONSE_HEADERS,
+  RETURNED_RESPONSE_PREFIXES,
+} from './headers.ts';
 
 /** Dataverse Web API paths: `/api/data/v9.<n>` and below. */
 const WEB_API_PATH = /^\/api\/data\/v9\.\d{1,2}(?:\/|$)/;
@@ -80,49 +87,72 @@ export function buildDataverseUrl(dynamicsUrl: URL, decodedPath: string, rawQuer
   return url;
 }
 
-/** Request headers a client may send through (never Cookie, Authorization, Host or hop-by-hop headers). */
-const FORWARDED_REQUEST_HEADERS = new Set([
-  'accept',
-  'accept-language',
-  'content-type',
-  'odata-maxversion',
-  'odata-version',
-  'prefer',
-  'if-match',
-  'if-none-match',
-  'consistency',
-]);
-const FORWARDED_REQUEST_PREFIXES = ['mscrm.'];
-
-/** Response headers passed back to the client. */
-const RETURNED_RESPONSE_HEADERS = new Set([
-  'content-type',
-  'content-disposition',
-  'etag',
-  'location',
-  'preference-applied',
-  'retry-after',
-]);
-const RETURNED_RESPONSE_PREFIXES = ['odata-', 'x-ms-ratelimit-'];
+const lowerCase = (names: readonly string[]) => names.map((name) => name.toLowerCase());
+const FORWARDED_NAMES = new Set(lowerCase(FORWARDED_REQUEST_HEADERS));
+const FORWARDED_PREFIXES = lowerCase(FORWARDED_REQUEST_PREFIXES);
+const RETURNED_NAMES = new Set(lowerCase(RETURNED_RESPONSE_HEADERS));
+const RETURNED_PREFIXES = lowerCase(RETURNED_RESPONSE_PREFIXES);
+const IMPERSONATION_NAMES = new Set(lowerCase(IMPERSONATION_HEADERS));
 
 const HEADER_VALUE_MAX = 8192;
 /** RFC 9110 token: what a header name may be (Headers throws a TypeError on anything else). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const GUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+const BYTE_POSITION = String.raw`\d{1,15}`;
+/** `bytes first-last/complete` (RFC 9110 §14.4), as Dataverse's chunked upload sends it. */
+const CONTENT_RANGE = new RegExp(`^bytes (${BYTE_POSITION})-(${BYTE_POSITION})/(${BYTE_POSITION}|\\*)$`);
+/** One byte range, `bytes=first-[last]` (RFC 9110 §14.2, §14.1.2), as Dataverse's chunked download asks for it. */
+const RANGE = new RegExp(`^bytes=(${BYTE_POSITION})-(${BYTE_POSITION})?$`);
+
+/** The value rules of headers whose format is known: a malformed value gets 400 here, not a guess upstream. */
+function checkKnownFormat(name: string, value: string): boolean {
+  switch (name) {
+    case 'mscrmcallerid':
+    case 'callerobjectid':
+      // Microsoft: a systemuserid or an Entra object id, both GUIDs.
+      return GUID.test(value.trim());
+    case 'x-ms-transfer-mode':
+      return value.trim().toLowerCase() === 'chunked';
+    case 'content-range': {
+      const m = CONTENT_RANGE.exec(value.trim());
+      return !!m && Number(m[1]) <= Number(m[2]) && (m[3] === '*' || Number(m[2]) < Number(m[3]));
+    }
+    case 'range': {
+      const m = RANGE.exec(value.trim());
+      return !!m && (m[2] === undefined || Number(m[1]) <= Number(m[2]));
+    }
+    default:
+      return true;
+  }
+}
 
 function allowed(name: string, names: Set<string>, prefixes: string[]): boolean {
   return names.has(name) || prefixes.some((p) => name.startsWith(p));
 }
 
+export const impersonationRefused = () =>
+  new HttpError(
+    403,
+    'impersonation_not_allowed',
+    `This API key may not impersonate users: ${IMPERSONATION_HEADERS.join(' and ')} are refused unless the key was created with --allow-impersonation.`,
+  );
+
+export interface ForwardingRules {
+  /** Whether the caller may send the impersonation headers (refused with 403 otherwise). */
+  allowImpersonation: boolean;
+}
+
 /** Filters the client's headers to the allowlist and sets the OData defaults Dataverse expects. */
-export function forwardableRequestHeaders(headers: Record<string, string | undefined> | undefined): Headers {
+export function forwardableRequestHeaders(headers: Record<string, string | undefined> | undefined, rules: ForwardingRules): Headers {
   const out = new Headers();
   for (const [rawName, value] of Object.entries(headers ?? {})) {
     const name = rawName.toLowerCase();
-    if (value === undefined || !allowed(name, FORWARDED_REQUEST_HEADERS, FORWARDED_REQUEST_PREFIXES)) continue;
+    if (value === undefined || !allowed(name, FORWARDED_NAMES, FORWARDED_PREFIXES)) continue;
     if (!HEADER_NAME.test(rawName)) throw badRequest('invalid_header', 'A header name is not allowed.');
+    if (IMPERSONATION_NAMES.has(name) && !rules.allowImpersonation) throw impersonationRefused();
     // Controls other than tab, and anything beyond one byte (Headers would throw a TypeError on it).
     // eslint-disable-next-line no-control-regex
-    if (value.length > HEADER_VALUE_MAX || /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value)) {
+    if (value.length > HEADER_VALUE_MAX || /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value) || !checkKnownFormat(name, value)) {
       throw badRequest('invalid_header', `The header ${name} has a value that is not allowed.`);
     }
     out.set(name, value);
@@ -138,7 +168,7 @@ export function returnableResponseHeaders(headers: Headers): Record<string, stri
   const out: Record<string, string> = {};
   headers.forEach((value, rawName) => {
     const name = rawName.toLowerCase();
-    if (allowed(name, RETURNED_RESPONSE_HEADERS, RETURNED_RESPONSE_PREFIXES)) out[name] = value;
+    if (allowed(name, RETURNED_NAMES, RETURNED_PREFIXES)) out[name] = value;
   });
   return out;
 }

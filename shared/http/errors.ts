@@ -1,6 +1,7 @@
 /**
  * The one HTTP error type. Handlers and the core throw it; the error middleware turns it into
- * `{"error": code, "message": message}` with `status`. Messages are for humans and never carry
+ * `{"error": code, "message": message}` with `status` (on Web API paths OData's
+ * `{"error": {"code", "message"}}`). Messages are for humans and never carry
  * tokens, codes, cookies or secrets.
  */
 export class HttpError extends Error {

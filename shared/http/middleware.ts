@@ -7,7 +7,7 @@ import { TokenEndpointError, TransientTokenError } from '../oauth/errors.ts';
 import { StoreUnavailableError } from '../stores/model.ts';
 import { logger } from '../observability/logger.ts';
 import { HttpError } from './errors.ts';
-import { errorBody, json, type HttpResponse } from './response.ts';
+import { errorBody, errorShapeFor, json, type HttpResponse } from './response.ts';
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
 
@@ -20,39 +20,44 @@ export function handlerDeadline(context: Context | undefined, nowMs: number): nu
   return nowMs + remaining - LAMBDA_MARGIN_MS;
 }
 
-/** Maps any thrown error to the JSON error contract. Unknown errors are logged and become a generic 500. */
-export function toErrorResponse(err: unknown): HttpResponse {
+/**
+ * Maps any thrown error to the JSON error contract, shaped for the request's path (OData's shape on
+ * Web API paths). Unknown errors are logged and become a generic 500.
+ */
+export function toErrorResponse(err: unknown, path?: string): HttpResponse {
+  const shape = errorShapeFor(path);
+  const body = (code: string, message: string) => errorBody(code, message, shape);
   if (err instanceof HttpError) {
     if (err.status >= 500) logger.warn('request failed', { errorCode: err.code, error: describe(err.cause) });
     else logger.info('request rejected', { statusCode: err.status, errorCode: err.code });
-    return json(err.status, errorBody(err.code, err.message), { headers: err.headers });
+    return json(err.status, body(err.code, err.message), { headers: err.headers });
   }
   if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError) {
     logger.warn('dependency unavailable', { error: describe(err) });
-    return json(503, errorBody('temporarily_unavailable', 'A storage or key service is briefly unavailable; retry shortly.'), {
+    return json(503, body('temporarily_unavailable', 'A storage or key service is briefly unavailable; retry shortly.'), {
       headers: { 'Retry-After': '1' },
     });
   }
   if (err instanceof TransientTokenError) {
     logger.warn('identity provider unavailable', { error: describe(err) });
-    return json(503, errorBody('temporarily_unavailable', 'The identity provider is briefly unavailable; retry shortly.'), {
+    return json(503, body('temporarily_unavailable', 'The identity provider is briefly unavailable; retry shortly.'), {
       headers: { 'Retry-After': '1' },
     });
   }
   if (err instanceof TokenEndpointError) {
     logger.error('identity provider error', { error: describe(err) });
-    return json(502, errorBody('upstream_error', 'The identity provider answered with an unusable response.'));
+    return json(502, body('upstream_error', 'The identity provider answered with an unusable response.'));
   }
   if (err instanceof DecryptionError) {
     logger.error('stored tokens could not be decrypted', { error: describe(err) });
-    return json(500, errorBody('session_unreadable', 'The session could not be read; sign in again.'));
+    return json(500, body('session_unreadable', 'The session could not be read; sign in again.'));
   }
   if (err instanceof ConfigError) {
     logger.error('configuration error', { error: err.message });
-    return json(500, errorBody('misconfigured', 'The service is misconfigured; see its logs.'));
+    return json(500, body('misconfigured', 'The service is misconfigured; see its logs.'));
   }
   logger.error('unhandled error', { error: describe(err) });
-  return json(500, errorBody('internal_error', 'An unexpected error occurred.'));
+  return json(500, body('internal_error', 'An unexpected error occurred.'));
 }
 
 /** Name and message only: never a stack trace, request, or response body. */
@@ -69,7 +74,7 @@ export function createHandler(route: RouteHandler) {
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use({
       onError: async (request) => {
-        request.response = toErrorResponse(request.error);
+        request.response = toErrorResponse(request.error, request.event?.rawPath);
       },
     })
     .handler(route);

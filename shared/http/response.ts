@@ -26,7 +26,21 @@ export function redirect(location: string, cookies: string[] = []): HttpResponse
   };
 }
 
-export function errorBody(code: string, message: string) {
-  return { error: code, message };
+/** How an error body is shaped: the service's own, or OData's (what OData clients read on Web API paths). */
+export type ErrorShape = 'service' | 'odata';
+
+/**
+ * Web API paths, at the root or below an environment prefix (`/api/data/…`, `/orgs/{host}/api/data/…`):
+ * OData clients call them and read `error.message` (OData JSON Format 4.0 §19 "Error Response").
+ */
+const WEB_API_ROUTE = /^(?:\/orgs\/[^/]+)?\/api\/data(?:\/|$)/;
+
+export function errorShapeFor(path: string | undefined): ErrorShape {
+  return path !== undefined && WEB_API_ROUTE.test(path) ? 'odata' : 'service';
+}
+
+/** `{"error": code, "message": …}`, or on Web API paths OData's `{"error": {"code", "message"}}`. */
+export function errorBody(code: string, message: string, shape: ErrorShape = 'service') {
+  return shape === 'odata' ? { error: { code, message } } : { error: code, message };
 }
 

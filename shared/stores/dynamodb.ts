@@ -283,7 +283,13 @@ export class DynamoApiKeyStore implements ApiKeyStore {
       this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: { id: s(key.id), keyId: s(key.keyId), name: s(key.name), createdAt: n(key.createdAt) },
+          Item: {
+            id: s(key.id),
+            keyId: s(key.keyId),
+            name: s(key.name),
+            createdAt: n(key.createdAt),
+            ...(key.allowImpersonation ? { allowImpersonation: { BOOL: true } } : {}),
+          },
           ConditionExpression: 'attribute_not_exists(id)',
         }),
       ),
@@ -330,6 +336,8 @@ function toApiKey(item: Item): ApiKey {
     name: str(item, 'name'),
     createdAt: num(item, 'createdAt'),
     revokedAt: item.revokedAt?.N !== undefined ? Number(item.revokedAt.N) : undefined,
+    // Keys stored before the flag existed have no attribute: disabled.
+    allowImpersonation: item.allowImpersonation?.BOOL === true,
   };
 }
 

@@ -59,6 +59,8 @@ export interface ApiKey {
   name: string;
   createdAt: number;
   revokedAt?: number;
+  /** Whether calls with this key may impersonate other Dataverse users (set at creation; off by default). */
+  allowImpersonation?: boolean;
 }
 
 /** Managed-connection details on a Sessions row. */

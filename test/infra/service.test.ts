@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
 import { esbuildBuildOptions, LAMBDA_BUNDLE } from '../../infra/bundling.ts';
-import { SAME_SITE_WARNING } from '../../infra/construct.ts';
+import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   allIamStatements,
@@ -128,18 +128,24 @@ describe('routes', () => {
     expect(cors.AllowOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(cors.AllowCredentials).toBe(true);
     expect(cors.AllowHeaders).toEqual([
-      'Content-Type',
       'X-CSRF',
       'Authorization',
       'Connection-Id',
+      'Accept',
+      'Accept-Language',
+      'Content-Type',
       'OData-MaxVersion',
       'OData-Version',
       'Prefer',
       'If-Match',
       'If-None-Match',
-      'Accept',
-      'Accept-Language',
       'Consistency',
+      'MSCRMCallerID',
+      'CallerObjectId',
+      'x-ms-transfer-mode',
+      'x-ms-file-name',
+      'Content-Range',
+      'Range',
       'MSCRM.SuppressDuplicateDetection',
       'MSCRM.BypassCustomPluginExecution',
       'MSCRM.BypassBusinessLogicExecution',
@@ -147,16 +153,27 @@ describe('routes', () => {
       'MSCRM.MergeLabels',
     ]);
     expect(cors.ExposeHeaders).toEqual([
-      'OData-EntityId',
-      'OData-Version',
-      'Preference-Applied',
+      'Content-Disposition',
       'ETag',
       'Location',
+      'Preference-Applied',
       'Retry-After',
-      'Content-Disposition',
+      'x-ms-chunk-size',
+      'x-ms-file-name',
+      'x-ms-file-size',
+      'mimetype',
+      'x-ms-service-request-id',
+      'REQ_ID',
+      'OData-EntityId',
+      'OData-Version',
       'x-ms-ratelimit-burst-remaining-xrm-requests',
       'x-ms-ratelimit-time-remaining-xrm-requests',
     ]);
+    // The same lists the proxy filters with and the local server answers with (shared/http/cors.ts).
+    expect(cors.AllowHeaders).toEqual(CORS_ALLOW_HEADERS);
+    expect(cors.ExposeHeaders).toEqual(CORS_EXPOSE_HEADERS);
+    expect(cors.AllowMethods).toEqual(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+    expect(cors.MaxAge).toBe(3600);
     // Credentialed CORS: a "*" would not match anything, so every name is spelled out.
     expect(containsWildcard(cors.AllowOrigins)).toBe(false);
     expect(containsWildcard(cors.AllowHeaders)).toBe(false);

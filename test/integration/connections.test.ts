@@ -33,8 +33,8 @@ function admin(...args: string[]): Promise<{ status: number | null; out: string 
   });
 }
 
-async function createKey(name: string): Promise<{ key: string; keyId: string }> {
-  const r = await admin('keys', 'create', '--name', name);
+async function createKey(name: string, ...flags: string[]): Promise<{ key: string; keyId: string }> {
+  const r = await admin('keys', 'create', '--name', name, ...flags);
   expect(r.status, r.out).toBe(0);
   const key = /\b(dak_[A-Za-z0-9-]{12}_[A-Za-z0-9_-]{43})\b/.exec(r.out)![1]!;
   return { key, keyId: key.split('_')[1]! };
@@ -139,7 +139,7 @@ describe('managed connections for backends', () => {
       stack.dataverse!.expireIssuedTokens();
       const proxied = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' });
       expect(proxied.status).toBe(409);
-      expect(JSON.parse(proxied.text)).toMatchObject({ error: 'reconnect_required' });
+      expect(JSON.parse(proxied.text)).toMatchObject({ error: { code: 'reconnect_required' } });
     } finally {
       restoreIdp();
     }
@@ -187,6 +187,40 @@ describe('managed connections for backends', () => {
     );
     expect(rightUser.callback.status).toBe(302);
     expect((await asBackend(alpha.key, 'GET', '/connections/bound-ok')).status).toBe(200);
+  });
+
+  it('refuses impersonation headers for an API key (403, nothing forwarded) unless the key was created with --allow-impersonation', async () => {
+    const plain = await createKey('plain backend');
+    const delegate = await createKey('delegate backend', '--allow-impersonation');
+    for (const { key } of [plain, delegate]) {
+      const created = await asBackend(key, 'POST', '/connect/sessions', { connectionId: 'customer-7', returnTo: `${stack.url}/` });
+      expect(created.status).toBe(201);
+      await userConnects((JSON.parse(created.text) as { connectUrl: string }).connectUrl);
+    }
+    const listed = (await admin('keys', 'list')).out;
+    expect(listed).toMatch(new RegExp(`${plain.keyId}.*active  no-impersonation  plain backend`));
+    expect(listed).toMatch(new RegExp(`${delegate.keyId}.*active  impersonation  delegate backend`));
+
+    const other = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b';
+    const path = '/api/data/v9.2/WhoAmI';
+    const seen = () => stack.dataverse!.requests.length;
+    for (const name of ['MSCRMCallerID', 'CallerObjectId']) {
+      const before = seen();
+      const refused = await asBackend(plain.key, 'GET', path, undefined, { 'connection-id': 'customer-7', [name]: other });
+      expect(refused.status, name).toBe(403);
+      expect(expectMatchesOpenApi('GET', path, 403, { headers: refused.headers, body: refused.text })).toMatchObject({
+        error: { code: 'impersonation_not_allowed' },
+      });
+      expect(seen(), `${name} reached Dataverse`).toBe(before);
+
+      const allowed = await asBackend(delegate.key, 'GET', path, undefined, { 'connection-id': 'customer-7', [name]: other });
+      expect(allowed.status, name).toBe(200);
+      expect(stack.dataverse!.requests.at(-1)!.headers[name.toLowerCase()]).toBe(other);
+    }
+    // Without impersonation headers the plain key works as before.
+    expect((await asBackend(plain.key, 'GET', path, undefined, { 'connection-id': 'customer-7' })).status).toBe(200);
+    // A well-formed value is still required of a key that may impersonate.
+    expect((await asBackend(delegate.key, 'GET', path, undefined, { 'connection-id': 'customer-7', CallerObjectId: 'dana' })).status).toBe(400);
   });
 
   it('answers 401 for a revoked, unknown or malformed API key', async () => {

@@ -104,7 +104,7 @@ describe('fault injection: DynamoDB', () => {
     const answer = await broken.proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
     expect(answer.statusCode).toBe(503);
     expect(answer.headers['Retry-After']).toBe('1');
-    expect(jsonBody(answer)).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(jsonBody(answer)).toMatchObject({ error: { code: 'temporarily_unavailable' } });
   });
 
   it('a lease that is never released (conditional check keeps failing) ends in 503 after the wait, not a hang', async () => {
@@ -174,7 +174,7 @@ describe('fault injection: Dataverse', () => {
     stack.dataverse.resetNext();
     const answer = await stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
     expect(answer.statusCode).toBe(502);
-    expect(jsonBody(answer)).toMatchObject({ error: 'upstream_unreachable' });
+    expect(jsonBody(answer)).toMatchObject({ error: { code: 'upstream_unreachable' } });
   });
 });
 

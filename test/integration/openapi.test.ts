@@ -12,6 +12,7 @@ import {
 } from '../support/openapi.ts';
 import { LOGIN_COOKIE, RETURN_ORIGIN, signIn, startTestStack, type TestStack } from '../support/stack.ts';
 import { failRefreshGrants } from '../support/idp-faults.ts';
+import { StoreUnavailableError } from '../../shared/stores/model.ts';
 
 const doc = openApiDocument;
 const API = '/api/data/v9.2';
@@ -145,6 +146,50 @@ describe('the OpenAPI document', () => {
     expect(validate({ error: 'csrf', message: 'no' })).toBe(true);
     expect(validate({ error: 'csrf', message: 'no', stack: 'x' })).toBe(false);
     expect(validate({ error: { code: 'x' }, message: 'no' })).toBe(false);
+  });
+
+  it('describes the service’s own errors on Web API paths strictly with ODataError', () => {
+    const validate = schemaValidator(['components', 'schemas', 'ODataError']);
+    expect(validate({ error: { code: 'invalid_path', message: 'no' } })).toBe(true);
+    expect(validate({ error: 'invalid_path', message: 'no' })).toBe(false);
+    expect(validate({ error: { code: 'invalid_path' } })).toBe(false);
+    expect(validate({ error: { code: 'invalid_path', message: 'no', stack: 'x' } })).toBe(false);
+    expect(validate({ error: { code: 'csrf', message: 'no' }, message: 'no' })).toBe(false);
+  });
+
+  it('documents errors on Web API paths as ODataError (or Dataverse’s own), and everywhere else as Error', () => {
+    const schemaRefs = (node: unknown) => refsIn(node).map(({ ref }) => ref).filter((ref) => ref.startsWith('#/components/schemas/'));
+    /** The error schemas a response names, following response and schema $refs (ProxyError → its choices). */
+    const errorSchemas = (raw: unknown): Set<string> => {
+      const found = new Set<string>();
+      const pending = schemaRefs(deref(raw).content ?? {});
+      while (pending.length > 0) {
+        const ref = pending.pop()!;
+        if (found.has(ref)) continue;
+        found.add(ref);
+        pending.push(...schemaRefs(resolveRef(ref)));
+      }
+      return found;
+    };
+    const ERROR = '#/components/schemas/Error';
+    const ODATA = '#/components/schemas/ODataError';
+    let webApiErrors = 0;
+    for (const [method, template, operation] of operations()) {
+      for (const [status, raw] of Object.entries(operation.responses as Record<string, unknown>)) {
+        if (!/^[45]/.test(status)) continue;
+        const schemas = errorSchemas(raw);
+        const label = `${method.toUpperCase()} ${template} ${status}`;
+        if (template.startsWith('/api/data/')) {
+          webApiErrors++;
+          expect(schemas.has(ODATA), label).toBe(true);
+          expect(schemas.has(ERROR), label).toBe(false);
+        } else {
+          expect(schemas.has(ERROR), label).toBe(true);
+          expect(schemas.has(ODATA), label).toBe(false);
+        }
+      }
+    }
+    expect(webApiErrors).toBeGreaterThan(20);
   });
 });
 
@@ -312,15 +357,16 @@ describe('real responses match the OpenAPI document', () => {
       expect(check('GET', '/api/data/{path}', answer, 403)).toMatchObject({ error: { code: '0x80040220' } });
     });
 
-    it('answers its own errors with the Error schema: 400, 401, 403, 405, 502, 504', async () => {
+    it('answers its own errors in OData’s shape (ODataError): 400, 401, 403, 405, 502, 503, 504', async () => {
       const { sessionCookie, sessionToken } = await signIn(stack);
       const routes = stack.routes();
       const auth = { authorization: `Bearer ${sessionToken}` };
       const own = (method: string, path: string, answer: HttpResponse, status: number, code: string) => {
         const body = check(method, path, answer, status);
-        expect(body).toMatchObject({ error: code });
-        // The service's own errors must match Error itself, not only the proxy's looser ProxyError.
-        expect(schemaValidator(['components', 'schemas', 'Error'])(body)).toBe(true);
+        expect(body).toMatchObject({ error: { code, message: expect.any(String) } });
+        // The service's own errors must match ODataError itself, not only the proxy's looser ProxyError.
+        expect(schemaValidator(['components', 'schemas', 'ODataError'])(body)).toBe(true);
+        expect(schemaValidator(['components', 'schemas', 'Error'])(body)).toBe(false);
       };
       own('GET', '/api/data/v8.0/accounts', await routes.proxy({ path: '/api/data/v8.0/accounts', headers: auth }), 400, 'invalid_path');
       own('GET', `${API}/a/../b`, await routes.proxy({ path: `${API}/a/../b`, headers: auth }), 400, 'invalid_path');
@@ -337,6 +383,37 @@ describe('real responses match the OpenAPI document', () => {
         }),
       );
       own('GET', `${API}/WhoAmI`, await unreachable.proxy({ path: `${API}/WhoAmI`, headers: auth }), 502, 'upstream_unreachable');
+      const storeDown = stack.routes(
+        stack.newInstance({
+          sessions: Object.assign(Object.create(stack.services.sessions) as typeof stack.services.sessions, {
+            get: async () => {
+              throw new StoreUnavailableError('ProvisionedThroughputExceededException');
+            },
+          }),
+        }),
+      );
+      own('GET', `${API}/WhoAmI`, await storeDown.proxy({ path: `${API}/WhoAmI`, headers: auth }), 503, 'temporarily_unavailable');
+      const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant' });
+      try {
+        stack.dataverse.failNext(401, 1);
+        own('GET', `${API}/WhoAmI`, await routes.proxy({ path: `${API}/WhoAmI`, headers: auth }), 401, 'login_required');
+      } finally {
+        restoreIdp();
+      }
+    });
+
+    it('keeps the flat Error shape on the other routes (the same errors, off the Web API)', async () => {
+      const { sessionCookie } = await signIn(stack);
+      const routes = stack.routes();
+      const flat = (method: string, path: string, answer: HttpResponse, status: number, code: string) => {
+        const body = check(method, path, answer, status);
+        expect(body).toMatchObject({ error: code, message: expect.any(String) });
+        expect(schemaValidator(['components', 'schemas', 'Error'])(body)).toBe(true);
+        expect(schemaValidator(['components', 'schemas', 'ODataError'])(body)).toBe(false);
+      };
+      flat('GET', '/auth/session', await routes.session({ path: '/auth/session' }), 401, 'unauthenticated');
+      flat('POST', '/auth/refresh', await routes.refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie] }), 403, 'csrf');
+      flat('GET', '/auth/login', await routes.login({ path: '/auth/login', query: 'returnTo=https%3A%2F%2Fevil.example%2F' }), 400, 'invalid_return_to');
     });
   });
 });

@@ -40,6 +40,64 @@ describe('proxy', () => {
     expect(seen.headers['x-custom']).toBeUndefined();
   });
 
+  it('forwards impersonation and chunked file-transfer headers for a signed-in user, and returns file and request-id headers', async () => {
+    const { sessionToken, sessionCookie } = await signIn(stack);
+    const sent = {
+      MSCRMCallerID: '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b',
+      CallerObjectId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+      'x-ms-transfer-mode': 'chunked',
+      'x-ms-file-name': 'report.pdf',
+      'Content-Range': 'bytes 0-4194303/12582912',
+      Range: 'bytes=0-4194303',
+      'MSCRM.BypassCustomPluginExecution': 'true',
+    };
+    const returned = {
+      'x-ms-chunk-size': '4194304',
+      'x-ms-file-name': 'report.pdf',
+      'x-ms-file-size': '12582912',
+      mimetype: 'application/pdf',
+      'x-ms-service-request-id': '2f4e6a1c-0000-4000-8000-000000000001',
+      'REQ_ID': '2f4e6a1c-0000-4000-8000-000000000002',
+    };
+    const callers: { cookies?: string[]; headers: Record<string, string> }[] = [
+      { headers: { authorization: `Bearer ${sessionToken}` } },
+      { cookies: [sessionCookie], headers: { 'x-csrf': '1' } },
+    ];
+    for (const auth of callers) {
+      stack.dataverse.failNext(200, 1, { 'content-type': 'application/octet-stream', ...returned, 'x-ms-internal': 'no', server: 'Microsoft-IIS/10.0' }, 'chunk');
+      const answer = await stack.routes().proxy({
+        method: 'PATCH',
+        path: `${API}/accounts(00000000-0000-0000-0000-000000000001)/contoso_file`,
+        cookies: auth.cookies,
+        headers: { ...auth.headers, ...sent, 'content-type': 'application/octet-stream' },
+        body: 'chunk',
+      });
+      expect(answer.statusCode).toBe(200);
+      const seen = stack.dataverse.requests.at(-1)!;
+      for (const [name, value] of Object.entries(sent)) expect(seen.headers[name.toLowerCase()], name).toBe(value);
+      for (const [name, value] of Object.entries(returned)) expect(answer.headers[name.toLowerCase()], name).toBe(value);
+      expect(answer.headers['x-ms-internal']).toBeUndefined();
+      expect(answer.headers.server).toBeUndefined();
+    }
+  });
+
+  it('refuses a malformed impersonation id or byte range with 400 before any upstream call', async () => {
+    const { sessionToken } = await signIn(stack);
+    stack.dataverse.requests.length = 0;
+    for (const [name, value] of [
+      ['CallerObjectId', 'dana@contoso.example'],
+      ['MSCRMCallerID', '1'],
+      ['Content-Range', 'bytes 5-1/10'],
+      ['Range', 'bytes=0-1,5-9'],
+      ['x-ms-file-name', 'a\r\nX-Injected: 1'],
+    ]) {
+      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}`, [name!]: value! } });
+      expect(answer.statusCode, name).toBe(400);
+      expect(jsonBody(answer)).toMatchObject({ error: { code: 'invalid_header' } });
+    }
+    expect(stack.dataverse.requests).toHaveLength(0);
+  });
+
   it('never forwards the client’s Cookie or Authorization: Dataverse sees only the user’s access token', async () => {
     const { sessionToken, sessionCookie } = await signIn(stack);
     const viaCookie = await stack.routes().proxy({
@@ -136,14 +194,14 @@ describe('proxy', () => {
       stack.dataverse.failNext(401);
       const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
       expect(answer.statusCode).toBe(401);
-      expect(jsonBody(answer)).toMatchObject({ error: 'login_required' });
+      expect(jsonBody(answer)).toMatchObject({ error: { code: 'login_required' } });
     } finally {
       restoreIdp();
     }
     expect(await stack.services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000))).toBeUndefined();
     const after = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
     expect(after.statusCode).toBe(401);
-    expect(jsonBody(after)).toMatchObject({ error: 'unauthenticated' });
+    expect(jsonBody(after)).toMatchObject({ error: { code: 'unauthenticated' } });
   });
 
   it.each([
@@ -169,7 +227,9 @@ describe('proxy', () => {
       return;
     }
     expect(answer.statusCode).toBe(400);
-    expect(jsonBody(answer).error).toMatch(/^invalid_/);
+    const code = expect.stringMatching(/^invalid_/);
+    // OData's error shape on Web API paths only; /api/dataverse is not one (API Gateway never routes it here).
+    expect(jsonBody(answer)).toMatchObject(path.startsWith('/api/data/') ? { error: { code } } : { error: code });
     expect(stack.dataverse.requests).toHaveLength(0);
   });
 
@@ -186,7 +246,7 @@ describe('proxy', () => {
     const routes = stack.routes();
     const noHeader = await routes.proxy({ method: 'POST', path: `${API}/accounts`, cookies: [sessionCookie], body: '{"name":"x"}' });
     expect(noHeader.statusCode).toBe(403);
-    expect(jsonBody(noHeader)).toMatchObject({ error: 'csrf' });
+    expect(jsonBody(noHeader)).toMatchObject({ error: { code: 'csrf' } });
     const badOrigin = await routes.proxy({
       method: 'DELETE',
       path: `${API}/accounts(00000000-0000-0000-0000-000000000000)`,
@@ -230,7 +290,7 @@ describe('proxy', () => {
     try {
       const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } }, 2000);
       expect(answer.statusCode).toBe(504);
-      expect(jsonBody(answer)).toMatchObject({ error: 'upstream_timeout' });
+      expect(jsonBody(answer)).toMatchObject({ error: { code: 'upstream_timeout' } });
     } finally {
       stack.dataverse.setDelay(0);
     }
@@ -241,7 +301,7 @@ describe('proxy', () => {
     for (const headers of [{} as Record<string, string>, { authorization: 'Bearer short' }, { authorization: `Bearer ${'A'.repeat(43)}` }]) {
       const answer = await routes.proxy({ path: `${API}/WhoAmI`, headers });
       expect(answer.statusCode).toBe(401);
-      expect(jsonBody(answer)).toMatchObject({ error: 'unauthenticated' });
+      expect(jsonBody(answer)).toMatchObject({ error: { code: 'unauthenticated' } });
     }
     expect(stack.dataverse.requests).toHaveLength(0);
   });
@@ -270,7 +330,7 @@ describe('proxy', () => {
     stack.dataverse.failNext(200, 1, { 'content-type': 'application/octet-stream' }, 'x'.repeat(4_500_000));
     const big = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: auth });
     expect(big.statusCode).toBe(502);
-    expect(jsonBody(big)).toMatchObject({ error: 'response_too_large' });
+    expect(jsonBody(big)).toMatchObject({ error: { code: 'response_too_large' } });
     const normal = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: auth });
     expect(normal.headers['X-Content-Type-Options']).toBe('nosniff');
     expect(normal.headers['Content-Security-Policy']).toBe("sandbox; default-src 'none'");

@@ -24,7 +24,7 @@ describe('session lifetime', () => {
     expect((await late.session({ path: '/auth/session', cookies: [sessionCookie] })).statusCode).toBe(401);
     const bearer = await late.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
     expect(bearer.statusCode).toBe(401);
-    expect(jsonBody(bearer)).toMatchObject({ error: 'unauthenticated' });
+    expect(jsonBody(bearer)).toMatchObject({ error: { code: 'unauthenticated' } });
   });
 
   it('slides the idle timeout with use, writing activity at most once per 5 minutes', async () => {

@@ -75,7 +75,7 @@ describe('what the sessions table stores', () => {
     const fresh = stack.routes(stack.newInstance());
     const answer = await fresh.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${b.sessionToken}` } });
     expect(answer.statusCode).toBe(500);
-    expect(jsonBody(answer)).toMatchObject({ error: 'session_unreadable' });
+    expect(jsonBody(answer)).toMatchObject({ error: { code: 'session_unreadable' } });
     expect(stack.dataverse.requests).toHaveLength(0);
   });
 });

@@ -8,7 +8,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoConnectSessionStore, DynamoHandoffStore, DynamoPendingLoginStore, DynamoSessionStore } from '../../shared/stores/dynamodb.ts';
+import {
+  DynamoApiKeyStore,
+  DynamoConnectSessionStore,
+  DynamoHandoffStore,
+  DynamoPendingLoginStore,
+  DynamoSessionStore,
+} from '../../shared/stores/dynamodb.ts';
 import { StoreUnavailableError, type Session } from '../../shared/stores/model.ts';
 
 const ddb = mockClient(DynamoDBClient);
@@ -170,5 +176,25 @@ describe('DynamoSessionStore', () => {
     const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe('attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease');
     expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '7' }, ':lease': { S: 'lease-1' }, ':reason': { S: 'invalid_grant' } });
+  });
+});
+
+describe('DynamoApiKeyStore', () => {
+  const keys = new DynamoApiKeyStore(client, 'ApiKeys');
+  const item = { id: { S: 'h' }, keyId: { S: 'k' }, name: { S: 'Contoso sync' }, createdAt: { N: '1' } };
+
+  it('stores the impersonation flag only for a key created with it', async () => {
+    ddb.on(PutItemCommand).resolves({});
+    await keys.create({ id: 'h1', keyId: 'k1', name: 'plain', createdAt: 1 });
+    await keys.create({ id: 'h2', keyId: 'k2', name: 'delegate', createdAt: 1, allowImpersonation: true });
+    const [plain, delegate] = ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item!);
+    expect(plain!.allowImpersonation).toBeUndefined();
+    expect(delegate!.allowImpersonation).toEqual({ BOOL: true });
+  });
+
+  it('reads a key stored before the flag existed as not allowed to impersonate', async () => {
+    ddb.on(GetItemCommand).resolvesOnce({ Item: item }).resolvesOnce({ Item: { ...item, allowImpersonation: { BOOL: true } } });
+    expect(await keys.find('h')).toMatchObject({ keyId: 'k', allowImpersonation: false });
+    expect(await keys.find('h')).toMatchObject({ keyId: 'k', allowImpersonation: true });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
 import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
+import { HttpError } from '../../shared/http/errors.ts';
 import { redact } from '../../shared/observability/logger.ts';
 
 const allowed = [new URL('https://app.example.com'), new URL('https://portal.example.com/crm')];
@@ -89,10 +90,68 @@ describe('Dataverse request shaping', () => {
       prefer: 'return=representation',
       'mscrm.suppressduplicatedetection': 'false',
       'if-match': '*',
-    });
+    }, { allowImpersonation: false });
     expect([...headers.keys()].sort()).toEqual(
       ['accept', 'if-match', 'mscrm.suppressduplicatedetection', 'odata-maxversion', 'odata-version', 'prefer'].sort(),
     );
+  });
+
+  const GUID = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b';
+  const forward = (headers: Record<string, string>, allowImpersonation = true) => forwardableRequestHeaders(headers, { allowImpersonation });
+  const refusal = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      return err instanceof HttpError ? { status: err.status, code: err.code } : { thrown: String(err) };
+    }
+    return undefined;
+  };
+
+  it.each([
+    ['MSCRMCallerID', GUID],
+    ['CallerObjectId', GUID.toUpperCase()],
+    ['x-ms-transfer-mode', 'chunked'],
+    ['x-ms-file-name', 'report 2026.pdf'],
+    ['Content-Range', 'bytes 0-4194303/12582912'],
+    ['Content-Range', 'bytes 8388608-12582911/12582912'],
+    ['Range', 'bytes=0-4194303'],
+    ['Range', 'bytes=4194304-'],
+    ['MSCRM.SuppressDuplicateDetection', 'false'],
+    ['MSCRM.SolutionUniqueName', 'contoso_core'],
+  ])('forwards %s: %s', (name, value) => {
+    expect(forward({ [name]: value }).get(name)).toBe(value);
+  });
+
+  it.each(['MSCRMCallerID', 'CallerObjectId', 'mscrmcallerid', 'CALLEROBJECTID'])(
+    'refuses %s with 403 impersonation_not_allowed when the caller may not impersonate',
+    (name) => {
+      expect(refusal(() => forward({ [name]: GUID }, false))).toEqual({ status: 403, code: 'impersonation_not_allowed' });
+    },
+  );
+
+  it.each([
+    ['MSCRMCallerID', 'not-a-guid'],
+    ['CallerObjectId', `${GUID}, ${GUID}`],
+    ['CallerObjectId', `{${GUID}}x`],
+    ['x-ms-transfer-mode', 'streamed'],
+    ['Content-Range', 'bytes 0-99'],
+    ['Content-Range', 'bytes 100-99/200'],
+    ['Content-Range', 'bytes 0-200/200'],
+    ['Content-Range', 'items 0-9/10'],
+    ['Content-Range', 'bytes -1-5/10'],
+    ['Range', 'bytes=0-99,200-299'],
+    ['Range', 'bytes=99-0'],
+    ['Range', 'pages=1-2'],
+    ['Range', `bytes=0-${'9'.repeat(20)}`],
+    ['x-ms-file-name', 'a.txt\r\nX-Injected: 1'],
+    ['x-ms-file-name', 'x'.repeat(9000)],
+  ])('refuses a malformed %s value with 400 invalid_header', (name, value) => {
+    expect(refusal(() => forward({ [name]: value }))).toEqual({ status: 400, code: 'invalid_header' });
+  });
+
+  it('does not mistake impersonation headers for the forwarded MSCRM.* prefix, or other look-alikes', () => {
+    const out = forward({ 'MSCRM.CallerID': GUID, 'X-MSCRMCallerID': GUID, 'CallerObjectIdX': GUID, 'x-ms-file-size': '10' }, false);
+    expect([...out.keys()].sort()).toEqual(['accept', 'mscrm.callerid', 'odata-maxversion', 'odata-version']);
   });
 
   it('returns only allowlisted response headers', () => {
@@ -106,7 +165,20 @@ describe('Dataverse request shaping', () => {
         'strict-transport-security': 'max-age=1',
       }),
     );
-    expect(Object.keys(out).sort()).toEqual(['content-type', 'odata-entityid', 'x-ms-ratelimit-burst-remaining-xrm-requests']);
+    expect(Object.keys(out).sort()).toEqual(['content-type', 'odata-entityid', 'req_id', 'x-ms-ratelimit-burst-remaining-xrm-requests']);
+  });
+
+  it('returns the file-transfer headers and the request ids Microsoft support asks for', () => {
+    const sent = {
+      'x-ms-chunk-size': '4194304',
+      'x-ms-file-name': 'report.pdf',
+      'x-ms-file-size': '12582912',
+      mimetype: 'application/pdf',
+      'x-ms-service-request-id': '2f4e6a1c-0000-4000-8000-000000000001',
+      'REQ_ID': '2f4e6a1c-0000-4000-8000-000000000002',
+    };
+    const out = returnableResponseHeaders(new Headers({ ...sent, 'x-ms-other': 'no', server: 'Microsoft-IIS/10.0', 'x-powered-by': 'ASP.NET' }));
+    expect(out).toEqual(Object.fromEntries(Object.entries(sent).map(([k, v]) => [k.toLowerCase(), v])));
   });
 });
 
