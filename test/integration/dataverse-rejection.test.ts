@@ -48,8 +48,8 @@ describe('a user whose tokens Dataverse rejects', () => {
 
     const first = await whoAmI(routes, {}, [sessionCookie]);
     expect(first.answer.statusCode).toBe(403);
-    expect(jsonBody(first.answer)).toMatchObject({ error: 'dataverse_rejected' });
-    expect(String(jsonBody(first.answer).message)).toContain('5 minutes');
+    expect(jsonBody(first.answer)).toMatchObject({ error: { code: 'dataverse_rejected' } });
+    expect(String((jsonBody(first.answer).error as { message?: string }).message)).toContain('5 minutes');
     expect(first.refreshes).toBe(1);
     expect(first.upstream).toBe(2);
     const until = await markOf(sha256(sessionToken));
@@ -59,7 +59,7 @@ describe('a user whose tokens Dataverse rejects', () => {
     for (const credential of [{ cookies: [sessionCookie] }, { headers: { authorization: `Bearer ${sessionToken}` } }, { cookies: [sessionCookie] }]) {
       const again = await whoAmI(routes, credential.headers ?? {}, credential.cookies);
       expect(again.answer.statusCode).toBe(403);
-      expect(jsonBody(again.answer)).toMatchObject({ error: 'dataverse_rejected' });
+      expect(jsonBody(again.answer)).toMatchObject({ error: { code: 'dataverse_rejected' } });
       expect(again.refreshes).toBe(0);
       expect(again.upstream).toBe(1);
     }
@@ -235,7 +235,7 @@ describe('a managed connection (API key) whose user Dataverse rejects', () => {
 
     const first = await whoAmI(routes, headers);
     expect(first.answer.statusCode).toBe(403);
-    expect(jsonBody(first.answer)).toMatchObject({ error: 'dataverse_rejected' });
+    expect(jsonBody(first.answer)).toMatchObject({ error: { code: 'dataverse_rejected' } });
     expect(first.refreshes).toBe(1);
     const again = await whoAmI(routes, headers);
     expect(again.answer.statusCode).toBe(403);

@@ -47,7 +47,7 @@ describe('alternate keys through the local server, decoded as an HTTP API delive
     const before = stack.dataverse!.requests.length;
     const answer = await get(byKey('accounts', 'name', 'a/b'));
     expect(answer.status).toBe(400);
-    expect(await answer.json()).toMatchObject({ error: 'invalid_path', message: expect.stringContaining('$filter') });
+    expect(await answer.json()).toMatchObject({ error: { code: 'invalid_path', message: expect.stringContaining('$filter') } });
     expect(stack.dataverse!.requests.length).toBe(before);
   });
 

@@ -54,8 +54,8 @@ describe('proxy compression', () => {
       stack.dataverse.failNext(200, 1, JSON_TYPE, page);
       const answer = await stack.routes().proxy({ path: `${API}/accounts`, headers });
       expect(answer.statusCode).toBe(502);
-      expect(jsonBody(answer)).toMatchObject({ error: 'response_too_large' });
-      expect(String(jsonBody(answer).message)).toContain('Accept-Encoding: gzip or br');
+      expect(jsonBody(answer)).toMatchObject({ error: { code: 'response_too_large' } });
+      expect(String((jsonBody(answer).error as { message?: string }).message)).toContain('Accept-Encoding: gzip or br');
     }
   });
 
@@ -86,8 +86,8 @@ describe('proxy compression', () => {
     stack.dataverse.failNext(200, 1, JSON_TYPE, incompressible);
     const answer = await stack.routes().proxy({ path: `${API}/accounts`, headers: { ...auth, 'accept-encoding': 'gzip' } });
     expect(answer.statusCode).toBe(502);
-    expect(jsonBody(answer)).toMatchObject({ error: 'response_too_large' });
-    expect(String(jsonBody(answer).message)).toContain('even compressed');
+    expect(jsonBody(answer)).toMatchObject({ error: { code: 'response_too_large' } });
+    expect(String((jsonBody(answer).error as { message?: string }).message)).toContain('even compressed');
   });
 
   it('refuses (502) to read more from Dataverse than its memory-bound cap', async () => {
@@ -95,8 +95,8 @@ describe('proxy compression', () => {
     stack.dataverse.failNext(200, 1, JSON_TYPE, page);
     const answer = await stack.routes().proxy({ path: `${API}/accounts`, headers: { ...auth, 'accept-encoding': 'gzip' } });
     expect(answer.statusCode).toBe(502);
-    expect(jsonBody(answer)).toMatchObject({ error: 'response_too_large' });
-    expect(String(jsonBody(answer).message)).toContain('16 MB');
+    expect(jsonBody(answer)).toMatchObject({ error: { code: 'response_too_large' } });
+    expect(String((jsonBody(answer).error as { message?: string }).message)).toContain('16 MB');
   });
 
   it('passes a body Dataverse sent with a coding fetch does not decode as it came, with its Content-Encoding, uncompressed again', async () => {

@@ -183,7 +183,7 @@ describe('proxy', () => {
     stack.dataverse.failNext(401, 2, { 'content-type': 'application/json' }, '{}');
     const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
     expect(answer.statusCode).toBe(403);
-    expect(jsonBody(answer)).toMatchObject({ error: 'dataverse_rejected' });
+    expect(jsonBody(answer)).toMatchObject({ error: { code: 'dataverse_rejected' } });
     expect(refreshCalls() - before).toBe(1);
   });
 
