@@ -82,7 +82,9 @@ function pagingCookie(schema: EntitySetSchema, rows: EntityRecord[], page: numbe
   const first = rows[0]?.id ?? '';
   const last = rows.at(-1)?.id ?? '';
   const inner = `<cookie page="${page}"><${schema.key} last="{${last.toUpperCase()}}" first="{${first.toUpperCase()}}" /></cookie>`;
-  return `<cookie pagenumber="${page + 1}" pagingcookie="${encodeURIComponent(encodeURIComponent(inner))}" istracking="False" />`;
+  // Dataverse writes the escapes in lower case (`%253ccookie%2520page…`).
+  const encoded = encodeURIComponent(encodeURIComponent(inner).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()));
+  return `<cookie pagenumber="${page + 1}" pagingcookie="${encoded}" istracking="False" />`;
 }
 
 function parseFetch(text: string, schema: EntitySetSchema): FetchQuery {

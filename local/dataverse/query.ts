@@ -126,7 +126,7 @@ const EDM_OF: Record<ColumnType, string> = {
   file: 'Edm.Guid',
   image: 'Edm.Binary',
 };
-const NUMERIC = new Set(['Edm.Int32', 'Edm.Int64', 'Edm.Decimal', 'Edm.Double', 'Edm.Single', 'Edm.Byte', 'Edm.SByte']);
+const NUMERIC = new Set(['Edm.Byte', 'Edm.SByte', 'Edm.Int16', 'Edm.Int32', 'Edm.Int64', 'Edm.Decimal', 'Edm.Double', 'Edm.Single']);
 const COMPARISONS: Record<string, { kind: string; test: (order: number) => boolean }> = {
   EqualsExpression: { kind: 'Equal', test: (o) => o === 0 },
   NotEqualsExpression: { kind: 'NotEqual', test: (o) => o !== 0 },
@@ -229,6 +229,7 @@ export function compareValues(a: unknown, b: unknown, type?: ColumnType): number
 function operand(node: Node, schema: EntitySetSchema): Operand {
   if (node.type === 'Literal') return literal(node);
   if (node.type === 'CommonExpression' || node.type === 'ParenExpression') return operand(node.value as Node, schema);
+  if (node.type === 'MethodCallExpression') throw notImplemented(`the '${(node.value as { method: string }).method}' function in $filter`);
   const column = propertyName(node);
   return { kind: 'property', column, type: requireColumn(schema, column) };
 }

@@ -86,7 +86,8 @@ describe('Dataverse stand-in: WhoAmI and impersonation', () => {
   it('answers 403 when the caller lacks prvActOnBehalfOfAnotherUser, and changes nothing', async () => {
     const token = await h.token({ oid: CASEY.azureactivedirectoryobjectid });
     const before = (await h.call('GET', 'accounts/$count')).text;
-    for (const headers of [{ MSCRMCallerID: DANA.systemuserid }, { CallerObjectId: DANA.azureactivedirectoryobjectid }]) {
+    const impersonations: Record<string, string>[] = [{ MSCRMCallerID: DANA.systemuserid }, { CallerObjectId: DANA.azureactivedirectoryobjectid }];
+    for (const headers of impersonations) {
       const answer = await h.call('POST', 'accounts', { token, headers: { ...headers, 'content-type': 'application/json' }, body: '{"name":"Nope"}' });
       expect(answer.status).toBe(403);
       expect(answer.json()).toMatchObject({ error: { code: '0x80040220', message: expect.stringContaining('prvActOnBehalfOfAnotherUser') } });
