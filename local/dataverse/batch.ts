@@ -39,7 +39,7 @@ export async function executeBatch(request: StandInRequest, context: RequestCont
   for (const item of items) {
     let failed: boolean;
     if ('operation' in item) {
-      const reply = await dispatch(toRequest(item.operation, inherited, context, new Map()), context);
+      const reply = await answer(() => dispatch(toRequest(item.operation, inherited, context, new Map()), context));
       parts.push(httpPart(reply));
       failed = reply.status >= 400;
     } else {
@@ -66,12 +66,7 @@ async function runChangeset(operations: Operation[], inherited: Record<string, s
     } else if (operation.contentId && contentIds.has(operation.contentId)) {
       reply = errorReply(badPayload(`The Content-ID '${operation.contentId}' is used twice in one changeset.`));
     } else {
-      try {
-        reply = await dispatch(toRequest(operation, inherited, context, contentIds), { ...context, contentIds });
-      } catch (err) {
-        if (!(err instanceof DataverseError)) throw err;
-        reply = errorReply(err);
-      }
+      reply = await answer(() => dispatch(toRequest(operation, inherited, context, contentIds), { ...context, contentIds }));
     }
     if (reply.status >= 400) {
       // Atomic: everything the changeset did is undone, and its answer is the failing request's.
@@ -88,6 +83,16 @@ async function runChangeset(operations: Operation[], inherited: Record<string, s
     Buffer.from(`--${boundary}--`),
   ]);
   return { part: Buffer.concat([Buffer.from(`Content-Type: multipart/mixed; boundary=${boundary}\r\n\r\n`), inner]), failed: false };
+}
+
+/** A part's answer; a part Dataverse cannot resolve (URL, Content-ID) gets its own error answer. */
+async function answer(run: () => Promise<Reply>): Promise<Reply> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof DataverseError) return errorReply(err);
+    throw err;
+  }
 }
 
 /** One `application/http` response part: its MIME headers, then the status line, headers and body. */
