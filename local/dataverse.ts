@@ -269,6 +269,7 @@ export class DataverseStandIn {
     }
     if (column?.type === 'file') {
       if (value === '$value' && method === 'GET') return this.files.download(schema, record, property, request);
+      if (value === undefined && method === 'GET') return this.files.download(schema, record, property, request, context);
       if (value === undefined && method === 'PATCH') return this.files.upload(schema, record, property, request, context);
       if (value === undefined && method === 'DELETE') return this.files.remove(schema, record, property);
       throw notAllowed();

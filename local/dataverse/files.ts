@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { badArgument, DataverseError, CODES } from './errors.ts';
-import { emptyReply, serviceRoot, type Reply, type RequestContext, type StandInRequest } from './http.ts';
+import { emptyReply, jsonReply, serviceRoot, type Reply, type RequestContext, type StandInRequest } from './http.ts';
 import type { EntitySetSchema } from './schema.ts';
 import type { EntityRecord, RecordStore } from './store.ts';
 
@@ -89,8 +89,11 @@ export class FileColumns {
     return emptyReply(204);
   }
 
-  /** GET `set(id)/column/$value`: the whole file, or the requested byte range with 206. */
-  download(schema: EntitySetSchema, record: EntityRecord, column: string, request: StandInRequest): Reply {
+  /**
+   * GET `set(id)/column/$value`: the whole file, or the requested byte range with 206. GET
+   * `set(id)/column` answers the same bytes base64-encoded in a JSON `value` (the form some clients use).
+   */
+  download(schema: EntitySetSchema, record: EntityRecord, column: string, request: StandInRequest, context?: RequestContext): Reply {
     const file = this.store.file(schema.set, record.id, column);
     if (!file) throw new DataverseError(404, CODES.notFound, `No file attachment found for attribute: ${column} EntityId: ${record.id}.`);
     const headers = {
@@ -99,21 +102,22 @@ export class FileColumns {
       'x-ms-file-size': String(file.bytes.length),
       'x-ms-chunk-size': String(CHUNK_SIZE),
       mimetype: file.mimetype,
+      'content-disposition': `attachment; filename="${file.name.replace(/["\\\r\n]/g, '_')}"`,
       'access-control-expose-headers': 'x-ms-file-name, x-ms-file-size, x-ms-chunk-size, mimetype',
     };
+    const shape = (status: number, bytes: Buffer, extra: Record<string, string> = {}): Reply =>
+      context
+        ? jsonReply(status, { '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${column}`, value: bytes.toString('base64') }, { ...headers, ...extra, 'content-type': 'application/json; odata.metadata=minimal' })
+        : { status, headers: { ...headers, ...extra, 'odata-version': '4.0' }, body: bytes };
     const rangeHeader = request.headers.range;
-    if (rangeHeader === undefined) return { status: 200, headers: { ...headers, 'odata-version': '4.0' }, body: file.bytes };
+    if (rangeHeader === undefined) return shape(200, file.bytes);
     const range = /^bytes=(\d+)-(\d*)$/.exec(rangeHeader);
     const first = Number(range?.[1]);
     const last = range?.[2] ? Math.min(Number(range[2]), file.bytes.length - 1) : file.bytes.length - 1;
     if (!range || first >= file.bytes.length || last < first) {
       return { status: 416, headers: { 'content-range': `bytes */${file.bytes.length}` }, body: Buffer.alloc(0) };
     }
-    return {
-      status: 206,
-      headers: { ...headers, 'content-range': `bytes ${first}-${last}/${file.bytes.length}`, 'odata-version': '4.0' },
-      body: file.bytes.subarray(first, last + 1),
-    };
+    return shape(206, file.bytes.subarray(first, last + 1), { 'content-range': `bytes ${first}-${last}/${file.bytes.length}` });
   }
 
   remove(schema: EntitySetSchema, record: EntityRecord, column: string): Reply {
@@ -123,8 +127,9 @@ export class FileColumns {
   }
 }
 
+/** The file's name: the `x-ms-file-name` header, or the query parameter of that name some clients send. */
 function requireFileName(request: StandInRequest): string {
-  const name = request.headers['x-ms-file-name'];
+  const name = request.headers['x-ms-file-name'] || request.url.searchParams.get('x-ms-file-name');
   if (!name) throw badArgument("A file upload needs the 'x-ms-file-name' header.");
   return name;
 }

@@ -80,20 +80,23 @@ describe('Dataverse stand-in: file columns', () => {
     for (const [range, body, type] of cases) {
       const answer = await send(range, body, type);
       expect(answer.status, range).toBe(400);
-      expect(answer.json().error.code).toBe('0x80040203');
+      expect(answer.json()).toMatchObject({ error: { code: '0x80040203' } });
     }
     expect((await h.call('GET', `accounts(${id})/sample_document/$value`)).status).toBe(404);
     const forged = await h.call('PATCH', `${location.replace(/sessiontoken=[^&]+/, 'sessiontoken=forged')}`, { headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 0-1/2' }, body: Buffer.alloc(2) });
     expect(forged.status).toBe(400);
   });
 
-  it('refuses an upload without x-ms-file-name, and stores a single-request upload', async () => {
+  it('refuses an upload without x-ms-file-name, stores a single-request upload, and answers ranges raw or base64 in JSON', async () => {
     const id = await newAccount();
     expect((await h.call('PATCH', `accounts(${id})/sample_document`, { headers: { 'x-ms-transfer-mode': 'chunked' } })).status).toBe(400);
     const single = await h.call('PATCH', `accounts(${id})/sample_document`, { headers: { 'content-type': 'application/octet-stream', 'x-ms-file-name': 'notes.txt' }, body: Buffer.from('hello') });
     expect(single.status).toBe(204);
     const answer = await h.call('GET', `accounts(${id})/sample_document/$value`, { headers: { range: 'bytes=1-3' } });
     expect([answer.status, answer.text, answer.headers.get('mimetype')]).toEqual([206, 'ell', 'text/plain']);
+    expect(answer.headers.get('content-disposition')).toBe('attachment; filename="notes.txt"');
+    const asJson = await h.call('GET', `accounts(${id})/sample_document?size=full`, { headers: { range: 'bytes=0-1' } });
+    expect([asJson.status, Buffer.from(asJson.json().value as string, 'base64').toString()]).toEqual([206, 'he']);
     expect((await h.call('DELETE', `accounts(${id})/sample_document`)).status).toBe(204);
     expect((await h.call('GET', `accounts(${id})/sample_document/$value`)).status).toBe(404);
   });
