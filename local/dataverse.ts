@@ -28,6 +28,7 @@ export interface RecordedRequest {
   query: string;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** The stand-in's own answer (kept for the latest requests only). */
   response?: { status: number; headers: Record<string, string>; body: Buffer };
 }
 
@@ -40,8 +41,9 @@ export interface DataverseStandInOptions {
   seedAccounts?: number;
 }
 
-/** Only the latest requests are kept, so a long load run does not grow memory. */
+/** Only the latest requests are kept, so a long load run does not grow memory; answers only for the very latest. */
 const MAX_RECORDED = 1_000;
+const MAX_RECORDED_RESPONSES = 20;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ENTITY_IMAGE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
 
@@ -163,6 +165,8 @@ export class DataverseStandIn {
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
     const reply = await this.dispatch({ method: req.method ?? 'GET', url, headers, body }, { origin: this.url, user, caller: user });
     recorded.response = { status: reply.status, headers: reply.headers, body: reply.body };
+    const older = this.requests.at(-MAX_RECORDED_RESPONSES - 1);
+    if (older && older !== recorded) delete older.response;
     res.writeHead(reply.status, reply.headers);
     res.end(reply.body);
   }

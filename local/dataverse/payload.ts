@@ -98,8 +98,8 @@ function applyBind(navigation: string, value: unknown, schema: EntitySetSchema, 
  * a URI not based on the service root is refused); relative ones resolve against it.
  */
 export function resolveRecordUrl(value: string, store: RecordStore, context: WriteContext): RecordRef {
-  const reference = context.contentIds?.get(value.replace(/^\$/, '')) ;
-  if (value.startsWith('$') && reference) return reference;
+  const reference = value.startsWith('$') ? context.contentIds?.get(value.slice(1)) : undefined;
+  if (reference) return reference;
   let path: string;
   if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
     if (!value.startsWith(context.serviceRoot)) {
