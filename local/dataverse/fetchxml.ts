@@ -117,6 +117,7 @@ function parseFetch(text: string, schema: EntitySetSchema): FetchQuery {
   for (const child of entity.children) {
     switch (child.name) {
       case 'attribute':
+        if (child.attributes.alias || child.attributes.aggregate) throw notImplemented('attribute aliases and aggregates in FetchXML');
         (query.columns ??= []).push(column(child.attributes.name, schema));
         break;
       case 'all-attributes':

@@ -59,6 +59,7 @@ export function listRecords(store: RecordStore, schema: EntitySetSchema, request
   const params = request.url.searchParams;
   if (params.has('fetchXml')) {
     if ([...params.keys()].some((k) => k.startsWith('$'))) throw badQuery('A FetchXML query cannot be combined with OData query options.');
+    if (scope) throw badQuery('A FetchXML query is sent to an entity set, not to a navigation property.');
     return jsonReply(200, runFetchXml(params.get('fetchXml')!, schema, store, serviceRoot(context), preferences(request)));
   }
   const options = parseQueryOptions(params, schema, store);

@@ -223,5 +223,9 @@ describe('Dataverse stand-in: FetchXML', () => {
       expect(answer.json(), xml).toMatchObject({ error: { code: expect.stringMatching(/^0x8004/) } });
     }
     expect((await h.call('GET', `accounts?${fetchXmlQuery('<fetch><entity name="account"/></fetch>')}&$top=1`)).status).toBe(400);
+    expect((await h.call('GET', `accounts(${ids['Zeta Corp']})/contact_customer_accounts?${fetchXmlQuery('<fetch><entity name="contact"/></fetch>')}`)).status).toBe(400);
+    const dtd = await fetch('<!DOCTYPE fetch [<!ENTITY x "y">]><fetch><entity name="account"/></fetch>');
+    expect(dtd.status).toBe(400);
+    expect((await fetch('<fetch><entity name="account"><attribute name="name" alias="n"/></entity></fetch>')).status).toBe(501);
   });
 });
