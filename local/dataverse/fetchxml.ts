@@ -40,7 +40,7 @@ interface FetchQuery {
 }
 
 /** Runs a FetchXML query on `schema`'s table and returns the Web API's JSON answer. */
-export function runFetchXml(text: string, schema: EntitySetSchema, store: RecordStore, serviceRoot: string, prefer: Map<string, string>): Record<string, unknown> {
+export function runFetchXml(text: string, schema: EntitySetSchema, store: RecordStore, serviceRoot: string): Record<string, unknown> {
   const query = parseFetch(text, schema);
   const matched = evaluate(store.all(schema.set), schema, query.filter, query.orderBy);
   let rows = query.top === undefined ? matched : matched.slice(0, query.top);
@@ -59,7 +59,6 @@ export function runFetchXml(text: string, schema: EntitySetSchema, store: Record
     answer['@Microsoft.Dynamics.CRM.morerecords'] = moreRecords;
     if (moreRecords) answer['@Microsoft.Dynamics.CRM.fetchxmlpagingcookie'] = pagingCookie(schema, rows, query.page);
   }
-  void prefer;
   answer.value = rows.map((r) => shapeFetchRow(r, schema, columns));
   return answer;
 }

@@ -60,7 +60,7 @@ export function listRecords(store: RecordStore, schema: EntitySetSchema, request
   if (params.has('fetchXml')) {
     if ([...params.keys()].some((k) => k.startsWith('$'))) throw badQuery('A FetchXML query cannot be combined with OData query options.');
     if (scope) throw badQuery('A FetchXML query is sent to an entity set, not to a navigation property.');
-    return jsonReply(200, runFetchXml(params.get('fetchXml')!, schema, store, serviceRoot(context), preferences(request)));
+    return jsonReply(200, runFetchXml(params.get('fetchXml')!, schema, store, serviceRoot(context)));
   }
   const options = parseQueryOptions(params, schema, store);
   const candidates = scope ? store.all(schema.set).filter(scope) : store.all(schema.set);
