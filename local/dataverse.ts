@@ -16,7 +16,7 @@ import {
   requireRecord,
   upsertRecord,
 } from './dataverse/records.ts';
-import { SEEDED_USERS, type StandInUser } from './dataverse/schema.ts';
+import { SEEDED_USERS, type EntitySetSchema, type StandInUser } from './dataverse/schema.ts';
 import { RecordStore, type EntityRecord } from './dataverse/store.ts';
 
 export { SEEDED_USERS as STAND_IN_USERS, type StandInUser } from './dataverse/schema.ts';
@@ -264,10 +264,16 @@ export class DataverseStandIn {
       if (method === 'DELETE') return deleteRecord(this.store, schema, key, request);
       throw notAllowed();
     }
-    const record = requireRecord(this.store, schema, key);
+    return this.routeRecordPart(requireRecord(this.store, schema, key), schema, rest, request, context);
+  }
+
+  /** `set(id)/<part>`: a file column, the entity image, a collection-valued navigation property or one column. */
+  private routeRecordPart(record: EntityRecord, schema: EntitySetSchema, rest: string[], request: StandInRequest, context: RequestContext): Reply {
+    const { method } = request;
     const [property = '', value, ...more] = rest;
     const column = schema.columns[property];
     const collection = schema.collections[property];
+    const notAllowed = () => new DataverseError(405, CODES.query, `The HTTP method '${method}' is not allowed on '${request.url.pathname}'.`);
     if (more.length > 0 || (value !== undefined && value !== '$value')) {
       throw new DataverseError(404, CODES.query, `Resource not found for the segment '${rest.join('/')}'.`);
     }
@@ -283,8 +289,7 @@ export class DataverseStandIn {
     }
     if (collection && value === undefined) {
       const target = this.store.schema(collection.set);
-      const parent = { column: collection.column, id: record.id };
-      if (method === 'POST') return createRecord(this.store, target, request, context, parent);
+      if (method === 'POST') return createRecord(this.store, target, request, context, { column: collection.column, id: record.id });
       if (method === 'GET') return listRecords(this.store, target, request, context, (r) => r.data[collection.column] === record.id);
       throw notAllowed();
     }

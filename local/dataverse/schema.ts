@@ -1,3 +1,5 @@
+import { DEV_USER } from '../idp.ts';
+
 /** The column types the stand-in checks values against (Dataverse's Edm types, simplified). */
 export type ColumnType = 'string' | 'decimal' | 'integer' | 'boolean' | 'guid' | 'datetime' | 'lookup' | 'file' | 'image';
 
@@ -122,8 +124,8 @@ export interface StandInUser {
 export const SEEDED_USERS: readonly StandInUser[] = [
   {
     systemuserid: '5e1c0a3b-0000-4000-8000-00000000d001',
-    azureactivedirectoryobjectid: '11111111-2222-4333-8444-555555555555',
-    fullname: 'Dana Developer',
+    azureactivedirectoryobjectid: DEV_USER.oid,
+    fullname: DEV_USER.name,
     canImpersonate: true,
   },
   {
