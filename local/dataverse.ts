@@ -1,21 +1,35 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { executeBatch } from './dataverse/batch.ts';
+import { CODES, DataverseError } from './dataverse/errors.ts';
+import { FileColumns } from './dataverse/files.ts';
+import { API_ROOT, errorReply, jsonReply, serviceRoot, type Reply, type RequestContext, type StandInRequest } from './dataverse/http.ts';
+import {
+  countRecords,
+  createRecord,
+  deleteRecord,
+  listRecords,
+  parseKey,
+  readRecord,
+  requireRecord,
+  upsertRecord,
+} from './dataverse/records.ts';
+import { SEEDED_USERS, type EntitySetSchema, type StandInUser } from './dataverse/schema.ts';
+import { RecordStore, type EntityRecord } from './dataverse/store.ts';
 
-/** One request as the stand-in received it (for tests' assertions). */
+export { SEEDED_USERS as STAND_IN_USERS, type StandInUser } from './dataverse/schema.ts';
+
+/** One request as the stand-in received it, and its answer (for tests' assertions). */
 export interface RecordedRequest {
   method: string;
   path: string;
   query: string;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
-}
-
-interface Entity {
-  id: string;
-  etag: number;
-  data: Record<string, unknown>;
+  /** The stand-in's own answer (kept for the latest requests only). */
+  response?: { status: number; headers: Record<string, string>; body: Buffer };
 }
 
 export interface DataverseStandInOptions {
@@ -27,24 +41,26 @@ export interface DataverseStandInOptions {
   seedAccounts?: number;
 }
 
-/** Only the latest requests are kept, so a long load run does not grow memory. */
+/** Only the latest requests are kept, so a long load run does not grow memory; answers only for the very latest. */
 const MAX_RECORDED = 1_000;
-const API = /^\/api\/data\/v9\.2\/(.*)$/;
-const ENTITY_SETS: Record<string, { key: string; name: string }> = {
-  accounts: { key: 'accountid', name: 'account' },
-  contacts: { key: 'contactid', name: 'contact' },
-};
+const MAX_RECORDED_RESPONSES = 20;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ENTITY_IMAGE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
 
 /**
- * A development stand-in for the Dataverse Web API (v9.2): WhoAmI, accounts and contacts (list with
- * $top/$select/paging, get, create, update, delete), $batch pass-through and a binary column. It
- * checks bearer tokens against the IdP's JWKS and answers 401 for an expired or unknown token or a
- * rejected user's, and can be told to answer the next requests with 429 + Retry-After or any status.
+ * A development stand-in for the Dataverse Web API (v9.2) that is at least as strict as Dataverse on
+ * what the service relies on: bearer tokens must be signed by the IdP and issued for this
+ * environment (`aud` = its own URL); OData query options, FetchXML, upsert, `@odata.bind`, `$batch`
+ * with atomic changesets, file columns and impersonation follow Dataverse's contract (see
+ * `local/dataverse/`). It can be told to answer the next requests with 429 + Retry-After, any status,
+ * or a connection reset.
  */
 export class DataverseStandIn {
   readonly requests: RecordedRequest[] = [];
   private server?: Server;
-  private readonly sets = new Map<string, Map<string, Entity>>();
+  private readonly store = new RecordStore();
+  private readonly files = new FileColumns(this.store);
+  private readonly users: StandInUser[] = SEEDED_USERS.map((u) => ({ ...u }));
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   private scripted: { status: number; headers: Record<string, string>; body: string; reset?: boolean }[] = [];
   private delayMs = 0;
@@ -57,7 +73,6 @@ export class DataverseStandIn {
 
   constructor(private readonly options: DataverseStandInOptions) {
     this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
-    for (const set of Object.keys(ENTITY_SETS)) this.sets.set(set, new Map());
     const seed = options.seedAccounts ?? 3;
     const names = ['Contoso Ltd', 'Fabrikam Inc', 'Adventure Works', 'Northwind Traders', 'Litware Inc'];
     for (let i = 0; i < seed; i++) {
@@ -125,11 +140,11 @@ export class DataverseStandIn {
     this.rejectedUsers.delete(oid);
   }
 
-  insert(set: string, data: Record<string, unknown>): Entity {
-    const id = randomUUID();
-    const entity = { id, etag: 1, data: { ...data, [ENTITY_SETS[set]!.key]: id, createdon: new Date().toISOString() } };
-    this.sets.get(set)!.set(id, entity);
-    return entity;
+  /** Adds a record directly (test set-up); columns must exist in the table's schema. */
+  insert(set: string, data: Record<string, unknown>): EntityRecord {
+    const schema = this.store.schema(set);
+    for (const name of Object.keys(data)) if (!schema.columns[name]) throw new Error(`${schema.logicalName} has no column ${name}`);
+    return this.store.create(set, data);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -137,17 +152,18 @@ export class DataverseStandIn {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', this.url);
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, headers: { ...req.headers }, body });
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, headers: { ...req.headers }, body };
+    this.requests.push(recorded);
     if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
 
-    const claims = await this.authenticate(req.headers.authorization);
-    if (!claims) {
+    const user = await this.authenticate(req.headers.authorization);
+    if (!user) {
       res.writeHead(401, {
         'content-type': 'application/json',
-        'www-authenticate': `Bearer error="invalid_token", authorization_uri="${this.options.issuer}"`,
+        'www-authenticate': `Bearer error="invalid_token", authorization_uri="${this.options.issuer}", resource_id="${this.url}"`,
       });
-      res.end(JSON.stringify({ error: { code: '0x80072182', message: 'The access token is expired or invalid.' } }));
+      res.end(JSON.stringify({ error: { code: CODES.token, message: 'The access token is expired, invalid or issued for another environment.' } }));
       return;
     }
     const scripted = this.scripted.shift();
@@ -160,168 +176,151 @@ export class DataverseStandIn {
       res.end(scripted.body);
       return;
     }
-    const match = API.exec(url.pathname);
-    if (!match) return this.odataError(res, 404, 'Resource not found for the segment.');
-    await this.route(req.method ?? 'GET', match[1] ?? '', url, req, body, claims, res);
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+    const reply = await this.dispatch({ method: req.method ?? 'GET', url, headers, body }, { origin: this.url, user, caller: user });
+    recorded.response = { status: reply.status, headers: reply.headers, body: reply.body };
+    const older = this.requests.at(-MAX_RECORDED_RESPONSES - 1);
+    if (older && older !== recorded) delete older.response;
+    res.writeHead(reply.status, reply.headers);
+    res.end(reply.body);
   }
 
-  private async authenticate(authorization: string | undefined): Promise<JWTPayload | undefined> {
+  /**
+   * The user a token names. Dataverse accepts only tokens issued for this environment: `aud` must be
+   * its own URL (Entra sets it from the scope `<environment>/user_impersonation`).
+   */
+  private async authenticate(authorization: string | undefined): Promise<StandInUser | undefined> {
     const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
     if (!token) return undefined;
     try {
-      const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer });
+      const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer, audience: this.url });
       const id = createHash('sha256').update(token).digest('base64url');
       if (this.revokedTokens.has(id)) return undefined;
       if (typeof payload.oid === 'string' && this.rejectedUsers.has(payload.oid)) return undefined;
       this.seenTokens.add(id);
-      return payload;
+      return this.userFor(String(payload.oid ?? payload.sub ?? ''), String(payload.name ?? ''));
     } catch {
       return undefined;
     }
   }
 
-  private send(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
-    const body = payload === undefined ? '' : JSON.stringify(payload);
-    res.writeHead(status, {
-      ...(payload === undefined ? {} : { 'content-type': 'application/json; odata.metadata=minimal' }),
-      'odata-version': '4.0',
-      ...headers,
-    });
-    res.end(body);
-  }
-
-  private odataError(res: ServerResponse, status: number, message: string): void {
-    this.send(res, status, { error: { code: '0x80060888', message } });
+  /** The systemuser of an Entra object id; a user seen for the first time is provisioned without roles. */
+  private userFor(objectId: string, name: string): StandInUser {
+    const known = this.users.find((u) => u.azureactivedirectoryobjectid === objectId.toLowerCase());
+    if (known) return known;
+    const user = { systemuserid: randomUUID(), azureactivedirectoryobjectid: objectId.toLowerCase(), fullname: name, canImpersonate: false };
+    this.users.push(user);
+    return user;
   }
 
   /**
-   * `accounts(name='O''Brien')` → `accounts(<id>)` (an alternate key: any columns, OData string
-   * literals with doubled quotes, percent-decoded), null when no record matches, undefined when the
-   * segment is not an alternate-key reference.
+   * Impersonation: `MSCRMCallerID` (systemuserid) or `CallerObjectId` (Entra object id) make the
+   * request run as another user, if the caller holds prvActOnBehalfOfAnotherUser (403 otherwise).
+   * Microsoft: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/impersonate-another-user-web-api
    */
-  private findByAlternateKey(rest: string): string | null | undefined {
-    const match = /^(accounts|contacts)\(([^)]*=[^)]*)\)$/.exec(rest);
-    if (!match) return undefined;
-    const [, set, encodedKey] = match as unknown as [string, string, string];
-    let text: string;
-    try {
-      text = decodeURIComponent(encodedKey);
-    } catch {
-      return undefined;
+  private impersonated(user: StandInUser, headers: Record<string, string>): StandInUser {
+    const byUserId = headers.mscrmcallerid;
+    const byObjectId = headers.callerobjectid;
+    if (!byUserId && !byObjectId) return user;
+    if (!user.canImpersonate) {
+      throw new DataverseError(
+        403,
+        CODES.privilege,
+        `Principal user (Id=${user.systemuserid}, type=8) is missing prvActOnBehalfOfAnotherUser privilege (Id=a2cabd5f-6f4b-4f52-8a50-1e4e0b5d3a9c).`,
+      );
     }
-    const key: Record<string, string> = {};
-    const pair = /^(\w+)='((?:[^']|'')*)'(?:,|$)/;
-    for (let found = pair.exec(text); found; found = pair.exec(text)) {
-      key[found[1]!] = found[2]!.replace(/''/g, "'");
-      text = text.slice(found[0].length);
-    }
-    if (text !== '' || Object.keys(key).length === 0) return undefined;
-    const entity = [...this.sets.get(set)!.values()].find((e) => Object.entries(key).every(([k, v]) => e.data[k] === v));
-    return entity ? `${set}(${entity.id})` : null;
+    const id = (byUserId ?? byObjectId)!;
+    if (!GUID.test(id)) throw new DataverseError(400, CODES.argument, `'${id}' is not a valid user id for impersonation.`);
+    const target = byUserId
+      ? this.users.find((u) => u.systemuserid === id.toLowerCase())
+      : this.users.find((u) => u.azureactivedirectoryobjectid === id.toLowerCase());
+    if (!target) throw new DataverseError(404, CODES.notFound, `systemuser With Id = ${id.toLowerCase()} Does Not Exist`);
+    return target;
   }
 
-  private async route(
-    method: string,
-    rest: string,
-    url: URL,
-    req: IncomingMessage,
-    body: Buffer,
-    claims: JWTPayload,
-    res: ServerResponse,
-  ): Promise<void> {
-    const base = `${this.url}/api/data/v9.2/`;
-    if ((rest === 'WhoAmI' || rest === 'WhoAmI()') && method === 'GET') {
-      return this.send(res, 200, {
-        '@odata.context': `${base}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
-        UserId: String(claims.oid ?? claims.sub ?? ''),
-        BusinessUnitId: '00000000-0000-0000-0000-00000000b001',
-        OrganizationId: '00000000-0000-0000-0000-00000000a001',
-      });
+  /** Answers one request (from the socket or a `$batch` part); errors become Dataverse error bodies. */
+  private async dispatch(request: StandInRequest, context: RequestContext): Promise<Reply> {
+    try {
+      return await this.route(request, { ...context, caller: this.impersonated(context.user, request.headers) });
+    } catch (err) {
+      if (err instanceof DataverseError) return errorReply(err);
+      throw err;
     }
-    if (rest === '$batch' && method === 'POST') {
-      // Pass-through check: answer with a multipart/mixed body that names how many bytes arrived.
-      const boundary = `batchresponse_${randomUUID()}`;
-      const text =
-        `--${boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n` +
-        `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"receivedBytes":${body.length}}\r\n--${boundary}--\r\n`;
-      res.writeHead(200, { 'content-type': `multipart/mixed; boundary=${boundary}`, 'odata-version': '4.0' });
-      res.end(text);
-      return;
+  }
+
+  private async route(request: StandInRequest, context: RequestContext): Promise<Reply> {
+    const { method } = request;
+    const path = request.url.pathname;
+    if (!path.startsWith(API_ROOT)) throw new DataverseError(404, CODES.query, 'Resource not found for the segment.');
+    const [first = '', ...rest] = path.slice(API_ROOT.length).split('/');
+    const notAllowed = () => new DataverseError(405, CODES.query, `The HTTP method '${method}' is not allowed on '${path}'.`);
+    if (first === '$batch' && rest.length === 0) {
+      if (method !== 'POST') throw notAllowed();
+      return executeBatch(request, context, this.store, (r, c) => this.dispatch(r, c));
     }
-    const alternate = this.findByAlternateKey(rest);
-    if (alternate === null) return this.odataError(res, 404, 'A record with the specified key values does not exist.');
-    if (alternate) rest = alternate;
-    const entityMatch = /^(accounts|contacts)(?:\(([0-9a-f-]{36})\))?(\/entityimage\/\$value)?$/.exec(rest);
-    if (!entityMatch) return this.odataError(res, 404, `Resource not found for the segment '${rest.split('/')[0]}'.`);
-    const [, set, id, image] = entityMatch as unknown as [string, string, string | undefined, string | undefined];
-    const table = this.sets.get(set)!;
-    const meta = ENTITY_SETS[set]!;
-    if (image && id && method === 'GET') {
-      if (!table.has(id)) return this.odataError(res, 404, 'Entity not found');
-      const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
-      res.writeHead(200, { 'content-type': 'image/png' });
-      res.end(bytes);
-      return;
+    if (/^WhoAmI(\(\))?$/.test(first) && rest.length === 0) {
+      if (method !== 'GET') throw notAllowed();
+      return this.whoAmI(context);
     }
-    const select = url.searchParams.get('$select')?.split(',').map((s) => s.trim());
-    const shape = (e: Entity) => {
-      const data = select ? Object.fromEntries(select.map((k) => [k, e.data[k] ?? null]).concat([[meta.key, e.id]])) : e.data;
-      return { '@odata.etag': `W/"${e.etag}"`, ...data };
-    };
-    if (!id) {
-      if (method === 'GET') {
-        const all = [...table.values()];
-        const prefer = /odata\.maxpagesize=(\d+)/.exec(String(req.headers.prefer ?? ''));
-        const top = url.searchParams.get('$top');
-        const pageSize = prefer ? Number(prefer[1]) : 5000;
-        const limited = top ? all.slice(0, Number(top)) : all;
-        const skip = Number(url.searchParams.get('$skiptoken') ?? '0');
-        const page = limited.slice(skip, skip + pageSize);
-        const payload: Record<string, unknown> = { '@odata.context': `${base}$metadata#${set}`, value: page.map(shape) };
-        if (skip + pageSize < limited.length) {
-          const next = new URL(url.href.replace(url.origin, this.url));
-          next.searchParams.set('$skiptoken', String(skip + pageSize));
-          payload['@odata.nextLink'] = next.href;
-        }
-        const headers: Record<string, string> = prefer ? { 'preference-applied': `odata.maxpagesize=${prefer[1]}` } : {};
-        return this.send(res, 200, payload, headers);
-      }
-      if (method === 'POST') {
-        let data: Record<string, unknown>;
-        try {
-          data = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
-        } catch {
-          return this.odataError(res, 400, 'Invalid JSON in request body');
-        }
-        const entity = this.insert(set, data);
-        const entityId = `${base}${set}(${entity.id})`;
-        if (/return=representation/.test(String(req.headers.prefer ?? ''))) {
-          return this.send(res, 201, shape(entity), { 'odata-entityid': entityId, 'preference-applied': 'return=representation' });
-        }
-        return this.send(res, 204, undefined, { 'odata-entityid': entityId, location: entityId });
-      }
-      return this.odataError(res, 405, `${method} is not supported on ${set}`);
+    const segment = /^([A-Za-z_]\w*)(?:\((.*)\))?$/.exec(first);
+    if (!segment) throw new DataverseError(404, CODES.query, `Resource not found for the segment '${first}'.`);
+    const schema = this.store.schema(segment[1]!);
+    if (segment[2] === undefined) {
+      if (rest.length === 0 && method === 'GET') return listRecords(this.store, schema, request, context);
+      if (rest.length === 0 && method === 'POST') return createRecord(this.store, schema, request, context);
+      if (rest.length === 1 && rest[0] === '$count' && method === 'GET') return countRecords(this.store, schema, request);
+      if (rest.length === 0) throw notAllowed();
+      throw new DataverseError(404, CODES.query, `Resource not found for the segment '${rest[0]}'.`);
     }
-    const entity = table.get(id);
-    if (!entity) return this.odataError(res, 404, `${meta.name} With Id = ${id} Does Not Exist`);
-    const ifMatch = req.headers['if-match'];
-    if (ifMatch && ifMatch !== '*' && ifMatch !== `W/"${entity.etag}"`) {
-      return this.odataError(res, 412, 'The version of the existing record does not match the If-Match value.');
+    const key = parseKey(segment[2], schema);
+    if (rest.length === 0) {
+      if (method === 'GET') return readRecord(this.store, schema, key, request, context);
+      if (method === 'PATCH') return upsertRecord(this.store, schema, key, request, context);
+      if (method === 'DELETE') return deleteRecord(this.store, schema, key, request);
+      throw notAllowed();
     }
-    if (method === 'GET') return this.send(res, 200, shape(entity), { etag: `W/"${entity.etag}"` });
-    if (method === 'PATCH') {
-      try {
-        Object.assign(entity.data, JSON.parse(body.toString('utf8') || '{}'));
-      } catch {
-        return this.odataError(res, 400, 'Invalid JSON in request body');
-      }
-      entity.etag += 1;
-      return this.send(res, 204, undefined, { 'odata-entityid': `${base}${set}(${id})` });
+    return this.routeRecordPart(requireRecord(this.store, schema, key), schema, rest, request, context);
+  }
+
+  /** `set(id)/<part>`: a file column, the entity image, a collection-valued navigation property or one column. */
+  private routeRecordPart(record: EntityRecord, schema: EntitySetSchema, rest: string[], request: StandInRequest, context: RequestContext): Reply {
+    const { method } = request;
+    const [property = '', value, ...more] = rest;
+    const column = schema.columns[property];
+    const collection = schema.collections[property];
+    const notAllowed = () => new DataverseError(405, CODES.query, `The HTTP method '${method}' is not allowed on '${request.url.pathname}'.`);
+    if (more.length > 0 || (value !== undefined && value !== '$value')) {
+      throw new DataverseError(404, CODES.query, `Resource not found for the segment '${rest.join('/')}'.`);
     }
-    if (method === 'DELETE') {
-      table.delete(id);
-      return this.send(res, 204, undefined);
+    if (column?.type === 'file') {
+      if (value === '$value' && method === 'GET') return this.files.download(schema, record, property, request);
+      if (value === undefined && method === 'GET') return this.files.download(schema, record, property, request, context);
+      if (value === undefined && method === 'PATCH') return this.files.upload(schema, record, property, request, context);
+      if (value === undefined && method === 'DELETE') return this.files.remove(schema, record, property);
+      throw notAllowed();
     }
-    return this.odataError(res, 405, `${method} is not supported on ${set}(id)`);
+    if (column?.type === 'image' && value === '$value' && method === 'GET') {
+      return { status: 200, headers: { 'content-type': 'image/png' }, body: ENTITY_IMAGE };
+    }
+    if (collection && value === undefined) {
+      const target = this.store.schema(collection.set);
+      if (method === 'POST') return createRecord(this.store, target, request, context, { column: collection.column, id: record.id });
+      if (method === 'GET') return listRecords(this.store, target, request, context, (r) => r.data[collection.column] === record.id);
+      throw notAllowed();
+    }
+    if (column && value === undefined && method === 'GET') {
+      return jsonReply(200, { '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${property}`, value: record.data[property] ?? null });
+    }
+    throw new DataverseError(404, CODES.query, `Resource not found for the segment '${property}'.`);
+  }
+
+  /** WhoAmI: the (possibly impersonated) user, with the environment's business unit and organization. */
+  private whoAmI(context: RequestContext): Reply {
+    return jsonReply(200, {
+      '@odata.context': `${serviceRoot(context)}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
+      BusinessUnitId: '00000000-0000-0000-0000-00000000b001',
+      UserId: context.caller.systemuserid,
+      OrganizationId: '00000000-0000-0000-0000-00000000a001',
+    });
   }
 }

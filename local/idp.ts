@@ -32,12 +32,25 @@ export async function startDevIdentityProvider(
   const server = new OAuth2Server();
   await server.issuer.keys.generate('RS256');
   const user = options.user ?? DEV_USER;
-  server.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
+  // The scopes a user consented to at the authorize endpoint, by authorization code (single use).
+  const scopesByCode = new Map<string, string>();
+  server.service.on('beforeAuthorizeRedirect', (redirect: { url: URL }, req: { query: Record<string, unknown> }) => {
+    const code = redirect.url.searchParams.get('code');
+    if (code && typeof req.query.scope === 'string') scopesByCode.set(code, req.query.scope);
+  });
+  server.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
     // `uti`, like Entra's: a unique id, so two tokens issued in the same second never coincide.
     Object.assign(token.payload, { ...user, sub: user.oid, uti: randomUUID() });
     const isAccessToken = 'scope' in token.payload;
-    if (isAccessToken && options.audience) token.payload.aud = options.audience;
-    if (isAccessToken && options.accessTokenTtlSeconds !== undefined) {
+    if (!isAccessToken) return;
+    const code = typeof req.body?.code === 'string' ? req.body.code : undefined;
+    const scope = code ? scopesByCode.get(code) : typeof req.body?.scope === 'string' ? req.body.scope : undefined;
+    if (code) scopesByCode.delete(code);
+    if (scope) token.payload.scope = scope;
+    // Entra issues an access token for the resource its scopes name: `aud` is that resource's URL.
+    const audience = options.audience ?? resourceOf(scope);
+    if (audience) token.payload.aud = audience;
+    if (options.accessTokenTtlSeconds !== undefined) {
       token.payload.exp = Math.floor(Date.now() / 1000) + options.accessTokenTtlSeconds;
     }
   });
@@ -51,4 +64,13 @@ export async function startDevIdentityProvider(
   const issuer = server.issuer.url;
   if (!issuer) throw new Error('oauth2-mock-server did not report its issuer URL');
   return { server, issuer, stop: () => server.stop() };
+}
+
+/** The resource of the first scope of the form `<resource URL>/<permission>` (Entra's v2 scopes). */
+export function resourceOf(scope: string | undefined): string | undefined {
+  for (const item of (scope ?? '').split(' ')) {
+    const slash = item.lastIndexOf('/');
+    if (/^https?:\/\//.test(item) && slash > item.indexOf('//') + 1) return item.slice(0, slash);
+  }
+  return undefined;
 }
