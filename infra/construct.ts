@@ -21,14 +21,23 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import {
+  AccountRootPrincipal,
+  AnyPrincipal,
+  ArnPrincipal,
+  Effect,
+  PolicyDocument,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../shared/crypto/context.ts';
+import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { lambdaCode } from './bundling.ts';
@@ -186,6 +195,15 @@ interface FunctionAccess {
   /** Reads the client secret (talks to Entra's token endpoint as a confidential client). */
   readonly clientSecret: boolean;
 }
+
+/**
+ * KMS condition on every use of the token key: the encryption context the code sends
+ * (shared/crypto/envelope.ts, `{purpose, session}`): this purpose, and no other context keys.
+ */
+const SESSION_TOKEN_CONTEXT = {
+  StringEquals: { [`kms:EncryptionContext:${ENCRYPTION_PURPOSE_KEY}`]: ENCRYPTION_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY] },
+};
 
 const SESSION_READ_WRITE = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 const TOKEN_ENVELOPE = ['kms:Decrypt', 'kms:GenerateDataKey'];
@@ -425,12 +443,12 @@ export class DynamicsAuthService extends Construct {
     };
 
     // ---- Key -----------------------------------------------------------------------------------
-    // The key policy lets the account's administrators manage the key but not use it; IAM
-    // policies in the account may grant only Decrypt/GenerateDataKey, and only for this service's
-    // encryption context. (In a key policy, Resource "*" means "this key".)
-    const purposeCondition = {
-      StringEquals: { [`kms:EncryptionContext:${ENCRYPTION_PURPOSE_KEY}`]: ENCRYPTION_PURPOSE },
-    };
+    // The key policy keeps administration (account root, so the key can never become unmanageable)
+    // apart from use: only the function roles that seal or open session tokens may use the key
+    // (statements added below, once the roles exist), each for its own operations and only with this
+    // service's encryption context. No "enable IAM policies" data-plane statement: an administrator's
+    // or CI role's broad kms:Decrypt plus read access to the table must not unwrap every session.
+    // (In a key policy, Resource "*" means "this key".)
     this.key = new Key(this, 'TokenKey', {
       description: `Envelope encryption of Dynamics 365 session tokens (${this.node.path})`,
       enableKeyRotation: true,
@@ -443,12 +461,13 @@ export class DynamicsAuthService extends Construct {
             actions: KEY_ADMIN_ACTIONS,
             resources: ['*'],
           }),
+          // Defence in depth: a grant would hand key use to a principal the key policy does not name.
           new PolicyStatement({
-            sid: 'AllowIamPoliciesToUseKeyForSessionTokens',
-            principals: [new AccountRootPrincipal()],
-            actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            sid: 'DenyGrants',
+            effect: Effect.DENY,
+            principals: [new AnyPrincipal()],
+            actions: ['kms:CreateGrant'],
             resources: ['*'],
-            conditions: purposeCondition,
           }),
         ],
       }),
@@ -593,7 +612,17 @@ export class DynamicsAuthService extends Construct {
             sid: 'SessionTokenEnvelope',
             actions: [...access.kms],
             resources: [this.key.keyArn],
-            conditions: purposeCondition,
+            conditions: SESSION_TOKEN_CONTEXT,
+          }),
+        );
+        // The key policy names the role itself: no other principal in the account may use the key.
+        this.key.addToResourcePolicy(
+          new PolicyStatement({
+            sid: `SessionTokenEnvelopeFor${cap}`,
+            principals: [new ArnPrincipal(role.roleArn)],
+            actions: [...access.kms],
+            resources: ['*'],
+            conditions: SESSION_TOKEN_CONTEXT,
           }),
         );
       }

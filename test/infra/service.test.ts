@@ -41,6 +41,11 @@ import {
 } from './support.ts';
 
 const SECRET_NAME = 'dynamics-auth/client-secret';
+/** The encryption context every use of the token key must carry (shared/crypto/envelope.ts). */
+const SESSION_TOKEN_CONTEXT = {
+  StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'session'] },
+};
 
 let stack: DynamicsAuthStack;
 let template: Template;
@@ -221,17 +226,19 @@ describe('key', () => {
     expect(key.DeletionPolicy).toBe('Retain');
   });
 
-  it('key policy: no wildcard actions; data-plane use only through IAM and only for this purpose', () => {
+  it('key policy: no wildcard actions; data-plane use only by named roles and only for this purpose', () => {
     const statements: Json[] = resourcesOf(template, 'AWS::KMS::Key')[keyId]!.Properties.KeyPolicy.Statement;
     for (const s of statements) {
       expect(containsWildcard(s.Action), JSON.stringify(s.Action)).toBe(false);
       // In a key policy "*" is the only Resource form and means "this key".
       expect(s.Resource).toBe('*');
-      expect(JSON.stringify(s.Principal)).toMatch(/:root/);
       const dataPlane = asArray<string>(s.Action).filter((a) => /^kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt)/.test(a));
       if (dataPlane.length > 0) {
-        expect(dataPlane.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-        expect(s.Condition).toEqual({ StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE } });
+        expect(s.Effect).toBe('Allow');
+        expect(JSON.stringify(s.Principal)).not.toMatch(/:root|"\*"/);
+        expect(s.Condition).toEqual(SESSION_TOKEN_CONTEXT);
+      } else if (s.Effect === 'Allow') {
+        expect(JSON.stringify(s.Principal)).toMatch(/:root/);
       }
     }
   });
@@ -294,7 +301,7 @@ describe('IAM', () => {
           grants.push(`${action} on ${byId[refId(resource)!] ?? refId(resource)}`);
         }
         if (action.startsWith('kms:')) {
-          expect(s.Condition).toEqual({ StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE } });
+          expect(s.Condition).toEqual(SESSION_TOKEN_CONTEXT);
         }
       }
     }
