@@ -135,7 +135,8 @@ export interface DynamicsAuthServiceProps {
   readonly entraAuthority?: string;
   /**
    * Confidential client: the Secrets Manager secret holding the client secret — a secret name, a
-   * complete secret ARN, or an `ISecret`. Only its ARN reaches the functions (CLIENT_SECRET_ARN);
+   * complete secret ARN, or an `ISecret`. Only its complete ARN, or its name when the ARN's random
+   * suffix is not known, reaches the functions (CLIENT_SECRET_ARN, passed as GetSecretValue's SecretId);
    * callback, refresh, proxy and connections (the functions that call Entra's token endpoint) may
    * `secretsmanager:GetSecretValue` on it, nothing else. Omit for a public client. If the secret is
    * encrypted with a customer-managed KMS key, grant those four roles `kms:Decrypt` on it yourself
@@ -359,6 +360,21 @@ export function originsOf(allowedReturnUrls: readonly string[]): string[] {
   return [...new Set(origins)];
 }
 
+/**
+ * The `SecretId` the functions pass to GetSecretValue: the complete ARN when known, else the name.
+ * Never a partial ARN: Secrets Manager reads a name ending in a hyphen plus six characters (such as
+ * `…/client-secret`) as a complete ARN's random suffix (Secrets Manager API Reference,
+ * GetSecretValue `SecretId`), and the call fails.
+ */
+export function secretIdOf(secret: ISecret): string {
+  return secret.secretFullArn ?? secret.secretName;
+}
+
+/** IAM resource of a secret: its complete ARN, or for a name-only reference its name plus the random suffix. */
+function secretPolicyResource(secret: ISecret): string {
+  return secret.secretFullArn ?? `${secret.secretArn}-??????`;
+}
+
 function validate(props: DynamicsAuthServiceProps): void {
   const concrete = (v: string | undefined): v is string => v !== undefined && !Token.isUnresolved(v);
   if (concrete(props.clientId) && props.clientId.trim() === '') throw invalid('clientId', 'must not be empty');
@@ -484,8 +500,7 @@ export class DynamicsAuthService extends Construct {
             : Secret.fromSecretNameV2(this, 'ClientSecret', s);
     }
     const secret = this.clientSecret;
-    // A name-only reference matches the secret's random 6-character ARN suffix, nothing more.
-    const secretPolicyArn = secret ? (secret.secretFullArn ?? `${secret.secretArn}-??????`) : undefined;
+    const secretPolicyArn = secret ? secretPolicyResource(secret) : undefined;
 
     // ---- API (created before the functions: PUBLIC_BASE_URL references the Api resource only) --
     const allowOrigins = originsOf(props.allowedReturnUrls);
@@ -570,7 +585,7 @@ export class DynamicsAuthService extends Construct {
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? DEFAULT_SERVICE_NAME,
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
-    if (secret) environment.CLIENT_SECRET_ARN = secret.secretArn;
+    if (secret) environment.CLIENT_SECRET_ARN = secretIdOf(secret);
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 

@@ -10,6 +10,7 @@ export interface Config {
   clientId: string;
   /** Plain secret (local mode only). In AWS the secret is read from Secrets Manager via `clientSecretArn`. */
   clientSecret?: string;
+  /** Secrets Manager `SecretId` of the client secret: its complete ARN or its name (never a partial ARN). */
   clientSecretArn?: string;
   dynamicsUrl: URL;
   publicBaseUrl: URL;
