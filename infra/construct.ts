@@ -13,7 +13,9 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   CorsHttpMethod,
   HttpApi,
+  CfnStage,
   HttpMethod,
+  HttpRoute,
   HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -45,6 +47,16 @@ import { lambdaCode } from './bundling.ts';
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
 export const DEFAULT_THROTTLE_BURST = 100;
+/** Per-route limits of each route that needs no sign-in (SIGN_IN_FUNCTIONS). */
+export const DEFAULT_SIGN_IN_THROTTLE_RATE = 10;
+export const DEFAULT_SIGN_IN_THROTTLE_BURST = 20;
+
+/**
+ * The functions whose routes anyone may call before signing in (they start or finish a sign-in, or
+ * describe the API). Each of their routes gets its own throttle (`signInThrottle`), and so does the
+ * proxy route (`throttle`), so a flood on one cannot use up the others' allowance.
+ */
+export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'openapi'];
 export const DEFAULT_LOG_RETENTION = RetentionDays.ONE_MONTH;
 export const DEFAULT_SERVICE_NAME = 'dynamics-auth';
 export const DEFAULT_LOG_LEVEL = 'INFO';
@@ -152,8 +164,35 @@ export interface DynamicsAuthServiceProps {
    * @default - the HTTP API's own execute-api URL
    */
   readonly publicBaseUrl?: string;
-  /** Stage-wide throttling. */
+  /**
+   * Throttling of the stage's default route settings, which the proxy route (`ANY /api/data/{proxy+}`)
+   * also gets as its own route-level limit. API Gateway limits are per route, not per client.
+   */
   readonly throttle?: ThrottleProps;
+  /**
+   * Route-level throttling of each route that needs no sign-in (`SIGN_IN_FUNCTIONS`: login,
+   * callback, token, connect-start, openapi), each route its own bucket.
+   * @default 10 requests per second, burst 20
+   */
+  readonly signInThrottle?: ThrottleProps;
+  /**
+   * Reserved concurrency of the proxy function: a slow Dataverse cannot make the proxy take more
+   * than this many concurrent executions from the account (which would throttle every other Lambda
+   * function in the region), and the proxy always has them. Lambda keeps 100 executions unreserved,
+   * so an account at the default quota of 1,000 can reserve at most 900 in total; new accounts may
+   * have a far lower quota and cannot reserve at all.
+   * @default - none: the proxy shares the account's unreserved concurrency
+   */
+  readonly proxyReservedConcurrency?: number;
+  /**
+   * Secrets Manager secret (name, complete ARN or `ISecret`) holding the value of the
+   * `X-Origin-Verify` header that a CloudFront distribution in front of the API adds to every
+   * request (an origin custom header). Every function then refuses requests without it (403
+   * `origin_not_verified`), so nobody can skip CloudFront and its AWS WAF rules by calling the
+   * execute-api endpoint directly. See `examples/cloudfront-waf.ts`.
+   * @default - no origin check
+   */
+  readonly originVerifySecret?: string | ISecret;
   /** Retention of the function and access log groups. @default one month */
   readonly logRetention?: RetentionDays;
   /** POWERTOOLS_SERVICE_NAME. @default dynamics-auth */
@@ -360,6 +399,14 @@ export function originsOf(allowedReturnUrls: readonly string[]): string[] {
   return [...new Set(origins)];
 }
 
+/** A secret given as a name, a complete ARN or an `ISecret`. */
+function importSecret(scope: Construct, id: string, secret: string | ISecret): ISecret {
+  if (typeof secret !== 'string') return secret;
+  return secret.startsWith('arn:')
+    ? Secret.fromSecretCompleteArn(scope, id, secret)
+    : Secret.fromSecretNameV2(scope, id, secret);
+}
+
 /**
  * The `SecretId` the functions pass to GetSecretValue: the complete ARN when known, else the name.
  * Never a partial ARN: Secrets Manager reads a name ending in a hyphen plus six characters (such as
@@ -388,12 +435,20 @@ function validate(props: DynamicsAuthServiceProps): void {
     const url = requireHttpUrl('allowedReturnUrls', u, { httpsOnly: false });
     if (url.search || url.hash) throw invalid('allowedReturnUrls', `"${u}" must be an origin or an origin with a path prefix`);
   }
-  const t = props.throttle ?? {};
-  if (t.rateLimit !== undefined && !(Number.isFinite(t.rateLimit) && t.rateLimit > 0)) {
-    throw invalid('throttle.rateLimit', `${t.rateLimit} must be a positive number`);
+  for (const [name, t] of [
+    ['throttle', props.throttle ?? {}],
+    ['signInThrottle', props.signInThrottle ?? {}],
+  ] as const) {
+    if (t.rateLimit !== undefined && !(Number.isFinite(t.rateLimit) && t.rateLimit > 0)) {
+      throw invalid(`${name}.rateLimit`, `${t.rateLimit} must be a positive number`);
+    }
+    if (t.burstLimit !== undefined && !(Number.isInteger(t.burstLimit) && t.burstLimit > 0)) {
+      throw invalid(`${name}.burstLimit`, `${t.burstLimit} must be a positive integer`);
+    }
   }
-  if (t.burstLimit !== undefined && !(Number.isInteger(t.burstLimit) && t.burstLimit > 0)) {
-    throw invalid('throttle.burstLimit', `${t.burstLimit} must be a positive integer`);
+  const reserved = props.proxyReservedConcurrency;
+  if (reserved !== undefined && !(Number.isInteger(reserved) && reserved > 0)) {
+    throw invalid('proxyReservedConcurrency', `${reserved} must be a positive integer`);
   }
   if (props.logLevel !== undefined && !LOG_LEVELS.includes(props.logLevel)) {
     throw invalid('logLevel', `"${props.logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
@@ -418,6 +473,8 @@ export class DynamicsAuthService extends Construct {
   readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
+  /** The secret holding the `X-Origin-Verify` header value, if `originVerifySecret` was given. */
+  readonly originVerifySecret?: ISecret;
   /** The execute-api URL (no trailing slash). */
   readonly apiUrl: string;
   /** PUBLIC_BASE_URL: the custom base URL if given, else `apiUrl`. */
@@ -490,16 +547,11 @@ export class DynamicsAuthService extends Construct {
     });
 
     // ---- Client secret (optional) --------------------------------------------------------------
-    if (props.clientSecret !== undefined) {
-      const s = props.clientSecret;
-      this.clientSecret =
-        typeof s !== 'string'
-          ? s
-          : s.startsWith('arn:')
-            ? Secret.fromSecretCompleteArn(this, 'ClientSecret', s)
-            : Secret.fromSecretNameV2(this, 'ClientSecret', s);
-    }
+    if (props.clientSecret !== undefined) this.clientSecret = importSecret(this, 'ClientSecret', props.clientSecret);
     const secret = this.clientSecret;
+    if (props.originVerifySecret !== undefined) {
+      this.originVerifySecret = importSecret(this, 'OriginVerifySecret', props.originVerifySecret);
+    }
     const secretPolicyArn = secret ? secretPolicyResource(secret) : undefined;
 
     // ---- API (created before the functions: PUBLIC_BASE_URL references the Api resource only) --
@@ -586,6 +638,7 @@ export class DynamicsAuthService extends Construct {
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
     if (secret) environment.CLIENT_SECRET_ARN = secretIdOf(secret);
+    if (this.originVerifySecret) environment.ORIGIN_VERIFY_SECRET_ID = secretIdOf(this.originVerifySecret);
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
@@ -652,6 +705,16 @@ export class DynamicsAuthService extends Construct {
         );
       }
 
+      if (this.originVerifySecret) {
+        role.addToPrincipalPolicy(
+          new PolicyStatement({
+            sid: 'ReadOriginVerifySecret',
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [secretPolicyResource(this.originVerifySecret)],
+          }),
+        );
+      }
+
       const fn = new LambdaFunction(this, `${cap}Function`, {
         description: `Dynamics auth service: ${spec.routes.map((r) => `${r.method} ${r.path}`).join(', ')}`,
         code: lambdaCode(`functions/${name}/handler.ts`, projectRoot),
@@ -663,6 +726,9 @@ export class DynamicsAuthService extends Construct {
         role,
         logGroup,
         environment,
+        ...(name === 'proxy' && props.proxyReservedConcurrency !== undefined
+          ? { reservedConcurrentExecutions: props.proxyReservedConcurrency }
+          : {}),
       });
       functions[name] = fn;
 
@@ -677,9 +743,34 @@ export class DynamicsAuthService extends Construct {
       }
     }
     this.functions = functions as Record<FunctionName, LambdaFunction>;
+    this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------
     this.alarms = this.createAlarms(props.alarmTopic, functionLogs as Record<FunctionName, LogGroup>);
+  }
+
+  /**
+   * Route-level throttles (CfnStage RouteSettings, keyed by route key): each sign-in route its own
+   * `signInThrottle`, the proxy route its own `throttle`, so proxy traffic cannot starve sign-in.
+   */
+  private throttleRoutes(props: DynamicsAuthServiceProps): void {
+    // RouteSettings is untyped JSON in CloudFormation's schema, so CDK passes it as written.
+    const routeThrottle = (t: ThrottleProps | undefined, rate: number, burst: number) => ({
+      ThrottlingRateLimit: t?.rateLimit ?? rate,
+      ThrottlingBurstLimit: t?.burstLimit ?? burst,
+    });
+    const signIn = routeThrottle(props.signInThrottle, DEFAULT_SIGN_IN_THROTTLE_RATE, DEFAULT_SIGN_IN_THROTTLE_BURST);
+    const proxy = routeThrottle(props.throttle, DEFAULT_THROTTLE_RATE, DEFAULT_THROTTLE_BURST);
+    const settings: Record<string, ReturnType<typeof routeThrottle>> = {};
+    for (const spec of FUNCTIONS) {
+      const limits = SIGN_IN_FUNCTIONS.includes(spec.name) ? signIn : spec.name === 'proxy' ? proxy : undefined;
+      if (!limits) continue;
+      for (const route of spec.routes) settings[`${route.method} ${route.path}`] = limits;
+    }
+    const cfnStage = this.stage.node.defaultChild as CfnStage;
+    cfnStage.routeSettings = settings;
+    // Route settings name routes by key: the stage must not be updated before the routes exist.
+    for (const route of this.api.node.children.filter((c) => c instanceof HttpRoute)) this.stage.node.addDependency(route);
   }
 
   private createAlarms(topic: ITopic | undefined, logs: Readonly<Record<FunctionName, LogGroup>>): Alarm[] {

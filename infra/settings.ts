@@ -7,6 +7,8 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   DEFAULT_ENTRA_AUTHORITY,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_SIGN_IN_THROTTLE_BURST,
+  DEFAULT_SIGN_IN_THROTTLE_RATE,
   DEFAULT_THROTTLE_BURST,
   DEFAULT_THROTTLE_RATE,
   type DynamicsAuthServiceProps,
@@ -31,6 +33,10 @@ export const SETTINGS = {
   publicBaseUrl: undefined,
   throttleRate: DEFAULT_THROTTLE_RATE,
   throttleBurst: DEFAULT_THROTTLE_BURST,
+  signInThrottleRate: DEFAULT_SIGN_IN_THROTTLE_RATE,
+  signInThrottleBurst: DEFAULT_SIGN_IN_THROTTLE_BURST,
+  proxyReservedConcurrency: undefined,
+  originVerifySecretName: undefined,
   logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
   logLevel: DEFAULT_LOG_LEVEL,
   nativeRedirectSchemes: undefined,
@@ -110,6 +116,24 @@ function url(name: SettingName, value: string, opts: { httpsOnly: boolean; pathA
   return value.replace(/\/+$/, '');
 }
 
+/** A Secrets Manager secret name, or a complete secret ARN (a partial ARN is refused). */
+function secretReference(read: ContextReader, name: SettingName): string | undefined {
+  const value = text(read, name);
+  if (value === undefined) return undefined;
+  if (value.startsWith('arn:')) {
+    if (!SECRET_COMPLETE_ARN.test(value)) {
+      throw new SettingsError(
+        name,
+        value,
+        'an ARN must be the complete secret ARN (ending in the 6-character suffix); or pass the secret name',
+      );
+    }
+  } else if (!SECRET_NAME.test(value)) {
+    throw new SettingsError(name, value, 'not a valid Secrets Manager secret name');
+  }
+  return value;
+}
+
 function positive(read: ContextReader, name: SettingName, fallback: number, integer: boolean): number {
   const value = text(read, name);
   if (value === undefined) return fallback;
@@ -162,20 +186,8 @@ export function readSettings(read: ContextReader): Settings {
     pathAllowed: true,
   });
 
-  const clientSecretName = text(read, 'clientSecretName');
-  if (clientSecretName !== undefined) {
-    if (clientSecretName.startsWith('arn:')) {
-      if (!SECRET_COMPLETE_ARN.test(clientSecretName)) {
-        throw new SettingsError(
-          'clientSecretName',
-          clientSecretName,
-          'an ARN must be the complete secret ARN (ending in the 6-character suffix); or pass the secret name',
-        );
-      }
-    } else if (!SECRET_NAME.test(clientSecretName)) {
-      throw new SettingsError('clientSecretName', clientSecretName, 'not a valid Secrets Manager secret name');
-    }
-  }
+  const clientSecretName = secretReference(read, 'clientSecretName');
+  const originVerifySecretName = secretReference(read, 'originVerifySecretName');
 
   const publicBaseUrlRaw = text(read, 'publicBaseUrl');
   const publicBaseUrl =
@@ -185,6 +197,12 @@ export function readSettings(read: ContextReader): Settings {
 
   const rateLimit = positive(read, 'throttleRate', DEFAULT_THROTTLE_RATE, false);
   const burstLimit = positive(read, 'throttleBurst', DEFAULT_THROTTLE_BURST, true);
+  const signInRateLimit = positive(read, 'signInThrottleRate', DEFAULT_SIGN_IN_THROTTLE_RATE, false);
+  const signInBurstLimit = positive(read, 'signInThrottleBurst', DEFAULT_SIGN_IN_THROTTLE_BURST, true);
+  const proxyReservedConcurrency =
+    text(read, 'proxyReservedConcurrency') === undefined
+      ? undefined
+      : positive(read, 'proxyReservedConcurrency', 0, true);
 
   const retention = positive(read, 'logRetentionDays', DEFAULT_LOG_RETENTION_DAYS, true);
   if (!RETENTION_DAYS.has(retention)) {
@@ -237,6 +255,9 @@ export function readSettings(read: ContextReader): Settings {
       ...(clientSecretName !== undefined ? { clientSecret: clientSecretName } : {}),
       ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}),
       throttle: { rateLimit, burstLimit },
+      signInThrottle: { rateLimit: signInRateLimit, burstLimit: signInBurstLimit },
+      ...(proxyReservedConcurrency !== undefined ? { proxyReservedConcurrency } : {}),
+      ...(originVerifySecretName !== undefined ? { originVerifySecret: originVerifySecretName } : {}),
       logRetention: retention as RetentionDays,
       logLevel: logLevel as LogLevelName,
       ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),

@@ -170,6 +170,15 @@ function parseSchemes(raw: string | undefined): Set<string> {
   return schemes;
 }
 
+/**
+ * ORIGIN_VERIFY_SECRET_ID: the Secrets Manager secret (complete ARN or name) holding the header value
+ * a CloudFront distribution in front of the API adds to every request; unset means no check. Read on
+ * its own, before the rest of the configuration, by the middleware every handler runs through.
+ */
+export function originVerifySecretId(env: Record<string, string | undefined> = process.env): string | undefined {
+  return env.ORIGIN_VERIFY_SECRET_ID?.trim() || undefined;
+}
+
 /** Parses and validates the environment. Throws `ConfigError` naming the first bad variables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse({ ...env, ENTRA_AUTHORITY: env.ENTRA_AUTHORITY?.trim() || DEFAULT_AUTHORITY });
