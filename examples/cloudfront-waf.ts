@@ -31,8 +31,14 @@ import { readSettings } from '../infra/settings.ts';
 import { ORIGIN_VERIFY_HEADER } from '../shared/http/origin-verify.ts';
 
 export interface CloudFrontWafProps extends StackProps {
-  /** The service's settings; `publicBaseUrl` and `originVerifySecret` are set by this stack. */
-  readonly service: Omit<DynamicsAuthServiceProps, 'publicBaseUrl' | 'originVerifySecret'>;
+  /**
+   * The service's settings; `publicBaseUrl` and `originVerifySecret` are set by this stack, and the
+   * API keeps its execute-api endpoint (CloudFront's origin), so no API custom domain.
+   */
+  readonly service: Omit<
+    DynamicsAuthServiceProps,
+    'publicBaseUrl' | 'originVerifySecret' | 'customDomain' | 'disableExecuteApiEndpoint'
+  >;
   /** Requests one client IP may make in any 5-minute window before WAF blocks it. @default 500 */
   readonly rateLimitPer5Minutes?: number;
 }
@@ -135,7 +141,13 @@ export class DynamicsAuthBehindCloudFrontStack extends Stack {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const app = new App();
   const settings = readSettings((name) => app.node.tryGetContext(name));
-  const { publicBaseUrl: _publicBaseUrl, originVerifySecret: _originVerifySecret, ...service } = settings.serviceProps;
+  const {
+    publicBaseUrl: _publicBaseUrl,
+    originVerifySecret: _originVerifySecret,
+    customDomain: _customDomain,
+    disableExecuteApiEndpoint: _disableExecuteApiEndpoint,
+    ...service
+  } = settings.serviceProps;
   new DynamicsAuthBehindCloudFrontStack(app, `${settings.stackName}-CloudFront`, {
     env: { region: 'us-east-1' },
     service,

@@ -11,15 +11,20 @@ import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
-  CorsHttpMethod,
-  HttpApi,
+  ApiMapping,
   CfnStage,
+  CorsHttpMethod,
+  DomainName,
+  EndpointType,
+  HttpApi,
   HttpMethod,
   HttpRoute,
   HttpStage,
   LogGroupLogDestination,
+  SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Certificate, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -133,6 +138,16 @@ export interface ThrottleProps {
   readonly burstLimit?: number;
 }
 
+export interface CustomDomainProps {
+  /** The service's host name, e.g. `auth.example.com` (on the browser app's site). */
+  readonly domainName: string;
+  /**
+   * ACM certificate for `domainName`, in the stack's region (a regional API domain): its ARN or an
+   * `ICertificate`.
+   */
+  readonly certificate: string | ICertificate;
+}
+
 export interface DynamicsAuthServiceProps {
   /** Entra app registration's application (client) id. */
   readonly clientId: string;
@@ -164,6 +179,19 @@ export interface DynamicsAuthServiceProps {
    * @default - the HTTP API's own execute-api URL
    */
   readonly publicBaseUrl?: string;
+  /**
+   * API Gateway custom domain the construct creates (regional, TLS 1.2) and maps to the `$default`
+   * stage. Point a DNS CNAME (or Route 53 alias) for `domainName` at the `customDomainTarget`.
+   * `publicBaseUrl` then defaults to `https://<domainName>`.
+   * @default - no custom domain
+   */
+  readonly customDomain?: CustomDomainProps;
+  /**
+   * Turn off the API's default `https://<id>.execute-api.<region>.amazonaws.com` endpoint, so the
+   * service answers only on its custom domain. Set `false` to keep both (e.g. while DNS moves).
+   * @default - true with `customDomain`, false without
+   */
+  readonly disableExecuteApiEndpoint?: boolean;
   /**
    * Throttling of the stage's default route settings, which the proxy route (`ANY /api/data/{proxy+}`)
    * also gets as its own route-level limit. API Gateway limits are per route, not per client.
@@ -325,6 +353,10 @@ export function constructIdOf(name: FunctionName): string {
  * two. Stricter than the runtime's check in shared/config/config.ts, so anything accepted here also
  * loads there.
  */
+/** A DNS host name of at least two labels (no scheme, port or path). */
+export const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+export const ACM_CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+
 export const NATIVE_REDIRECT_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
 
 /** KMS actions administrators keep on the key (no data-plane actions, no wildcards). */
@@ -446,6 +478,18 @@ function validate(props: DynamicsAuthServiceProps): void {
       throw invalid(`${name}.burstLimit`, `${t.burstLimit} must be a positive integer`);
     }
   }
+  if (props.customDomain) {
+    const { domainName, certificate } = props.customDomain;
+    if (concrete(domainName) && !HOST_NAME.test(domainName)) {
+      throw invalid('customDomain.domainName', `"${domainName}" must be a host name such as auth.example.com`);
+    }
+    if (typeof certificate === 'string' && concrete(certificate) && !ACM_CERTIFICATE_ARN.test(certificate)) {
+      throw invalid('customDomain.certificate', `"${certificate}" must be an ACM certificate ARN`);
+    }
+    if (concrete(props.publicBaseUrl) && concrete(domainName) && new URL(props.publicBaseUrl).hostname !== domainName.toLowerCase()) {
+      throw invalid('publicBaseUrl', `"${props.publicBaseUrl}" must be on the custom domain ${domainName} (or left unset)`);
+    }
+  }
   const reserved = props.proxyReservedConcurrency;
   if (reserved !== undefined && !(Number.isInteger(reserved) && reserved > 0)) {
     throw invalid('proxyReservedConcurrency', `${reserved} must be a positive integer`);
@@ -475,7 +519,9 @@ export class DynamicsAuthService extends Construct {
   readonly clientSecret?: ISecret;
   /** The secret holding the `X-Origin-Verify` header value, if `originVerifySecret` was given. */
   readonly originVerifySecret?: ISecret;
-  /** The execute-api URL (no trailing slash). */
+  /** The custom domain, if `customDomain` was given. */
+  readonly domainName?: DomainName;
+  /** The execute-api URL (no trailing slash); the custom domain's URL when that endpoint is off. */
   readonly apiUrl: string;
   /** PUBLIC_BASE_URL: the custom base URL if given, else `apiUrl`. */
   readonly publicBaseUrl: string;
@@ -560,6 +606,7 @@ export class DynamicsAuthService extends Construct {
       apiName: `${Stack.of(this).stackName}-${id}`,
       description: 'Dynamics 365 / Dataverse OAuth 2.0 service',
       createDefaultStage: false,
+      disableExecuteApiEndpoint: props.disableExecuteApiEndpoint ?? props.customDomain !== undefined,
       corsPreflight: {
         allowOrigins,
         allowCredentials: true,
@@ -576,12 +623,15 @@ export class DynamicsAuthService extends Construct {
         maxAge: Duration.hours(1),
       },
     });
-    this.apiUrl = this.api.apiEndpoint;
-    this.publicBaseUrl = props.publicBaseUrl ? stripTrailingSlash(props.publicBaseUrl) : this.apiUrl;
+    const domainUrl = props.customDomain ? `https://${props.customDomain.domainName}` : undefined;
+    // With the execute-api endpoint off, the API answers on its custom domain only.
+    this.apiUrl = this.api.disableExecuteApiEndpoint && domainUrl ? domainUrl : this.api.apiEndpoint;
+    const publicBaseUrl = props.publicBaseUrl ?? domainUrl;
+    this.publicBaseUrl = publicBaseUrl ? stripTrailingSlash(publicBaseUrl) : this.apiUrl;
     // The session cookie is SameSite=Lax, so browsers never send it on cross-site fetch/XHR calls, and
     // *.execute-api.<region>.amazonaws.com is always another site than the app. A warning, not an
     // error: native/CLI/backend clients and bearer tokens work without a custom domain.
-    if (!props.publicBaseUrl) Annotations.of(this).addWarningV2(SAME_SITE_WARNING_ID, SAME_SITE_WARNING);
+    if (!publicBaseUrl) Annotations.of(this).addWarningV2(SAME_SITE_WARNING_ID, SAME_SITE_WARNING);
     this.redirectUri = `${this.publicBaseUrl}/auth/callback`;
 
     // Access logs as JSON. Only the path is logged, never the query string (the callback's query
@@ -621,6 +671,18 @@ export class DynamicsAuthService extends Construct {
         ),
       },
     });
+
+    if (props.customDomain) {
+      const { domainName, certificate } = props.customDomain;
+      this.domainName = new DomainName(this, 'Domain', {
+        domainName,
+        certificate:
+          typeof certificate === 'string' ? Certificate.fromCertificateArn(this, 'DomainCertificate', certificate) : certificate,
+        endpointType: EndpointType.REGIONAL,
+        securityPolicy: SecurityPolicy.TLS_1_2,
+      });
+      new ApiMapping(this, 'DomainMapping', { api: this.api, domainName: this.domainName, stage: this.stage });
+    }
 
     // ---- Functions -----------------------------------------------------------------------------
     const environment: Record<string, string> = {

@@ -13,6 +13,8 @@ import {
   DEFAULT_THROTTLE_RATE,
   type DynamicsAuthServiceProps,
   type LogLevelName,
+  ACM_CERTIFICATE_ARN,
+  HOST_NAME,
   NATIVE_REDIRECT_SCHEME,
 } from './construct.ts';
 
@@ -31,6 +33,9 @@ export const SETTINGS = {
   entraAuthority: DEFAULT_ENTRA_AUTHORITY,
   clientSecretName: undefined,
   publicBaseUrl: undefined,
+  domainName: undefined,
+  certificateArn: undefined,
+  disableExecuteApiEndpoint: undefined,
   throttleRate: DEFAULT_THROTTLE_RATE,
   throttleBurst: DEFAULT_THROTTLE_BURST,
   signInThrottleRate: DEFAULT_SIGN_IN_THROTTLE_RATE,
@@ -134,6 +139,15 @@ function secretReference(read: ContextReader, name: SettingName): string | undef
   return value;
 }
 
+/** true/false (also from `-c name=true`); unset is undefined. */
+function flag(read: ContextReader, name: SettingName): boolean | undefined {
+  const value = text(read, name);
+  if (value === undefined) return undefined;
+  if (value.toLowerCase() === 'true') return true;
+  if (value.toLowerCase() === 'false') return false;
+  throw new SettingsError(name, value, 'expected true or false');
+}
+
 function positive(read: ContextReader, name: SettingName, fallback: number, integer: boolean): number {
   const value = text(read, name);
   if (value === undefined) return fallback;
@@ -195,6 +209,22 @@ export function readSettings(read: ContextReader): Settings {
       ? undefined
       : url('publicBaseUrl', publicBaseUrlRaw, { httpsOnly: false, pathAllowed: true });
 
+  const domainName = text(read, 'domainName');
+  const certificateArn = text(read, 'certificateArn');
+  if (domainName !== undefined && !HOST_NAME.test(domainName)) {
+    throw new SettingsError('domainName', domainName, 'expected a host name such as auth.example.com');
+  }
+  if (certificateArn !== undefined && !ACM_CERTIFICATE_ARN.test(certificateArn)) {
+    throw new SettingsError('certificateArn', certificateArn, 'expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)');
+  }
+  if (domainName !== undefined && certificateArn === undefined) {
+    throw new SettingsError('certificateArn', '', 'domainName needs the ACM certificate for it, in the deployment region');
+  }
+  if (certificateArn !== undefined && domainName === undefined) {
+    throw new SettingsError('domainName', '', 'certificateArn is only used with domainName');
+  }
+  const disableExecuteApiEndpoint = flag(read, 'disableExecuteApiEndpoint');
+
   const rateLimit = positive(read, 'throttleRate', DEFAULT_THROTTLE_RATE, false);
   const burstLimit = positive(read, 'throttleBurst', DEFAULT_THROTTLE_BURST, true);
   const signInRateLimit = positive(read, 'signInThrottleRate', DEFAULT_SIGN_IN_THROTTLE_RATE, false);
@@ -254,6 +284,10 @@ export function readSettings(read: ContextReader): Settings {
       entraAuthority,
       ...(clientSecretName !== undefined ? { clientSecret: clientSecretName } : {}),
       ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}),
+      ...(domainName !== undefined && certificateArn !== undefined
+        ? { customDomain: { domainName, certificate: certificateArn } }
+        : {}),
+      ...(disableExecuteApiEndpoint !== undefined ? { disableExecuteApiEndpoint } : {}),
       throttle: { rateLimit, burstLimit },
       signInThrottle: { rateLimit: signInRateLimit, burstLimit: signInBurstLimit },
       ...(proxyReservedConcurrency !== undefined ? { proxyReservedConcurrency } : {}),

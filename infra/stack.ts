@@ -55,7 +55,7 @@ export class DynamicsAuthStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', {
-      description: 'Execute-api URL of the HTTP API',
+      description: 'URL of the HTTP API (execute-api, or the custom domain when the execute-api endpoint is off)',
       value: this.service.apiUrl,
     });
     new CfnOutput(this, 'RedirectUri', {
@@ -66,6 +66,16 @@ export class DynamicsAuthStack extends Stack {
       description: 'API keys table, for `npm run admin -- keys ...` (API_KEYS_TABLE)',
       value: this.service.tables.apiKeys.tableName,
     });
+    if (this.service.domainName) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        description: 'Point a DNS CNAME (or Route 53 alias) for the custom domain at this name',
+        value: this.service.domainName.regionalDomainName,
+      });
+      new CfnOutput(this, 'CustomDomainHostedZoneId', {
+        description: 'Hosted zone id of CustomDomainTarget (for a Route 53 alias record)',
+        value: this.service.domainName.regionalHostedZoneId,
+      });
+    }
     if (this.alarmTopic) {
       new CfnOutput(this, 'AlarmTopicArn', {
         description: 'SNS topic the alarms notify (add more subscriptions to it if needed)',
