@@ -25,9 +25,9 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
-import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { AttributeType, BillingMode, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, type ITable, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   AccountRootPrincipal,
   AnyPrincipal,
@@ -38,7 +38,7 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { type Alias, type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -245,6 +245,25 @@ export interface DynamicsAuthServiceProps {
    */
   readonly alarmTopic?: ITopic;
   /**
+   * Use this existing sessions table (its name) instead of creating one, e.g. the table a deleted
+   * or re-created stack retained. It needs partition key `id` (S) and TTL on `expiresAt`.
+   * @default - the construct creates the table (retained, deletion protection on)
+   */
+  readonly existingSessionsTableName?: string;
+  /**
+   * Use this existing API keys table (its name) instead of creating one (partition key `id` (S)).
+   * @default - the construct creates the table (retained, deletion protection on)
+   */
+  readonly existingApiKeysTableName?: string;
+  /**
+   * Use this existing symmetric KMS key (its ARN) for the session tokens instead of creating one,
+   * e.g. the key a deleted stack retained. Its policy is not edited: add `keyPolicyStatements`
+   * (output `TokenKeyPolicyStatements`) to it yourself. The sessions stored under it stay readable
+   * only with the same key.
+   * @default - the construct creates the key (retained, rotating) and its alias
+   */
+  readonly existingKeyArn?: string;
+  /**
    * Directory holding `functions/<name>/handler.ts` and `package-lock.json`.
    * @default - the repository this file lives in
    */
@@ -357,6 +376,9 @@ export function constructIdOf(name: FunctionName): string {
 export const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 export const ACM_CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
 
+export const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+
 export const NATIVE_REDIRECT_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
 
 /** KMS actions administrators keep on the key (no data-plane actions, no wildcards). */
@@ -431,6 +453,24 @@ export function originsOf(allowedReturnUrls: readonly string[]): string[] {
   return [...new Set(origins)];
 }
 
+/** DynamoDB ThrottledRequests of one operation on a table (created or imported), Sum per ALARM_PERIOD. */
+function throttledRequests(table: ITable, operation: string): Metric {
+  return new Metric({
+    namespace: 'AWS/DynamoDB',
+    metricName: 'ThrottledRequests',
+    dimensionsMap: { TableName: table.tableName, Operation: operation },
+    period: ALARM_PERIOD,
+    statistic: 'Sum',
+  });
+}
+
+/** `<stack name>/<construct path in the stack>/session-tokens`, in KMS alias characters. */
+function keyAliasName(scope: Construct): string {
+  const stack = Stack.of(scope);
+  const path = scope.node.scopes.slice(scope.node.scopes.indexOf(stack) + 1).map((c) => c.node.id);
+  return [stack.stackName, ...path, 'session-tokens'].join('/').replace(/[^A-Za-z0-9/_-]/g, '-');
+}
+
 /** A secret given as a name, a complete ARN or an `ISecret`. */
 function importSecret(scope: Construct, id: string, secret: string | ISecret): ISecret {
   if (typeof secret !== 'string') return secret;
@@ -490,6 +530,15 @@ function validate(props: DynamicsAuthServiceProps): void {
       throw invalid('publicBaseUrl', `"${props.publicBaseUrl}" must be on the custom domain ${domainName} (or left unset)`);
     }
   }
+  for (const [name, value] of [
+    ['existingSessionsTableName', props.existingSessionsTableName],
+    ['existingApiKeysTableName', props.existingApiKeysTableName],
+  ] as const) {
+    if (concrete(value) && !TABLE_NAME.test(value)) throw invalid(name, `"${value}" is not a DynamoDB table name`);
+  }
+  if (concrete(props.existingKeyArn) && !KMS_KEY_ARN.test(props.existingKeyArn)) {
+    throw invalid('existingKeyArn', `"${props.existingKeyArn}" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
+  }
   const reserved = props.proxyReservedConcurrency;
   if (reserved !== undefined && !(Number.isInteger(reserved) && reserved > 0)) {
     throw invalid('proxyReservedConcurrency', `${reserved} must be a positive integer`);
@@ -512,8 +561,18 @@ export class DynamicsAuthService extends Construct {
   readonly api: HttpApi;
   /** The API's `$default` stage (auto-deployed, throttled, access-logged). */
   readonly stage: HttpStage;
-  readonly tables: { readonly pendingLogins: Table; readonly sessions: Table; readonly apiKeys: Table };
-  readonly key: Key;
+  /** The tables; `sessions` and `apiKeys` are imported (`ITable`) when an existing table was named. */
+  readonly tables: { readonly pendingLogins: ITable; readonly sessions: ITable; readonly apiKeys: ITable };
+  /** The token key; imported (no policy edits possible) when `existingKeyArn` was given. */
+  readonly key: IKey;
+  /** The key's alias (`alias/<stack name>/<construct path>/session-tokens`), unless the key is imported. */
+  readonly keyAlias?: Alias;
+  /**
+   * The key-policy statements that let the function roles use the key (one per role, its own
+   * operations, under the encryption context). Part of the created key's policy; for an existing
+   * key, its owner adds them (the stack outputs them as `TokenKeyPolicyStatements`).
+   */
+  readonly keyPolicyStatements: readonly PolicyStatement[];
   readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
@@ -543,22 +602,26 @@ export class DynamicsAuthService extends Construct {
     const logRetention = props.logRetention ?? DEFAULT_LOG_RETENTION;
 
     // ---- Storage -------------------------------------------------------------------------------
-    const table = (def: TableDefinition, removalPolicy: RemovalPolicy) =>
-      new Table(this, def.logicalName, {
+    const table = (def: TableDefinition, retain: boolean, existingName: string | undefined): ITable => {
+      if (existingName !== undefined) return Table.fromTableName(this, def.logicalName, existingName);
+      return new Table(this, def.logicalName, {
         partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
         billingMode: BillingMode.PAY_PER_REQUEST,
         timeToLiveAttribute: def.ttlAttribute,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        removalPolicy,
+        removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        // Retained tables also refuse DeleteTable (console, CLI, a replaced resource) until turned off.
+        deletionProtection: retain,
       });
+    };
     this.tables = {
       // Minutes-long PKCE/state rows: nothing worth keeping once the stack is gone.
-      pendingLogins: table(PENDING_LOGINS_TABLE, RemovalPolicy.DESTROY),
+      pendingLogins: table(PENDING_LOGINS_TABLE, false, undefined),
       // Users' sessions (encrypted refresh tokens): kept if the stack is deleted by mistake.
-      sessions: table(SESSIONS_TABLE, RemovalPolicy.RETAIN),
+      sessions: table(SESSIONS_TABLE, true, props.existingSessionsTableName),
       // Backends' API keys (SHA-256 only): must survive a stack deletion. TTL on `expiresAt` like
       // the other tables; a key item without that attribute never expires.
-      apiKeys: table(API_KEYS_TABLE, RemovalPolicy.RETAIN),
+      apiKeys: table(API_KEYS_TABLE, true, props.existingApiKeysTableName),
     };
 
     // ---- Key -----------------------------------------------------------------------------------
@@ -567,30 +630,38 @@ export class DynamicsAuthService extends Construct {
     // (statements added below, once the roles exist), each for its own operations and only with this
     // service's encryption context. No "enable IAM policies" data-plane statement: an administrator's
     // or CI role's broad kms:Decrypt plus read access to the table must not unwrap every session.
-    // (In a key policy, Resource "*" means "this key".)
-    this.key = new Key(this, 'TokenKey', {
-      description: `Envelope encryption of Dynamics 365 session tokens (${this.node.path})`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-      policy: new PolicyDocument({
-        statements: [
-          new PolicyStatement({
-            sid: 'KeyAdministration',
-            principals: [new AccountRootPrincipal()],
-            actions: KEY_ADMIN_ACTIONS,
-            resources: ['*'],
-          }),
-          // Defence in depth: a grant would hand key use to a principal the key policy does not name.
-          new PolicyStatement({
-            sid: 'DenyGrants',
-            effect: Effect.DENY,
-            principals: [new AnyPrincipal()],
-            actions: ['kms:CreateGrant'],
-            resources: ['*'],
-          }),
-        ],
-      }),
-    });
+    // (In a key policy, Resource "*" means "this key".) An existing key's policy is not ours to
+    // edit: `keyPolicyStatements` is what its owner adds (README, "Keeping data").
+    if (props.existingKeyArn !== undefined) {
+      this.key = Key.fromKeyArn(this, 'TokenKey', props.existingKeyArn);
+    } else {
+      const key = new Key(this, 'TokenKey', {
+        description: `Envelope encryption of Dynamics 365 session tokens (${this.node.path})`,
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        policy: new PolicyDocument({
+          statements: [
+            new PolicyStatement({
+              sid: 'KeyAdministration',
+              principals: [new AccountRootPrincipal()],
+              actions: KEY_ADMIN_ACTIONS,
+              resources: ['*'],
+            }),
+            // Defence in depth: a grant would hand key use to a principal the key policy does not name.
+            new PolicyStatement({
+              sid: 'DenyGrants',
+              effect: Effect.DENY,
+              principals: [new AnyPrincipal()],
+              actions: ['kms:CreateGrant'],
+              resources: ['*'],
+            }),
+          ],
+        }),
+      });
+      this.key = key;
+      // A stable name to find the (retained) key by, e.g. to pass it as existingKeyArn later.
+      this.keyAlias = key.addAlias(`alias/${keyAliasName(this)}`);
+    }
 
     // ---- Client secret (optional) --------------------------------------------------------------
     if (props.clientSecret !== undefined) this.clientSecret = importSecret(this, 'ClientSecret', props.clientSecret);
@@ -704,6 +775,7 @@ export class DynamicsAuthService extends Construct {
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
+    const keyPolicyStatements: PolicyStatement[] = [];
     const functions: Partial<Record<FunctionName, LambdaFunction>> = {};
     const functionLogs: Partial<Record<FunctionName, LogGroup>> = {};
     for (const spec of FUNCTIONS) {
@@ -746,15 +818,15 @@ export class DynamicsAuthService extends Construct {
           }),
         );
         // The key policy names the role itself: no other principal in the account may use the key.
-        this.key.addToResourcePolicy(
-          new PolicyStatement({
-            sid: `SessionTokenEnvelopeFor${cap}`,
-            principals: [new ArnPrincipal(role.roleArn)],
-            actions: [...access.kms],
-            resources: ['*'],
-            conditions: SESSION_TOKEN_CONTEXT,
-          }),
-        );
+        const keyUse = new PolicyStatement({
+          sid: `SessionTokenEnvelopeFor${cap}`,
+          principals: [new ArnPrincipal(role.roleArn)],
+          actions: [...access.kms],
+          resources: ['*'],
+          conditions: SESSION_TOKEN_CONTEXT,
+        });
+        keyPolicyStatements.push(keyUse);
+        this.key.addToResourcePolicy(keyUse);
       }
       if (access.clientSecret && secretPolicyArn) {
         role.addToPrincipalPolicy(
@@ -805,6 +877,7 @@ export class DynamicsAuthService extends Construct {
       }
     }
     this.functions = functions as Record<FunctionName, LambdaFunction>;
+    this.keyPolicyStatements = keyPolicyStatements;
     this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------
@@ -923,7 +996,7 @@ export class DynamicsAuthService extends Construct {
           usingMetrics: Object.fromEntries(
             operations.map((op) => [
               op.toLowerCase(),
-              table.metricThrottledRequestsForOperation(op, { period: ALARM_PERIOD, statistic: 'Sum' }),
+              throttledRequests(table, op),
             ]),
           ),
           label: `ThrottledRequests (${operations.join(' + ')})`,

@@ -15,7 +15,9 @@ import {
   type LogLevelName,
   ACM_CERTIFICATE_ARN,
   HOST_NAME,
+  KMS_KEY_ARN,
   NATIVE_REDIRECT_SCHEME,
+  TABLE_NAME,
 } from './construct.ts';
 
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
@@ -46,6 +48,9 @@ export const SETTINGS = {
   logLevel: DEFAULT_LOG_LEVEL,
   nativeRedirectSchemes: undefined,
   alarmEmail: undefined,
+  existingSessionsTableName: undefined,
+  existingApiKeysTableName: undefined,
+  existingKeyArn: undefined,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -268,6 +273,21 @@ export function readSettings(read: ContextReader): Settings {
     }
   }
 
+  const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> = {};
+  for (const name of ['existingSessionsTableName', 'existingApiKeysTableName'] as const) {
+    const value = text(read, name);
+    if (value === undefined) continue;
+    if (!TABLE_NAME.test(value)) throw new SettingsError(name, value, 'expected a DynamoDB table name');
+    existing[name] = value;
+  }
+  const existingKeyArn = text(read, 'existingKeyArn');
+  if (existingKeyArn !== undefined) {
+    if (!KMS_KEY_ARN.test(existingKeyArn)) {
+      throw new SettingsError('existingKeyArn', existingKeyArn, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias');
+    }
+    existing.existingKeyArn = existingKeyArn;
+  }
+
   const alarmEmail = text(read, 'alarmEmail');
   if (alarmEmail !== undefined && !isEmailAddress(alarmEmail)) {
     throw new SettingsError('alarmEmail', alarmEmail, 'expected one email address, such as ops@example.com');
@@ -295,6 +315,7 @@ export function readSettings(read: ContextReader): Settings {
       logRetention: retention as RetentionDays,
       logLevel: logLevel as LogLevelName,
       ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),
+      ...existing,
     },
   };
 }

@@ -66,6 +66,20 @@ export class DynamicsAuthStack extends Stack {
       description: 'API keys table, for `npm run admin -- keys ...` (API_KEYS_TABLE)',
       value: this.service.tables.apiKeys.tableName,
     });
+    new CfnOutput(this, 'SessionsTable', {
+      description: 'Sessions table (retained; pass as existingSessionsTableName to a re-created stack)',
+      value: this.service.tables.sessions.tableName,
+    });
+    new CfnOutput(this, 'TokenKeyArn', {
+      description: 'Session-token KMS key (retained; pass as existingKeyArn to a re-created stack)',
+      value: this.service.key.keyArn,
+    });
+    if (!this.service.keyAlias) {
+      new CfnOutput(this, 'TokenKeyPolicyStatements', {
+        description: "Statements to add to the existing key's policy so the functions can use it",
+        value: this.toJsonString(this.service.keyPolicyStatements.map((st) => st.toStatementJson())),
+      });
+    }
     if (this.service.domainName) {
       new CfnOutput(this, 'CustomDomainTarget', {
         description: 'Point a DNS CNAME (or Route 53 alias) for the custom domain at this name',
