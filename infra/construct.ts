@@ -47,7 +47,7 @@ import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
-import { lambdaCode } from './bundling.ts';
+import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
@@ -766,7 +766,7 @@ export class DynamicsAuthService extends Construct {
       [SESSIONS_TABLE.envVar]: this.tables.sessions.tableName,
       [API_KEYS_TABLE.envVar]: this.tables.apiKeys.tableName,
       KMS_KEY_ID: this.key.keyArn,
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? DEFAULT_SERVICE_NAME,
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
