@@ -181,7 +181,8 @@ export interface DynamicsAuthServiceProps {
   readonly publicBaseUrl?: string;
   /**
    * API Gateway custom domain the construct creates (regional, TLS 1.2) and maps to the `$default`
-   * stage. Point a DNS CNAME (or Route 53 alias) for `domainName` at the `customDomainTarget`.
+   * stage. Point a DNS CNAME (or Route 53 alias) for `domainName` at `domainName.regionalDomainName`
+   * (the stack's `CustomDomainTarget` output).
    * `publicBaseUrl` then defaults to `https://<domainName>`.
    * @default - no custom domain
    */

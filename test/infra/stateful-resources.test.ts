@@ -27,6 +27,8 @@ import {
 
 const EXPECTED_FILE = path.join(PROJECT_ROOT, 'test/infra/stateful-resources.expected.json');
 const GENERATED = '(generated from the stack name and logical ID)';
+/** A KMS key has no name: KMS assigns its id (the alias is its stable name). */
+const KMS_ASSIGNED = '(key id assigned by KMS; see the alias)';
 /** Every resource type whose replacement loses data or breaks clients. */
 const STATEFUL = [
   'AWS::DynamoDB::Table',
@@ -59,7 +61,7 @@ function statefulInventory(template: Template): Json {
       return {
         logicalId,
         type: r.Type,
-        physicalName: nameProperty ? (r.Properties?.[nameProperty] ?? GENERATED) : GENERATED,
+        physicalName: nameProperty ? (r.Properties?.[nameProperty] ?? GENERATED) : KMS_ASSIGNED,
         deletionPolicy: r.DeletionPolicy ?? 'Delete',
         ...(r.Type === 'AWS::DynamoDB::Table'
           ? { deletionProtection: r.Properties.DeletionProtectionEnabled ?? false }
