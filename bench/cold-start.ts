@@ -1,6 +1,6 @@
 /**
  * Cold start: bundles every function with exactly the settings the CDK construct uses
- * (`esbuildBuildOptions` from infra/bundling.ts), then measures module initialisation in fresh
+ * (`bundleHandler` from infra/bundling.ts), then measures module initialisation in fresh
  * `node` processes, interleaved with a baseline bundle (one DynamoDB client).
  */
 import { execFile } from 'node:child_process';
@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import * as esbuild from 'esbuild';
-import { esbuildBuildOptions } from '../infra/bundling.ts';
+import { bundleHandler, LAMBDA_NODE_OPTIONS } from '../infra/bundling.ts';
 import { FUNCTIONS as ROUTE_FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { median, round } from './stats.ts';
 
@@ -49,10 +48,14 @@ const INIT_SCRIPT =
   "if (typeof m.handler !== 'function' && !('client' in m)) throw new Error('no export');" +
   'process.stdout.write(String(ms));';
 
-/** The environment of a fresh Lambda-like process: no NODE_OPTIONS, no loaders, quiet logs. */
-function initEnv(): NodeJS.ProcessEnv {
+/**
+ * The environment of a fresh Lambda-like process: the NODE_OPTIONS the construct gives the
+ * functions (source-mapped stack traces cost start-up time too), no loaders, quiet logs.
+ */
+export function coldStartEnv(): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
+    NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -61,7 +64,7 @@ function initEnv(): NodeJS.ProcessEnv {
 
 async function initOnce(file: string): Promise<number> {
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', INIT_SCRIPT, pathToFileURL(file).href], {
-    env: initEnv(),
+    env: coldStartEnv(),
     timeout: 30_000,
   });
   const ms = Number(stdout.trim());
@@ -87,11 +90,12 @@ export async function measureColdStart(projectRoot: string, rounds = 12): Promis
     for (const t of targets) {
       const outdir = join(dir, t.name);
       // `metafile` only adds analysis; the files written are those of the construct's build.
-      const result = await esbuild.build({ ...esbuildBuildOptions(t.entry, outdir, projectRoot), metafile: true });
+      const result = await bundleHandler(t.entry, outdir, projectRoot, { metafile: true });
       t.file = join(outdir, 'index.mjs');
       const outputs = Object.entries(result.metafile!.outputs).filter(([path]) => path.endsWith('.mjs'));
       const byPath = new Map(outputs);
-      const entryPath = outputs.find(([path]) => path.endsWith('/index.mjs'))![0];
+      // Metafile paths are relative to the project root, where esbuild is told it writes.
+      const entryPath = outputs.find(([path]) => path === 'index.mjs' || path.endsWith('/index.mjs'))![0];
       // What a cold start loads: the entry and, transitively, its static imports (not `import()`).
       const loaded = new Set<string>();
       const visit = (path: string) => {

@@ -37,7 +37,7 @@
  *                            kmsTotal, kmsPer1000Requests, dynamodbPerRequest}; requests round-robin over the sessions
  *                            (10 in flight), one forced rotation per session half-way (Dataverse 401 once)
  *   grows                    true when kmsTotal of the longer run exceeds that of the shorter run
- * coldStart                  4. esbuild bundles built with infra/bundling.ts `esbuildBuildOptions` (as the CDK construct)
+ * coldStart                  4. esbuild bundles built with infra/bundling.ts `bundleHandler` (as the CDK construct), run with its NODE_OPTIONS
  *   node, rounds             Node.js that ran them; measured rounds (one fresh `node` per bundle per round, order
  *                            rotated, a warm-up round discarded)
  *   baseline                 {entry, bytes, kb, entryBytes, totalBytes, initMs: {median, min, max, samples}} of

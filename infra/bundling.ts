@@ -3,7 +3,7 @@
  *
  * `esbuildBuildOptions()` is the source of truth: the construct runs it through esbuild's JS API at
  * synth time (`lambdaCode()`, local bundling, no Docker), and a benchmark or any script can
- * reproduce the deployed bundle byte for byte with the same call. Change a setting here and both
+ * reproduce the deployed bundle byte for byte with `bundleHandler()`. Change a setting here and both
  * follow.
  *
  * Why these settings:
@@ -22,14 +22,27 @@
  * - `mainFields: module, main`: prefer packages' ESM builds (better tree-shaking), fall back to CJS.
  * - minify + external source maps without sources content: small bundles (faster cold start), and
  *   with `NODE_OPTIONS=--enable-source-maps` stack traces still point at the TypeScript lines.
+ * - Reproducible wherever it is built: esbuild is told it writes into the project root (with
+ *   `write: false`, so it writes nothing there) and the files are then written where CDK or the
+ *   caller wants them. Source maps' `sources` are therefore relative to the project root
+ *   (`functions/proxy/handler.ts`, `node_modules/…`), never to the real output folder, and chunk
+ *   names (content hashes that cover the maps) stay the same: `cdk synth -o elsewhere`, another CI
+ *   layout, or the construct used from node_modules gives the same bytes and the same asset hash.
  * - `target: node22`: the syntax floor. The functions run on the newest Lambda Node.js runtime
  *   (see construct.ts); node22 output also runs unchanged on Node 22 and 24, so the same bundle can
  *   be exercised locally and in the benchmark.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
-import { buildSync, type BuildOptions } from 'esbuild';
+import { build, buildSync, type BuildOptions, type BuildResult, type OutputFile } from 'esbuild';
+
+/**
+ * NODE_OPTIONS the functions run with (set by the construct; the cold-start benchmark uses the same):
+ * stack traces through the external source maps.
+ */
+export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
 
 export const LAMBDA_BUNDLE = {
   format: 'esm',
@@ -53,14 +66,16 @@ export const LAMBDA_BUNDLE = {
 } as const;
 
 /**
- * esbuild options that write `<outdir>/index.mjs` (the handler, `index.handler`), its chunks under
- * `<outdir>/chunks/` and their source maps. `entry` is resolved against `projectRoot`.
+ * esbuild options for one handler (`entry` resolved against `projectRoot`): `index.mjs` (the handler,
+ * `index.handler`), its chunks under `chunks/` and their source maps, as in-memory output files laid
+ * out as if written to `projectRoot` (see "Reproducible" above). `writeBundle()` puts them on disk.
  */
-export function esbuildBuildOptions(entry: string, outdir: string, projectRoot: string): BuildOptions {
+export function esbuildBuildOptions(entry: string, projectRoot: string): BuildOptions & { write: false } {
   return {
     absWorkingDir: projectRoot,
     entryPoints: [entry],
-    outdir,
+    outdir: projectRoot,
+    write: false,
     entryNames: 'index',
     chunkNames: LAMBDA_BUNDLE.chunkNames,
     outExtension: { '.js': LAMBDA_BUNDLE.outExtension },
@@ -79,6 +94,27 @@ export function esbuildBuildOptions(entry: string, outdir: string, projectRoot: 
   };
 }
 
+/** Writes esbuild's in-memory output files (laid out under `projectRoot`) into `outdir`. */
+export function writeBundle(outputFiles: readonly OutputFile[], outdir: string, projectRoot: string): void {
+  for (const file of outputFiles) {
+    const target = path.join(outdir, path.relative(projectRoot, file.path));
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, file.contents);
+  }
+}
+
+/** Bundles one handler into `outdir` exactly as the construct does (`extra`: e.g. `metafile`). */
+export async function bundleHandler(
+  entry: string,
+  outdir: string,
+  projectRoot: string,
+  extra: Pick<BuildOptions, 'metafile'> = {},
+): Promise<BuildResult<BuildOptions & { write: false }>> {
+  const result = await build({ ...esbuildBuildOptions(entry, projectRoot), ...extra });
+  writeBundle(result.outputFiles, outdir, projectRoot);
+  return result;
+}
+
 /**
  * The Lambda code asset of one handler: bundled locally with esbuild at synth time (offline, no
  * Docker). The asset hash is the bundle's, so an unchanged bundle is never re-uploaded.
@@ -91,7 +127,8 @@ export function lambdaCode(entry: string, projectRoot: string): Code {
       image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-alpine'),
       local: {
         tryBundle(outputDir: string): boolean {
-          buildSync(esbuildBuildOptions(entry, outputDir, projectRoot));
+          const result = buildSync(esbuildBuildOptions(entry, projectRoot));
+          writeBundle(result.outputFiles, outputDir, projectRoot);
           return true;
         },
       },

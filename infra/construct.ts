@@ -11,32 +11,58 @@ import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  ApiMapping,
+  CfnStage,
   CorsHttpMethod,
+  DomainName,
+  EndpointType,
   HttpApi,
   HttpMethod,
+  HttpRoute,
   HttpStage,
   LogGroupLogDestination,
+  SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Certificate, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { Alarm, ComparisonOperator, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { AttributeType, BillingMode, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { AttributeType, BillingMode, type ITable, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AccountRootPrincipal,
+  AnyPrincipal,
+  ArnPrincipal,
+  Effect,
+  PolicyDocument,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
+import { type Alias, type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../shared/crypto/context.ts';
+import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
-import { lambdaCode } from './bundling.ts';
+import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
 export const DEFAULT_THROTTLE_BURST = 100;
+/** Per-route limits of each route that needs no sign-in (SIGN_IN_FUNCTIONS). */
+export const DEFAULT_SIGN_IN_THROTTLE_RATE = 10;
+export const DEFAULT_SIGN_IN_THROTTLE_BURST = 20;
+
+/**
+ * The functions whose routes anyone may call before signing in (they start or finish a sign-in, or
+ * describe the API). Each of their routes gets its own throttle (`signInThrottle`), and so does the
+ * proxy route (`throttle`), so a flood on one cannot use up the others' allowance.
+ */
+export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'openapi'];
 export const DEFAULT_LOG_RETENTION = RetentionDays.ONE_MONTH;
 export const DEFAULT_SERVICE_NAME = 'dynamics-auth';
 export const DEFAULT_LOG_LEVEL = 'INFO';
@@ -74,6 +100,16 @@ export interface ThrottleProps {
   readonly burstLimit?: number;
 }
 
+export interface CustomDomainProps {
+  /** The service's host name, e.g. `auth.example.com` (on the browser app's site). */
+  readonly domainName: string;
+  /**
+   * ACM certificate for `domainName`, in the stack's region (a regional API domain): its ARN or an
+   * `ICertificate`.
+   */
+  readonly certificate: string | ICertificate;
+}
+
 export interface DynamicsAuthServiceProps {
   /** Entra app registration's application (client) id. */
   readonly clientId: string;
@@ -88,7 +124,8 @@ export interface DynamicsAuthServiceProps {
   readonly entraAuthority?: string;
   /**
    * Confidential client: the Secrets Manager secret holding the client secret — a secret name, a
-   * complete secret ARN, or an `ISecret`. Only its ARN reaches the functions (CLIENT_SECRET_ARN);
+   * complete secret ARN, or an `ISecret`. Only its complete ARN, or its name when the ARN's random
+   * suffix is not known, reaches the functions (CLIENT_SECRET_ARN, passed as GetSecretValue's SecretId);
    * callback, refresh, proxy and connections (the functions that call Entra's token endpoint) may
    * `secretsmanager:GetSecretValue` on it, nothing else. Omit for a public client. If the secret is
    * encrypted with a customer-managed KMS key, grant those four roles `kms:Decrypt` on it yourself
@@ -104,8 +141,49 @@ export interface DynamicsAuthServiceProps {
    * @default - the HTTP API's own execute-api URL
    */
   readonly publicBaseUrl?: string;
-  /** Stage-wide throttling. */
+  /**
+   * API Gateway custom domain the construct creates (regional, TLS 1.2) and maps to the `$default`
+   * stage. Point a DNS CNAME (or Route 53 alias) for `domainName` at `domainName.regionalDomainName`
+   * (the stack's `CustomDomainTarget` output).
+   * `publicBaseUrl` then defaults to `https://<domainName>`.
+   * @default - no custom domain
+   */
+  readonly customDomain?: CustomDomainProps;
+  /**
+   * Turn off the API's default `https://<id>.execute-api.<region>.amazonaws.com` endpoint, so the
+   * service answers only on its custom domain. Set `false` to keep both (e.g. while DNS moves).
+   * @default - true with `customDomain`, false without
+   */
+  readonly disableExecuteApiEndpoint?: boolean;
+  /**
+   * Throttling of the stage's default route settings, which the proxy route (`ANY /api/data/{proxy+}`)
+   * also gets as its own route-level limit. API Gateway limits are per route, not per client.
+   */
   readonly throttle?: ThrottleProps;
+  /**
+   * Route-level throttling of each route that needs no sign-in (`SIGN_IN_FUNCTIONS`: login,
+   * callback, token, connect-start, openapi), each route its own bucket.
+   * @default 10 requests per second, burst 20
+   */
+  readonly signInThrottle?: ThrottleProps;
+  /**
+   * Reserved concurrency of the proxy function: a slow Dataverse cannot make the proxy take more
+   * than this many concurrent executions from the account (which would throttle every other Lambda
+   * function in the region), and the proxy always has them. Lambda keeps 100 executions unreserved,
+   * so an account at the default quota of 1,000 can reserve at most 900 in total; new accounts may
+   * have a far lower quota and cannot reserve at all.
+   * @default - none: the proxy shares the account's unreserved concurrency
+   */
+  readonly proxyReservedConcurrency?: number;
+  /**
+   * Secrets Manager secret (name, complete ARN or `ISecret`) holding the value of the
+   * `X-Origin-Verify` header that a CloudFront distribution in front of the API adds to every
+   * request (an origin custom header). Every function then refuses requests without it (403
+   * `origin_not_verified`), so nobody can skip CloudFront and its AWS WAF rules by calling the
+   * execute-api endpoint directly. See `examples/cloudfront-waf.ts`.
+   * @default - no origin check
+   */
+  readonly originVerifySecret?: string | ISecret;
   /** Retention of the function and access log groups. @default one month */
   readonly logRetention?: RetentionDays;
   /** POWERTOOLS_SERVICE_NAME. @default dynamics-auth */
@@ -130,6 +208,25 @@ export interface DynamicsAuthServiceProps {
    */
   readonly alarmTopic?: ITopic;
   /**
+   * Use this existing sessions table (its name) instead of creating one, e.g. the table a deleted
+   * or re-created stack retained. It needs partition key `id` (S) and TTL on `expiresAt`.
+   * @default - the construct creates the table (retained, deletion protection on)
+   */
+  readonly existingSessionsTableName?: string;
+  /**
+   * Use this existing API keys table (its name) instead of creating one (partition key `id` (S)).
+   * @default - the construct creates the table (retained, deletion protection on)
+   */
+  readonly existingApiKeysTableName?: string;
+  /**
+   * Use this existing symmetric KMS key (its ARN) for the session tokens instead of creating one,
+   * e.g. the key a deleted stack retained. Its policy is not edited: add `keyPolicyStatements`
+   * (output `TokenKeyPolicyStatements`) to it yourself. The sessions stored under it stay readable
+   * only with the same key.
+   * @default - the construct creates the key (retained, rotating) and its alias
+   */
+  readonly existingKeyArn?: string;
+  /**
    * Directory holding `functions/<name>/handler.ts` and `package-lock.json`.
    * @default - the repository this file lives in
    */
@@ -148,6 +245,15 @@ interface FunctionAccess {
   /** Reads the client secret (talks to Entra's token endpoint as a confidential client). */
   readonly clientSecret: boolean;
 }
+
+/**
+ * KMS condition on every use of the token key: the encryption context the code sends
+ * (shared/crypto/envelope.ts, `{purpose, session}`): this purpose, and no other context keys.
+ */
+const SESSION_TOKEN_CONTEXT = {
+  StringEquals: { [`kms:EncryptionContext:${ENCRYPTION_PURPOSE_KEY}`]: ENCRYPTION_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY] },
+};
 
 const SESSION_READ_WRITE = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 const TOKEN_ENVELOPE = ['kms:Decrypt', 'kms:GenerateDataKey'];
@@ -229,6 +335,13 @@ export function constructIdOf(name: FunctionName): string {
  * two. Stricter than the runtime's check in shared/config/config.ts, so anything accepted here also
  * loads there.
  */
+/** A DNS host name of at least two labels (no scheme, port or path). */
+export const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+export const ACM_CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+
+export const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+
 export const NATIVE_REDIRECT_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
 
 /** KMS actions administrators keep on the key (no data-plane actions, no wildcards). */
@@ -303,6 +416,47 @@ export function originsOf(allowedReturnUrls: readonly string[]): string[] {
   return [...new Set(origins)];
 }
 
+/** DynamoDB ThrottledRequests of one operation on a table (created or imported), Sum per ALARM_PERIOD. */
+function throttledRequests(table: ITable, operation: string): Metric {
+  return new Metric({
+    namespace: 'AWS/DynamoDB',
+    metricName: 'ThrottledRequests',
+    dimensionsMap: { TableName: table.tableName, Operation: operation },
+    period: ALARM_PERIOD,
+    statistic: 'Sum',
+  });
+}
+
+/** `<stack name>/<construct path in the stack>/session-tokens`, in KMS alias characters. */
+function keyAliasName(scope: Construct): string {
+  const stack = Stack.of(scope);
+  const path = scope.node.scopes.slice(scope.node.scopes.indexOf(stack) + 1).map((c) => c.node.id);
+  return [stack.stackName, ...path, 'session-tokens'].join('/').replace(/[^A-Za-z0-9/_-]/g, '-');
+}
+
+/** A secret given as a name, a complete ARN or an `ISecret`. */
+function importSecret(scope: Construct, id: string, secret: string | ISecret): ISecret {
+  if (typeof secret !== 'string') return secret;
+  return secret.startsWith('arn:')
+    ? Secret.fromSecretCompleteArn(scope, id, secret)
+    : Secret.fromSecretNameV2(scope, id, secret);
+}
+
+/**
+ * The `SecretId` the functions pass to GetSecretValue: the complete ARN when known, else the name.
+ * Never a partial ARN: Secrets Manager reads a name ending in a hyphen plus six characters (such as
+ * `…/client-secret`) as a complete ARN's random suffix (Secrets Manager API Reference,
+ * GetSecretValue `SecretId`), and the call fails.
+ */
+export function secretIdOf(secret: ISecret): string {
+  return secret.secretFullArn ?? secret.secretName;
+}
+
+/** IAM resource of a secret: its complete ARN, or for a name-only reference its name plus the random suffix. */
+function secretPolicyResource(secret: ISecret): string {
+  return secret.secretFullArn ?? `${secret.secretArn}-??????`;
+}
+
 function validate(props: DynamicsAuthServiceProps): void {
   const concrete = (v: string | undefined): v is string => v !== undefined && !Token.isUnresolved(v);
   if (concrete(props.clientId) && props.clientId.trim() === '') throw invalid('clientId', 'must not be empty');
@@ -316,12 +470,41 @@ function validate(props: DynamicsAuthServiceProps): void {
     const url = requireHttpUrl('allowedReturnUrls', u, { httpsOnly: false });
     if (url.search || url.hash) throw invalid('allowedReturnUrls', `"${u}" must be an origin or an origin with a path prefix`);
   }
-  const t = props.throttle ?? {};
-  if (t.rateLimit !== undefined && !(Number.isFinite(t.rateLimit) && t.rateLimit > 0)) {
-    throw invalid('throttle.rateLimit', `${t.rateLimit} must be a positive number`);
+  for (const [name, t] of [
+    ['throttle', props.throttle ?? {}],
+    ['signInThrottle', props.signInThrottle ?? {}],
+  ] as const) {
+    if (t.rateLimit !== undefined && !(Number.isFinite(t.rateLimit) && t.rateLimit > 0)) {
+      throw invalid(`${name}.rateLimit`, `${t.rateLimit} must be a positive number`);
+    }
+    if (t.burstLimit !== undefined && !(Number.isInteger(t.burstLimit) && t.burstLimit > 0)) {
+      throw invalid(`${name}.burstLimit`, `${t.burstLimit} must be a positive integer`);
+    }
   }
-  if (t.burstLimit !== undefined && !(Number.isInteger(t.burstLimit) && t.burstLimit > 0)) {
-    throw invalid('throttle.burstLimit', `${t.burstLimit} must be a positive integer`);
+  if (props.customDomain) {
+    const { domainName, certificate } = props.customDomain;
+    if (concrete(domainName) && !HOST_NAME.test(domainName)) {
+      throw invalid('customDomain.domainName', `"${domainName}" must be a host name such as auth.example.com`);
+    }
+    if (typeof certificate === 'string' && concrete(certificate) && !ACM_CERTIFICATE_ARN.test(certificate)) {
+      throw invalid('customDomain.certificate', `"${certificate}" must be an ACM certificate ARN`);
+    }
+    if (concrete(props.publicBaseUrl) && concrete(domainName) && new URL(props.publicBaseUrl).hostname !== domainName.toLowerCase()) {
+      throw invalid('publicBaseUrl', `"${props.publicBaseUrl}" must be on the custom domain ${domainName} (or left unset)`);
+    }
+  }
+  for (const [name, value] of [
+    ['existingSessionsTableName', props.existingSessionsTableName],
+    ['existingApiKeysTableName', props.existingApiKeysTableName],
+  ] as const) {
+    if (concrete(value) && !TABLE_NAME.test(value)) throw invalid(name, `"${value}" is not a DynamoDB table name`);
+  }
+  if (concrete(props.existingKeyArn) && !KMS_KEY_ARN.test(props.existingKeyArn)) {
+    throw invalid('existingKeyArn', `"${props.existingKeyArn}" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
+  }
+  const reserved = props.proxyReservedConcurrency;
+  if (reserved !== undefined && !(Number.isInteger(reserved) && reserved > 0)) {
+    throw invalid('proxyReservedConcurrency', `${reserved} must be a positive integer`);
   }
   if (props.logLevel !== undefined && !LOG_LEVELS.includes(props.logLevel)) {
     throw invalid('logLevel', `"${props.logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
@@ -341,12 +524,26 @@ export class DynamicsAuthService extends Construct {
   readonly api: HttpApi;
   /** The API's `$default` stage (auto-deployed, throttled, access-logged). */
   readonly stage: HttpStage;
-  readonly tables: { readonly pendingLogins: Table; readonly sessions: Table; readonly apiKeys: Table };
-  readonly key: Key;
+  /** The tables; `sessions` and `apiKeys` are imported (`ITable`) when an existing table was named. */
+  readonly tables: { readonly pendingLogins: ITable; readonly sessions: ITable; readonly apiKeys: ITable };
+  /** The token key; imported (no policy edits possible) when `existingKeyArn` was given. */
+  readonly key: IKey;
+  /** The key's alias (`alias/<stack name>/<construct path>/session-tokens`), unless the key is imported. */
+  readonly keyAlias?: Alias;
+  /**
+   * The key-policy statements that let the function roles use the key (one per role, its own
+   * operations, under the encryption context). Part of the created key's policy; for an existing
+   * key, its owner adds them (the stack outputs them as `TokenKeyPolicyStatements`).
+   */
+  readonly keyPolicyStatements: readonly PolicyStatement[];
   readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
-  /** The execute-api URL (no trailing slash). */
+  /** The secret holding the `X-Origin-Verify` header value, if `originVerifySecret` was given. */
+  readonly originVerifySecret?: ISecret;
+  /** The custom domain, if `customDomain` was given. */
+  readonly domainName?: DomainName;
+  /** The execute-api URL (no trailing slash); the custom domain's URL when that endpoint is off. */
   readonly apiUrl: string;
   /** PUBLIC_BASE_URL: the custom base URL if given, else `apiUrl`. */
   readonly publicBaseUrl: string;
@@ -368,67 +565,74 @@ export class DynamicsAuthService extends Construct {
     const logRetention = props.logRetention ?? DEFAULT_LOG_RETENTION;
 
     // ---- Storage -------------------------------------------------------------------------------
-    const table = (def: TableDefinition, removalPolicy: RemovalPolicy) =>
-      new Table(this, def.logicalName, {
+    const table = (def: TableDefinition, retain: boolean, existingName: string | undefined): ITable => {
+      if (existingName !== undefined) return Table.fromTableName(this, def.logicalName, existingName);
+      return new Table(this, def.logicalName, {
         partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
         billingMode: BillingMode.PAY_PER_REQUEST,
         timeToLiveAttribute: def.ttlAttribute,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        removalPolicy,
+        removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        // Retained tables also refuse DeleteTable (console, CLI, a replaced resource) until turned off.
+        deletionProtection: retain,
       });
+    };
     this.tables = {
       // Minutes-long PKCE/state rows: nothing worth keeping once the stack is gone.
-      pendingLogins: table(PENDING_LOGINS_TABLE, RemovalPolicy.DESTROY),
+      pendingLogins: table(PENDING_LOGINS_TABLE, false, undefined),
       // Users' sessions (encrypted refresh tokens): kept if the stack is deleted by mistake.
-      sessions: table(SESSIONS_TABLE, RemovalPolicy.RETAIN),
+      sessions: table(SESSIONS_TABLE, true, props.existingSessionsTableName),
       // Backends' API keys (SHA-256 only): must survive a stack deletion. TTL on `expiresAt` like
       // the other tables; a key item without that attribute never expires.
-      apiKeys: table(API_KEYS_TABLE, RemovalPolicy.RETAIN),
+      apiKeys: table(API_KEYS_TABLE, true, props.existingApiKeysTableName),
     };
 
     // ---- Key -----------------------------------------------------------------------------------
-    // The key policy lets the account's administrators manage the key but not use it; IAM
-    // policies in the account may grant only Decrypt/GenerateDataKey, and only for this service's
-    // encryption context. (In a key policy, Resource "*" means "this key".)
-    const purposeCondition = {
-      StringEquals: { [`kms:EncryptionContext:${ENCRYPTION_PURPOSE_KEY}`]: ENCRYPTION_PURPOSE },
-    };
-    this.key = new Key(this, 'TokenKey', {
-      description: `Envelope encryption of Dynamics 365 session tokens (${this.node.path})`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-      policy: new PolicyDocument({
-        statements: [
-          new PolicyStatement({
-            sid: 'KeyAdministration',
-            principals: [new AccountRootPrincipal()],
-            actions: KEY_ADMIN_ACTIONS,
-            resources: ['*'],
-          }),
-          new PolicyStatement({
-            sid: 'AllowIamPoliciesToUseKeyForSessionTokens',
-            principals: [new AccountRootPrincipal()],
-            actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-            resources: ['*'],
-            conditions: purposeCondition,
-          }),
-        ],
-      }),
-    });
+    // The key policy keeps administration (account root, so the key can never become unmanageable)
+    // apart from use: only the function roles that seal or open session tokens may use the key
+    // (statements added below, once the roles exist), each for its own operations and only with this
+    // service's encryption context. No "enable IAM policies" data-plane statement: an administrator's
+    // or CI role's broad kms:Decrypt plus read access to the table must not unwrap every session.
+    // (In a key policy, Resource "*" means "this key".) An existing key's policy is not ours to
+    // edit: `keyPolicyStatements` is what its owner adds (README, "Keeping data").
+    if (props.existingKeyArn !== undefined) {
+      this.key = Key.fromKeyArn(this, 'TokenKey', props.existingKeyArn);
+    } else {
+      const key = new Key(this, 'TokenKey', {
+        description: `Envelope encryption of Dynamics 365 session tokens (${this.node.path})`,
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        policy: new PolicyDocument({
+          statements: [
+            new PolicyStatement({
+              sid: 'KeyAdministration',
+              principals: [new AccountRootPrincipal()],
+              actions: KEY_ADMIN_ACTIONS,
+              resources: ['*'],
+            }),
+            // Defence in depth: a grant would hand key use to a principal the key policy does not name.
+            new PolicyStatement({
+              sid: 'DenyGrants',
+              effect: Effect.DENY,
+              principals: [new AnyPrincipal()],
+              actions: ['kms:CreateGrant'],
+              resources: ['*'],
+            }),
+          ],
+        }),
+      });
+      this.key = key;
+      // A stable name to find the (retained) key by, e.g. to pass it as existingKeyArn later.
+      this.keyAlias = key.addAlias(`alias/${keyAliasName(this)}`);
+    }
 
     // ---- Client secret (optional) --------------------------------------------------------------
-    if (props.clientSecret !== undefined) {
-      const s = props.clientSecret;
-      this.clientSecret =
-        typeof s !== 'string'
-          ? s
-          : s.startsWith('arn:')
-            ? Secret.fromSecretCompleteArn(this, 'ClientSecret', s)
-            : Secret.fromSecretNameV2(this, 'ClientSecret', s);
-    }
+    if (props.clientSecret !== undefined) this.clientSecret = importSecret(this, 'ClientSecret', props.clientSecret);
     const secret = this.clientSecret;
-    // A name-only reference matches the secret's random 6-character ARN suffix, nothing more.
-    const secretPolicyArn = secret ? (secret.secretFullArn ?? `${secret.secretArn}-??????`) : undefined;
+    if (props.originVerifySecret !== undefined) {
+      this.originVerifySecret = importSecret(this, 'OriginVerifySecret', props.originVerifySecret);
+    }
+    const secretPolicyArn = secret ? secretPolicyResource(secret) : undefined;
 
     // ---- API (created before the functions: PUBLIC_BASE_URL references the Api resource only) --
     const allowOrigins = originsOf(props.allowedReturnUrls);
@@ -436,6 +640,7 @@ export class DynamicsAuthService extends Construct {
       apiName: `${Stack.of(this).stackName}-${id}`,
       description: 'Dynamics 365 / Dataverse OAuth 2.0 service',
       createDefaultStage: false,
+      disableExecuteApiEndpoint: props.disableExecuteApiEndpoint ?? props.customDomain !== undefined,
       corsPreflight: {
         allowOrigins,
         allowCredentials: true,
@@ -445,12 +650,15 @@ export class DynamicsAuthService extends Construct {
         maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
       },
     });
-    this.apiUrl = this.api.apiEndpoint;
-    this.publicBaseUrl = props.publicBaseUrl ? stripTrailingSlash(props.publicBaseUrl) : this.apiUrl;
+    const domainUrl = props.customDomain ? `https://${props.customDomain.domainName}` : undefined;
+    // With the execute-api endpoint off, the API answers on its custom domain only.
+    this.apiUrl = this.api.disableExecuteApiEndpoint && domainUrl ? domainUrl : this.api.apiEndpoint;
+    const publicBaseUrl = props.publicBaseUrl ?? domainUrl;
+    this.publicBaseUrl = publicBaseUrl ? stripTrailingSlash(publicBaseUrl) : this.apiUrl;
     // The session cookie is SameSite=Lax, so browsers never send it on cross-site fetch/XHR calls, and
     // *.execute-api.<region>.amazonaws.com is always another site than the app. A warning, not an
     // error: native/CLI/backend clients and bearer tokens work without a custom domain.
-    if (!props.publicBaseUrl) Annotations.of(this).addWarningV2(SAME_SITE_WARNING_ID, SAME_SITE_WARNING);
+    if (!publicBaseUrl) Annotations.of(this).addWarningV2(SAME_SITE_WARNING_ID, SAME_SITE_WARNING);
     this.redirectUri = `${this.publicBaseUrl}/auth/callback`;
 
     // Access logs as JSON. Only the path is logged, never the query string (the callback's query
@@ -491,6 +699,18 @@ export class DynamicsAuthService extends Construct {
       },
     });
 
+    if (props.customDomain) {
+      const { domainName, certificate } = props.customDomain;
+      this.domainName = new DomainName(this, 'Domain', {
+        domainName,
+        certificate:
+          typeof certificate === 'string' ? Certificate.fromCertificateArn(this, 'DomainCertificate', certificate) : certificate,
+        endpointType: EndpointType.REGIONAL,
+        securityPolicy: SecurityPolicy.TLS_1_2,
+      });
+      new ApiMapping(this, 'DomainMapping', { api: this.api, domainName: this.domainName, stage: this.stage });
+    }
+
     // ---- Functions -----------------------------------------------------------------------------
     const environment: Record<string, string> = {
       ENTRA_AUTHORITY: stripTrailingSlash(props.entraAuthority ?? DEFAULT_ENTRA_AUTHORITY),
@@ -502,14 +722,16 @@ export class DynamicsAuthService extends Construct {
       [SESSIONS_TABLE.envVar]: this.tables.sessions.tableName,
       [API_KEYS_TABLE.envVar]: this.tables.apiKeys.tableName,
       KMS_KEY_ID: this.key.keyArn,
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? DEFAULT_SERVICE_NAME,
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
-    if (secret) environment.CLIENT_SECRET_ARN = secret.secretArn;
+    if (secret) environment.CLIENT_SECRET_ARN = secretIdOf(secret);
+    if (this.originVerifySecret) environment.ORIGIN_VERIFY_SECRET_ID = secretIdOf(this.originVerifySecret);
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
+    const keyPolicyStatements: PolicyStatement[] = [];
     const functions: Partial<Record<FunctionName, LambdaFunction>> = {};
     const functionLogs: Partial<Record<FunctionName, LogGroup>> = {};
     for (const spec of FUNCTIONS) {
@@ -548,9 +770,19 @@ export class DynamicsAuthService extends Construct {
             sid: 'SessionTokenEnvelope',
             actions: [...access.kms],
             resources: [this.key.keyArn],
-            conditions: purposeCondition,
+            conditions: SESSION_TOKEN_CONTEXT,
           }),
         );
+        // The key policy names the role itself: no other principal in the account may use the key.
+        const keyUse = new PolicyStatement({
+          sid: `SessionTokenEnvelopeFor${cap}`,
+          principals: [new ArnPrincipal(role.roleArn)],
+          actions: [...access.kms],
+          resources: ['*'],
+          conditions: SESSION_TOKEN_CONTEXT,
+        });
+        keyPolicyStatements.push(keyUse);
+        this.key.addToResourcePolicy(keyUse);
       }
       if (access.clientSecret && secretPolicyArn) {
         role.addToPrincipalPolicy(
@@ -559,6 +791,16 @@ export class DynamicsAuthService extends Construct {
             effect: Effect.ALLOW,
             actions: ['secretsmanager:GetSecretValue'],
             resources: [secretPolicyArn],
+          }),
+        );
+      }
+
+      if (this.originVerifySecret) {
+        role.addToPrincipalPolicy(
+          new PolicyStatement({
+            sid: 'ReadOriginVerifySecret',
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [secretPolicyResource(this.originVerifySecret)],
           }),
         );
       }
@@ -574,6 +816,9 @@ export class DynamicsAuthService extends Construct {
         role,
         logGroup,
         environment,
+        ...(name === 'proxy' && props.proxyReservedConcurrency !== undefined
+          ? { reservedConcurrentExecutions: props.proxyReservedConcurrency }
+          : {}),
       });
       functions[name] = fn;
 
@@ -588,9 +833,35 @@ export class DynamicsAuthService extends Construct {
       }
     }
     this.functions = functions as Record<FunctionName, LambdaFunction>;
+    this.keyPolicyStatements = keyPolicyStatements;
+    this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------
     this.alarms = this.createAlarms(props.alarmTopic, functionLogs as Record<FunctionName, LogGroup>);
+  }
+
+  /**
+   * Route-level throttles (CfnStage RouteSettings, keyed by route key): each sign-in route its own
+   * `signInThrottle`, the proxy route its own `throttle`, so proxy traffic cannot starve sign-in.
+   */
+  private throttleRoutes(props: DynamicsAuthServiceProps): void {
+    // RouteSettings is untyped JSON in CloudFormation's schema, so CDK passes it as written.
+    const routeThrottle = (t: ThrottleProps | undefined, rate: number, burst: number) => ({
+      ThrottlingRateLimit: t?.rateLimit ?? rate,
+      ThrottlingBurstLimit: t?.burstLimit ?? burst,
+    });
+    const signIn = routeThrottle(props.signInThrottle, DEFAULT_SIGN_IN_THROTTLE_RATE, DEFAULT_SIGN_IN_THROTTLE_BURST);
+    const proxy = routeThrottle(props.throttle, DEFAULT_THROTTLE_RATE, DEFAULT_THROTTLE_BURST);
+    const settings: Record<string, ReturnType<typeof routeThrottle>> = {};
+    for (const spec of FUNCTIONS) {
+      const limits = SIGN_IN_FUNCTIONS.includes(spec.name) ? signIn : spec.name === 'proxy' ? proxy : undefined;
+      if (!limits) continue;
+      for (const route of spec.routes) settings[`${route.method} ${route.path}`] = limits;
+    }
+    const cfnStage = this.stage.node.defaultChild as CfnStage;
+    cfnStage.routeSettings = settings;
+    // Route settings name routes by key: the stage must not be updated before the routes exist.
+    for (const route of this.api.node.children.filter((c) => c instanceof HttpRoute)) this.stage.node.addDependency(route);
   }
 
   private createAlarms(topic: ITopic | undefined, logs: Readonly<Record<FunctionName, LogGroup>>): Alarm[] {
@@ -681,7 +952,7 @@ export class DynamicsAuthService extends Construct {
           usingMetrics: Object.fromEntries(
             operations.map((op) => [
               op.toLowerCase(),
-              table.metricThrottledRequestsForOperation(op, { period: ALARM_PERIOD, statistic: 'Sum' }),
+              throttledRequests(table, op),
             ]),
           ),
           label: `ThrottledRequests (${operations.join(' + ')})`,

@@ -7,11 +7,17 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   DEFAULT_ENTRA_AUTHORITY,
   DEFAULT_LOG_LEVEL,
+  DEFAULT_SIGN_IN_THROTTLE_BURST,
+  DEFAULT_SIGN_IN_THROTTLE_RATE,
   DEFAULT_THROTTLE_BURST,
   DEFAULT_THROTTLE_RATE,
   type DynamicsAuthServiceProps,
   type LogLevelName,
+  ACM_CERTIFICATE_ARN,
+  HOST_NAME,
+  KMS_KEY_ARN,
   NATIVE_REDIRECT_SCHEME,
+  TABLE_NAME,
 } from './construct.ts';
 
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
@@ -29,12 +35,22 @@ export const SETTINGS = {
   entraAuthority: DEFAULT_ENTRA_AUTHORITY,
   clientSecretName: undefined,
   publicBaseUrl: undefined,
+  domainName: undefined,
+  certificateArn: undefined,
+  disableExecuteApiEndpoint: undefined,
   throttleRate: DEFAULT_THROTTLE_RATE,
   throttleBurst: DEFAULT_THROTTLE_BURST,
+  signInThrottleRate: DEFAULT_SIGN_IN_THROTTLE_RATE,
+  signInThrottleBurst: DEFAULT_SIGN_IN_THROTTLE_BURST,
+  proxyReservedConcurrency: undefined,
+  originVerifySecretName: undefined,
   logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
   logLevel: DEFAULT_LOG_LEVEL,
   nativeRedirectSchemes: undefined,
   alarmEmail: undefined,
+  existingSessionsTableName: undefined,
+  existingApiKeysTableName: undefined,
+  existingKeyArn: undefined,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -110,6 +126,33 @@ function url(name: SettingName, value: string, opts: { httpsOnly: boolean; pathA
   return value.replace(/\/+$/, '');
 }
 
+/** A Secrets Manager secret name, or a complete secret ARN (a partial ARN is refused). */
+function secretReference(read: ContextReader, name: SettingName): string | undefined {
+  const value = text(read, name);
+  if (value === undefined) return undefined;
+  if (value.startsWith('arn:')) {
+    if (!SECRET_COMPLETE_ARN.test(value)) {
+      throw new SettingsError(
+        name,
+        value,
+        'an ARN must be the complete secret ARN (ending in the 6-character suffix); or pass the secret name',
+      );
+    }
+  } else if (!SECRET_NAME.test(value)) {
+    throw new SettingsError(name, value, 'not a valid Secrets Manager secret name');
+  }
+  return value;
+}
+
+/** true/false (also from `-c name=true`); unset is undefined. */
+function flag(read: ContextReader, name: SettingName): boolean | undefined {
+  const value = text(read, name);
+  if (value === undefined) return undefined;
+  if (value.toLowerCase() === 'true') return true;
+  if (value.toLowerCase() === 'false') return false;
+  throw new SettingsError(name, value, 'expected true or false');
+}
+
 function positive(read: ContextReader, name: SettingName, fallback: number, integer: boolean): number {
   const value = text(read, name);
   if (value === undefined) return fallback;
@@ -162,20 +205,8 @@ export function readSettings(read: ContextReader): Settings {
     pathAllowed: true,
   });
 
-  const clientSecretName = text(read, 'clientSecretName');
-  if (clientSecretName !== undefined) {
-    if (clientSecretName.startsWith('arn:')) {
-      if (!SECRET_COMPLETE_ARN.test(clientSecretName)) {
-        throw new SettingsError(
-          'clientSecretName',
-          clientSecretName,
-          'an ARN must be the complete secret ARN (ending in the 6-character suffix); or pass the secret name',
-        );
-      }
-    } else if (!SECRET_NAME.test(clientSecretName)) {
-      throw new SettingsError('clientSecretName', clientSecretName, 'not a valid Secrets Manager secret name');
-    }
-  }
+  const clientSecretName = secretReference(read, 'clientSecretName');
+  const originVerifySecretName = secretReference(read, 'originVerifySecretName');
 
   const publicBaseUrlRaw = text(read, 'publicBaseUrl');
   const publicBaseUrl =
@@ -183,8 +214,30 @@ export function readSettings(read: ContextReader): Settings {
       ? undefined
       : url('publicBaseUrl', publicBaseUrlRaw, { httpsOnly: false, pathAllowed: true });
 
+  const domainName = text(read, 'domainName');
+  const certificateArn = text(read, 'certificateArn');
+  if (domainName !== undefined && !HOST_NAME.test(domainName)) {
+    throw new SettingsError('domainName', domainName, 'expected a host name such as auth.example.com');
+  }
+  if (certificateArn !== undefined && !ACM_CERTIFICATE_ARN.test(certificateArn)) {
+    throw new SettingsError('certificateArn', certificateArn, 'expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)');
+  }
+  if (domainName !== undefined && certificateArn === undefined) {
+    throw new SettingsError('certificateArn', '', 'domainName needs the ACM certificate for it, in the deployment region');
+  }
+  if (certificateArn !== undefined && domainName === undefined) {
+    throw new SettingsError('domainName', '', 'certificateArn is only used with domainName');
+  }
+  const disableExecuteApiEndpoint = flag(read, 'disableExecuteApiEndpoint');
+
   const rateLimit = positive(read, 'throttleRate', DEFAULT_THROTTLE_RATE, false);
   const burstLimit = positive(read, 'throttleBurst', DEFAULT_THROTTLE_BURST, true);
+  const signInRateLimit = positive(read, 'signInThrottleRate', DEFAULT_SIGN_IN_THROTTLE_RATE, false);
+  const signInBurstLimit = positive(read, 'signInThrottleBurst', DEFAULT_SIGN_IN_THROTTLE_BURST, true);
+  const proxyReservedConcurrency =
+    text(read, 'proxyReservedConcurrency') === undefined
+      ? undefined
+      : positive(read, 'proxyReservedConcurrency', 0, true);
 
   const retention = positive(read, 'logRetentionDays', DEFAULT_LOG_RETENTION_DAYS, true);
   if (!RETENTION_DAYS.has(retention)) {
@@ -220,6 +273,21 @@ export function readSettings(read: ContextReader): Settings {
     }
   }
 
+  const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> = {};
+  for (const name of ['existingSessionsTableName', 'existingApiKeysTableName'] as const) {
+    const value = text(read, name);
+    if (value === undefined) continue;
+    if (!TABLE_NAME.test(value)) throw new SettingsError(name, value, 'expected a DynamoDB table name');
+    existing[name] = value;
+  }
+  const existingKeyArn = text(read, 'existingKeyArn');
+  if (existingKeyArn !== undefined) {
+    if (!KMS_KEY_ARN.test(existingKeyArn)) {
+      throw new SettingsError('existingKeyArn', existingKeyArn, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias');
+    }
+    existing.existingKeyArn = existingKeyArn;
+  }
+
   const alarmEmail = text(read, 'alarmEmail');
   if (alarmEmail !== undefined && !isEmailAddress(alarmEmail)) {
     throw new SettingsError('alarmEmail', alarmEmail, 'expected one email address, such as ops@example.com');
@@ -236,10 +304,18 @@ export function readSettings(read: ContextReader): Settings {
       entraAuthority,
       ...(clientSecretName !== undefined ? { clientSecret: clientSecretName } : {}),
       ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}),
+      ...(domainName !== undefined && certificateArn !== undefined
+        ? { customDomain: { domainName, certificate: certificateArn } }
+        : {}),
+      ...(disableExecuteApiEndpoint !== undefined ? { disableExecuteApiEndpoint } : {}),
       throttle: { rateLimit, burstLimit },
+      signInThrottle: { rateLimit: signInRateLimit, burstLimit: signInBurstLimit },
+      ...(proxyReservedConcurrency !== undefined ? { proxyReservedConcurrency } : {}),
+      ...(originVerifySecretName !== undefined ? { originVerifySecret: originVerifySecretName } : {}),
       logRetention: retention as RetentionDays,
       logLevel: logLevel as LogLevelName,
       ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),
+      ...existing,
     },
   };
 }

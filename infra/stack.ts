@@ -55,7 +55,7 @@ export class DynamicsAuthStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', {
-      description: 'Execute-api URL of the HTTP API',
+      description: 'URL of the HTTP API (execute-api, or the custom domain when the execute-api endpoint is off)',
       value: this.service.apiUrl,
     });
     new CfnOutput(this, 'RedirectUri', {
@@ -66,6 +66,30 @@ export class DynamicsAuthStack extends Stack {
       description: 'API keys table, for `npm run admin -- keys ...` (API_KEYS_TABLE)',
       value: this.service.tables.apiKeys.tableName,
     });
+    new CfnOutput(this, 'SessionsTable', {
+      description: 'Sessions table (retained; pass as existingSessionsTableName to a re-created stack)',
+      value: this.service.tables.sessions.tableName,
+    });
+    new CfnOutput(this, 'TokenKeyArn', {
+      description: 'Session-token KMS key (retained; pass as existingKeyArn to a re-created stack)',
+      value: this.service.key.keyArn,
+    });
+    if (!this.service.keyAlias) {
+      new CfnOutput(this, 'TokenKeyPolicyStatements', {
+        description: "Statements to add to the existing key's policy so the functions can use it",
+        value: this.toJsonString(this.service.keyPolicyStatements.map((st) => st.toStatementJson())),
+      });
+    }
+    if (this.service.domainName) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        description: 'Point a DNS CNAME (or Route 53 alias) for the custom domain at this name',
+        value: this.service.domainName.regionalDomainName,
+      });
+      new CfnOutput(this, 'CustomDomainHostedZoneId', {
+        description: 'Hosted zone id of CustomDomainTarget (for a Route 53 alias record)',
+        value: this.service.domainName.regionalHostedZoneId,
+      });
+    }
     if (this.alarmTopic) {
       new CfnOutput(this, 'AlarmTopicArn', {
         description: 'SNS topic the alarms notify (add more subscriptions to it if needed)',

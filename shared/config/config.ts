@@ -10,6 +10,7 @@ export interface Config {
   clientId: string;
   /** Plain secret (local mode only). In AWS the secret is read from Secrets Manager via `clientSecretArn`. */
   clientSecret?: string;
+  /** Secrets Manager `SecretId` of the client secret: its complete ARN or its name (never a partial ARN). */
   clientSecretArn?: string;
   dynamicsUrl: URL;
   publicBaseUrl: URL;
@@ -173,6 +174,15 @@ function parseSchemes(raw: string | undefined): Set<string> {
     schemes.add(entry);
   }
   return schemes;
+}
+
+/**
+ * ORIGIN_VERIFY_SECRET_ID: the Secrets Manager secret (complete ARN or name) holding the header value
+ * a CloudFront distribution in front of the API adds to every request; unset means no check. Read on
+ * its own, before the rest of the configuration, by the middleware every handler runs through.
+ */
+export function originVerifySecretId(env: Record<string, string | undefined> = process.env): string | undefined {
+  return env.ORIGIN_VERIFY_SECRET_ID?.trim() || undefined;
 }
 
 /** Parses and validates the environment. Throws `ConfigError` naming the first bad variables. */

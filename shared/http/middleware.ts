@@ -7,6 +7,7 @@ import { TokenEndpointError, TransientTokenError } from '../oauth/errors.ts';
 import { StoreUnavailableError } from '../stores/model.ts';
 import { logger } from '../observability/logger.ts';
 import { HttpError } from './errors.ts';
+import { originVerifierFromEnvironment } from './origin-verify.ts';
 import { errorBody, errorShapeFor, json, type HttpResponse } from './response.ts';
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
@@ -67,12 +68,20 @@ function describe(err: unknown): string | undefined {
   return typeof err;
 }
 
-/** Wraps a route in middy with the logger context and the one error mapper. */
+/**
+ * Wraps a route in middy with the logger context, the origin check (when ORIGIN_VERIFY_SECRET_ID is
+ * set: requests that bypass CloudFront get 403 before the route runs) and the one error mapper.
+ */
 export function createHandler(route: RouteHandler) {
+  let verifyOrigin: ReturnType<typeof originVerifierFromEnvironment> | null = null;
   return middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>()
     // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use({
+      before: async (request) => {
+        if (verifyOrigin === null) verifyOrigin = originVerifierFromEnvironment();
+        await verifyOrigin?.(request.event);
+      },
       onError: async (request) => {
         request.response = toErrorResponse(request.error, request.event?.rawPath);
       },

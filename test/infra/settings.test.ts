@@ -17,6 +17,7 @@ describe('readSettings', () => {
       allowedReturnUrls: ['http://localhost:5173'],
       entraAuthority: 'https://login.microsoftonline.com/organizations/v2.0',
       throttle: { rateLimit: 50, burstLimit: 100 },
+      signInThrottle: { rateLimit: 10, burstLimit: 20 },
       logRetention: RetentionDays.ONE_MONTH,
       logLevel: 'INFO',
     });
@@ -49,6 +50,7 @@ describe('readSettings', () => {
       clientSecret: 'dynamics-auth/client-secret',
       publicBaseUrl: 'https://auth.example.com',
       throttle: { rateLimit: 12.5, burstLimit: 40 },
+      signInThrottle: { rateLimit: 10, burstLimit: 20 },
       logRetention: RetentionDays.THREE_MONTHS,
       logLevel: 'WARN',
       nativeRedirectSchemes: ['com.contoso.crmcli', 'com.contoso.excel-addin'],
