@@ -15,6 +15,17 @@ export const DEV_USER: DevUser = {
   preferred_username: 'dana@contoso.example',
 };
 
+/** A user of a second tenant (Fabrikam), with environments of their own and none of Contoso's. */
+export const DEV_USER_OTHER_TENANT: DevUser = {
+  oid: '22222222-3333-4444-8555-666666666666',
+  tid: '77777777-6666-4555-8444-333333333333',
+  name: 'Bo Builder',
+  preferred_username: 'bo@fabrikam.example',
+};
+
+/** The users the dev IdP signs in: Dana (the default) and a user of another tenant. */
+export const DEV_USERS: readonly DevUser[] = [DEV_USER, DEV_USER_OTHER_TENANT];
+
 export interface DevIdentityProvider {
   server: OAuth2Server;
   issuer: string;
@@ -24,21 +35,36 @@ export interface DevIdentityProvider {
 /**
  * Starts the development identity provider (oauth2-mock-server) on loopback. It signs users in
  * without a password; id_tokens and access tokens carry Entra-like claims (oid, tid, name,
- * preferred_username) so the service sees what Entra would send.
+ * preferred_username) so the service sees what Entra would send. The authorize endpoint signs in
+ * the known user its `login_hint` names (case-insensitive), else the default user; a refresh token
+ * stays with the user it was issued to, and each grant's access token is for the resource its
+ * scope names.
  */
 export async function startDevIdentityProvider(
-  options: { port?: number; user?: DevUser; accessTokenTtlSeconds?: number; audience?: string } = {},
+  options: { port?: number; user?: DevUser; users?: readonly DevUser[]; accessTokenTtlSeconds?: number; audience?: string } = {},
 ): Promise<DevIdentityProvider> {
   const server = new OAuth2Server();
   await server.issuer.keys.generate('RS256');
-  const user = options.user ?? DEV_USER;
-  // The scopes a user consented to at the authorize endpoint, by authorization code (single use).
+  const defaultUser = options.user ?? DEV_USER;
+  const users = options.users ?? DEV_USERS;
+  // The scopes a user consented to and the user who signed in, by authorization code (single use).
   const scopesByCode = new Map<string, string>();
+  const usersByCode = new Map<string, DevUser>();
+  // The user each refresh token was issued to: a refresh token redeems tokens for that user only.
+  const usersByRefreshToken = new Map<string, DevUser>();
   server.service.on('beforeAuthorizeRedirect', (redirect: { url: URL }, req: { query: Record<string, unknown> }) => {
     const code = redirect.url.searchParams.get('code');
-    if (code && typeof req.query.scope === 'string') scopesByCode.set(code, req.query.scope);
+    if (!code) return;
+    if (typeof req.query.scope === 'string') scopesByCode.set(code, req.query.scope);
+    usersByCode.set(code, userNamed(users, req.query.login_hint) ?? defaultUser);
   });
+  const userOf = (body: Record<string, unknown> | undefined): DevUser => {
+    if (typeof body?.code === 'string') return usersByCode.get(body.code) ?? defaultUser;
+    if (typeof body?.refresh_token === 'string') return usersByRefreshToken.get(body.refresh_token) ?? defaultUser;
+    return defaultUser;
+  };
   server.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
+    const user = userOf(req.body);
     // `uti`, like Entra's: a unique id, so two tokens issued in the same second never coincide.
     Object.assign(token.payload, { ...user, sub: user.oid, uti: randomUUID() });
     const isAccessToken = 'scope' in token.payload;
@@ -54,6 +80,11 @@ export async function startDevIdentityProvider(
       token.payload.exp = Math.floor(Date.now() / 1000) + options.accessTokenTtlSeconds;
     }
   });
+  server.service.on('beforeResponse', (response: { body: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
+    const user = userOf(req.body);
+    if (typeof req.body?.code === 'string') usersByCode.delete(req.body.code);
+    if (typeof response.body.refresh_token === 'string') usersByRefreshToken.set(response.body.refresh_token, user);
+  });
   if (options.accessTokenTtlSeconds !== undefined) {
     const ttl = options.accessTokenTtlSeconds;
     server.service.on('beforeResponse', (response: { body: Record<string, unknown> }) => {
@@ -64,6 +95,12 @@ export async function startDevIdentityProvider(
   const issuer = server.issuer.url;
   if (!issuer) throw new Error('oauth2-mock-server did not report its issuer URL');
   return { server, issuer, stop: () => server.stop() };
+}
+
+/** The known user whose sign-in name a `login_hint` gives (Entra's hint is the UPN or email). */
+function userNamed(users: readonly DevUser[], hint: unknown): DevUser | undefined {
+  if (typeof hint !== 'string') return undefined;
+  return users.find((u) => u.preferred_username.toLowerCase() === hint.trim().toLowerCase());
 }
 
 /** The resource of the first scope of the form `<resource URL>/<permission>` (Entra's v2 scopes). */
