@@ -5,7 +5,8 @@ const $ = (id) => document.getElementById(id);
 /** The Web API base: the chosen environment's `/orgs/{host}/…`, or the default environment's `/api/data/…`. */
 function api() {
   const host = $('environment').value;
-  return host ? `/orgs/${encodeURIComponent(host)}/api/data/v9.2` : '/api/data/v9.2';
+  // A host (`org.crm.dynamics.com`, or `127.0.0.1:port` locally) holds only path-safe characters.
+  return host ? `/orgs/${host}/api/data/v9.2` : '/api/data/v9.2';
 }
 
 function show(status, body) {
@@ -68,6 +69,7 @@ async function loadEnvironments(signedIn) {
     const link = document.createElement('a');
     link.href = url;
     const host = link.host;
+    if (!/^[a-z0-9.-]+(:\d+)?$/.test(host)) continue;
     const name = environment.friendlyName ?? environment.FriendlyName ?? environment.uniqueName ?? environment.UniqueName ?? host;
     select.append(option(`${name} (${host})`, host));
   }

@@ -44,7 +44,7 @@ describe('the demo page’s environment picker', () => {
     ]);
     await page.selectOption('#environment', sandboxHost);
     await page.click('#whoami');
-    await expect.poll(() => page.textContent('#response-status')).toContain(`GET /orgs/${encodeURIComponent(sandboxHost)}/api/data/v9.2/WhoAmI →`);
+    await expect.poll(() => page.textContent('#response-status')).toContain(`GET /orgs/${sandboxHost}/api/data/v9.2/WhoAmI →`);
     await page.selectOption('#environment', '');
     await page.click('#whoami');
     await expect.poll(() => page.textContent('#response-status')).toBe('GET /api/data/v9.2/WhoAmI → 200');
