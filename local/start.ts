@@ -19,7 +19,8 @@ ${
   stack.environments
     ? `  environments       ${stack.environments.map((e) => `${e.uniqueName} ${e.dataverse.url}`).join('\n                     ')}
   Global Discovery   ${stack.discovery!.url}  (lists the signed-in user's environments)
-  users              ${DEV_USERS.map((u) => u.preferred_username).join(', ')} (login_hint picks one; default ${DEV_USERS[0]!.preferred_username})
+  users              ${DEV_USERS.map((u) => u.preferred_username).join(', ')} (default ${DEV_USERS[0]!.preferred_username})
+  choose a user      ${stack.summary.identityProvider}/select-account
 `
     : ''
 }  DynamoDB           ${stack.summary.dynamodb}

@@ -30,12 +30,12 @@ async function tokenRequest(body: Record<string, string>): Promise<Record<string
 }
 
 /** Signs in at the dev IdP (code flow) as the user a login_hint names, for one resource. */
-async function signIn(resource: string, loginHint?: string): Promise<Record<string, string>> {
+async function signIn(resource: string, loginHint?: string, cookie?: string): Promise<Record<string, string>> {
   const authorize = new URL(`${idp.issuer}/authorize`);
   const params: Record<string, string> = { response_type: 'code', client_id: 'c', redirect_uri: REDIRECT, scope: scopeFor(resource), state: 's' };
   if (loginHint) params.login_hint = loginHint;
   for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
-  const redirect = await fetch(authorize, { redirect: 'manual' });
+  const redirect = await fetch(authorize, { redirect: 'manual', headers: cookie ? { cookie } : {} });
   const code = new URL(redirect.headers.get('location')!).searchParams.get('code')!;
   return tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
 }
@@ -62,6 +62,23 @@ describe('dev IdP: users of two tenants, tokens per resource', () => {
     expect(bo).toMatchObject({ oid: DEV_USER_OTHER_TENANT.oid, tid: DEV_USER_OTHER_TENANT.tid, aud: fabrikam.dataverse.url });
     const unknown = decodeJwt((await signIn(contoso.dataverse.url, 'someone.else@contoso.example')).access_token!);
     expect(unknown.oid).toBe(DEV_USER.oid);
+  });
+
+  it('signs in the account chosen at /select-account in this browser (its own cookie); a login_hint still wins', async () => {
+    const page = await fetch(`${idp.issuer}/select-account`);
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain('signs in as Dana Developer');
+    expect(html).toContain('/select-account?user=bo%40fabrikam.example');
+    const chose = await fetch(`${idp.issuer}/select-account?user=bo%40fabrikam.example`);
+    expect(await chose.text()).toContain('signs in as Bo Builder');
+    const cookie = chose.headers.get('set-cookie')!.split(';')[0]!;
+    expect(chose.headers.get('set-cookie')).toContain('HttpOnly');
+    expect(decodeJwt((await signIn(fabrikam.dataverse.url, undefined, cookie)).access_token!).oid).toBe(DEV_USER_OTHER_TENANT.oid);
+    expect(decodeJwt((await signIn(contoso.dataverse.url, DEV_USER.preferred_username, cookie)).access_token!).oid).toBe(DEV_USER.oid);
+    const unknown = await fetch(`${idp.issuer}/select-account?user=mallory%40evil.example`);
+    expect(unknown.headers.get('set-cookie')).toBeNull();
+    expect((await fetch(`${idp.issuer}/.well-known/openid-configuration`)).status).toBe(200);
   });
 
   it('a refresh token redeems tokens for its own user and for the resource each refresh names, and keeps doing so after rotation', async () => {
