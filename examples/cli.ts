@@ -1,9 +1,11 @@
 /**
  * Example CLI client (RFC 8252 loopback flow):
  *   npm run cli -- login [--no-open]   sign in through the browser; keeps a session token
- *   npm run cli -- whoami              GET /api/data/v9.2/WhoAmI
- *   npm run cli -- get <entitySet> [--top N]
+ *   npm run cli -- whoami [--env E]    GET /api/data/v9.2/WhoAmI
+ *   npm run cli -- get <entitySet> [--top N] [--env E]
+ *   npm run cli -- environments        GET /auth/environments: the environments you can reach
  *   npm run cli -- logout
+ * --env <host or URL> calls that environment (`/orgs/<host>/api/data/…`) instead of the default one.
  * DYNAMICS_AUTH_URL names the service (default http://localhost:3000). The session token is kept
  * in DYNAMICS_AUTH_CLI_SESSION (default ~/.config/dynamics-auth-cli/session.json, mode 0600).
  */
@@ -85,22 +87,35 @@ async function call(method: string, path: string): Promise<unknown> {
   return body;
 }
 
+/** The Web API base: `/orgs/<host>/api/data/v9.2` for `--env <host or URL>`, else the default environment's. */
+function apiBase(args: string[]): string {
+  const index = args.indexOf('--env');
+  if (index < 0) return '/api/data/v9.2';
+  const value = args[index + 1] ?? '';
+  const host = (value.includes('://') ? URL.parse(value)?.host : value)?.toLowerCase();
+  if (!host || !/^[a-z0-9.-]+(:\d+)?$/.test(host)) throw new Error('usage: --env <host or URL>, e.g. --env contoso.crm.dynamics.com');
+  return `/orgs/${host}/api/data/v9.2`;
+}
+
 async function main([command, ...args]: string[]): Promise<number> {
   switch (command) {
     case 'login':
       await login(!args.includes('--no-open'));
       return 0;
     case 'whoami':
-      console.log(JSON.stringify(await call('GET', '/api/data/v9.2/WhoAmI'), null, 2));
+      console.log(JSON.stringify(await call('GET', `${apiBase(args)}/WhoAmI`), null, 2));
       return 0;
     case 'get': {
       const entitySet = args[0];
-      if (!entitySet || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entitySet)) throw new Error('usage: get <entitySet> [--top N]');
+      if (!entitySet || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entitySet)) throw new Error('usage: get <entitySet> [--top N] [--env E]');
       const topIndex = args.indexOf('--top');
       const top = topIndex >= 0 ? Number(args[topIndex + 1]) : 10;
-      console.log(JSON.stringify(await call('GET', `/api/data/v9.2/${entitySet}?$top=${top}`), null, 2));
+      console.log(JSON.stringify(await call('GET', `${apiBase(args)}/${entitySet}?$top=${top}`), null, 2));
       return 0;
     }
+    case 'environments':
+      console.log(JSON.stringify(await call('GET', '/auth/environments'), null, 2));
+      return 0;
     case 'logout':
       if (existsSync(sessionFile)) {
         await call('POST', '/auth/logout').catch(() => undefined);
@@ -109,7 +124,7 @@ async function main([command, ...args]: string[]): Promise<number> {
       console.log('Signed out.');
       return 0;
     default:
-      console.error('usage: cli login [--no-open] | whoami | get <entitySet> [--top N] | logout');
+      console.error('usage: cli login [--no-open] | whoami [--env E] | get <entitySet> [--top N] [--env E] | environments | logout');
       return 2;
   }
 }

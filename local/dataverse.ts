@@ -39,6 +39,17 @@ export interface DataverseStandInOptions {
   jwksUri?: string;
   /** Accounts seeded at start (default: three). */
   seedAccounts?: number;
+  /**
+   * The Entra tenant the environment belongs to: a token of another tenant (`tid`) is answered
+   * with 401, as Dataverse answers a user who is no member of the environment (default: any tenant).
+   */
+  tenantId?: string;
+  /**
+   * Also listen on a second origin, the environment's Web API host (Global Discovery's `ApiUrl`,
+   * `<org>.api.crm.dynamics.com`): it serves the same data and, like Dataverse, takes tokens
+   * issued for the environment's `Url`.
+   */
+  apiOrigin?: boolean;
 }
 
 /** Only the latest requests are kept, so a long load run does not grow memory; answers only for the very latest. */
@@ -58,6 +69,7 @@ const ENTITY_IMAGE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a
 export class DataverseStandIn {
   readonly requests: RecordedRequest[] = [];
   private server?: Server;
+  private apiServer?: Server;
   private readonly store = new RecordStore();
   private readonly files = new FileColumns(this.store);
   private readonly users: StandInUser[] = SEEDED_USERS.map((u) => ({ ...u }));
@@ -70,6 +82,8 @@ export class DataverseStandIn {
   /** Users (by `oid`) whose every token, however fresh, is answered with 401. */
   private readonly rejectedUsers = new Set<string>();
   url = '';
+  /** The Web API origin when started with `apiOrigin`, else the same as `url`. */
+  apiUrl = '';
 
   constructor(private readonly options: DataverseStandInOptions) {
     this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
@@ -81,24 +95,34 @@ export class DataverseStandIn {
   }
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
+    this.server = await this.listen(port, host, () => this.url);
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}`;
+    this.apiUrl = this.url;
+    if (this.options.apiOrigin) {
+      this.apiServer = await this.listen(0, host, () => this.apiUrl);
+      this.apiUrl = `http://${host}:${(this.apiServer.address() as AddressInfo).port}`;
+    }
+    return this.url;
+  }
+
+  private async listen(port: number, host: string, origin: () => string): Promise<Server> {
+    const server = createServer((req, res) => {
+      this.handle(req, res, origin()).catch(() => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { code: '0x80040216', message: 'Stand-in failure' } }));
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    const address = this.server.address() as AddressInfo;
-    this.url = `http://${host}:${address.port}`;
-    return this.url;
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
+    return server;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const servers = [this.server, this.apiServer].filter((s): s is Server => s !== undefined);
+    this.server = this.apiServer = undefined;
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
 
   /** The next `count` authenticated requests get this answer instead of the real one. */
@@ -147,11 +171,11 @@ export class DataverseStandIn {
     return this.store.create(set, data);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, origin: string): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const url = new URL(req.url ?? '/', this.url);
+    const url = new URL(req.url ?? '/', origin);
     const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, headers: { ...req.headers }, body };
     this.requests.push(recorded);
     if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
@@ -177,7 +201,7 @@ export class DataverseStandIn {
       return;
     }
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-    const reply = await this.dispatch({ method: req.method ?? 'GET', url, headers, body }, { origin: this.url, user, caller: user });
+    const reply = await this.dispatch({ method: req.method ?? 'GET', url, headers, body }, { origin, user, caller: user });
     recorded.response = { status: reply.status, headers: reply.headers, body: reply.body };
     const older = this.requests.at(-MAX_RECORDED_RESPONSES - 1);
     if (older && older !== recorded) delete older.response;
@@ -197,6 +221,7 @@ export class DataverseStandIn {
       const id = createHash('sha256').update(token).digest('base64url');
       if (this.revokedTokens.has(id)) return undefined;
       if (typeof payload.oid === 'string' && this.rejectedUsers.has(payload.oid)) return undefined;
+      if (this.options.tenantId && payload.tid !== this.options.tenantId) return undefined;
       this.seenTokens.add(id);
       return this.userFor(String(payload.oid ?? payload.sub ?? ''), String(payload.name ?? ''));
     } catch {

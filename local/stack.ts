@@ -5,8 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { FUNCTIONS, routePattern } from '../shared/http/routes.ts';
 import { createDynamoClient } from '../shared/stores/dynamodb.ts';
 import { TABLES } from '../shared/stores/tables.ts';
-import { DataverseStandIn } from './dataverse.ts';
+import type { DataverseStandIn } from './dataverse.ts';
+import type { DiscoveryStandIn } from './discovery.ts';
 import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from './dynamodb.ts';
+import { startLocalEnvironments, type LocalEnvironment } from './environments.ts';
 import { startDevIdentityProvider, type DevIdentityProvider } from './idp.ts';
 import { corsFromAllowedReturnUrls } from './cors.ts';
 import { createLocalServer, type LambdaHandler, type LocalApp } from './server.ts';
@@ -17,8 +19,12 @@ export interface LocalStack {
   url: string;
   /** The development IdP, when no ENTRA_AUTHORITY was configured. */
   idp?: DevIdentityProvider;
-  /** The Dataverse stand-in, when no DYNAMICS_URL was configured. */
+  /** The default environment's Dataverse stand-in (`contoso`, = `environments[0].dataverse`), when no DYNAMICS_URL was configured. */
   dataverse?: DataverseStandIn;
+  /** Every development environment (`contoso`, `contoso-sandbox`, `fabrikam`), when no DYNAMICS_URL was configured. */
+  environments?: LocalEnvironment[];
+  /** The Global Discovery stand-in listing them (its origin is DISCOVERY_URL), when no DYNAMICS_URL was configured. */
+  discovery?: DiscoveryStandIn;
   dynamodbEndpoint: string;
   /** The configuration the handlers run with (no secrets). */
   summary: Record<string, string>;
@@ -59,13 +65,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env.ENTRA_AUTHORITY = idp.issuer;
       env.CLIENT_ID ??= 'local-dev-client';
     }
-    let dataverse: DataverseStandIn | undefined;
+    let local: Awaited<ReturnType<typeof startLocalEnvironments>> | undefined;
     if (!env.DYNAMICS_URL) {
       if (!idp) throw new Error('DYNAMICS_URL is required when ENTRA_AUTHORITY points at a real identity provider');
-      dataverse = new DataverseStandIn({ issuer: idp.issuer });
-      await dataverse.start();
-      stops.push(() => dataverse!.stop());
-      env.DYNAMICS_URL = dataverse.url;
+      local = await startLocalEnvironments(idp.issuer);
+      stops.push(local.stop);
+      // The first environment stays the default, so single-environment use works as before.
+      env.DYNAMICS_URL = local.environments[0]!.dataverse.url;
+      env.DISCOVERY_URL ??= local.discovery.url;
+      env.DATAVERSE_HOSTS ??= local.hosts.join(',');
     }
 
     // Bind first so that PORT=0 works, then publish the URL the handlers need.
@@ -106,12 +114,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       url,
       idp,
-      dataverse,
+      dataverse: local?.environments[0]!.dataverse,
+      environments: local?.environments,
+      discovery: local?.discovery,
       dynamodbEndpoint: env.DYNAMODB_ENDPOINT!,
       summary: {
         service: url,
         identityProvider: env.ENTRA_AUTHORITY!,
         dataverse: env.DYNAMICS_URL!,
+        ...(local && {
+          environments: local.environments.map((e) => `${e.uniqueName} ${e.dataverse.url}`).join(', '),
+          discovery: env.DISCOVERY_URL!,
+        }),
         dynamodb: env.DYNAMODB_ENDPOINT!,
         keys: env.KMS_KEY_ID ? `KMS ${env.KMS_KEY_ID}` : `local key file ${env.LOCAL_KEY_FILE}`,
       },

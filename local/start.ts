@@ -1,3 +1,4 @@
+import { DEV_USERS } from './idp.ts';
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole service on this machine, on embedded defaults unless configured otherwise. */
@@ -14,7 +15,15 @@ Dynamics auth service running locally
   service            ${stack.summary.service}
   identity provider  ${stack.summary.identityProvider}${stack.idp ? '  (development IdP: signs in without a password)' : ''}
   Dataverse          ${stack.summary.dataverse}${stack.dataverse ? '  (development stand-in)' : ''}
-  DynamoDB           ${stack.summary.dynamodb}
+${
+  stack.environments
+    ? `  environments       ${stack.environments.map((e) => `${e.uniqueName} ${e.dataverse.url}`).join('\n                     ')}
+  Global Discovery   ${stack.discovery!.url}  (lists the signed-in user's environments)
+  users              ${DEV_USERS.map((u) => u.preferred_username).join(', ')} (default ${DEV_USERS[0]!.preferred_username})
+  choose a user      ${stack.summary.identityProvider}/select-account
+`
+    : ''
+}  DynamoDB           ${stack.summary.dynamodb}
   token encryption   ${stack.summary.keys}
 
 Press Ctrl-C to stop.

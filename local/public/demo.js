@@ -1,7 +1,13 @@
 // The demo page: a browser client of the service. It holds no token; the HttpOnly session cookie
 // rides along, and state-changing calls send X-CSRF: 1 as the service requires.
 const $ = (id) => document.getElementById(id);
-const API = '/api/data/v9.2';
+
+/** The Web API base: the chosen environment's `/orgs/{host}/…`, or the default environment's `/api/data/…`. */
+function api() {
+  const host = $('environment').value;
+  // A host (`org.crm.dynamics.com`, or `127.0.0.1:port` locally) holds only path-safe characters.
+  return host ? `/orgs/${host}/api/data/v9.2` : '/api/data/v9.2';
+}
 
 function show(status, body) {
   $('response-status').textContent = status;
@@ -39,14 +45,51 @@ async function loadSession() {
   $('status').dataset.state = signedIn ? 'signed-in' : 'signed-out';
   for (const button of document.querySelectorAll('[data-needs-session]')) button.disabled = !signedIn;
   $('signin').disabled = signedIn;
+  await loadEnvironments(signedIn);
+}
+
+/**
+ * Lists the user's environments (GET /auth/environments) in the picker. A service without that
+ * route (404/501) or without discovery leaves the picker hidden: calls go to the default environment.
+ */
+async function loadEnvironments(signedIn) {
+  const picker = $('environment-picker');
+  const select = $('environment');
+  const chosen = select.value;
+  select.replaceChildren(option('Default environment', ''));
+  picker.hidden = true;
+  if (!signedIn) return;
+  const response = await fetch('/auth/environments', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  if (!response.ok) return;
+  const body = await response.json().catch(() => undefined);
+  const list = Array.isArray(body) ? body : (body?.environments ?? body?.value ?? []);
+  for (const environment of list) {
+    const url = environment.url ?? environment.Url;
+    if (typeof url !== 'string') continue;
+    const link = document.createElement('a');
+    link.href = url;
+    const host = link.host;
+    if (!/^[a-z0-9.-]+(:\d+)?$/.test(host)) continue;
+    const name = environment.friendlyName ?? environment.FriendlyName ?? environment.uniqueName ?? environment.UniqueName ?? host;
+    select.append(option(`${name} (${host})`, host));
+  }
+  select.value = [...select.options].some((o) => o.value === chosen) ? chosen : '';
+  picker.hidden = select.options.length < 2;
+}
+
+function option(text, value) {
+  const item = document.createElement('option');
+  item.textContent = text;
+  item.value = value;
+  return item;
 }
 
 $('signin').addEventListener('click', () => {
   location.href = `/auth/login?returnTo=${encodeURIComponent(`${location.origin}/`)}`;
 });
-$('whoami').addEventListener('click', () => call('GET', `${API}/WhoAmI`));
+$('whoami').addEventListener('click', () => call('GET', `${api()}/WhoAmI`));
 $('list').addEventListener('click', async () => {
-  const { status, body } = await call('GET', `${API}/accounts?$select=name&$top=20`);
+  const { status, body } = await call('GET', `${api()}/accounts?$select=name&$top=20`);
   const list = $('accounts');
   list.replaceChildren();
   if (status === 200) {
@@ -58,7 +101,7 @@ $('list').addEventListener('click', async () => {
   }
 });
 $('create').addEventListener('click', async () => {
-  await call('POST', `${API}/accounts`, { name: $('account-name').value });
+  await call('POST', `${api()}/accounts`, { name: $('account-name').value });
 });
 $('refresh').addEventListener('click', () => call('POST', '/auth/refresh'));
 $('signout').addEventListener('click', async () => {
