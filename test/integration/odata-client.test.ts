@@ -4,6 +4,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { generateApiKey } from '../../shared/auth/api-keys.ts';
 import { createDynamoClient, DynamoApiKeyStore } from '../../shared/stores/dynamodb.ts';
 import { CookieJar } from '../support/cookie-jar.ts';
+import { AVERY } from '../support/dataverse.ts';
 
 /** dynamics-web-api (the most used JavaScript Dataverse client), pointed at the service over real HTTP. */
 let stack: LocalStack;
@@ -12,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const OTHER_USER = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+/** Another user of the environment, named by Entra object id (CallerObjectId). */
+const OTHER_USER = AVERY.azureactivedirectoryobjectid;
 
 /** An API key (as `npm run admin -- keys create` stores it) with one connected user. */
 async function connectedKey(allowImpersonation: boolean): Promise<string> {
@@ -62,10 +64,12 @@ describe('an OData client shows the service’s own errors', () => {
 
     const delegate = await connectedKey(true);
     const before = stack.dataverse!.requests.length;
-    // The stand-in answers as the connected user; the header reaching Dataverse is what is checked here.
-    const page = await clientFor(delegate, { headers: { 'Connection-Id': 'customer-1' }, impersonateAAD: OTHER_USER }).retrieveMultiple(accounts);
-    expect(page).toHaveProperty('value');
+    const impersonating = clientFor(delegate, { headers: { 'Connection-Id': 'customer-1' }, impersonateAAD: OTHER_USER });
+    const page = await impersonating.retrieveMultiple(accounts);
+    expect(page.value).toHaveLength(1);
     expect(stack.dataverse!.requests.length).toBe(before + 1);
     expect(stack.dataverse!.requests.at(-1)!.headers.callerobjectid).toBe(OTHER_USER);
+    // Dataverse ran the request as the impersonated user.
+    expect(await impersonating.callFunction<{ UserId: string }>('WhoAmI')).toMatchObject({ UserId: AVERY.systemuserid });
   });
 });
