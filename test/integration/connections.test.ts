@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { CookieJar } from '../support/cookie-jar.ts';
+import { AVERY } from '../support/dataverse.ts';
 import { expectMatchesOpenApi } from '../support/openapi.ts';
 import { failRefreshGrants } from '../support/idp-faults.ts';
 
@@ -201,10 +202,11 @@ describe('managed connections for backends', () => {
     expect(listed).toMatch(new RegExp(`${plain.keyId}.*active  no-impersonation  plain backend`));
     expect(listed).toMatch(new RegExp(`${delegate.keyId}.*active  impersonation  delegate backend`));
 
-    const other = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b';
     const path = '/api/data/v9.2/WhoAmI';
     const seen = () => stack.dataverse!.requests.length;
-    for (const name of ['MSCRMCallerID', 'CallerObjectId']) {
+    // Another user of the environment, by systemuserid (MSCRMCallerID) or Entra object id (CallerObjectId).
+    const others = { MSCRMCallerID: AVERY.systemuserid, CallerObjectId: AVERY.azureactivedirectoryobjectid };
+    for (const [name, other] of Object.entries(others)) {
       const before = seen();
       const refused = await asBackend(plain.key, 'GET', path, undefined, { 'connection-id': 'customer-7', [name]: other });
       expect(refused.status, name).toBe(403);
@@ -216,6 +218,7 @@ describe('managed connections for backends', () => {
       const allowed = await asBackend(delegate.key, 'GET', path, undefined, { 'connection-id': 'customer-7', [name]: other });
       expect(allowed.status, name).toBe(200);
       expect(stack.dataverse!.requests.at(-1)!.headers[name.toLowerCase()]).toBe(other);
+      expect(JSON.parse(allowed.text)).toMatchObject({ UserId: AVERY.systemuserid });
     }
     // Without impersonation headers the plain key works as before.
     expect((await asBackend(plain.key, 'GET', path, undefined, { 'connection-id': 'customer-7' })).status).toBe(200);

@@ -88,7 +88,8 @@ describe('a client generated from the OpenAPI document (openapi-typescript + ope
     expect(problems).toEqual([]);
 
     const account = stack.dataverse!.insert('accounts', { name: 'Generated Client Co' });
-    stack.dataverse!.insert('contacts', { emailaddress1: 'a+b@x.com', fullname: 'A B' });
+    // fullname is computed from firstname and lastname, as in Dataverse.
+    stack.dataverse!.insert('contacts', { emailaddress1: 'a+b@x.com', firstname: 'A', lastname: 'B' });
     const { callThroughTheProxy } = (await import(pathToFileURL(join(dir, 'client.ts')).href)) as {
       callThroughTheProxy: (create: typeof createClient, baseUrl: string, cookie: string, id: string) => Promise<{ status: number; url: string; body: unknown }[]>;
     };
