@@ -1,8 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+/** One project per kind of test (`npm run test:<name>` runs one); `npm test` runs them all. */
+const project = (name: string, groupOrder = 0) => ({
+  extends: true as const,
+  test: { name, include: [`test/${name}/**/*.test.ts`], sequence: { groupOrder } },
+});
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -12,5 +17,13 @@ export default defineConfig({
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
+    projects: [
+      project('unit'),
+      project('integration'),
+      project('infra'),
+      project('e2e'),
+      // The load test measures throughput: it runs alone, after the others, so they do not share its CPU.
+      project('load', 1),
+    ],
   },
 });

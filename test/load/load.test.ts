@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runLoad } from '../load/load.ts';
+import { runLoad } from './load.ts';
 
 describe('load (short form; `npm run load` runs 50 sessions for 30 s)', () => {
   it('50 concurrent sessions of mixed proxy traffic with expiring tokens: no 5xx, no lost session', { timeout: 90_000 }, async () => {
