@@ -33,6 +33,7 @@ import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinit
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { lambdaCode } from './bundling.ts';
+import { ClientAssertionKey, type ClientCertificateProps } from './client-assertion-key.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
@@ -97,6 +98,18 @@ export interface DynamicsAuthServiceProps {
    */
   readonly clientSecret?: string | ISecret;
   /**
+   * Certificate credentials (recommended over a secret): `private_key_jwt` client assertions signed by
+   * an asymmetric KMS key. The functions that call the token endpoint may `kms:Sign` (PS256) with it,
+   * nothing else. See README "Certificate credentials".
+   * @default - no certificate credential
+   */
+  readonly clientCertificate?: ClientCertificateProps;
+  /**
+   * TOKEN_ENDPOINT_AUTH_METHOD: `private_key_jwt`, `client_secret_basic`, `client_secret_post` or `none`.
+   * @default - chosen from the credentials given and the provider's metadata
+   */
+  readonly tokenEndpointAuthMethod?: 'private_key_jwt' | 'client_secret_basic' | 'client_secret_post' | 'none';
+  /**
    * The service's external base URL (custom domain), without trailing slash. Browser apps need it on
    * their own site (e.g. `https://auth.example.com` for `https://app.example.com`): the session
    * cookie is `SameSite=Lax`, so it is never sent to the execute-api host on cross-site fetch/XHR
@@ -145,7 +158,7 @@ interface FunctionAccess {
   readonly dynamodb: Readonly<Partial<Record<TableKey, readonly string[]>>>;
   /** KMS actions on the token key, only with the service's encryption context. */
   readonly kms: readonly string[];
-  /** Reads the client secret (talks to Entra's token endpoint as a confidential client). */
+  /** Calls the token endpoint: reads the client secret, signs client assertions. */
   readonly clientSecret: boolean;
 }
 
@@ -346,6 +359,8 @@ export class DynamicsAuthService extends Construct {
   readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
+  /** The key that signs client assertions, when `clientCertificate` is given. */
+  readonly clientAssertionKey?: ClientAssertionKey;
   /** The execute-api URL (no trailing slash). */
   readonly apiUrl: string;
   /** PUBLIC_BASE_URL: the custom base URL if given, else `apiUrl`. */
@@ -427,6 +442,7 @@ export class DynamicsAuthService extends Construct {
             : Secret.fromSecretNameV2(this, 'ClientSecret', s);
     }
     const secret = this.clientSecret;
+    this.clientAssertionKey = props.clientCertificate ? new ClientAssertionKey(this, 'ClientAssertionKey', props.clientCertificate) : undefined;
     // A name-only reference matches the secret's random 6-character ARN suffix, nothing more.
     const secretPolicyArn = secret ? (secret.secretFullArn ?? `${secret.secretArn}-??????`) : undefined;
 
@@ -507,6 +523,8 @@ export class DynamicsAuthService extends Construct {
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
     if (secret) environment.CLIENT_SECRET_ARN = secret.secretArn;
+    Object.assign(environment, this.clientAssertionKey?.environment);
+    if (props.tokenEndpointAuthMethod) environment.TOKEN_ENDPOINT_AUTH_METHOD = props.tokenEndpointAuthMethod;
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
@@ -562,6 +580,9 @@ export class DynamicsAuthService extends Construct {
           }),
         );
       }
+
+      // The same functions as the secret: those that call the token endpoint.
+      if (access.clientSecret) this.clientAssertionKey?.grantSignAssertions(role);
 
       const fn = new LambdaFunction(this, `${cap}Function`, {
         description: `Dynamics auth service: ${spec.routes.map((r) => `${r.method} ${r.path}`).join(', ')}`,
