@@ -66,6 +66,12 @@ export class DynamicsAuthStack extends Stack {
       description: 'API keys table, for `npm run admin -- keys ...` (API_KEYS_TABLE)',
       value: this.service.tables.apiKeys.tableName,
     });
+    if (this.service.clientAssertionKey) {
+      new CfnOutput(this, 'ClientAssertionKeyArn', {
+        description: 'KMS key that signs client assertions, for `npm run admin -- cert create --key <it>`',
+        value: this.service.clientAssertionKey.key.keyArn,
+      });
+    }
     if (this.alarmTopic) {
       new CfnOutput(this, 'AlarmTopicArn', {
         description: 'SNS topic the alarms notify (add more subscriptions to it if needed)',
