@@ -47,7 +47,7 @@ export function privateKeyJwt(signer: Signer, options: ClientAssertionOptions): 
       signature = await signer.sign(Buffer.from(signingInput, 'ascii'), 'PS256');
     } catch (err) {
       if (err instanceof KeyServiceUnavailableError) throw err;
-      throw new HttpError(500, 'client_authentication_failed', 'The service could not sign its client assertion; see its logs.', {}, { cause: err });
+      throw new HttpError(500, 'misconfigured', 'The service could not sign its client assertion; see its logs.', {}, { cause: err });
     }
     body.set('client_id', client.client_id);
     body.set('client_assertion_type', JWT_BEARER);

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { ConfigError, type Config } from '../config/config.ts';
+import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
 import type { SessionUser } from '../stores/model.ts';
@@ -309,6 +310,8 @@ function upstreamStatus(err: unknown): number | undefined {
 /** Maps a failure talking to the IdP to transient (retry later) or a permanent upstream error. */
 function mapTokenEndpointFailure(err: unknown, what: string): Error {
   if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof HttpError) return err;
+  // KMS could not sign the client assertion (throttled, unavailable): nothing was sent, retry later.
+  if (err instanceof KeyServiceUnavailableError) return err;
   if (isTimeoutOrNetwork(err)) return new TransientTokenError(`${what} unreachable or timed out`);
   const status = upstreamStatus(err);
   if (status !== undefined && (status >= 500 || status === 429)) {

@@ -11,7 +11,8 @@ import { createSelfSignedCertificate } from '../../shared/crypto/certificate.ts'
 import { LocalKeyProvider } from '../../shared/crypto/local-key-provider.ts';
 import { LocalRsaSigner } from '../../shared/crypto/signer.ts';
 import { LOGIN_BINDING_COOKIE, SESSION_COOKIE } from '../../shared/http/cookies.ts';
-import { createServices } from '../../shared/runtime.ts';
+import { KeyServiceUnavailableError } from '../../shared/crypto/key-provider.ts';
+import { createServices, type ServiceOverrides } from '../../shared/runtime.ts';
 import { CookieJar } from '../support/cookie-jar.ts';
 import { cookiePair, jsonBody, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
 
@@ -31,6 +32,8 @@ const assertionKeyFile = join(dir, 'assertion-key.pem');
 writeFileSync(assertionKeyFile, assertionKey.export({ type: 'pkcs8', format: 'pem' }));
 
 let stack: TestStack;
+// One envelope key for every service instance here, so that instances share sessions.
+const sessionKeys = new LocalKeyProvider(randomBytes(32));
 let issuer: string;
 let server: ReturnType<Provider['listen']>;
 let certificateThumbprint: string;
@@ -154,7 +157,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function serviceFor(env: Record<string, string>, providerUrl = issuer, now = Date.now): Routes {
+function serviceFor(env: Record<string, string>, providerUrl = issuer, now = Date.now, overrides: ServiceOverrides = {}): Routes {
   const config = loadConfig({
     ENTRA_AUTHORITY: providerUrl,
     DYNAMICS_URL,
@@ -162,7 +165,7 @@ function serviceFor(env: Record<string, string>, providerUrl = issuer, now = Dat
     ALLOWED_RETURN_URLS: RETURN_ORIGIN,
     ...env,
   });
-  const services = createServices(config, { keyProvider: new LocalKeyProvider(randomBytes(32)), dynamo: stack.dynamoClient, now });
+  const services = createServices(config, { keyProvider: sessionKeys, dynamo: stack.dynamoClient, now, ...overrides });
   return stack.routes(services);
 }
 
@@ -277,6 +280,28 @@ describe('the provider enforces each client registration', () => {
     expect(callback?.statusCode).toBe(502);
     expect(jsonBody(callback!).error).toBe('upstream_error');
     expect(callback!.body).not.toContain(SECRETS.basic);
+  });
+});
+
+describe('when KMS cannot sign the client assertion', () => {
+  it('answers 503 without calling the token endpoint, and the session still refreshes once KMS is back', async () => {
+    let later = 0;
+    const now = () => Date.now() + later;
+    const env = { CLIENT_ID: 'jwt-client', CLIENT_ASSERTION_KEY_FILE: assertionKeyFile, CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint };
+    const { sessionCookie } = await signInThrough(serviceFor(env, issuer, now));
+    const throttled = {
+      sign: async () => Promise.reject(new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)')),
+      publicKey: async () => Promise.reject(new Error('unused')),
+    };
+    const sent = tokenRequests.length;
+    later += 10_000;
+    const refresh = { method: 'POST', path: '/auth/refresh', cookies: [sessionCookie!], headers: { 'x-csrf': '1' } };
+    const failed = await serviceFor(env, issuer, now, { clientAssertionSigner: throttled }).refresh(refresh);
+    expect(failed.statusCode).toBe(503);
+    expect(jsonBody(failed).error).toBe('temporarily_unavailable');
+    expect(tokenRequests.length).toBe(sent);
+    const recovered = await serviceFor(env, issuer, now).refresh(refresh);
+    expect(recovered.statusCode, recovered.body).toBe(200);
   });
 });
 

@@ -69,7 +69,7 @@ describe('private_key_jwt client assertion', () => {
     const err = await assertionFor(privateKeyJwt(refusing, { certificateThumbprintS256: THUMBPRINT })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpError);
     expect((err as HttpError).status).toBe(500);
-    expect((err as HttpError).code).toBe('client_authentication_failed');
+    expect((err as HttpError).code).toBe('misconfigured');
     const busy = { sign: async () => Promise.reject(new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)')), publicKey: async () => publicKey };
     await expect(assertionFor(privateKeyJwt(busy, { certificateThumbprintS256: THUMBPRINT }))).rejects.toBeInstanceOf(KeyServiceUnavailableError);
   });
