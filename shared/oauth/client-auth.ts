@@ -66,12 +66,18 @@ export interface ConfiguredCredentials {
   hasKey: boolean;
   /** A client secret (plain or in Secrets Manager) is configured. */
   hasSecret: boolean;
+  /**
+   * Send a secret in the body even where Basic is offered. For Entra: Microsoft documents
+   * `client_secret` in the body, and Entra has been reported not to form-decode Basic credentials,
+   * which RFC 6749 §2.3.1 (and oauth4webapi) form-encode: a GUID client id's `-` becomes `%2D`.
+   */
+  preferSecretInBody?: boolean;
 }
 
 /**
  * The method to use: the explicit setting, else the most preferred method that both the
  * configuration allows (key → private_key_jwt; secret → client_secret_basic, then
- * client_secret_post; nothing → none) and the provider advertises. Without
+ * client_secret_post, or post first for Entra; nothing → none) and the provider advertises. Without
  * `token_endpoint_auth_methods_supported` the provider supports client_secret_basic only
  * (OIDC Discovery §3, RFC 8414 §2). `none` is never refused on metadata: Entra, like many providers,
  * leaves it out of the list yet serves public clients, which are a registration setting.
@@ -91,7 +97,9 @@ export function chooseTokenEndpointAuthMethod(
   }
   const candidates: TokenEndpointAuthMethod[] = [];
   if (configured.hasKey) candidates.push('private_key_jwt');
-  if (configured.hasSecret) candidates.push('client_secret_basic', 'client_secret_post');
+  if (configured.hasSecret) {
+    candidates.push(...(configured.preferSecretInBody ? ['client_secret_post', 'client_secret_basic'] as const : ['client_secret_basic', 'client_secret_post'] as const));
+  }
   if (candidates.length === 0) return 'none';
   const chosen = candidates.find((method) => supported.has(method));
   if (!chosen) {

@@ -151,6 +151,7 @@ export class EntraClient {
         explicit: this.config.tokenEndpointAuthMethod,
         hasKey: Boolean(this.options.clientAssertionSigner && this.config.clientCertificateThumbprintS256),
         hasSecret: Boolean(this.options.clientSecret),
+        preferSecretInBody: isEntraHost(this.config.entraAuthority),
       },
       as.token_endpoint_auth_methods_supported,
     );
@@ -284,6 +285,13 @@ export class EntraClient {
       return undefined;
     }
   }
+}
+
+/** Microsoft Entra ID's sign-in hosts (global and national clouds). */
+const ENTRA_HOSTS = new Set([ENTRA_HOST, 'login.microsoftonline.us', 'login.partner.microsoftonline.cn', 'login.chinacloudapi.cn']);
+
+function isEntraHost(authority: URL): boolean {
+  return ENTRA_HOSTS.has(authority.hostname.toLowerCase());
 }
 
 function expiresAt(result: oauth.TokenEndpointResponse): number {

@@ -10,6 +10,7 @@ import { KmsSigner } from '../../shared/crypto/kms-signer.ts';
 import { LocalRsaSigner, SigningError } from '../../shared/crypto/signer.ts';
 import { HttpError } from '../../shared/http/errors.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt } from '../../shared/oauth/client-auth.ts';
+import { EntraClient } from '../../shared/oauth/client.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const THUMBPRINT = createHash('sha256').update('certificate DER').digest('base64url');
@@ -137,6 +138,22 @@ describe('choosing the token-endpoint client authentication', () => {
     expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true }, entraMethods)).toBe('client_secret_basic');
     expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true }, ['client_secret_post'])).toBe('client_secret_post');
     expect(chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: true }, ['client_secret_post'])).toBe('client_secret_post');
+  });
+
+  it('sends a secret in the body first for Entra, which lists Basic but does not form-decode it', () => {
+    expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true, preferSecretInBody: true }, entraMethods)).toBe('client_secret_post');
+    expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true, preferSecretInBody: true }, ['client_secret_basic'])).toBe('client_secret_basic');
+    expect(chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: true, preferSecretInBody: true }, entraMethods)).toBe('private_key_jwt');
+  });
+
+  it('for an Entra authority, the client picks client_secret_post; for another provider client_secret_basic', () => {
+    const env = { CLIENT_ID: 'c', CLIENT_SECRET: 's', DYNAMICS_URL: 'https://contoso.crm.dynamics.com', PUBLIC_BASE_URL: 'https://auth.example.com', ALLOWED_RETURN_URLS: 'https://app.example.com' };
+    const as = { issuer: 'x', token_endpoint_auth_methods_supported: entraMethods } as oauth.AuthorizationServer;
+    const secret = async () => 's';
+    const entra = new EntraClient(loadConfig(env), { clientSecret: secret });
+    expect(entra.tokenEndpointAuthMethod(as)).toBe('client_secret_post');
+    const other = new EntraClient(loadConfig({ ...env, ENTRA_AUTHORITY: 'https://idp.example.com/realms/crm' }), { clientSecret: secret });
+    expect(other.tokenEndpointAuthMethod(as)).toBe('client_secret_basic');
   });
 
   it('treats missing metadata as client_secret_basic only (OIDC Discovery default)', () => {
