@@ -49,6 +49,7 @@ import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinit
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
+import { ClientAssertionKey, type ClientCertificateProps } from './client-assertion-key.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
@@ -133,6 +134,18 @@ export interface DynamicsAuthServiceProps {
    * @default - public client, no secret
    */
   readonly clientSecret?: string | ISecret;
+  /**
+   * Certificate credentials (recommended over a secret): `private_key_jwt` client assertions signed by
+   * an asymmetric KMS key. The functions that call the token endpoint may `kms:Sign` (PS256) with it,
+   * nothing else. See README "Certificate credentials".
+   * @default - no certificate credential
+   */
+  readonly clientCertificate?: ClientCertificateProps;
+  /**
+   * TOKEN_ENDPOINT_AUTH_METHOD: `private_key_jwt`, `client_secret_basic`, `client_secret_post` or `none`.
+   * @default - chosen from the credentials given and the provider's metadata
+   */
+  readonly tokenEndpointAuthMethod?: 'private_key_jwt' | 'client_secret_basic' | 'client_secret_post' | 'none';
   /**
    * The service's external base URL (custom domain), without trailing slash. Browser apps need it on
    * their own site (e.g. `https://auth.example.com` for `https://app.example.com`): the session
@@ -242,7 +255,7 @@ interface FunctionAccess {
   readonly dynamodb: Readonly<Partial<Record<TableKey, readonly string[]>>>;
   /** KMS actions on the token key, only with the service's encryption context. */
   readonly kms: readonly string[];
-  /** Reads the client secret (talks to Entra's token endpoint as a confidential client). */
+  /** Calls the token endpoint: reads the client secret, signs client assertions. */
   readonly clientSecret: boolean;
 }
 
@@ -543,6 +556,8 @@ export class DynamicsAuthService extends Construct {
   readonly originVerifySecret?: ISecret;
   /** The custom domain, if `customDomain` was given. */
   readonly domainName?: DomainName;
+  /** The key that signs client assertions, when `clientCertificate` is given. */
+  readonly clientAssertionKey?: ClientAssertionKey;
   /** The execute-api URL (no trailing slash); the custom domain's URL when that endpoint is off. */
   readonly apiUrl: string;
   /** PUBLIC_BASE_URL: the custom base URL if given, else `apiUrl`. */
@@ -633,6 +648,7 @@ export class DynamicsAuthService extends Construct {
       this.originVerifySecret = importSecret(this, 'OriginVerifySecret', props.originVerifySecret);
     }
     const secretPolicyArn = secret ? secretPolicyResource(secret) : undefined;
+    this.clientAssertionKey = props.clientCertificate ? new ClientAssertionKey(this, 'ClientAssertionKey', props.clientCertificate) : undefined;
 
     // ---- API (created before the functions: PUBLIC_BASE_URL references the Api resource only) --
     const allowOrigins = originsOf(props.allowedReturnUrls);
@@ -728,6 +744,8 @@ export class DynamicsAuthService extends Construct {
     };
     if (secret) environment.CLIENT_SECRET_ARN = secretIdOf(secret);
     if (this.originVerifySecret) environment.ORIGIN_VERIFY_SECRET_ID = secretIdOf(this.originVerifySecret);
+    Object.assign(environment, this.clientAssertionKey?.environment);
+    if (props.tokenEndpointAuthMethod) environment.TOKEN_ENDPOINT_AUTH_METHOD = props.tokenEndpointAuthMethod;
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
 
@@ -804,6 +822,8 @@ export class DynamicsAuthService extends Construct {
           }),
         );
       }
+      // The same functions as the secret: those that call the token endpoint.
+      if (access.clientSecret) this.clientAssertionKey?.grantSignAssertions(role);
 
       const fn = new LambdaFunction(this, `${cap}Function`, {
         description: `Dynamics auth service: ${spec.routes.map((r) => `${r.method} ${r.path}`).join(', ')}`,

@@ -34,6 +34,9 @@ export const SETTINGS = {
   allowedReturnUrls: DEFAULT_ALLOWED_RETURN_URLS,
   entraAuthority: DEFAULT_ENTRA_AUTHORITY,
   clientSecretName: undefined,
+  clientCertificateKey: undefined,
+  clientCertificateThumbprint: undefined,
+  tokenEndpointAuthMethod: undefined,
   publicBaseUrl: undefined,
   domainName: undefined,
   certificateArn: undefined,
@@ -163,6 +166,27 @@ function positive(read: ContextReader, name: SettingName, fallback: number, inte
   return n;
 }
 
+const TOKEN_ENDPOINT_AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'];
+
+/** `clientCertificateKey`: `create` (the construct makes the key) or an existing key's ARN; the thumbprint comes later. */
+function readClientCertificate(read: ContextReader): DynamicsAuthServiceProps['clientCertificate'] {
+  const key = text(read, 'clientCertificateKey');
+  const thumbprintS256 = text(read, 'clientCertificateThumbprint');
+  if (key === undefined) {
+    if (thumbprintS256 !== undefined) {
+      throw new SettingsError('clientCertificateThumbprint', thumbprintS256, 'needs clientCertificateKey (create, or a KMS key ARN)');
+    }
+    return undefined;
+  }
+  if (key !== 'create' && !KMS_KEY_ARN.test(key)) {
+    throw new SettingsError('clientCertificateKey', key, 'expected create, or the ARN of an asymmetric RSA KMS key (not an alias)');
+  }
+  if (thumbprintS256 !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(thumbprintS256)) {
+    throw new SettingsError('clientCertificateThumbprint', thumbprintS256, 'expected the base64url SHA-256 thumbprint admin cert create prints');
+  }
+  return { ...(key !== 'create' ? { keyArn: key } : {}), ...(thumbprintS256 !== undefined ? { thumbprintS256 } : {}) };
+}
+
 /** Parses and validates all settings. Throws `SettingsError` naming the first bad one. */
 export function readSettings(read: ContextReader): Settings {
   const placeholders: SettingName[] = [];
@@ -207,6 +231,12 @@ export function readSettings(read: ContextReader): Settings {
 
   const clientSecretName = secretReference(read, 'clientSecretName');
   const originVerifySecretName = secretReference(read, 'originVerifySecretName');
+
+  const clientCertificate = readClientCertificate(read);
+  const tokenEndpointAuthMethod = text(read, 'tokenEndpointAuthMethod');
+  if (tokenEndpointAuthMethod !== undefined && !TOKEN_ENDPOINT_AUTH_METHODS.includes(tokenEndpointAuthMethod)) {
+    throw new SettingsError('tokenEndpointAuthMethod', tokenEndpointAuthMethod, `expected one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
+  }
 
   const publicBaseUrlRaw = text(read, 'publicBaseUrl');
   const publicBaseUrl =
@@ -303,6 +333,10 @@ export function readSettings(read: ContextReader): Settings {
       allowedReturnUrls,
       entraAuthority,
       ...(clientSecretName !== undefined ? { clientSecret: clientSecretName } : {}),
+      ...(clientCertificate !== undefined ? { clientCertificate } : {}),
+      ...(tokenEndpointAuthMethod !== undefined
+        ? { tokenEndpointAuthMethod: tokenEndpointAuthMethod as DynamicsAuthServiceProps['tokenEndpointAuthMethod'] }
+        : {}),
       ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}),
       ...(domainName !== undefined && certificateArn !== undefined
         ? { customDomain: { domainName, certificate: certificateArn } }

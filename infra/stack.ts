@@ -90,6 +90,12 @@ export class DynamicsAuthStack extends Stack {
         value: this.service.domainName.regionalHostedZoneId,
       });
     }
+    if (this.service.clientAssertionKey) {
+      new CfnOutput(this, 'ClientAssertionKeyArn', {
+        description: 'KMS key that signs client assertions, for `npm run admin -- cert create --key <it>`',
+        value: this.service.clientAssertionKey.key.keyArn,
+      });
+    }
     if (this.alarmTopic) {
       new CfnOutput(this, 'AlarmTopicArn', {
         description: 'SNS topic the alarms notify (add more subscriptions to it if needed)',

@@ -95,6 +95,7 @@ export async function startDevIdentityProvider(
       if (typeof response.body.access_token === 'string') response.body.expires_in = ttl;
     });
   }
+  publishClientAuthMethods(server);
   await server.start(options.port ?? 0, '127.0.0.1');
   const issuer = server.issuer.url;
   if (!issuer) throw new Error('oauth2-mock-server did not report its issuer URL');
@@ -146,6 +147,33 @@ function escapeHtml(text: string): string {
 function userNamed(users: readonly DevUser[], hint: unknown): DevUser | undefined {
   if (typeof hint !== 'string') return undefined;
   return users.find((u) => u.preferred_username.toLowerCase() === hint.trim().toLowerCase());
+}
+
+/**
+ * The client authentication methods the dev IdP handles. oauth2-mock-server advertises only `none`
+ * although it takes a secret in the body; it does not form-decode HTTP Basic credentials (nor, as
+ * reported, does Entra), so Basic is left out, and it checks no credential at all.
+ */
+export const DEV_TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_post', 'private_key_jwt'];
+
+type JsonResponse = ServerResponse & { json(body: Record<string, unknown>): unknown };
+
+function publishClientAuthMethods(server: OAuth2Server): void {
+  // The service's Express app: wrap its entry point to amend the discovery document it sends.
+  const app = server.service.requestHandler as unknown as { handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void };
+  const handle = app.handle.bind(app);
+  app.handle = (req, res, next) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/.well-known/openid-configuration') {
+      Object.defineProperty(res, 'json', {
+        configurable: true,
+        value(this: JsonResponse, body: Record<string, unknown>) {
+          const json = (Object.getPrototypeOf(this) as JsonResponse).json;
+          return json.call(this, { ...body, token_endpoint_auth_methods_supported: DEV_TOKEN_ENDPOINT_AUTH_METHODS });
+        },
+      });
+    }
+    handle(req, res, next);
+  };
 }
 
 /** The resource of the first scope of the form `<resource URL>/<permission>` (Entra's v2 scopes). */

@@ -5,7 +5,9 @@ import { TokenVault, type DataKeyCacheOptions } from './crypto/envelope.ts';
 import type { KeyProvider } from './crypto/key-provider.ts';
 import { KmsKeyProvider } from './crypto/kms-key-provider.ts';
 import { LocalKeyProvider } from './crypto/local-key-provider.ts';
+import { clientAssertionSignerFor } from './oauth/client-assertion-signer.ts';
 import { clientSecretSource } from './oauth/client-secret.ts';
+import type { Signer } from './crypto/signer.ts';
 import type { EntraClient, Fetch } from './oauth/client.ts';
 import {
   createDynamoClient,
@@ -44,6 +46,8 @@ export interface ServiceOverrides {
   sessions?: SessionStore;
   /** fetch used for the identity provider (discovery, JWKS, token endpoint). */
   idpFetch?: Fetch;
+  /** Signs client assertions instead of the configured KMS key or key file. */
+  clientAssertionSigner?: Signer;
   dataverseFetch?: Fetch;
   dataKeyCache?: DataKeyCacheOptions;
   refresher?: RefresherOptions;
@@ -72,7 +76,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   // Loaded on first use: a warm proxy request never needs the protocol library.
   const getEntra = () =>
     (entra ??= import('./oauth/client.ts').then(
-      ({ EntraClient }) => new EntraClient(config, { fetch: overrides.idpFetch, clientSecret: clientSecretSource(config) }),
+      ({ EntraClient }) => new EntraClient(config, {
+          fetch: overrides.idpFetch,
+          clientSecret: clientSecretSource(config),
+          clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config),
+        }),
     ));
   const refresher = new SessionRefresher({ sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
   return {

@@ -12,6 +12,14 @@ export interface Config {
   clientSecret?: string;
   /** Secrets Manager `SecretId` of the client secret: its complete ARN or its name (never a partial ARN). */
   clientSecretArn?: string;
+  /** TOKEN_ENDPOINT_AUTH_METHOD: the operator's choice; otherwise chosen from credentials and discovery. */
+  tokenEndpointAuthMethod?: 'private_key_jwt' | 'client_secret_basic' | 'client_secret_post' | 'none';
+  /** The asymmetric RSA KMS key (id or ARN) that signs client assertions (`private_key_jwt`). */
+  clientAssertionKeyId?: string;
+  /** Local mode: a PEM RSA private key file that signs client assertions instead of KMS. */
+  clientAssertionKeyFile?: string;
+  /** base64url SHA-256 of the DER certificate registered for the assertion key (`x5t#S256`). */
+  clientCertificateThumbprintS256?: string;
   dynamicsUrl: URL;
   publicBaseUrl: URL;
   redirectUri: string;
@@ -122,6 +130,10 @@ const EnvSchema = z.object({
   CLIENT_ID: requiredString('CLIENT_ID'),
   CLIENT_SECRET: optionalString,
   CLIENT_SECRET_ARN: optionalString,
+  TOKEN_ENDPOINT_AUTH_METHOD: optionalString,
+  CLIENT_ASSERTION_KEY_ID: optionalString,
+  CLIENT_ASSERTION_KEY_FILE: optionalString,
+  CLIENT_CERTIFICATE_THUMBPRINT_S256: optionalString,
   DYNAMICS_URL: httpsUrl('DYNAMICS_URL'),
   PUBLIC_BASE_URL: httpsUrl('PUBLIC_BASE_URL'),
   ALLOWED_RETURN_URLS: requiredString('ALLOWED_RETURN_URLS'),
@@ -185,6 +197,51 @@ export function originVerifySecretId(env: Record<string, string | undefined> = p
   return env.ORIGIN_VERIFY_SECRET_ID?.trim() || undefined;
 }
 
+const AUTH_METHODS = new Set(['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none']);
+
+/** Client authentication settings: a key needs its certificate thumbprint; an explicit method needs its credential. */
+function parseClientAuthentication(e: {
+  CLIENT_SECRET?: string;
+  CLIENT_SECRET_ARN?: string;
+  TOKEN_ENDPOINT_AUTH_METHOD?: string;
+  CLIENT_ASSERTION_KEY_ID?: string;
+  CLIENT_ASSERTION_KEY_FILE?: string;
+  CLIENT_CERTIFICATE_THUMBPRINT_S256?: string;
+}): Pick<Config, 'tokenEndpointAuthMethod' | 'clientAssertionKeyId' | 'clientAssertionKeyFile' | 'clientCertificateThumbprintS256'> {
+  const method = e.TOKEN_ENDPOINT_AUTH_METHOD;
+  if (method !== undefined && !AUTH_METHODS.has(method)) {
+    throw new ConfigError(`Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD must be one of ${[...AUTH_METHODS].join(', ')}`);
+  }
+  if (e.CLIENT_ASSERTION_KEY_ID && e.CLIENT_ASSERTION_KEY_FILE) {
+    throw new ConfigError('Invalid configuration: set CLIENT_ASSERTION_KEY_ID or CLIENT_ASSERTION_KEY_FILE, not both');
+  }
+  const hasKey = Boolean(e.CLIENT_ASSERTION_KEY_ID || e.CLIENT_ASSERTION_KEY_FILE);
+  const thumbprint = e.CLIENT_CERTIFICATE_THUMBPRINT_S256 ? parseThumbprintS256(e.CLIENT_CERTIFICATE_THUMBPRINT_S256) : undefined;
+  if (hasKey && !thumbprint) {
+    throw new ConfigError('Invalid configuration: CLIENT_CERTIFICATE_THUMBPRINT_S256 is required with a client assertion key');
+  }
+  if (method === 'private_key_jwt' && !hasKey) {
+    throw new ConfigError('Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD=private_key_jwt needs CLIENT_ASSERTION_KEY_ID (or CLIENT_ASSERTION_KEY_FILE)');
+  }
+  if ((method === 'client_secret_basic' || method === 'client_secret_post') && !e.CLIENT_SECRET && !e.CLIENT_SECRET_ARN) {
+    throw new ConfigError(`Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD=${method} needs CLIENT_SECRET_ARN (or CLIENT_SECRET in local mode)`);
+  }
+  return {
+    tokenEndpointAuthMethod: method as Config['tokenEndpointAuthMethod'],
+    clientAssertionKeyId: e.CLIENT_ASSERTION_KEY_ID,
+    clientAssertionKeyFile: e.CLIENT_ASSERTION_KEY_FILE,
+    clientCertificateThumbprintS256: thumbprint,
+  };
+}
+
+/** The SHA-256 thumbprint as base64url (as `admin cert create` prints it) or 64 hex digits (as portals show it). */
+function parseThumbprintS256(raw: string): string {
+  if (/^[A-Za-z0-9_-]{43}$/.test(raw)) return raw;
+  const hex = raw.replace(/:/g, '');
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) return Buffer.from(hex, 'hex').toString('base64url');
+  throw new ConfigError('Invalid configuration: CLIENT_CERTIFICATE_THUMBPRINT_S256 must be a SHA-256 thumbprint (43 base64url characters or 64 hex digits)');
+}
+
 /** Parses and validates the environment. Throws `ConfigError` naming the first bad variables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = EnvSchema.safeParse({ ...env, ENTRA_AUTHORITY: env.ENTRA_AUTHORITY?.trim() || DEFAULT_AUTHORITY });
@@ -199,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.CLIENT_SECRET && e.CLIENT_SECRET_ARN) {
     throw new ConfigError('Invalid configuration: set CLIENT_SECRET or CLIENT_SECRET_ARN, not both');
   }
+  const clientAuth = parseClientAuthentication(e);
   const allowedReturnUrls = parseAllowedReturnUrls(e.ALLOWED_RETURN_URLS);
   if (allowedReturnUrls.length === 0) throw new ConfigError('Invalid configuration: ALLOWED_RETURN_URLS is empty');
   const publicBaseUrl = new URL(e.PUBLIC_BASE_URL.href.replace(/\/+$/, ''));
@@ -209,6 +267,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clientId: e.CLIENT_ID,
     clientSecret: e.CLIENT_SECRET,
     clientSecretArn: e.CLIENT_SECRET_ARN,
+    ...clientAuth,
     dynamicsUrl: new URL(e.DYNAMICS_URL.origin),
     publicBaseUrl,
     redirectUri: `${publicBaseUrl.href.replace(/\/+$/, '')}/auth/callback`,

@@ -7,7 +7,8 @@ import {
   type KeyProvider,
 } from './key-provider.ts';
 
-const RETRYABLE = new Set([
+/** KMS errors a later retry may fix (throttling, KMS-side faults, timeouts). */
+export const KMS_RETRYABLE_ERRORS = new Set([
   'ThrottlingException',
   'KMSInternalException',
   'DependencyTimeoutException',
@@ -65,7 +66,7 @@ export class KmsKeyProvider implements KeyProvider {
 
 function mapKmsError(err: unknown): Error {
   const name = (err as { name?: string }).name ?? '';
-  if (RETRYABLE.has(name)) return new KeyServiceUnavailableError(`KMS unavailable (${name})`);
+  if (KMS_RETRYABLE_ERRORS.has(name)) return new KeyServiceUnavailableError(`KMS unavailable (${name})`);
   if (name === 'InvalidCiphertextException' || name === 'IncorrectKeyException') {
     return new DecryptionError(`KMS refused to decrypt (${name})`);
   }

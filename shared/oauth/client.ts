@@ -1,7 +1,10 @@
 import * as oauth from 'oauth4webapi';
-import type { Config } from '../config/config.ts';
+import { ConfigError, type Config } from '../config/config.ts';
+import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
+import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
 import type { SessionUser } from '../stores/model.ts';
+import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
 import { TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
 
 export { TerminalGrantError, TokenEndpointError, TransientTokenError };
@@ -57,6 +60,8 @@ export interface EntraClientOptions {
   fetch?: Fetch;
   /** Resolves the confidential client's secret, or undefined for a public client. */
   clientSecret?: () => Promise<string | undefined>;
+  /** Signs `private_key_jwt` client assertions (KMS in AWS, a local key in local mode). */
+  clientAssertionSigner?: Signer;
 }
 
 /**
@@ -121,6 +126,8 @@ export class EntraClient {
     loginHint?: string;
   }): Promise<string> {
     const as = await this.discover();
+    // Fail at the first sign-in, before the user meets the provider, if no usable method exists.
+    this.tokenEndpointAuthMethod(as);
     if (!as.authorization_endpoint) throw new TokenEndpointError('Discovery has no authorization_endpoint');
     const url = new URL(as.authorization_endpoint);
     url.searchParams.set('client_id', this.config.clientId);
@@ -137,10 +144,32 @@ export class EntraClient {
     return url.href;
   }
 
-  private async clientAuth(): Promise<oauth.ClientAuth> {
+  /** The token-endpoint client authentication method for this configuration and provider (see client-auth.ts). */
+  tokenEndpointAuthMethod(as: oauth.AuthorizationServer): TokenEndpointAuthMethod {
+    return chooseTokenEndpointAuthMethod(
+      {
+        explicit: this.config.tokenEndpointAuthMethod,
+        hasKey: Boolean(this.options.clientAssertionSigner && this.config.clientCertificateThumbprintS256),
+        hasSecret: Boolean(this.options.clientSecret),
+        preferSecretInBody: isEntraHost(this.config.entraAuthority),
+      },
+      as.token_endpoint_auth_methods_supported,
+    );
+  }
+
+  private async clientAuth(as: oauth.AuthorizationServer): Promise<oauth.ClientAuth> {
+    const method = this.tokenEndpointAuthMethod(as);
+    if (method === 'none') return oauth.None();
+    if (method === 'private_key_jwt') {
+      const signer = this.options.clientAssertionSigner;
+      const thumbprint = this.config.clientCertificateThumbprintS256;
+      if (!signer || !thumbprint) throw new ConfigError('private_key_jwt needs CLIENT_ASSERTION_KEY_ID and CLIENT_CERTIFICATE_THUMBPRINT_S256');
+      return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint });
+    }
     const secret = await this.options.clientSecret?.();
-    // A public client must send no secret at all (Entra AADSTS700025).
-    return secret ? oauth.ClientSecretPost(secret) : oauth.None();
+    if (!secret) throw new ConfigError(`${method} needs a client secret, and none is configured`);
+    // RFC 6749 §2.3.1: Basic (form-encoded id and secret) is the method servers must support.
+    return method === 'client_secret_basic' ? oauth.ClientSecretBasic(secret) : oauth.ClientSecretPost(secret);
   }
 
   /**
@@ -169,7 +198,7 @@ export class EntraClient {
       response = await oauth.authorizationCodeGrantRequest(
         as,
         this.client,
-        await this.clientAuth(),
+        await this.clientAuth(as),
         validated,
         this.config.redirectUri,
         params.codeVerifier,
@@ -223,7 +252,7 @@ export class EntraClient {
       const response = await oauth.refreshTokenGrantRequest(
         as,
         this.client,
-        await this.clientAuth(),
+        await this.clientAuth(as),
         refreshToken,
         {
           ...this.requestOptions(Math.min(budgetMs, this.config.tokenEndpointTimeoutMs)),
@@ -258,6 +287,13 @@ export class EntraClient {
   }
 }
 
+/** Microsoft Entra ID's sign-in hosts (global and national clouds). */
+const ENTRA_HOSTS = new Set([ENTRA_HOST, 'login.microsoftonline.us', 'login.partner.microsoftonline.cn', 'login.chinacloudapi.cn']);
+
+function isEntraHost(authority: URL): boolean {
+  return ENTRA_HOSTS.has(authority.hostname.toLowerCase());
+}
+
 function expiresAt(result: oauth.TokenEndpointResponse): number {
   const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
   return Date.now() + seconds * 1000;
@@ -282,6 +318,8 @@ function upstreamStatus(err: unknown): number | undefined {
 /** Maps a failure talking to the IdP to transient (retry later) or a permanent upstream error. */
 function mapTokenEndpointFailure(err: unknown, what: string): Error {
   if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof HttpError) return err;
+  // KMS could not sign the client assertion (throttled, unavailable): nothing was sent, retry later.
+  if (err instanceof KeyServiceUnavailableError) return err;
   if (isTimeoutOrNetwork(err)) return new TransientTokenError(`${what} unreachable or timed out`);
   const status = upstreamStatus(err);
   if (status !== undefined && (status >= 500 || status === 429)) {
