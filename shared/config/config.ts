@@ -57,8 +57,11 @@ export interface Config {
    * `offline_access`) and RFC 6749 §6 (no scope on refresh).
    */
   idpProfile: IdpProfile;
-  /** RESOURCE_INDICATOR: the RFC 8707 `resource` sent on authorization and token requests (unset: none). */
-  resourceIndicator?: URL;
+  /**
+   * RESOURCE_INDICATOR: the RFC 8707 `resource` sent on authorization and token requests (unset:
+   * none), verbatim (AD FS matches a relying party identifier exactly).
+   */
+  resourceIndicator?: string;
   /** POST_LOGOUT_REDIRECT_URI: where the provider sends the browser after logout (OIDC RP-Initiated Logout §2). */
   postLogoutRedirectUri?: string;
 }
@@ -161,7 +164,7 @@ const EnvSchema = z.object({
       return value === 'entra' || value === 'standard' ? value : fail(ctx, raw, 'IDP_PROFILE must be entra or standard');
     }),
   ),
-  RESOURCE_INDICATOR: z.optional(httpsUrl('RESOURCE_INDICATOR')),
+  RESOURCE_INDICATOR: optionalString,
   POST_LOGOUT_REDIRECT_URI: optionalString,
 });
 
@@ -202,12 +205,17 @@ function parsePostLogoutRedirectUri(raw: string | undefined, allowed: readonly U
   return raw;
 }
 
-/** RFC 8707 §2: an absolute URI without a fragment (and, here, without a query). */
-function checkResourceIndicator(url: URL | undefined): URL | undefined {
-  if (url && (url.search || url.hash)) {
+/** RFC 8707 §2: an absolute URI without a fragment (and, here, https without a query). */
+function checkResourceIndicator(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (!url || url.search || url.hash || url.username || url.password) {
     throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must be an absolute URL without query or fragment');
   }
-  return url;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must use https (http only for loopback hosts)');
+  }
+  return raw;
 }
 
 /** RFC 8252 §7.1: private-use schemes in reverse-domain form, never http(s) or well-known ones. */

@@ -17,7 +17,7 @@ export function promptFor(config: Config, requested: string | undefined): string
 
 /** RFC 8707 §2: the resource the tokens are for, on authorization and token requests alike. */
 export function resourceParameters(config: Config): Record<string, string> {
-  return config.resourceIndicator ? { resource: config.resourceIndicator.href } : {};
+  return config.resourceIndicator ? { resource: config.resourceIndicator } : {};
 }
 
 /** The refresh request's parameters beyond the refresh token itself. */
