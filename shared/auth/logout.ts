@@ -8,8 +8,10 @@ import type { Services } from '../runtime.ts';
  */
 export async function endSession(services: Services, sessionId: string | undefined): Promise<string | undefined> {
   const session = sessionId ? await services.sessions.get(sessionId, Math.floor(services.now() / 1000)) : undefined;
+  const entra = await services.entra();
   let refreshToken: string | undefined;
-  if (session) {
+  // Decrypt only for a provider that can revoke (no key-service call on Entra).
+  if (session && (await entra.canRevoke())) {
     refreshToken = await services
       .vault()
       .then((vault) => vault.open(session.id, session.dataKey, 'refresh_token', session.refreshToken))
@@ -19,11 +21,10 @@ export async function endSession(services: Services, sessionId: string | undefin
       });
   }
   if (sessionId) await services.sessions.delete(sessionId);
-  const entra = await services.entra();
   if (refreshToken) {
     try {
-      const revoked = await entra.revokeRefreshToken(refreshToken);
-      logger.info(revoked ? 'refresh token revoked' : 'refresh token not revoked: the provider offers no revocation endpoint');
+      await entra.revokeRefreshToken(refreshToken);
+      logger.info('refresh token revoked');
     } catch (err) {
       logger.warn('refresh token revocation failed; the session is deleted', { error: errorName(err) });
     }

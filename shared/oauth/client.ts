@@ -271,6 +271,11 @@ export class EntraClient {
     }
   }
 
+  /** Whether discovery names an RFC 7009 revocation endpoint (Entra's does not); false if discovery fails. */
+  async canRevoke(): Promise<boolean> {
+    return this.discover().then(offersRevocation, () => false);
+  }
+
   /**
    * RFC 7009 revocation of a refresh token (which, §2.1, also ends its grant's access tokens where the
    * provider supports that). Returns false when the provider has no revocation endpoint (Entra).

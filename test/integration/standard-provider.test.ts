@@ -169,6 +169,10 @@ describe('logout at a standard OpenID Provider', () => {
 
   it('builds the end-session URL with post_logout_redirect_uri and logout_hint, which the provider accepts', async () => {
     const { sessionCookie } = await signedIn();
+    // Kept with the session for logout, but personal data: never shown to clients.
+    const who = await session(stack.routes(), sessionCookie);
+    expect(who.statusCode).toBe(200);
+    expect(who.body).not.toContain(LOGIN_HINT);
     const answer = await logout(stack.routes(), sessionCookie);
     expect(answer.statusCode).toBe(200);
     const logoutUrl = new URL(jsonBody(answer).logoutUrl as string);
