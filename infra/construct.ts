@@ -210,6 +210,24 @@ export interface DynamicsAuthServiceProps {
    */
   readonly nativeRedirectSchemes?: readonly string[];
   /**
+   * IDP_PROFILE: `standard` for an OpenID Provider other than Entra (prompt=consent for a refresh
+   * token, no scope on refresh; see README "OpenID providers other than Entra").
+   * @default 'entra' (the variable is not set)
+   */
+  readonly idpProfile?: 'entra' | 'standard';
+  /**
+   * RESOURCE_INDICATOR: the RFC 8707 `resource` sent on authorization and token requests (AD FS:
+   * the Dynamics 365 relying party identifier).
+   * @default - none
+   */
+  readonly resourceIndicator?: string;
+  /**
+   * POST_LOGOUT_REDIRECT_URI: where the provider sends the browser after logout; must be under
+   * `allowedReturnUrls` and registered at the provider exactly as written (Entra: a redirect URI).
+   * @default - none: the provider's own signed-out page
+   */
+  readonly postLogoutRedirectUri?: string;
+  /**
    * SNS topic that every alarm (`alarms`) notifies when it goes into ALARM. The construct adds a
    * statement to the topic's policy that lets CloudWatch publish for exactly these alarms (a topic
    * policy replaces SNS's default one, so without it CloudWatch could not publish). For an imported
@@ -522,6 +540,9 @@ function validate(props: DynamicsAuthServiceProps): void {
   if (props.logLevel !== undefined && !LOG_LEVELS.includes(props.logLevel)) {
     throw invalid('logLevel', `"${props.logLevel}" must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  if (props.idpProfile !== undefined && !['entra', 'standard'].includes(props.idpProfile)) {
+    throw invalid('idpProfile', `"${props.idpProfile}" must be entra or standard`);
+  }
   for (const scheme of props.nativeRedirectSchemes ?? []) {
     if (Token.isUnresolved(scheme)) continue;
     if (!NATIVE_REDIRECT_SCHEME.test(scheme)) {
@@ -748,6 +769,9 @@ export class DynamicsAuthService extends Construct {
     if (props.tokenEndpointAuthMethod) environment.TOKEN_ENDPOINT_AUTH_METHOD = props.tokenEndpointAuthMethod;
     const schemes = props.nativeRedirectSchemes ?? [];
     if (schemes.length > 0) environment.NATIVE_REDIRECT_SCHEMES = schemes.join(',');
+    if (props.idpProfile && props.idpProfile !== 'entra') environment.IDP_PROFILE = props.idpProfile;
+    if (props.resourceIndicator) environment.RESOURCE_INDICATOR = props.resourceIndicator;
+    if (props.postLogoutRedirectUri) environment.POST_LOGOUT_REDIRECT_URI = props.postLogoutRedirectUri;
 
     const keyPolicyStatements: PolicyStatement[] = [];
     const functions: Partial<Record<FunctionName, LambdaFunction>> = {};

@@ -50,6 +50,9 @@ export const SETTINGS = {
   logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
   logLevel: DEFAULT_LOG_LEVEL,
   nativeRedirectSchemes: undefined,
+  idpProfile: undefined,
+  resourceIndicator: undefined,
+  postLogoutRedirectUri: undefined,
   alarmEmail: undefined,
   existingSessionsTableName: undefined,
   existingApiKeysTableName: undefined,
@@ -303,6 +306,19 @@ export function readSettings(read: ContextReader): Settings {
     }
   }
 
+  // IDP_PROFILE, RESOURCE_INDICATOR and POST_LOGOUT_REDIRECT_URI: the URLs are passed verbatim, as
+  // providers compare them exactly (the functions check the redirect against allowedReturnUrls).
+  const idpProfile = text(read, 'idpProfile')?.toLowerCase();
+  if (idpProfile !== undefined && idpProfile !== 'entra' && idpProfile !== 'standard') {
+    throw new SettingsError('idpProfile', idpProfile, 'expected entra or standard');
+  }
+  const resourceIndicator = text(read, 'resourceIndicator');
+  if (resourceIndicator !== undefined) url('resourceIndicator', resourceIndicator, { httpsOnly: true, pathAllowed: true });
+  const postLogoutRedirectUri = text(read, 'postLogoutRedirectUri');
+  if (postLogoutRedirectUri !== undefined) {
+    url('postLogoutRedirectUri', postLogoutRedirectUri, { httpsOnly: false, pathAllowed: true });
+  }
+
   const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> = {};
   for (const name of ['existingSessionsTableName', 'existingApiKeysTableName'] as const) {
     const value = text(read, name);
@@ -349,6 +365,9 @@ export function readSettings(read: ContextReader): Settings {
       logRetention: retention as RetentionDays,
       logLevel: logLevel as LogLevelName,
       ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),
+      ...(idpProfile !== undefined ? { idpProfile: idpProfile as 'entra' | 'standard' } : {}),
+      ...(resourceIndicator !== undefined ? { resourceIndicator } : {}),
+      ...(postLogoutRedirectUri !== undefined ? { postLogoutRedirectUri } : {}),
       ...existing,
     },
   };

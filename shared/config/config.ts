@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { checkReturnTo } from '../auth/return-to.ts';
 
 /**
  * The service's configuration, parsed and validated once at start-up from the environment.
@@ -57,7 +58,23 @@ export interface Config {
   dataverseRejectionCooldownSeconds: number;
   /** Allow plain-http issuer and Dataverse URLs (loopback hosts only; local mode and tests). */
   allowInsecureLoopback: boolean;
+  /**
+   * IDP_PROFILE: how the identity provider is spoken to. `entra` (default): Microsoft Entra ID, which
+   * issues refresh tokens for `offline_access` without a consent prompt and needs the resource scope on
+   * every refresh. `standard`: an OpenID Provider that follows OIDC Core §11 (`prompt=consent` for
+   * `offline_access`) and RFC 6749 §6 (no scope on refresh).
+   */
+  idpProfile: IdpProfile;
+  /**
+   * RESOURCE_INDICATOR: the RFC 8707 `resource` sent on authorization and token requests (unset:
+   * none), verbatim (AD FS matches a relying party identifier exactly).
+   */
+  resourceIndicator?: string;
+  /** POST_LOGOUT_REDIRECT_URI: where the provider sends the browser after logout (OIDC RP-Initiated Logout §2). */
+  postLogoutRedirectUri?: string;
 }
+
+export type IdpProfile = 'entra' | 'standard';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -152,6 +169,15 @@ const EnvSchema = z.object({
   TOKEN_ENDPOINT_TIMEOUT_MS: wholeNumber('TOKEN_ENDPOINT_TIMEOUT_MS', 8_000, 100, 60_000),
   MAX_RETRY_AFTER_SECONDS: wholeNumber('MAX_RETRY_AFTER_SECONDS', 5, 0, 60),
   DATAVERSE_REJECTION_COOLDOWN_SECONDS: wholeNumber('DATAVERSE_REJECTION_COOLDOWN_SECONDS', 600, 60, 24 * 3600),
+  IDP_PROFILE: z.pipe(
+    z.optional(z.string()),
+    z.transform((raw: string | undefined, ctx: Issues): IdpProfile => {
+      const value = raw?.trim().toLowerCase() || 'entra';
+      return value === 'entra' || value === 'standard' ? value : fail(ctx, raw, 'IDP_PROFILE must be entra or standard');
+    }),
+  ),
+  RESOURCE_INDICATOR: optionalString,
+  POST_LOGOUT_REDIRECT_URI: optionalString,
 });
 
 function parseAllowedReturnUrls(raw: string): URL[] {
@@ -174,6 +200,34 @@ function parseAllowedReturnUrls(raw: string): URL[] {
       }
       return url;
     });
+}
+
+/**
+ * The post-logout target must be an allowed return URL (RFC 9700 §4.11: no open redirector) and is
+ * sent verbatim: Entra and OIDC RP-Initiated Logout §3 compare it exactly with a registered URI.
+ */
+function parsePostLogoutRedirectUri(raw: string | undefined, allowed: readonly URL[]): string | undefined {
+  if (raw === undefined) return undefined;
+  const checked = checkReturnTo(raw, allowed);
+  if (!checked || new URL(checked).hash) {
+    throw new ConfigError(
+      'Invalid configuration: POST_LOGOUT_REDIRECT_URI must be an absolute URL under ALLOWED_RETURN_URLS, written exactly as registered at the provider, without a fragment',
+    );
+  }
+  return raw;
+}
+
+/** RFC 8707 §2: an absolute URI without a fragment (and, here, https without a query). */
+function checkResourceIndicator(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (!url || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must be an absolute URL without query or fragment');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must use https (http only for loopback hosts)');
+  }
+  return raw;
 }
 
 /** RFC 8252 §7.1: private-use schemes in reverse-domain form, never http(s) or well-known ones. */
@@ -289,5 +343,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRetryAfterSeconds: e.MAX_RETRY_AFTER_SECONDS,
     dataverseRejectionCooldownSeconds: e.DATAVERSE_REJECTION_COOLDOWN_SECONDS,
     allowInsecureLoopback: loopback,
+    idpProfile: e.IDP_PROFILE,
+    resourceIndicator: checkResourceIndicator(e.RESOURCE_INDICATOR),
+    postLogoutRedirectUri: parsePostLogoutRedirectUri(e.POST_LOGOUT_REDIRECT_URI, allowedReturnUrls),
   };
 }

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { ConfigError } from '../config/config.ts';
 import { DecryptionError, KeyServiceUnavailableError } from '../crypto/key-provider.ts';
-import { TokenEndpointError, TransientTokenError } from '../oauth/errors.ts';
+import { ClientRejectedError, TokenEndpointError, TransientTokenError } from '../oauth/errors.ts';
 import { StoreUnavailableError } from '../stores/model.ts';
 import { logger } from '../observability/logger.ts';
 import { HttpError } from './errors.ts';
@@ -44,6 +44,11 @@ export function toErrorResponse(err: unknown, path?: string): HttpResponse {
     return json(503, body('temporarily_unavailable', 'The identity provider is briefly unavailable; retry shortly.'), {
       headers: { 'Retry-After': '1' },
     });
+  }
+  if (err instanceof ClientRejectedError) {
+    // The service's own credentials or registration: the operator must fix it; the session is kept.
+    logger.error('identity provider refused this client; check CLIENT_ID, its credential and grant types', { oauthError: err.oauthError });
+    return json(502, body('client_rejected', 'The identity provider refused this service; the operator must check its registration.'));
   }
   if (err instanceof TokenEndpointError) {
     logger.error('identity provider error', { error: describe(err) });

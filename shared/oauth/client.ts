@@ -5,9 +5,10 @@ import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
 import type { SessionUser } from '../stores/model.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
-import { TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
+import { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
+import { classifyTokenError, promptFor, refreshParameters, resourceParameters } from './profile.ts';
 
-export { TerminalGrantError, TokenEndpointError, TransientTokenError };
+export { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError };
 
 /** A fetch-compatible function (injected in tests; the platform's fetch otherwise). */
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
@@ -21,7 +22,6 @@ export interface TokenSet {
   accessTokenExpiresAt: number;
 }
 
-const TERMINAL_GRANT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
 const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
 const ENTRA_HOST = 'login.microsoftonline.com';
 /** Entra's multi-tenant discovery documents publish this issuer template. */
@@ -139,7 +139,9 @@ export class EntraClient {
     url.searchParams.set('code_challenge', params.codeChallenge);
     url.searchParams.set('code_challenge_method', 'S256');
     url.searchParams.set('response_mode', 'query');
-    if (params.prompt) url.searchParams.set('prompt', params.prompt);
+    const prompt = promptFor(this.config, params.prompt);
+    if (prompt) url.searchParams.set('prompt', prompt);
+    for (const [name, value] of Object.entries(resourceParameters(this.config))) url.searchParams.set(name, value);
     if (params.loginHint) url.searchParams.set('login_hint', params.loginHint);
     return url.href;
   }
@@ -202,7 +204,7 @@ export class EntraClient {
         validated,
         this.config.redirectUri,
         params.codeVerifier,
-        this.requestOptions(),
+        { ...this.requestOptions(), additionalParameters: resourceParameters(this.config) },
       );
       result = await oauth.processAuthorizationCodeResponse(as, this.client, response, {
         expectedNonce: params.nonce,
@@ -222,7 +224,8 @@ export class EntraClient {
     const claims = oauth.getValidatedIdTokenClaims(result);
     if (!claims) throw new HttpError(400, 'invalid_id_token', 'The token response carried no id_token.');
     if (!result.refresh_token) {
-      throw new HttpError(502, 'no_refresh_token', 'The identity provider issued no refresh token (is offline_access granted?).');
+      // A session that cannot refresh would end at the access token's expiry: refuse it now.
+      throw new HttpError(502, 'no_refresh_token', 'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).');
     }
     const oid = typeof claims.oid === 'string' ? claims.oid : claims.sub;
     const tid = typeof claims.tid === 'string' ? claims.tid : '';
@@ -238,6 +241,8 @@ export class EntraClient {
         sub: claims.sub,
         name: typeof claims.name === 'string' ? claims.name : undefined,
         username: typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined,
+        // Entra's optional claim, made for logout_hint (Microsoft identity platform: optional claims).
+        loginHint: typeof claims.login_hint === 'string' && claims.login_hint.length <= 2048 ? claims.login_hint : undefined,
       },
     };
   }
@@ -256,7 +261,7 @@ export class EntraClient {
         refreshToken,
         {
           ...this.requestOptions(Math.min(budgetMs, this.config.tokenEndpointTimeoutMs)),
-          additionalParameters: { scope: this.scope },
+          additionalParameters: refreshParameters(this.config, this.scope),
         },
       );
       const result = await oauth.processRefreshTokenResponse(as, this.client, response);
@@ -266,25 +271,63 @@ export class EntraClient {
         accessTokenExpiresAt: expiresAt(result),
       };
     } catch (err) {
-      if (err instanceof oauth.ResponseBodyError && TERMINAL_GRANT_ERRORS.has(err.error)) {
-        throw new TerminalGrantError(err.error);
+      if (err instanceof oauth.ResponseBodyError) {
+        const kind = classifyTokenError(err.error);
+        if (kind === 'grant_ended') throw new TerminalGrantError(err.error);
+        if (kind === 'client_rejected') throw new ClientRejectedError(err.error);
       }
       throw mapTokenEndpointFailure(err, 'Token endpoint');
     }
   }
 
-  /** Entra's end-session URL, for the client to navigate to after logout (OIDC RP-Initiated Logout). */
-  async endSessionUrl(): Promise<string | undefined> {
+  /**
+   * The provider's end-session URL, for the client to navigate to after logout (OIDC RP-Initiated
+   * Logout §2): client_id, the configured post_logout_redirect_uri and, when the id_token carried
+   * Entra's login_hint claim, logout_hint (so Entra skips its account picker). No id_token_hint: an
+   * id_token in a URL lands in browser history and logs, and client_id suffices with the redirect.
+   */
+  async endSessionUrl(loginHint?: string): Promise<string | undefined> {
     try {
       const as = await this.discover();
       if (!as.end_session_endpoint) return undefined;
       const url = new URL(as.end_session_endpoint);
       url.searchParams.set('client_id', this.config.clientId);
+      if (this.config.postLogoutRedirectUri) url.searchParams.set('post_logout_redirect_uri', this.config.postLogoutRedirectUri);
+      if (loginHint) url.searchParams.set('logout_hint', loginHint);
       return url.href;
     } catch {
       return undefined;
     }
   }
+
+  /** Whether discovery names an RFC 7009 revocation endpoint (Entra's does not); false if discovery fails. */
+  async canRevoke(): Promise<boolean> {
+    return this.discover().then(offersRevocation, () => false);
+  }
+
+  /**
+   * RFC 7009 revocation of a refresh token (which, §2.1, also ends its grant's access tokens where the
+   * provider supports that). Returns false when the provider has no revocation endpoint (Entra).
+   */
+  async revokeRefreshToken(refreshToken: string): Promise<boolean> {
+    const as = await this.discover();
+    if (!offersRevocation(as)) return false;
+    try {
+      const response = await oauth.revocationRequest(as, this.client, await this.clientAuth(as), refreshToken, {
+        ...this.requestOptions(),
+        additionalParameters: { token_type_hint: 'refresh_token' },
+      });
+      await oauth.processRevocationResponse(response);
+      return true;
+    } catch (err) {
+      throw mapTokenEndpointFailure(err, 'Revocation endpoint');
+    }
+  }
+}
+
+/** Whether the provider offers RFC 7009 token revocation (Entra does not). */
+export function offersRevocation(as: oauth.AuthorizationServer): boolean {
+  return typeof as.revocation_endpoint === 'string';
 }
 
 /** Microsoft Entra ID's sign-in hosts (global and national clouds). */

@@ -19,3 +19,14 @@ export class TransientTokenError extends Error {
 export class TokenEndpointError extends Error {
   override name = 'TokenEndpointError';
 }
+
+/**
+ * The token endpoint refused the service itself (invalid_client, unauthorized_client,
+ * unsupported_grant_type; RFC 6749 §5.2): a configuration problem for the operator, not the user's.
+ */
+export class ClientRejectedError extends TokenEndpointError {
+  override name = 'ClientRejectedError';
+  constructor(readonly oauthError: string) {
+    super(`Token endpoint refused this client: ${oauthError}`);
+  }
+}

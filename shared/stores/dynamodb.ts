@@ -486,6 +486,7 @@ function fromSession(session: Session): Item {
   };
   if (session.user.name) item.name = s(session.user.name);
   if (session.user.username) item.username = s(session.user.username);
+  if (session.user.loginHint) item.loginHint = s(session.user.loginHint);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
   if (session.dataverseRejectedUntil !== undefined) item.dvRejectedUntil = n(session.dataverseRejectedUntil);
   if (session.connection) {
@@ -506,6 +507,7 @@ function toSession(item: Item): Session {
       sub: str(item, 'sub'),
       name: optStr(item, 'name'),
       username: optStr(item, 'username'),
+      loginHint: optStr(item, 'loginHint'),
     },
     dataKey: bin(item, 'dataKey'),
     accessToken: bin(item, 'accessToken'),

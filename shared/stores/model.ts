@@ -78,6 +78,11 @@ export interface SessionUser {
   sub: string;
   name?: string;
   username?: string;
+  /**
+   * The id_token's `login_hint` optional claim (Entra), sent back as `logout_hint` at logout. Not a
+   * secret, but personal data: kept with the session only and never returned to clients.
+   */
+  loginHint?: string;
 }
 
 /** A signed-in user. Keyed by SHA-256(session token); the token itself is never stored. */

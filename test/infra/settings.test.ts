@@ -155,3 +155,25 @@ describe('readSettings', () => {
     );
   });
 });
+
+describe('identity-provider settings', () => {
+  it('passes idpProfile, resourceIndicator and postLogoutRedirectUri through verbatim', () => {
+    const s = read({
+      idpProfile: 'Standard',
+      resourceIndicator: 'https://crm.contoso.com/',
+      postLogoutRedirectUri: 'https://app.example.com/signed-out',
+    });
+    expect(s.serviceProps).toMatchObject({
+      idpProfile: 'standard',
+      resourceIndicator: 'https://crm.contoso.com/',
+      postLogoutRedirectUri: 'https://app.example.com/signed-out',
+    });
+    expect(read({}).serviceProps).not.toHaveProperty('idpProfile');
+  });
+
+  it('refuses an unknown profile and malformed URLs, naming the setting', () => {
+    expect(() => read({ idpProfile: 'adfs' })).toThrow('Invalid setting "idpProfile" (-c idpProfile=adfs): expected entra or standard');
+    expect(() => read({ resourceIndicator: 'http://crm.contoso.com' })).toThrow(/resourceIndicator.*https/);
+    expect(() => read({ postLogoutRedirectUri: 'https://app.example.com/bye#x' })).toThrow(/postLogoutRedirectUri/);
+  });
+});

@@ -30,9 +30,30 @@ describe('configuration', () => {
     [{ SESSION_TTL_SECONDS: 'soon' }, /SESSION_TTL_SECONDS/],
     [{ CLIENT_SECRET: 's', CLIENT_SECRET_ARN: 'arn' }, /not both/],
     [{ DATAVERSE_REJECTION_COOLDOWN_SECONDS: '30' }, /DATAVERSE_REJECTION_COOLDOWN_SECONDS must be at least 60/],
+    [{ IDP_PROFILE: 'adfs' }, /IDP_PROFILE must be entra or standard/],
+    [{ RESOURCE_INDICATOR: 'https://contoso.crm.dynamics.com/?x=1' }, /RESOURCE_INDICATOR must be an absolute URL without query or fragment/],
+    [{ RESOURCE_INDICATOR: 'http://contoso.crm.dynamics.com' }, /RESOURCE_INDICATOR must use https/],
+    [{ POST_LOGOUT_REDIRECT_URI: 'https://evil.example/signed-out' }, /POST_LOGOUT_REDIRECT_URI must be an absolute URL under ALLOWED_RETURN_URLS/],
+    [{ POST_LOGOUT_REDIRECT_URI: 'https://portal.example.com/other' }, /POST_LOGOUT_REDIRECT_URI/],
+    [{ POST_LOGOUT_REDIRECT_URI: 'https://app.example.com/bye#x' }, /POST_LOGOUT_REDIRECT_URI/],
+    [{ POST_LOGOUT_REDIRECT_URI: '/signed-out' }, /POST_LOGOUT_REDIRECT_URI/],
   ])('fails fast naming the bad variable (%o)', (patch, message) => {
     expect(() => loadConfig({ ...base, ...patch })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, ...patch })).toThrow(message);
+  });
+
+  it('reads the identity-provider profile, resource indicator and post-logout redirect', () => {
+    expect(loadConfig(base)).toMatchObject({ idpProfile: 'entra', resourceIndicator: undefined, postLogoutRedirectUri: undefined });
+    const config = loadConfig({
+      ...base,
+      IDP_PROFILE: ' Standard ',
+      RESOURCE_INDICATOR: 'https://contoso.crm.dynamics.com',
+      POST_LOGOUT_REDIRECT_URI: 'https://portal.example.com/crm/signed-out',
+    });
+    expect(config.idpProfile).toBe('standard');
+    expect(config.resourceIndicator).toBe('https://contoso.crm.dynamics.com');
+    // Sent verbatim: Entra compares it exactly with the registered URI.
+    expect(config.postLogoutRedirectUri).toBe('https://portal.example.com/crm/signed-out');
   });
 
   it('allows plain http only for loopback hosts (local mode)', () => {
