@@ -271,10 +271,11 @@ export class EntraClient {
         accessTokenExpiresAt: expiresAt(result),
       };
     } catch (err) {
-      if (err instanceof oauth.ResponseBodyError) {
-        const kind = classifyTokenError(err.error);
-        if (kind === 'grant_ended') throw new TerminalGrantError(err.error);
-        if (kind === 'client_rejected') throw new ClientRejectedError(err.error);
+      const code = oauthErrorCode(err);
+      if (code !== undefined) {
+        const kind = classifyTokenError(code);
+        if (kind === 'grant_ended') throw new TerminalGrantError(code);
+        if (kind === 'client_rejected') throw new ClientRejectedError(code);
       }
       throw mapTokenEndpointFailure(err, 'Token endpoint');
     }
@@ -350,6 +351,17 @@ function safeCode(code: string): string {
 function isTimeoutOrNetwork(err: unknown): boolean {
   const name = (err as { name?: string })?.name;
   return name === 'TimeoutError' || name === 'AbortError' || (err instanceof TypeError && /fetch/i.test(err.message));
+}
+
+/**
+ * The OAuth error code of a token-endpoint answer. A 401 carrying `WWW-Authenticate` (a client that
+ * authenticated with HTTP Basic) is `invalid_client` (RFC 6749 §5.2); oauth4webapi reports it as a
+ * challenge rather than a body error.
+ */
+function oauthErrorCode(err: unknown): string | undefined {
+  if (err instanceof oauth.ResponseBodyError) return err.error;
+  if (err instanceof oauth.WWWAuthenticateChallengeError && err.status === 401) return 'invalid_client';
+  return undefined;
 }
 
 function upstreamStatus(err: unknown): number | undefined {
