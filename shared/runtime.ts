@@ -74,7 +74,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     (entra ??= import('./oauth/client.ts').then(
       ({ EntraClient }) => new EntraClient(config, { fetch: overrides.idpFetch, clientSecret: clientSecretSource(config) }),
     ));
-  const refresher = new SessionRefresher({ sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
+  const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
   return {
     config,
     pendingLogins,

@@ -31,7 +31,7 @@ export const connectionsRoute =
       // A fresh access token for backends that call Dataverse themselves (refreshed when near expiry).
       let connection = await loadActiveConnection(s, key.keyId, connectionId);
       if (connection.accessTokenExpiresAt - s.now() <= s.config.refreshSkewSeconds * 1000) {
-        connection = await s.refresher.refreshFrom(connection.id, connection.version, handlerDeadline(context, s.now()));
+        connection = await s.refresher.refreshFrom(connection.id, connection.accessVersion ?? connection.version, handlerDeadline(context, s.now()));
       }
       const vault = await s.vault();
       const accessToken = await vault.open(connection.id, connection.dataKey, 'access_token', connection.accessToken);

@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { CLOUDS } from '../config/clouds.ts';
 import type { Config } from '../config/config.ts';
 import { HttpError } from '../http/errors.ts';
 import type { SessionUser } from '../stores/model.ts';
@@ -19,10 +20,16 @@ export interface TokenSet {
 }
 
 const TERMINAL_GRANT_ERRORS = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required']);
+/** Errors that refuse one resource, not the grant (RFC 6749 §5.2 invalid_scope; RFC 8707 §2 invalid_target). */
+const RESOURCE_ERRORS = new Set(['invalid_scope', 'invalid_resource', 'invalid_target', 'consent_required']);
+/**
+ * Entra's invalid_grant codes that concern the requested resource: AADSTS65001 (no consent for it),
+ * AADSTS500011 (resource not found in the tenant), AADSTS650052 and AADSTS650057 (invalid resource).
+ */
+const RESOURCE_AADSTS = /\bAADSTS(?:65001|500011|650052|650057)\b/;
 const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
-const ENTRA_HOST = 'login.microsoftonline.com';
-/** Entra's multi-tenant discovery documents publish this issuer template. */
-const ENTRA_TEMPLATE_ISSUER = `https://${ENTRA_HOST}/{tenantid}/v2.0`;
+/** Entra's multi-tenant discovery documents publish the issuer template `https://<host>/{tenantid}/v2.0`. */
+const templateIssuer = (host: string) => `https://${host}/{tenantid}/v2.0`;
 const UNMATCHABLE_ISSUER = 'urn:dynamics-auth:no-valid-tenant';
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -32,8 +39,10 @@ const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export function expectedDiscoveryIssuer(authority: URL): URL {
   const tenant = authority.pathname.split('/').filter(Boolean)[0] ?? '';
-  if (authority.hostname === ENTRA_HOST && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
-    return new URL(ENTRA_TEMPLATE_ISSUER);
+  // Each cloud's Entra publishes the template on its own sign-in host (Microsoft: national clouds).
+  const cloud = Object.values(CLOUDS).find((c) => c.issuerHosts.includes(authority.hostname));
+  if (authority.protocol === 'https:' && cloud && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
+    return new URL(templateIssuer(cloud.loginHost));
   }
   return authority;
 }
@@ -76,9 +85,13 @@ export class EntraClient {
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  /** `<DYNAMICS_URL>/user_impersonation offline_access openid profile` (Dataverse delegated access + refresh token). */
-  get scope(): string {
-    return `${this.config.dynamicsUrl.origin}/user_impersonation offline_access openid profile`;
+  /**
+   * `<resource>/user_impersonation offline_access openid profile`: delegated access to one Dataverse
+   * environment (or the discovery service) and a refresh token. Entra issues an access token for one
+   * resource per request; the refresh token redeems for the others.
+   */
+  scopeFor(resource: string): string {
+    return `${new URL(resource).origin}/user_impersonation offline_access openid profile`;
   }
 
   private requestOptions(timeoutMs = this.config.tokenEndpointTimeoutMs) {
@@ -119,6 +132,8 @@ export class EntraClient {
     codeChallenge: string;
     prompt?: 'select_account';
     loginHint?: string;
+    /** The resource whose access token the sign-in returns (an environment or the discovery service; default DYNAMICS_URL). */
+    resource?: string;
   }): Promise<string> {
     const as = await this.discover();
     if (!as.authorization_endpoint) throw new TokenEndpointError('Discovery has no authorization_endpoint');
@@ -126,7 +141,7 @@ export class EntraClient {
     url.searchParams.set('client_id', this.config.clientId);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('redirect_uri', this.config.redirectUri);
-    url.searchParams.set('scope', this.scope);
+    url.searchParams.set('scope', this.scopeFor(params.resource ?? (this.config.dynamicsUrl ?? this.config.discoveryUrl).origin));
     url.searchParams.set('state', params.state);
     url.searchParams.set('nonce', params.nonce);
     url.searchParams.set('code_challenge', params.codeChallenge);
@@ -215,9 +230,10 @@ export class EntraClient {
 
   /**
    * Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. `budgetMs`
-   * bounds the token call (never beyond TOKEN_ENDPOINT_TIMEOUT_MS).
+   * bounds the token call (never beyond TOKEN_ENDPOINT_TIMEOUT_MS); `resource` names the environment
+   * (or discovery service) the access token is for.
    */
-  async refresh(refreshToken: string, budgetMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
+  async refresh(refreshToken: string, resource: string, budgetMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
     const as = await this.discover();
     try {
       const response = await oauth.refreshTokenGrantRequest(
@@ -227,7 +243,7 @@ export class EntraClient {
         refreshToken,
         {
           ...this.requestOptions(Math.min(budgetMs, this.config.tokenEndpointTimeoutMs)),
-          additionalParameters: { scope: this.scope },
+          additionalParameters: { scope: this.scopeFor(resource) },
         },
       );
       const result = await oauth.processRefreshTokenResponse(as, this.client, response);
@@ -237,8 +253,10 @@ export class EntraClient {
         accessTokenExpiresAt: expiresAt(result),
       };
     } catch (err) {
-      if (err instanceof oauth.ResponseBodyError && TERMINAL_GRANT_ERRORS.has(err.error)) {
-        throw new TerminalGrantError(err.error);
+      if (err instanceof oauth.ResponseBodyError && (TERMINAL_GRANT_ERRORS.has(err.error) || RESOURCE_ERRORS.has(err.error))) {
+        const aboutResource =
+          RESOURCE_ERRORS.has(err.error) || (err.error === 'invalid_grant' && RESOURCE_AADSTS.test(err.error_description ?? ''));
+        throw new TerminalGrantError(err.error, aboutResource);
       }
       throw mapTokenEndpointFailure(err, 'Token endpoint');
     }

@@ -291,9 +291,11 @@ describe('IAM', () => {
     // Reads the connect session, writes the pending login, deletes nothing.
     'connect-start': ['dynamodb:GetItem on pendingLogins', 'dynamodb:PutItem on pendingLogins'],
     connections: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
+    // Refreshes the discovery token and caches the environment list on the session.
+    environments: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
     openapi: [],
   };
-  const SECRET_READERS: Fn[] = ['callback', 'refresh', 'proxy', 'connections'];
+  const SECRET_READERS: Fn[] = ['callback', 'refresh', 'proxy', 'connections', 'environments'];
 
   it.each(FN_NAMES)('%s: DynamoDB and KMS actions are exactly the contract, on exact ARNs', (name) => {
     const byId: Record<string, string> = {
@@ -369,6 +371,7 @@ describe('functions', () => {
     connect: [256, 5],
     'connect-start': [256, 5],
     connections: [256, 29],
+    environments: [256, 29],
     openapi: [128, 5],
   };
 

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CountingKeyProvider, countingDynamo } from '../../bench/instrument.ts';
+import { TokenVault } from '../../shared/crypto/envelope.ts';
+import { sha256 } from '../../shared/crypto/random.ts';
+import { hostOf, OTHER_TENANT_USER, startEnvironmentsStack, type EnvironmentsStack } from '../support/environments.ts';
+import { jsonBody, PUBLIC_BASE, signIn, type Routes } from '../support/stack.ts';
+
+let env: EnvironmentsStack;
+beforeAll(async () => {
+  env = await startEnvironmentsStack();
+});
+afterAll(async () => env?.stop());
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const whoAmI = (routes: Routes, host: string, token: string) =>
+  routes.proxy({ path: `/orgs/${host}/api/data/v9.2/WhoAmI`, headers: bearer(token) });
+/** Token-endpoint calls whose scope names `url` (the resource). */
+const tokenCallsFor = (url: string) => env.stack.tokenRequests.filter((r) => (r.scope ?? '').startsWith(`${url}/`)).length;
+const odataCode = (body: Record<string, unknown>) => (body.error as { code: string }).code;
+
+async function signInTo(environment?: string) {
+  return signIn(env.stack, env.stack.routes(), undefined, environment ? `&environment=${encodeURIComponent(environment)}` : '');
+}
+
+describe('many environments for one sign-in', () => {
+  it('lists the caller’s environments from discovery, cached on the session, and says how stale', async () => {
+    env.signInAs(undefined);
+    const { sessionToken, authorizationUrl } = await signInTo();
+    // Without DYNAMICS_URL or a chosen environment, the sign-in asks for the discovery service.
+    expect(authorizationUrl.searchParams.get('scope')).toContain(`${env.discovery.url}/user_impersonation`);
+    const before = env.discovery.calls;
+    const listed = await env.stack.routes().environments({ path: '/auth/environments', headers: bearer(sessionToken) });
+    expect(listed.statusCode).toBe(200);
+    const body = jsonBody(listed) as { environments: { url: string; friendlyName: string; tenantId: string }[]; cachedAt: string; maxAgeSeconds: number };
+    expect(body.environments.map((e) => e.url)).toEqual([env.envA.url, env.envB.url]);
+    expect(body.environments[0]).toMatchObject({ friendlyName: 'Environment 1', uniqueName: 'unq1', region: 'NA', state: '0', apiUrl: null });
+    expect(body.maxAgeSeconds).toBe(300);
+    expect(Date.parse(body.cachedAt)).toBeGreaterThan(Date.now() - 60_000);
+    // Served from the session row the second time.
+    await env.stack.routes().environments({ path: '/auth/environments', headers: bearer(sessionToken) });
+    expect(env.discovery.calls - before).toBe(1);
+  });
+
+  it('one session calls two environments; each answer maps URLs to /orgs/{host}', async () => {
+    env.signInAs(undefined);
+    const { sessionToken, authorizationUrl } = await signInTo(env.envA.url);
+    // The sign-in asks for the chosen environment; the other environment's token comes from the refresh token.
+    expect(authorizationUrl.searchParams.get('scope')).toContain(`${env.envA.url}/user_impersonation`);
+    const routes = env.stack.routes();
+    for (const standIn of [env.envA, env.envB]) {
+      const seen = standIn.requests.length;
+      const answer = await whoAmI(routes, hostOf(standIn), sessionToken);
+      expect(answer.statusCode, `${standIn.url} ${answer.body}`).toBe(200);
+      expect(standIn.requests.length).toBe(seen + 1);
+      const body = jsonBody(answer);
+      expect(String(body['@odata.context'])).toMatch(new RegExp(`^${PUBLIC_BASE}/orgs/${hostOf(standIn).replace(/\./g, '\\.')}/api/data/v9\\.2/`));
+    }
+    // /api/data goes to the environment chosen at sign-in.
+    const seenA = env.envA.requests.length;
+    const viaDefault = await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
+    expect(viaDefault.statusCode).toBe(200);
+    expect(env.envA.requests.length).toBe(seenA + 1);
+    // POST /auth/environment moves the default to B.
+    const chosen = await routes.environments({
+      method: 'POST',
+      path: '/auth/environment',
+      headers: { ...bearer(sessionToken), 'content-type': 'application/json' },
+      body: JSON.stringify({ environment: env.envB.url }),
+    });
+    expect(chosen.statusCode).toBe(200);
+    const seenB = env.envB.requests.length;
+    expect((await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) })).statusCode).toBe(200);
+    expect(env.envB.requests.length).toBe(seenB + 1);
+  });
+
+  it('a second tenant’s user sees only their own environment and is refused another’s before any token call for it', async () => {
+    env.signInAs(OTHER_TENANT_USER);
+    try {
+      const { sessionToken } = await signInTo();
+      const listed = jsonBody(await env.stack.routes().environments({ path: '/auth/environments', headers: bearer(sessionToken) })) as {
+        environments: { url: string; tenantId: string }[];
+      };
+      expect(listed.environments.map((e) => e.url)).toEqual([env.envC.url]);
+      expect(listed.environments[0]!.tenantId).toBe(OTHER_TENANT_USER.tid);
+
+      const callsForA = tokenCallsFor(env.envA.url);
+      const seenA = env.envA.requests.length;
+      const refused = await whoAmI(env.stack.routes(), hostOf(env.envA), sessionToken);
+      expect(refused.statusCode).toBe(403);
+      expect(odataCode(jsonBody(refused))).toBe('environment_not_allowed');
+      expect(tokenCallsFor(env.envA.url)).toBe(callsForA);
+      expect(env.envA.requests.length).toBe(seenA);
+      // Nor can it become the default.
+      const chosen = await env.stack.routes().environments({
+        method: 'POST',
+        path: '/auth/environment',
+        headers: { ...bearer(sessionToken), 'content-type': 'application/json' },
+        body: JSON.stringify({ environment: env.envA.url }),
+      });
+      expect(chosen.statusCode).toBe(403);
+      expect(tokenCallsFor(env.envA.url)).toBe(callsForA);
+      // Their own environment works.
+      expect((await whoAmI(env.stack.routes(), hostOf(env.envC), sessionToken)).statusCode).toBe(200);
+    } finally {
+      env.signInAs(undefined);
+    }
+  });
+
+  it.each([
+    ['a host outside DATAVERSE_HOSTS', 'contoso.crm.dynamics.com'],
+    ['an IP literal', '10.0.0.1'],
+    ['a loopback port not listed', '127.0.0.1:1'],
+    ['upper case', 'CONTOSO.CRM.DYNAMICS.COM'],
+    ['a host with a userinfo', 'a@contoso.crm.dynamics.com'],
+  ])('refuses %s with 400 and no token call', async (_name, host) => {
+    const { sessionToken } = await signInTo();
+    const calls = env.stack.tokenRequests.length;
+    const answer = await whoAmI(env.stack.routes(), host, sessionToken);
+    expect(answer.statusCode).toBe(400);
+    expect(odataCode(jsonBody(answer))).toBe('invalid_environment');
+    expect(env.stack.tokenRequests.length).toBe(calls);
+  });
+
+  it('answers 409 environment_required on /api/data when no environment is chosen and DYNAMICS_URL is unset', async () => {
+    const { sessionToken } = await signInTo();
+    const answer = await env.stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
+    expect(answer.statusCode).toBe(409);
+    expect(odataCode(jsonBody(answer))).toBe('environment_required');
+  });
+
+  it('a storm on two environments of one expired session, over three instances: one token call per environment, no rotation lost', async () => {
+    env.signInAs(undefined);
+    const issued: string[] = [];
+    env.stack.idp.server.service.on('beforeResponse', (response: { body: Record<string, unknown> }) => {
+      if (typeof response.body.refresh_token === 'string') issued.push(response.body.refresh_token);
+    });
+    const { sessionToken } = await signInTo(env.envA.url);
+    const routes = env.stack.routes();
+    expect((await whoAmI(routes, hostOf(env.envA), sessionToken)).statusCode).toBe(200);
+    expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(200);
+    env.envA.expireIssuedTokens();
+    env.envB.expireIssuedTokens();
+    const refreshes = () => env.stack.tokenRequests.filter((r) => r.grant_type === 'refresh_token');
+    const before = refreshes().length;
+    const instances = Array.from({ length: 3 }, () => env.stack.routes(env.stack.newInstance()));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => whoAmI(instances[i % 3]!, hostOf(i % 2 ? env.envB : env.envA), sessionToken)),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(12).fill(200));
+    const storm = refreshes().slice(before);
+    expect(storm.map((r) => r.scope!.split(' ')[0]).sort()).toEqual([`${env.envA.url}/user_impersonation`, `${env.envB.url}/user_impersonation`].sort());
+    // Every refresh token was redeemed exactly once, and each was the one issued just before.
+    const used = refreshes().map((r) => r.refresh_token);
+    expect(new Set(used).size).toBe(used.length);
+    expect(storm[1]!.refresh_token).toBe(issued.at(-2));
+    const session = (await env.stack.services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000)))!;
+    const stored = await new TokenVault(env.stack.keyProvider).open(session.id, session.dataKey, 'refresh_token', session.refreshToken);
+    expect(stored).toBe(issued.at(-1));
+  });
+
+  it('keeps the warm path on another environment at one DynamoDB GetItem and no KMS call', async () => {
+    env.signInAs(undefined);
+    const dynamo = countingDynamo(env.stack.dynamo.endpoint);
+    const keys = new CountingKeyProvider(env.stack.keyProvider);
+    const routes = env.stack.routes(env.stack.newInstance({ dynamo: dynamo.client, keyProvider: keys }));
+    try {
+      const { sessionToken } = await signIn(env.stack, routes, undefined, `&environment=${encodeURIComponent(env.envA.url)}`);
+      expect((await whoAmI(routes, hostOf(env.envA), sessionToken)).statusCode).toBe(200);
+      expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(200);
+      dynamo.counts.reset();
+      keys.counts.reset();
+      for (const standIn of [env.envA, env.envB, env.envA, env.envB]) {
+        expect((await whoAmI(routes, hostOf(standIn), sessionToken)).statusCode).toBe(200);
+      }
+      expect(dynamo.counts.snapshot()).toEqual({ GetItem: 4 });
+      expect(keys.counts.total()).toBe(0);
+    } finally {
+      dynamo.client.destroy();
+    }
+  });
+});
