@@ -3,6 +3,7 @@ import { CountingKeyProvider, countingDynamo } from '../../bench/instrument.ts';
 import { TokenVault } from '../../shared/crypto/envelope.ts';
 import { sha256 } from '../../shared/crypto/random.ts';
 import { hostOf, OTHER_TENANT_USER, startEnvironmentsStack, type EnvironmentsStack } from '../support/environments.ts';
+import { failRefreshGrants } from '../support/idp-faults.ts';
 import { jsonBody, PUBLIC_BASE, signIn, type Routes } from '../support/stack.ts';
 
 let env: EnvironmentsStack;
@@ -119,6 +120,48 @@ describe('many environments for one sign-in', () => {
     expect(answer.statusCode).toBe(400);
     expect(odataCode(jsonBody(answer))).toBe('invalid_environment');
     expect(env.stack.tokenRequests.length).toBe(calls);
+  });
+
+  it.each([
+    ['invalid_grant with AADSTS65001 (no consent there)', { error: 'invalid_grant', error_description: 'AADSTS65001: The user or administrator has not consented.' }],
+    ['invalid_scope', { error: 'invalid_scope', error_description: 'AADSTS70011: The provided value for scope is not valid.' }],
+  ])('a refusal for one environment (%s) ends that environment’s token with 403, not the session', async (_name, refusal) => {
+    env.signInAs(undefined);
+    const { sessionToken } = await signInTo(env.envA.url);
+    const routes = env.stack.routes();
+    // The environment list is cached first (the discovery token comes from the same refresh token).
+    expect((await routes.environments({ path: '/auth/environments', headers: bearer(sessionToken) })).statusCode).toBe(200);
+    const restore = failRefreshGrants(env.stack.idp.server, 400, refusal);
+    try {
+      const refused = await whoAmI(routes, hostOf(env.envB), sessionToken);
+      expect(refused.statusCode).toBe(403);
+      expect(odataCode(jsonBody(refused))).toBe('environment_access_denied');
+      // Refused again during the pause without another token call.
+      const calls = env.stack.tokenRequests.length;
+      expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(403);
+      expect(env.stack.tokenRequests.length).toBe(calls);
+      // The session and its other environment are unaffected.
+      expect((await whoAmI(routes, hostOf(env.envA), sessionToken)).statusCode).toBe(200);
+      expect((await routes.session({ path: '/auth/session', headers: bearer(sessionToken) })).statusCode).toBe(200);
+    } finally {
+      restore();
+    }
+  });
+
+  it('a revoked grant met while refreshing another environment still ends the session', async () => {
+    env.signInAs(undefined);
+    const { sessionToken } = await signInTo(env.envA.url);
+    const routes = env.stack.routes();
+    expect((await routes.environments({ path: '/auth/environments', headers: bearer(sessionToken) })).statusCode).toBe(200);
+    const restore = failRefreshGrants(env.stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
+    try {
+      const ended = await whoAmI(routes, hostOf(env.envB), sessionToken);
+      expect(ended.statusCode).toBe(401);
+      expect(odataCode(jsonBody(ended))).toBe('login_required');
+      expect((await routes.session({ path: '/auth/session', headers: bearer(sessionToken) })).statusCode).toBe(401);
+    } finally {
+      restore();
+    }
   });
 
   it('answers 409 environment_required on /api/data when no environment is chosen and DYNAMICS_URL is unset', async () => {
