@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { resourceToken } from '../auth/resource-tokens.ts';
 import { environmentHostAllowed } from '../config/config.ts';
-import { hostOfOrigin } from '../config/dataverse-hosts.ts';
+import { hostOfOrigin, originOfHost } from '../config/dataverse-hosts.ts';
 import { HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
@@ -36,8 +36,9 @@ function allowedOrigin(services: Services, raw: string | null | undefined): stri
   if (!raw) return undefined;
   try {
     const url = new URL(raw);
-    if (url.username || url.password) return undefined;
-    return environmentHostAllowed(services.config, url.host) && url.origin === `${url.protocol}//${url.host}` ? url.origin : undefined;
+    if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
+    // https only (http solely for loopback stand-ins), exactly as `/orgs/{host}` would reach it.
+    return environmentHostAllowed(services.config, url.host) && url.origin === originOfHost(url.host) ? url.origin : undefined;
   } catch {
     return undefined;
   }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CountingKeyProvider, countingDynamo } from '../../bench/instrument.ts';
 import { TokenVault } from '../../shared/crypto/envelope.ts';
 import { sha256 } from '../../shared/crypto/random.ts';
+import { forwardToDataverse } from '../../shared/dataverse/proxy.ts';
 import { hostOf, OTHER_TENANT_USER, startEnvironmentsStack, type EnvironmentsStack } from '../support/environments.ts';
 import { failRefreshGrants } from '../support/idp-faults.ts';
 import { jsonBody, PUBLIC_BASE, signIn, type Routes } from '../support/stack.ts';
@@ -220,5 +221,43 @@ describe('many environments for one sign-in', () => {
     } finally {
       dynamo.client.destroy();
     }
+  });
+
+  it('calls the Web API origin discovery names, asks tokens for the environment URL, and maps both origins back', async () => {
+    env.signInAs(undefined);
+    const url = 'https://contoso.crm.dynamics.com';
+    const apiUrl = 'https://contoso.api.crm.dynamics.com';
+    const called: string[] = [];
+    const services = env.stack.newInstance({
+      dataverseFetch: async (input) => {
+        called.push(input);
+        const body = {
+          '@odata.context': `${apiUrl}/api/data/v9.2/$metadata#accounts`,
+          value: [{ '@odata.id': `${url}/api/data/v9.2/accounts(1)`, websiteurl: `${url}/api/data/v9.2/accounts(1)` }],
+        };
+        return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+      },
+    });
+    const { sessionToken } = await signInTo(env.envA.url);
+    const session = (await services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000)))!;
+    const base = `${PUBLIC_BASE}/orgs/contoso.crm.dynamics.com`;
+    const answer = await forwardToDataverse(services, session, {
+      method: 'GET',
+      rawPath: '/api/data/v9.2/accounts',
+      rawQuery: '',
+      headers: {},
+      budgetMs: 20_000,
+      allowImpersonation: false,
+      serviceBase: base,
+      environment: { url, apiUrl },
+    });
+    expect(answer.statusCode).toBe(200);
+    expect(called).toEqual([`${apiUrl}/api/data/v9.2/accounts`]);
+    expect(env.stack.tokenRequests.at(-1)!.scope!.split(' ')[0]).toBe(`${url}/user_impersonation`);
+    const body = jsonBody(answer) as { '@odata.context': string; value: { '@odata.id': string; websiteurl: string }[] };
+    expect(body['@odata.context']).toBe(`${base}/api/data/v9.2/$metadata#accounts`);
+    expect(body.value[0]!['@odata.id']).toBe(`${base}/api/data/v9.2/accounts(1)`);
+    // Record data is never changed.
+    expect(body.value[0]!.websiteurl).toBe(`${url}/api/data/v9.2/accounts(1)`);
   });
 });
