@@ -2,6 +2,7 @@ import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId, connectionRowId, loadActiveConnection, loadConnection } from '#shared/auth/connections.ts';
 import { HttpError } from '#shared/http/errors.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
+import { accessTokenField } from '#shared/crypto/envelope.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
@@ -34,7 +35,8 @@ export const connectionsRoute =
         connection = await s.refresher.refreshFrom(connection.id, connection.accessVersion ?? connection.version, handlerDeadline(context, s.now()));
       }
       const vault = await s.vault();
-      const accessToken = await vault.open(connection.id, connection.dataKey, 'access_token', connection.accessToken);
+      // The connection's own token (DYNAMICS_URL's on rows without `accessResource`).
+      const accessToken = await vault.open(connection.id, connection.dataKey, accessTokenField(connection.accessResource), connection.accessToken);
       return json(200, { accessToken, expiresAt: new Date(connection.accessTokenExpiresAt).toISOString() });
     }
     if (!match[2] && method === 'GET') {

@@ -249,7 +249,7 @@ describe('two independent services in one stack', () => {
     template.resourceCountIs('AWS::Lambda::Function', 24);
     template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.resourceCountIs('AWS::KMS::Key', 2);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 52);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 56);
   });
 
   it('alarm names stay unique: each carries its service’s construct id', () => {
