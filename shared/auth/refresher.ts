@@ -68,7 +68,8 @@ export class SessionRefresher {
     deadlineMs = this.now() + this.leaseMs,
     resource?: string,
   ): Promise<Session> {
-    const key = `${sessionId}#${resource ?? ''}#${staleVersion}`;
+    // Callers that name no resource mean the session's own one (DYNAMICS_URL's on most rows): one flight for both.
+    const key = `${sessionId}#${resource ?? this.deps.config.dynamicsUrl?.origin ?? ''}#${staleVersion}`;
     let flight = this.inFlight.get(key);
     if (!flight) {
       flight = this.run(sessionId, staleVersion, deadlineMs, resource).finally(() => this.inFlight.delete(key));
