@@ -165,6 +165,19 @@ describe('many environments for one sign-in', () => {
     }
   });
 
+  it.each([
+    ['outside DATAVERSE_HOSTS', 'https://contoso.crm.dynamics.com'],
+    ['with a path', `${'http://127.0.0.1:1'}/main.aspx`],
+    ['not a URL', 'contoso'],
+  ])('refuses a sign-in for an environment %s with 400 before the identity provider', async (_name, environment) => {
+    const answer = await env.stack.routes().login({
+      path: '/auth/login',
+      query: `returnTo=${encodeURIComponent('http://localhost:5173/app')}&environment=${encodeURIComponent(environment)}`,
+    });
+    expect(answer.statusCode).toBe(400);
+    expect((jsonBody(answer) as { error: string }).error).toBe('invalid_environment');
+  });
+
   it('answers 409 environment_required on /api/data when no environment is chosen and DYNAMICS_URL is unset', async () => {
     const { sessionToken } = await signInTo();
     const answer = await env.stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
