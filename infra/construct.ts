@@ -330,6 +330,12 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     kms: TOKEN_ENVELOPE,
     clientSecret: true,
   },
+  // Reads the caller (session or API key + connection), refreshes the discovery token, caches the list.
+  environments: {
+    dynamodb: { apiKeys: ['dynamodb:GetItem'], sessions: SESSION_READ_WRITE },
+    kms: TOKEN_ENVELOPE,
+    clientSecret: true,
+  },
   openapi: { dynamodb: {}, kms: [], clientSecret: false },
 };
 

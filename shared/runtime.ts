@@ -82,7 +82,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
           clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config),
         }),
     ));
-  const refresher = new SessionRefresher({ sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
+  const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
   return {
     config,
     pendingLogins,

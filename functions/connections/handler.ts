@@ -1,7 +1,9 @@
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId, connectionRowId, loadActiveConnection, loadConnection } from '#shared/auth/connections.ts';
 import { HttpError } from '#shared/http/errors.ts';
+import { sessionResource } from '#shared/auth/resource-tokens.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
+import { accessTokenField } from '#shared/crypto/envelope.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
@@ -31,10 +33,11 @@ export const connectionsRoute =
       // A fresh access token for backends that call Dataverse themselves (refreshed when near expiry).
       let connection = await loadActiveConnection(s, key.keyId, connectionId);
       if (connection.accessTokenExpiresAt - s.now() <= s.config.refreshSkewSeconds * 1000) {
-        connection = await s.refresher.refreshFrom(connection.id, connection.version, handlerDeadline(context, s.now()));
+        connection = await s.refresher.refreshFrom(connection.id, connection.accessVersion ?? connection.version, handlerDeadline(context, s.now()), sessionResource(connection, s.config));
       }
       const vault = await s.vault();
-      const accessToken = await vault.open(connection.id, connection.dataKey, 'access_token', connection.accessToken);
+      // The connection's own token (DYNAMICS_URL's on rows without `accessResource`).
+      const accessToken = await vault.open(connection.id, connection.dataKey, accessTokenField(connection.accessResource), connection.accessToken);
       return json(200, { accessToken, expiresAt: new Date(connection.accessTokenExpiresAt).toISOString() });
     }
     if (!match[2] && method === 'GET') {

@@ -1,23 +1,39 @@
+import { environmentOriginOfHost, splitOrgsPath } from '#shared/auth/environment-choice.ts';
 import { requireProxyCaller } from '#shared/auth/request-auth.ts';
+import { resolveEnvironment, type TargetEnvironment } from '#shared/dataverse/discovery.ts';
 import { forwardToDataverse } from '#shared/dataverse/proxy.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
-/** ANY /api/data/{proxy+} — the signed-in user's (or a managed connection's) Dataverse Web API call. */
+/**
+ * ANY /api/data/{proxy+} — the caller's default environment; ANY /orgs/{host}/api/data/{proxy+} — the
+ * environment `{host}`, which must be allowed (DATAVERSE_HOSTS, 400) and one of the caller's (403),
+ * both checked before any token call for it.
+ */
 export const proxyRoute =
   (services: () => Services): RouteHandler =>
   async (event, context) => {
     const s = services();
+    const deadline = handlerDeadline(context, s.now());
+    const orgs = splitOrgsPath(event.rawPath);
+    // Checked before authentication too: a malformed host is a bad request whoever sends it.
+    const origin = orgs ? environmentOriginOfHost(s.config, orgs.host) : undefined;
     const caller = await requireProxyCaller(event, s);
-    return forwardToDataverse(s, caller.session, {
+    let session = caller.session;
+    let environment: TargetEnvironment | undefined;
+    const chosen = origin ?? session.defaultEnvironment;
+    if (chosen) ({ session, target: environment } = await resolveEnvironment(s, session, chosen, deadline));
+    return forwardToDataverse(s, session, {
       method: event.requestContext.http.method,
       // Behind the construct's HTTP API rawPath arrives URL-decoded; buildDataverseUrl encodes it again.
-      rawPath: event.rawPath,
+      rawPath: orgs ? orgs.path : event.rawPath,
       rawQuery: event.rawQueryString ?? '',
       headers: event.headers,
       body: event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
-      budgetMs: handlerDeadline(context, s.now()) - s.now(),
+      budgetMs: deadline - s.now(),
       allowImpersonation: caller.mayImpersonate,
+      serviceBase: orgs ? `${s.config.publicBaseUrl.href.replace(/\/+$/, '')}/orgs/${orgs.host}` : undefined,
+      environment,
     });
   };
 

@@ -1,4 +1,5 @@
 import { requireSession } from '#shared/auth/request-auth.ts';
+import { sessionResource } from '#shared/auth/resource-tokens.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -14,7 +15,7 @@ export const refreshRoute =
     const session = await requireSession(event, s.sessions, s.config, s.now());
     // Concurrent "refresh now" calls (many tabs, many instances) share one rotation.
     const justRotated = session.refreshedAt !== undefined && s.now() - session.refreshedAt < COALESCE_WINDOW_MS;
-    const refreshed = justRotated ? session : await s.refresher.refreshFrom(session.id, session.version, handlerDeadline(context, s.now()));
+    const refreshed = justRotated ? session : await s.refresher.refreshFrom(session.id, session.accessVersion ?? session.version, handlerDeadline(context, s.now()), sessionResource(session, s.config));
     return json(200, { expiresAt: new Date(refreshed.accessTokenExpiresAt).toISOString() });
   };
 

@@ -6,6 +6,8 @@ import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import { connectionRowId, CONNECTION_LIFETIME_SECONDS } from './connections.ts';
 import { createHandoff } from './native.ts';
+import { signInResource } from './login.ts';
+import { accessTokenField } from '../crypto/envelope.ts';
 
 /** How the callback ends: a browser session cookie, a native client's handoff, or a connected backend user. */
 export type LoginComplete =
@@ -59,12 +61,17 @@ export async function completeLogin(
   });
 
   const vault = await services.vault();
+  const resource = signInResource(services.config, pending.environment);
+  // Rows of DYNAMICS_URL keep the shape they always had; any other resource is named on the row.
+  const accessResource = resource === services.config.dynamicsUrl?.origin ? undefined : resource;
   /** The row fields every new session or connection has: who, and the tokens sealed for this row. */
   const sealedRow = async (id: string, tokenSet: typeof tokens) => {
-    const sealed = await vault.seal(id, tokenSet);
+    const sealed = await vault.seal(id, tokenSet, undefined, accessTokenField(accessResource));
     return {
       id,
       user,
+      accessResource,
+      defaultEnvironment: pending.environment,
       dataKey: sealed.dataKey,
       accessToken: sealed.accessToken,
       refreshToken: sealed.refreshToken,

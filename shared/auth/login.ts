@@ -6,6 +6,17 @@ import type { Services } from '../runtime.ts';
 import type { PendingLogin } from '../stores/model.ts';
 import { checkNativeReturnTo, isS256Challenge } from './native.ts';
 import { checkReturnTo } from './return-to.ts';
+import { environmentOriginOfUrl } from './environment-choice.ts';
+import type { Config } from '../config/config.ts';
+
+/**
+ * The resource the sign-in's own access token is for (Entra returns one resource's token per
+ * request): the chosen environment, else DYNAMICS_URL, else the discovery service. Tokens for the
+ * others come from the refresh token (refresh_token grant with that resource's scope).
+ */
+export function signInResource(config: Config, environment: string | undefined): string {
+  return environment ?? config.dynamicsUrl?.origin ?? config.discoveryUrl.origin;
+}
 
 export interface LoginStart {
   /** The IdP authorization URL to redirect the browser to. */
@@ -22,9 +33,11 @@ export interface LoginStart {
 export async function startLogin(
   services: Services,
   returnToParam: string | undefined,
-  options: { clientChallenge?: string; connect?: PendingLogin['connect'] } = {},
+  options: { clientChallenge?: string; connect?: PendingLogin['connect']; environment?: string } = {},
 ): Promise<LoginStart> {
   const { config } = services;
+  // Checked against DATAVERSE_HOSTS now, against the user's discovered environments when first used.
+  const environment = options.environment === undefined ? undefined : environmentOriginOfUrl(config, options.environment);
   const native = returnToParam === undefined ? undefined : checkNativeReturnTo(returnToParam, config.nativeRedirectSchemes);
   if (native && !isS256Challenge(options.clientChallenge)) {
     throw badRequest('invalid_request', 'A loopback or app-scheme returnTo needs client_challenge (S256, 43 characters).');
@@ -50,6 +63,7 @@ export async function startLogin(
       // A connect link may reach someone else than meant: make the account choice explicit.
       prompt: options.connect ? 'select_account' : undefined,
       loginHint: options.connect?.loginHint,
+      resource: signInResource(config, environment),
     }),
   );
   await services.pendingLogins.save({
@@ -61,6 +75,7 @@ export async function startLogin(
     expiresAt: Math.floor(services.now() / 1000) + config.pendingLoginTtlSeconds,
     native: native ? { clientChallenge: options.clientChallenge! } : undefined,
     connect: options.connect,
+    environment,
   });
   logger.info('login started', { returnToOrigin: new URL(returnTo).origin });
   return { authorizationUrl, binding, bindingMaxAge: config.pendingLoginTtlSeconds };

@@ -1,11 +1,13 @@
+import type { Config } from '../config/config.ts';
 import { randomToken } from '../crypto/random.ts';
 import type { TokenVault } from '../crypto/envelope.ts';
-import { loginRequired, serviceUnavailable } from '../http/errors.ts';
+import { HttpError, loginRequired, serviceUnavailable } from '../http/errors.ts';
 import type { EntraClient } from '../oauth/client.ts';
 import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { RotatedTokens, Session, SessionStore } from '../stores/model.ts';
 import { reconnectRequired } from './connections.ts';
+import { environmentRefused, resourceToken, sessionResource, withEnvironmentToken } from './resource-tokens.ts';
 
 export interface RefresherOptions {
   /** How long a refresh lease is held at most (a crashed holder blocks others this long). */
@@ -17,6 +19,7 @@ export interface RefresherOptions {
 }
 
 export interface RefresherDeps {
+  config: Config;
   sessions: SessionStore;
   vault: () => Promise<TokenVault>;
   entra: () => Promise<EntraClient>;
@@ -27,10 +30,13 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /**
  * Single-flight token refresh across requests and instances.
  *
- * In one process, concurrent callers for the same (session, version) share one promise. Across
- * processes, a lease in the session item (conditional write on version and lease expiry) lets one
- * refresher call the token endpoint; the others poll until the version moves on. Every attempt first
- * re-reads the session and returns it if its version already changed (lock, then double-check).
+ * A session has one refresh token and one access token per resource (environment or discovery).
+ * In one process, concurrent callers for the same (session, resource, token version) share one
+ * promise. Across processes, ONE lease per session (conditional write on the session version and
+ * lease expiry) lets one refresher call the token endpoint at a time, whatever the resource: each
+ * refresh rotates the one refresh token, and a provider with reuse detection treats a reused one as
+ * theft. The others poll; every attempt first re-reads the session and returns it if the token for
+ * ITS resource is already newer than the one that failed (lock, then double-check, per resource).
  */
 export class SessionRefresher {
   private readonly inFlight = new Map<string, Promise<Session>>();
@@ -56,29 +62,39 @@ export class SessionRefresher {
    * Throws `login_required` when the grant is gone, and 503 when the refresh could not finish before
    * `deadlineMs` (the caller's own time budget: it must answer before its Lambda is cut off).
    */
-  refreshFrom(sessionId: string, staleVersion: number, deadlineMs = this.now() + this.leaseMs): Promise<Session> {
-    const key = `${sessionId}#${staleVersion}`;
+  refreshFrom(
+    sessionId: string,
+    staleVersion: number,
+    deadlineMs = this.now() + this.leaseMs,
+    resource?: string,
+  ): Promise<Session> {
+    // Callers that name no resource mean the session's own one (DYNAMICS_URL's on most rows): one flight for both.
+    const key = `${sessionId}#${resource ?? this.deps.config.dynamicsUrl?.origin ?? ''}#${staleVersion}`;
     let flight = this.inFlight.get(key);
     if (!flight) {
-      flight = this.run(sessionId, staleVersion, deadlineMs).finally(() => this.inFlight.delete(key));
+      flight = this.run(sessionId, staleVersion, deadlineMs, resource).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, flight);
     }
     return flight;
   }
 
-  private async run(sessionId: string, staleVersion: number, deadlineMs: number): Promise<Session> {
+  private async run(sessionId: string, staleVersion: number, deadlineMs: number, requested?: string): Promise<Session> {
     for (;;) {
       const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
       if (!current) throw loginRequired();
       if (current.connection?.status === 'failed') throw reconnectRequired(current.connection.lastError);
-      if (current.version !== staleVersion) return current;
+      const resource = requested ?? sessionResource(current, this.deps.config);
+      if (resource === undefined) throw environmentRequired();
+      const token = resourceToken(current, resource, this.deps.config);
+      if (token?.refusedWith && (token.blockedUntil ?? 0) > this.now()) throw environmentRefused(token.refusedWith);
+      if (token?.sealed && token.version !== staleVersion) return current;
       // Another instance holds a live lease: wait for its result instead of racing it.
       const leaseFree = current.leaseUntil === undefined || current.leaseUntil < this.now();
       if (leaseFree) {
         const leaseId = randomToken();
         const leaseUntil = this.now() + this.leaseMs;
-        if (await this.deps.sessions.acquireRefreshLease(sessionId, staleVersion, leaseId, leaseUntil, this.now())) {
-          return this.rotate(current, leaseId, Math.min(deadlineMs, leaseUntil));
+        if (await this.deps.sessions.acquireRefreshLease(sessionId, current.version, leaseId, leaseUntil, this.now())) {
+          return this.rotate(current, resource, leaseId, Math.min(deadlineMs, leaseUntil));
         }
       }
       const pause = this.pollMs / 2 + Math.random() * this.pollMs;
@@ -89,22 +105,52 @@ export class SessionRefresher {
     }
   }
 
-  private async rotate(current: Session, leaseId: string, deadlineMs: number): Promise<Session> {
-    const { sessions } = this.deps;
+  private async rotate(current: Session, resource: string, leaseId: string, deadlineMs: number): Promise<Session> {
+    const { sessions, config } = this.deps;
+    const ownSlot = resource === sessionResource(current, config);
+    const field = resourceToken(current, resource, config)?.field ?? `access_token@${resource}`;
     let rotated: RotatedTokens;
     try {
       const vault = await this.deps.vault();
       const refreshToken = await vault.open(current.id, current.dataKey, 'refresh_token', current.refreshToken);
       const entra = await this.deps.entra();
-      const tokens = await entra.refresh(refreshToken, Math.max(1, deadlineMs - this.now()));
+      const tokens = await entra.refresh(refreshToken, resource, Math.max(1, deadlineMs - this.now()));
       // Entra rotates the refresh token on every refresh; keep the old one if none came back.
       const sealed = await vault.seal(
         current.id,
         { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? refreshToken },
         current.dataKey,
+        field,
       );
-      rotated = { ...sealed, accessTokenExpiresAt: tokens.accessTokenExpiresAt };
+      rotated = ownSlot
+        ? { dataKey: sealed.dataKey, refreshToken: sealed.refreshToken, accessToken: sealed.accessToken, accessTokenExpiresAt: tokens.accessTokenExpiresAt }
+        : {
+            dataKey: sealed.dataKey,
+            refreshToken: sealed.refreshToken,
+            // The session slot's token stays as it was: pin the version that issued it.
+            accessVersion: current.accessVersion ?? current.version,
+            environmentTokens: withEnvironmentToken(current.environmentTokens, resource, {
+              accessToken: sealed.accessToken,
+              expiresAt: tokens.accessTokenExpiresAt,
+              version: current.version + 1,
+              refreshedAt: this.now(),
+            }),
+          };
     } catch (err) {
+      if (err instanceof TerminalGrantError && err.resourceSpecific && !ownSlot) {
+        // This environment is refused (no access, no consent); the grant and other environments are fine.
+        logger.info('identity provider refused one environment', { oauthError: err.oauthError });
+        const refused = withEnvironmentToken(current.environmentTokens, resource, {
+          expiresAt: 0,
+          version: current.version,
+          refreshedAt: this.now(),
+          refusedWith: err.oauthError,
+          blockedUntil: this.now() + config.dataverseRejectionCooldownSeconds * 1000,
+        });
+        await sessions.saveEnvironmentTokens(current.id, current.version, refused, leaseId).catch(() => undefined);
+        await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
+        throw environmentRefused(err.oauthError);
+      }
       if (err instanceof TerminalGrantError) {
         if (current.connection) {
           // A backend's connection is kept, marked, so its owner can see why and reconnect the user.
@@ -135,6 +181,23 @@ export class SessionRefresher {
       throw serviceUnavailable('The session changed during refresh; retry shortly.');
     }
     logger.info('session tokens rotated', { sessionVersion: current.version + 1 });
-    return { ...current, ...rotated, version: current.version + 1, refreshedAt: nowMs, leaseUntil: undefined };
+    return {
+      ...current,
+      ...rotated,
+      accessToken: rotated.accessToken ?? current.accessToken,
+      accessTokenExpiresAt: rotated.accessTokenExpiresAt ?? current.accessTokenExpiresAt,
+      accessVersion: ownSlot ? undefined : rotated.accessVersion,
+      version: current.version + 1,
+      refreshedAt: nowMs,
+      leaseUntil: undefined,
+    };
   }
 }
+
+/** No environment is known for this request: neither chosen nor configured (DYNAMICS_URL). */
+export const environmentRequired = () =>
+  new HttpError(
+    409,
+    'environment_required',
+    'No Dataverse environment is chosen: list yours at GET /auth/environments, then call /orgs/{host}/api/data/… or choose a default with POST /auth/environment.',
+  );

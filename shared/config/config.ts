@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
 import { checkReturnTo } from '../auth/return-to.ts';
+import { CLOUDS, ENTRA_CLOUDS, type EntraCloud } from './clouds.ts';
+import { HostPatternError, hostAllowed, hostOfOrigin, parseHostPatterns } from './dataverse-hosts.ts';
 
 /**
  * The service's configuration, parsed and validated once at start-up from the environment.
@@ -21,7 +23,14 @@ export interface Config {
   clientAssertionKeyFile?: string;
   /** base64url SHA-256 of the DER certificate registered for the assertion key (`x5t#S256`). */
   clientCertificateThumbprintS256?: string;
-  dynamicsUrl: URL;
+  /** The default environment, which needs no discovery; absent in multi-environment deployments. */
+  dynamicsUrl?: URL;
+  /** Which Microsoft cloud (sign-in host, discovery URL and environment hosts by default). */
+  entraCloud: EntraCloud;
+  /** The Global Discovery Service base URL (an origin). */
+  discoveryUrl: URL;
+  /** Allowed environment host patterns (see shared/config/dataverse-hosts.ts). */
+  dataverseHosts: string[];
   publicBaseUrl: URL;
   redirectUri: string;
   /** Allowed `returnTo` prefixes (each an origin or an origin + path prefix). */
@@ -138,7 +147,16 @@ const tableName = (fallback: string) =>
     z.transform((v: string | undefined) => v?.trim() || fallback),
   );
 
-const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
+/** The multi-tenant work-account authority of a cloud (Microsoft identity platform: `organizations`). */
+const defaultAuthority = (cloud: EntraCloud) => `https://${CLOUDS[cloud].loginHost}/organizations/v2.0`;
+
+function parseCloud(raw: string | undefined): EntraCloud {
+  const value = (raw?.trim() || 'commercial').toLowerCase();
+  if (!(ENTRA_CLOUDS as string[]).includes(value)) {
+    throw new ConfigError(`Invalid configuration: ENTRA_CLOUD must be one of ${ENTRA_CLOUDS.join(', ')}`);
+  }
+  return value as EntraCloud;
+}
 
 // zod/mini: the same validation as zod's classic API at a fraction of the bundle size and start-up
 // time (every function parses its configuration at cold start).
@@ -151,7 +169,9 @@ const EnvSchema = z.object({
   CLIENT_ASSERTION_KEY_ID: optionalString,
   CLIENT_ASSERTION_KEY_FILE: optionalString,
   CLIENT_CERTIFICATE_THUMBPRINT_S256: optionalString,
-  DYNAMICS_URL: httpsUrl('DYNAMICS_URL'),
+  DYNAMICS_URL: z.optional(httpsUrl('DYNAMICS_URL')),
+  DISCOVERY_URL: z.optional(httpsUrl('DISCOVERY_URL')),
+  DATAVERSE_HOSTS: optionalString,
   PUBLIC_BASE_URL: httpsUrl('PUBLIC_BASE_URL'),
   ALLOWED_RETURN_URLS: requiredString('ALLOWED_RETURN_URLS'),
   PENDING_LOGINS_TABLE: tableName('PendingLogins'),
@@ -298,7 +318,14 @@ function parseThumbprintS256(raw: string): string {
 
 /** Parses and validates the environment. Throws `ConfigError` naming the first bad variables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = EnvSchema.safeParse({ ...env, ENTRA_AUTHORITY: env.ENTRA_AUTHORITY?.trim() || DEFAULT_AUTHORITY });
+  const entraCloud = parseCloud(env.ENTRA_CLOUD);
+  const blankToUndefined = (v: string | undefined) => (v?.trim() ? v : undefined);
+  const parsed = EnvSchema.safeParse({
+    ...env,
+    ENTRA_AUTHORITY: env.ENTRA_AUTHORITY?.trim() || defaultAuthority(entraCloud),
+    DYNAMICS_URL: blankToUndefined(env.DYNAMICS_URL),
+    DISCOVERY_URL: blankToUndefined(env.DISCOVERY_URL) ?? CLOUDS[entraCloud].discoveryUrl,
+  });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
@@ -315,14 +342,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (allowedReturnUrls.length === 0) throw new ConfigError('Invalid configuration: ALLOWED_RETURN_URLS is empty');
   const publicBaseUrl = new URL(e.PUBLIC_BASE_URL.href.replace(/\/+$/, ''));
   const loopback =
-    e.ENTRA_AUTHORITY.protocol === 'http:' || e.DYNAMICS_URL.protocol === 'http:' || publicBaseUrl.protocol === 'http:';
+    e.ENTRA_AUTHORITY.protocol === 'http:' || e.DYNAMICS_URL?.protocol === 'http:' || publicBaseUrl.protocol === 'http:';
+  const discoveryUrl = e.DISCOVERY_URL!;
+  if (discoveryUrl.pathname !== '/' || discoveryUrl.search) {
+    throw new ConfigError('Invalid configuration: DISCOVERY_URL must be an origin, e.g. https://globaldisco.crm.dynamics.com');
+  }
+  let dataverseHosts: string[];
+  try {
+    const entries = e.DATAVERSE_HOSTS?.split(',').map((h) => h.trim()).filter(Boolean) ?? [...CLOUDS[entraCloud].dataverseHosts];
+    dataverseHosts = parseHostPatterns(entries, loopback);
+  } catch (err) {
+    if (err instanceof HostPatternError) throw new ConfigError(`Invalid configuration: DATAVERSE_HOSTS: ${err.message}`);
+    throw err;
+  }
   return {
     entraAuthority: e.ENTRA_AUTHORITY,
     clientId: e.CLIENT_ID,
     clientSecret: e.CLIENT_SECRET,
     clientSecretArn: e.CLIENT_SECRET_ARN,
     ...clientAuth,
-    dynamicsUrl: new URL(e.DYNAMICS_URL.origin),
+    dynamicsUrl: e.DYNAMICS_URL ? new URL(e.DYNAMICS_URL.origin) : undefined,
+    entraCloud,
+    discoveryUrl: new URL(discoveryUrl.origin),
+    dataverseHosts,
     publicBaseUrl,
     redirectUri: `${publicBaseUrl.href.replace(/\/+$/, '')}/auth/callback`,
     allowedReturnUrls,
@@ -347,4 +389,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     resourceIndicator: checkResourceIndicator(e.RESOURCE_INDICATOR),
     postLogoutRedirectUri: parsePostLogoutRedirectUri(e.POST_LOGOUT_REDIRECT_URI, allowedReturnUrls),
   };
+}
+
+/**
+ * Whether `{host}` names an environment this deployment may call: one DATAVERSE_HOSTS allows, or
+ * DYNAMICS_URL's own host (configured by the operator, so always allowed).
+ */
+export function environmentHostAllowed(config: Config, host: string): boolean {
+  if (config.dynamicsUrl && hostOfOrigin(config.dynamicsUrl.origin) === host) return true;
+  return hostAllowed(host, config.dataverseHosts, config.allowInsecureLoopback);
 }

@@ -2,8 +2,17 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from './context.ts';
 import { canonicalContext, DecryptionError, type EncryptionContext, type KeyProvider } from './key-provider.ts';
 
-/** Which secret a ciphertext holds; part of the GCM additional data, so fields cannot be swapped either. */
-export type SealedField = 'access_token' | 'refresh_token';
+/**
+ * Which secret a ciphertext holds; part of the GCM additional data, so fields cannot be swapped either.
+ * An access token for a resource other than the session's own is `access_token@<resource origin>`, so
+ * one environment's token cannot be replayed as another's.
+ */
+export type SealedField = 'access_token' | 'refresh_token' | `access_token@${string}`;
+
+/** The field of an access token for `resource` (an environment or discovery origin). */
+export function accessTokenField(resource: string | undefined): SealedField {
+  return resource === undefined ? 'access_token' : `access_token@${resource}`;
+}
 
 export interface SealedTokens {
   /** The session's data key, wrapped by the master key (KMS). */
@@ -66,6 +75,7 @@ export class TokenVault {
     sessionId: string,
     tokens: { accessToken: string; refreshToken: string },
     currentDataKey?: Uint8Array,
+    accessField: SealedField = 'access_token',
   ): Promise<SealedTokens> {
     const context = sessionEncryptionContext(sessionId);
     let dataKey = currentDataKey;
@@ -79,7 +89,7 @@ export class TokenVault {
     }
     return {
       dataKey,
-      accessToken: encrypt(key, context, 'access_token', tokens.accessToken),
+      accessToken: encrypt(key, context, accessField, tokens.accessToken),
       refreshToken: encrypt(key, context, 'refresh_token', tokens.refreshToken),
     };
   }

@@ -4,6 +4,9 @@ import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
 import type { Session } from '../stores/model.ts';
 import type { Services } from '../runtime.ts';
+import { environmentRequired } from '../auth/refresher.ts';
+import { environmentRefused, resourceToken, withEnvironmentToken } from '../auth/resource-tokens.ts';
+import type { TargetEnvironment } from './discovery.ts';
 import { mapBatchRequest, mapBatchResponse, multipartBoundary, URL_RESPONSE_HEADERS } from './batch.ts';
 import { compressBody, isCompressible, negotiateContentCoding, type ContentCoding } from './compression.ts';
 import { mapJsonAnnotations } from './json-annotations.ts';
@@ -31,6 +34,8 @@ export interface ProxyRequest {
   serviceBase?: string;
   /** Whether the caller may impersonate other users (MSCRMCallerID, CallerObjectId). */
   allowImpersonation: boolean;
+  /** The environment to call (already checked for this caller); default DYNAMICS_URL. */
+  environment?: TargetEnvironment;
 }
 
 interface UpstreamResponse {
@@ -70,38 +75,50 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function forwardToDataverse(services: Services, session: Session, request: ProxyRequest): Promise<HttpResponse> {
   const method = request.method.toUpperCase();
   if (!ALLOWED_METHODS.has(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not proxied.`);
-  const url = buildDataverseUrl(services.config.dynamicsUrl, request.rawPath, request.rawQuery);
+  const { config } = services;
+  const target = request.environment ?? (config.dynamicsUrl ? { url: config.dynamicsUrl.origin } : undefined);
+  if (!target) throw environmentRequired();
+  // Microsoft: tokens are for the environment URL (`<url>/user_impersonation`); calls may go to its Web API host.
+  const resource = target.url;
+  const callOrigin = target.apiUrl ?? target.url;
+  const url = buildDataverseUrl(new URL(callOrigin), request.rawPath, request.rawQuery);
   const headers = forwardableRequestHeaders(request.headers, { allowImpersonation: request.allowImpersonation });
-  const bases: UrlBases = {
-    dataverse: services.config.dynamicsUrl.origin,
-    service: request.serviceBase ?? services.config.publicBaseUrl.href.replace(/\/+$/, ''),
-  };
-  const body = BODYLESS.has(method) || !request.body ? undefined : mapRequestBody(request.body, headers.get('content-type'), bases);
+  const service = request.serviceBase ?? config.publicBaseUrl.href.replace(/\/+$/, '');
+  const bases: UrlBases[] = [{ dataverse: callOrigin, service }];
+  // Dataverse may name either origin in what it answers: both map back to the client's base.
+  if (target.apiUrl) bases.push({ dataverse: target.url, service });
+  const body = BODYLESS.has(method) || !request.body ? undefined : mapRequestBody(request.body, headers.get('content-type'), bases[0]!);
   const coding = negotiateContentCoding(headerValue(request.headers, 'accept-encoding'));
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);
   // A refresh may use the budget but must leave time for the upstream call that follows it.
   const refreshDeadline = () => started + request.budgetMs - Math.min(5_000, request.budgetMs / 3);
+  const tokenOf = (s: Session) => resourceToken(s, resource, config);
+  const ownSlot = (s: Session) => tokenOf(s)?.field === 'access_token' || s.accessResource === resource;
 
   let current = session;
-  if (current.accessTokenExpiresAt - services.now() <= services.config.refreshSkewSeconds * 1000) {
-    current = await services.refresher.refreshFrom(current.id, current.version, refreshDeadline());
+  const held = tokenOf(current);
+  if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused(held.refusedWith);
+  if (!held?.sealed || held.expiresAt - services.now() <= config.refreshSkewSeconds * 1000) {
+    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource);
   }
   const send = async (s: Session) => {
+    const token = tokenOf(s)!;
     const vault = await services.vault();
-    const accessToken = await vault.open(s.id, s.dataKey, 'access_token', s.accessToken);
-    return callUpstream(services.dataverseFetch, url, method, headers, body, accessToken, Math.min(remaining() - BUDGET_MARGIN_MS, services.config.upstreamTimeoutMs));
+    const accessToken = await vault.open(s.id, s.dataKey, token.field, token.sealed!);
+    return callUpstream(services.dataverseFetch, url, method, headers, body, accessToken, Math.min(remaining() - BUDGET_MARGIN_MS, config.upstreamTimeoutMs));
   };
 
   let response = await send(current);
   if (response.status === 401) {
     // Dataverse rejected this user's fresh token a moment ago: another refresh would change nothing.
-    if ((current.dataverseRejectedUntil ?? 0) > services.now()) throw dataverseRejected(services.config.dataverseRejectionCooldownSeconds);
-    current = await services.refresher.refreshFrom(current.id, current.version, refreshDeadline());
+    const rejectedUntil = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
+    if ((rejectedUntil ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
+    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadline(), resource);
     response = await send(current);
-    if (response.status === 401) throw await rejectedEvenFresh(services, current);
+    if (response.status === 401) throw await rejectedEvenFresh(services, current, ownSlot(current) ? undefined : resource);
   }
-  if (current.dataverseRejectedUntil !== undefined && response.status < 500) {
+  if (ownSlot(current) && current.dataverseRejectedUntil !== undefined && response.status < 500) {
     // Dataverse accepted the token (anything but 401 and its own failures): 401s are worth a refresh again.
     await services.sessions.clearDataverseRejected(current.id).catch((err: unknown) => {
       logger.warn('could not clear the dataverse rejection mark', { error: (err as Error).name });
@@ -111,7 +128,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
     if (
       retryAfterMs !== undefined &&
-      retryAfterMs <= services.config.maxRetryAfterSeconds * 1000 &&
+      retryAfterMs <= config.maxRetryAfterSeconds * 1000 &&
       remaining() - retryAfterMs > BUDGET_MARGIN_MS * 2
     ) {
       logger.info('dataverse throttled; retrying once', { retryAfterMs });
@@ -134,11 +151,11 @@ function mapRequestBody(body: Uint8Array, contentType: string | null, bases: Url
  * The client's answer: Dataverse URLs in headers, annotations and `$batch` parts mapped to the
  * service's, compressed when the client accepts it, within what a Lambda response can carry.
  */
-function toClientResponse(response: UpstreamResponse, bases: UrlBases, accepted: ContentCoding | undefined): HttpResponse {
+function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], accepted: ContentCoding | undefined): HttpResponse {
   const headers = returnableResponseHeaders(response.headers);
-  const responseMap = responseUrlMap(bases);
+  const responseMaps = allBases.map(responseUrlMap);
   for (const name of URL_RESPONSE_HEADERS) {
-    if (headers[name] !== undefined) headers[name] = mapUrl(headers[name], responseMap);
+    for (const map of responseMaps) if (headers[name] !== undefined) headers[name] = mapUrl(headers[name], map);
   }
   const contentType = response.headers.get('content-type');
   const upstreamCoding = (response.headers.get('content-encoding') ?? '').toLowerCase().split(',').map((c) => c.trim()).filter(Boolean);
@@ -149,8 +166,10 @@ function toClientResponse(response: UpstreamResponse, bases: UrlBases, accepted:
   if (stillEncoded) {
     coding = response.headers.get('content-encoding')!;
   } else {
-    if (multipartBoundary(contentType)) body = mapBatchResponse(body, contentType!, bases);
-    else if (/json/i.test(contentType ?? '')) body = mapJsonAnnotations(body, responseMap, annotationMatcher(RESPONSE_URL_ANNOTATIONS));
+    for (const [i, bases] of allBases.entries()) {
+      if (multipartBoundary(contentType)) body = mapBatchResponse(body, contentType!, bases);
+      else if (/json/i.test(contentType ?? '')) body = mapJsonAnnotations(body, responseMaps[i]!, annotationMatcher(RESPONSE_URL_ANNOTATIONS));
+    }
     if (accepted && isCompressible(contentType, body.length)) {
       body = compressBody(body, accepted);
       coding = accepted;
@@ -184,12 +203,16 @@ function toClientResponse(response: UpstreamResponse, bases: UrlBases, accepted:
  * environment), not signed out. Marks the session so that its 401s skip the token endpoint for the
  * cool-down, and answers 403 (a 401 would send the client to sign in again, and round the loop).
  */
-async function rejectedEvenFresh(services: Services, session: Session): Promise<HttpError> {
+async function rejectedEvenFresh(services: Services, session: Session, resource?: string): Promise<HttpError> {
   const cooldownSeconds = services.config.dataverseRejectionCooldownSeconds;
+  const untilMs = services.now() + cooldownSeconds * 1000;
   logger.info('dataverse rejected a fresh token; refresh paused', { cooldownSeconds, connection: session.connection !== undefined });
-  await services.sessions
-    .markDataverseRejected(session.id, session.version, services.now() + cooldownSeconds * 1000)
-    .catch((err: unknown) => logger.warn('could not mark the dataverse rejection', { error: (err as Error).name }));
+  const entry = resource === undefined ? undefined : session.environmentTokens?.[resource];
+  // Another environment's rejection pauses that environment only.
+  const mark = entry
+    ? services.sessions.saveEnvironmentTokens(session.id, session.version, withEnvironmentToken(session.environmentTokens, resource!, { ...entry, blockedUntil: untilMs }))
+    : services.sessions.markDataverseRejected(session.id, session.version, untilMs);
+  await mark.catch((err: unknown) => logger.warn('could not mark the dataverse rejection', { error: (err as Error).name }));
   return dataverseRejected(cooldownSeconds);
 }
 

@@ -13,6 +13,7 @@ export type FunctionName =
   | 'connect'
   | 'connect-start'
   | 'connections'
+  | 'environments'
   | 'openapi';
 
 export interface Route {
@@ -39,7 +40,16 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'login', routes: [{ method: 'GET', path: '/auth/login' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'callback', routes: [{ method: 'GET', path: '/auth/callback' }], timeoutSeconds: 20, memoryMb: 256 },
   { name: 'refresh', routes: [{ method: 'POST', path: '/auth/refresh' }], timeoutSeconds: 29, memoryMb: 256 },
-  { name: 'proxy', routes: [{ method: 'ANY', path: '/api/data/{proxy+}' }], timeoutSeconds: 29, memoryMb: 512 },
+  {
+    name: 'proxy',
+    routes: [
+      { method: 'ANY', path: '/api/data/{proxy+}' },
+      // `{host}` is an environment URL's host (Dataverse's own `<org>.crm.dynamics.com`).
+      { method: 'ANY', path: '/orgs/{host}/api/data/{proxy+}' },
+    ],
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
   { name: 'session', routes: [{ method: 'GET', path: '/auth/session' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'logout', routes: [{ method: 'POST', path: '/auth/logout' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'token', routes: [{ method: 'POST', path: '/auth/token' }], timeoutSeconds: 5, memoryMb: 256 },
@@ -52,6 +62,16 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       { method: 'GET', path: '/connections/{connectionId}/token' },
       { method: 'DELETE', path: '/connections/{connectionId}' },
     ],
+    timeoutSeconds: 29,
+    memoryMb: 256,
+  },
+  {
+    name: 'environments',
+    routes: [
+      { method: 'GET', path: '/auth/environments' },
+      { method: 'POST', path: '/auth/environment' },
+    ],
+    // May refresh the discovery token and call the Global Discovery Service.
     timeoutSeconds: 29,
     memoryMb: 256,
   },

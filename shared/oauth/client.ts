@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { CLOUDS } from '../config/clouds.ts';
 import { ConfigError, type Config } from '../config/config.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
@@ -22,10 +23,16 @@ export interface TokenSet {
   accessTokenExpiresAt: number;
 }
 
+/** Errors that refuse one resource, not the grant (RFC 6749 §5.2 invalid_scope; RFC 8707 §2 invalid_target). */
+const RESOURCE_ERRORS = new Set(['invalid_scope', 'invalid_resource', 'invalid_target', 'consent_required']);
+/**
+ * Entra's invalid_grant codes that concern the requested resource: AADSTS65001 (no consent for it),
+ * AADSTS500011 (resource not found in the tenant), AADSTS650052 and AADSTS650057 (invalid resource).
+ */
+const RESOURCE_AADSTS = /\bAADSTS(?:65001|500011|650052|650057)\b/;
 const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
-const ENTRA_HOST = 'login.microsoftonline.com';
-/** Entra's multi-tenant discovery documents publish this issuer template. */
-const ENTRA_TEMPLATE_ISSUER = `https://${ENTRA_HOST}/{tenantid}/v2.0`;
+/** Entra's multi-tenant discovery documents publish the issuer template `https://<host>/{tenantid}/v2.0`. */
+const templateIssuer = (host: string) => `https://${host}/{tenantid}/v2.0`;
 const UNMATCHABLE_ISSUER = 'urn:dynamics-auth:no-valid-tenant';
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -35,8 +42,10 @@ const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export function expectedDiscoveryIssuer(authority: URL): URL {
   const tenant = authority.pathname.split('/').filter(Boolean)[0] ?? '';
-  if (authority.hostname === ENTRA_HOST && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
-    return new URL(ENTRA_TEMPLATE_ISSUER);
+  // Each cloud's Entra publishes the template on its own sign-in host (Microsoft: national clouds).
+  const cloud = Object.values(CLOUDS).find((c) => c.issuerHosts.includes(authority.hostname));
+  if (authority.protocol === 'https:' && cloud && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
+    return new URL(templateIssuer(cloud.loginHost));
   }
   return authority;
 }
@@ -81,9 +90,13 @@ export class EntraClient {
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  /** `<DYNAMICS_URL>/user_impersonation offline_access openid profile` (Dataverse delegated access + refresh token). */
-  get scope(): string {
-    return `${this.config.dynamicsUrl.origin}/user_impersonation offline_access openid profile`;
+  /**
+   * `<resource>/user_impersonation offline_access openid profile`: delegated access to one Dataverse
+   * environment (or the discovery service) and a refresh token. Entra issues an access token for one
+   * resource per request; the refresh token redeems for the others.
+   */
+  scopeFor(resource: string): string {
+    return `${new URL(resource).origin}/user_impersonation offline_access openid profile`;
   }
 
   private requestOptions(timeoutMs = this.config.tokenEndpointTimeoutMs) {
@@ -124,6 +137,8 @@ export class EntraClient {
     codeChallenge: string;
     prompt?: 'select_account';
     loginHint?: string;
+    /** The resource whose access token the sign-in returns (an environment or the discovery service; default DYNAMICS_URL). */
+    resource?: string;
   }): Promise<string> {
     const as = await this.discover();
     // Fail at the first sign-in, before the user meets the provider, if no usable method exists.
@@ -133,7 +148,7 @@ export class EntraClient {
     url.searchParams.set('client_id', this.config.clientId);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('redirect_uri', this.config.redirectUri);
-    url.searchParams.set('scope', this.scope);
+    url.searchParams.set('scope', this.scopeFor(params.resource ?? (this.config.dynamicsUrl ?? this.config.discoveryUrl).origin));
     url.searchParams.set('state', params.state);
     url.searchParams.set('nonce', params.nonce);
     url.searchParams.set('code_challenge', params.codeChallenge);
@@ -249,9 +264,10 @@ export class EntraClient {
 
   /**
    * Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. `budgetMs`
-   * bounds the token call (never beyond TOKEN_ENDPOINT_TIMEOUT_MS).
+   * bounds the token call (never beyond TOKEN_ENDPOINT_TIMEOUT_MS); `resource` names the environment
+   * (or discovery service) the access token is for.
    */
-  async refresh(refreshToken: string, budgetMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
+  async refresh(refreshToken: string, resource: string, budgetMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
     const as = await this.discover();
     try {
       const response = await oauth.refreshTokenGrantRequest(
@@ -261,7 +277,7 @@ export class EntraClient {
         refreshToken,
         {
           ...this.requestOptions(Math.min(budgetMs, this.config.tokenEndpointTimeoutMs)),
-          additionalParameters: refreshParameters(this.config, this.scope),
+          additionalParameters: refreshParameters(this.config, this.scopeFor(resource)),
         },
       );
       const result = await oauth.processRefreshTokenResponse(as, this.client, response);
@@ -273,8 +289,11 @@ export class EntraClient {
     } catch (err) {
       const code = oauthErrorCode(err);
       if (code !== undefined) {
+        const aboutResource =
+          RESOURCE_ERRORS.has(code) ||
+          (code === 'invalid_grant' && err instanceof oauth.ResponseBodyError && RESOURCE_AADSTS.test(err.error_description ?? ''));
         const kind = classifyTokenError(code);
-        if (kind === 'grant_ended') throw new TerminalGrantError(code);
+        if (kind === 'grant_ended' || aboutResource) throw new TerminalGrantError(code, aboutResource);
         if (kind === 'client_rejected') throw new ClientRejectedError(code);
       }
       throw mapTokenEndpointFailure(err, 'Token endpoint');
@@ -331,11 +350,10 @@ export function offersRevocation(as: oauth.AuthorizationServer): boolean {
   return typeof as.revocation_endpoint === 'string';
 }
 
-/** Microsoft Entra ID's sign-in hosts (global and national clouds). */
-const ENTRA_HOSTS = new Set([ENTRA_HOST, 'login.microsoftonline.us', 'login.partner.microsoftonline.cn', 'login.chinacloudapi.cn']);
-
+/** Whether the authority is Microsoft Entra ID's, in any cloud (the sign-in hosts of the clouds table). */
 function isEntraHost(authority: URL): boolean {
-  return ENTRA_HOSTS.has(authority.hostname.toLowerCase());
+  const host = authority.hostname.toLowerCase();
+  return Object.values(CLOUDS).some((c) => c.loginHost === host || c.issuerHosts.includes(host));
 }
 
 function expiresAt(result: oauth.TokenEndpointResponse): number {

@@ -5,7 +5,15 @@
 /** The grant can no longer be used: the user must sign in again (RFC 6749 §5.2, Entra AADSTS70008/700082/50173). */
 export class TerminalGrantError extends Error {
   override name = 'TerminalGrantError';
-  constructor(readonly oauthError: string) {
+  constructor(
+    readonly oauthError: string,
+    /**
+     * The refusal concerns the requested resource, not the grant (no consent or no access to that
+     * environment: invalid_scope, invalid_resource, consent_required, or invalid_grant with AADSTS65001,
+     * 500011, 650052 or 650057): the refresh token itself is still good for other resources.
+     */
+    readonly resourceSpecific = false,
+  ) {
     super(`Token endpoint answered ${oauthError}`);
   }
 }

@@ -14,6 +14,9 @@ import {
   type ApiKeyStore,
   type ConnectSession,
   type ConnectSessionStore,
+  type DataverseEnvironment,
+  type DiscoveredEnvironments,
+  type EnvironmentToken,
   type Handoff,
   type HandoffStore,
   type PendingLogin,
@@ -152,6 +155,7 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
       expiresAt: n(login.expiresAt),
     };
     if (login.native) item.clientChallenge = s(login.native.clientChallenge);
+    if (login.environment) item.environment = s(login.environment);
     if (login.connect) {
       item.ownerKeyId = s(login.connect.ownerKeyId);
       item.connectionId = s(login.connect.connectionId);
@@ -175,6 +179,8 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
     };
     const challenge = optStr(item, 'clientChallenge');
     if (challenge) login.native = { clientChallenge: challenge };
+    const environment = optStr(item, 'environment');
+    if (environment) login.environment = environment;
     const ownerKeyId = optStr(item, 'ownerKeyId');
     if (ownerKeyId) {
       login.connect = {
@@ -446,22 +452,59 @@ export class DynamoSessionStore implements SessionStore {
     tokens: RotatedTokens,
     nowMs: number,
   ): Promise<boolean> {
+    const sets = ['dataKey = :dk', 'refreshToken = :rt', 'version = :next', 'refreshedAt = :now', 'lastSeenAt = :now'];
+    const values: Item = {
+      ':dk': b(tokens.dataKey),
+      ':rt': b(tokens.refreshToken),
+      ':next': n(version + 1),
+      ':now': n(nowMs),
+      ':v': n(version),
+      ':lease': s(leaseId),
+    };
+    const removes = ['leaseId', 'leaseUntil'];
+    if (tokens.accessToken !== undefined && tokens.accessTokenExpiresAt !== undefined) {
+      sets.push('accessToken = :at', 'accessTokenExpiresAt = :atexp');
+      values[':at'] = b(tokens.accessToken);
+      values[':atexp'] = n(tokens.accessTokenExpiresAt);
+      // The session slot's token is now the newest: its version is the row's.
+      removes.push('accessVersion');
+    }
+    if (tokens.accessVersion !== undefined) {
+      sets.push('accessVersion = :av');
+      values[':av'] = n(tokens.accessVersion);
+    }
+    if (tokens.environmentTokens !== undefined) {
+      sets.push('envTokens = :env');
+      values[':env'] = fromEnvironmentTokens(tokens.environmentTokens);
+    }
+    return this.update(id, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, 'version = :v AND leaseId = :lease', values);
+  }
+
+  async saveEnvironmentTokens(
+    id: string,
+    version: number,
+    tokens: Record<string, EnvironmentToken>,
+    leaseId?: string,
+  ): Promise<boolean> {
+    const values: Item = { ':env': fromEnvironmentTokens(tokens), ':v': n(version) };
+    if (leaseId) values[':lease'] = s(leaseId);
     return this.update(
       id,
-      'SET dataKey = :dk, accessToken = :at, refreshToken = :rt, accessTokenExpiresAt = :atexp, ' +
-        'version = :next, refreshedAt = :now, lastSeenAt = :now REMOVE leaseId, leaseUntil',
-      'version = :v AND leaseId = :lease',
-      {
-        ':dk': b(tokens.dataKey),
-        ':at': b(tokens.accessToken),
-        ':rt': b(tokens.refreshToken),
-        ':atexp': n(tokens.accessTokenExpiresAt),
-        ':next': n(version + 1),
-        ':now': n(nowMs),
-        ':v': n(version),
-        ':lease': s(leaseId),
-      },
+      `SET envTokens = :env${leaseId ? ' REMOVE leaseId, leaseUntil' : ''}`,
+      leaseId ? 'version = :v AND leaseId = :lease' : 'version = :v',
+      values,
     );
+  }
+
+  async saveDiscovered(id: string, discovered: DiscoveredEnvironments): Promise<void> {
+    await this.update(id, 'SET envList = :list, envListAt = :at', 'attribute_exists(id)', {
+      ':list': s(JSON.stringify(discovered.environments)),
+      ':at': n(discovered.cachedAt),
+    });
+  }
+
+  async setDefaultEnvironment(id: string, environment: string): Promise<void> {
+    await this.update(id, 'SET defaultEnv = :env', 'attribute_exists(id)', { ':env': s(environment) });
   }
 
   async delete(id: string): Promise<void> {
@@ -489,6 +532,14 @@ function fromSession(session: Session): Item {
   if (session.user.loginHint) item.loginHint = s(session.user.loginHint);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
   if (session.dataverseRejectedUntil !== undefined) item.dvRejectedUntil = n(session.dataverseRejectedUntil);
+  if (session.accessResource) item.accessResource = s(session.accessResource);
+  if (session.accessVersion !== undefined) item.accessVersion = n(session.accessVersion);
+  if (session.environmentTokens) item.envTokens = fromEnvironmentTokens(session.environmentTokens);
+  if (session.defaultEnvironment) item.defaultEnv = s(session.defaultEnvironment);
+  if (session.discovered) {
+    item.envList = s(JSON.stringify(session.discovered.environments));
+    item.envListAt = n(session.discovered.cachedAt);
+  }
   if (session.connection) {
     item.ownerKeyId = s(session.connection.ownerKeyId);
     item.connectionId = s(session.connection.connectionId);
@@ -520,6 +571,11 @@ function toSession(item: Item): Session {
     expiresAt: num(item, 'expiresAt'),
     leaseUntil: item.leaseUntil?.N !== undefined ? Number(item.leaseUntil.N) : undefined,
     dataverseRejectedUntil: item.dvRejectedUntil?.N !== undefined ? Number(item.dvRejectedUntil.N) : undefined,
+    accessResource: optStr(item, 'accessResource'),
+    accessVersion: item.accessVersion?.N !== undefined ? Number(item.accessVersion.N) : undefined,
+    environmentTokens: item.envTokens?.M ? toEnvironmentTokens(item.envTokens.M) : undefined,
+    defaultEnvironment: optStr(item, 'defaultEnv'),
+    discovered: toDiscovered(item),
     connection: optStr(item, 'ownerKeyId')
       ? {
           ownerKeyId: str(item, 'ownerKeyId'),
@@ -529,4 +585,46 @@ function toSession(item: Item): Session {
         }
       : undefined,
   };
+}
+
+function fromEnvironmentTokens(tokens: Record<string, EnvironmentToken>): AttributeValue {
+  const map: Record<string, AttributeValue> = {};
+  for (const [resource, token] of Object.entries(tokens)) {
+    const entry: Item = { exp: n(token.expiresAt), v: n(token.version), at: n(token.refreshedAt) };
+    if (token.accessToken) entry.token = b(token.accessToken);
+    if (token.refusedWith) entry.refused = s(token.refusedWith);
+    if (token.blockedUntil !== undefined) entry.blocked = n(token.blockedUntil);
+    map[resource] = { M: entry };
+  }
+  return { M: map };
+}
+
+function toEnvironmentTokens(map: Record<string, AttributeValue>): Record<string, EnvironmentToken> {
+  const tokens: Record<string, EnvironmentToken> = {};
+  for (const [resource, value] of Object.entries(map)) {
+    const entry = value.M;
+    if (!entry) continue;
+    tokens[resource] = {
+      accessToken: entry.token?.B,
+      expiresAt: num(entry, 'exp'),
+      version: num(entry, 'v'),
+      refreshedAt: num(entry, 'at'),
+      refusedWith: entry.refused?.S,
+      blockedUntil: entry.blocked?.N !== undefined ? Number(entry.blocked.N) : undefined,
+    };
+  }
+  return tokens;
+}
+
+/** The cached environment list; a row whose list cannot be read has none (it is read again). */
+function toDiscovered(item: Item): DiscoveredEnvironments | undefined {
+  const list = item.envList?.S;
+  const at = item.envListAt?.N;
+  if (list === undefined || at === undefined) return undefined;
+  try {
+    const environments = JSON.parse(list) as DataverseEnvironment[];
+    return Array.isArray(environments) ? { cachedAt: Number(at), environments } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -15,6 +15,8 @@ export interface PendingLogin {
   native?: { clientChallenge: string };
   /** A managed connection being connected: the tokens go to this backend's connection. */
   connect?: ConnectTarget;
+  /** The environment chosen at sign-in (an origin already checked against DATAVERSE_HOSTS). */
+  environment?: string;
 }
 
 /** Where a connect sign-in's tokens go, and whose sign-in is accepted for it. */
@@ -85,6 +87,44 @@ export interface SessionUser {
   loginHint?: string;
 }
 
+/** One resource's access token on a session: an environment's (or the discovery service's). */
+export interface EnvironmentToken {
+  /** AES-256-GCM ciphertext, bound to the resource (field `access_token@<resource>`). */
+  accessToken?: Uint8Array;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** The session version (refresh-token rotation) that issued it: the per-resource "still current?" check. */
+  version: number;
+  /** Epoch milliseconds of the refresh that wrote it (least recently refreshed is evicted first). */
+  refreshedAt: number;
+  /** The identity provider refused this resource (no access, no consent): its OAuth error code. */
+  refusedWith?: string;
+  /** Epoch milliseconds until which a refusal (or Dataverse's rejection of a fresh token) holds. */
+  blockedUntil?: number;
+}
+
+/** An environment from the Global Discovery Service, as the service keeps and lists it. */
+export interface DataverseEnvironment {
+  /** The environment URL (origin), e.g. `https://contoso.crm.dynamics.com`: the token audience. */
+  url: string;
+  /** The Web API origin, e.g. `https://contoso.api.crm.dynamics.com`, when discovery gives one. */
+  apiUrl?: string;
+  friendlyName: string;
+  uniqueName: string;
+  urlName?: string;
+  environmentId?: string;
+  tenantId?: string;
+  region?: string;
+  version?: string;
+  state?: string;
+}
+
+/** A session's discovered environments and when they were read (epoch milliseconds). */
+export interface DiscoveredEnvironments {
+  cachedAt: number;
+  environments: DataverseEnvironment[];
+}
+
 /** A signed-in user. Keyed by SHA-256(session token); the token itself is never stored. */
 export interface Session {
   id: string;
@@ -114,14 +154,32 @@ export interface Session {
    * refreshed token of this user. Read with the session, written only when that happens.
    */
   dataverseRejectedUntil?: number;
+  /**
+   * The resource of `accessToken`: absent on rows that hold DYNAMICS_URL's token (all rows written
+   * before environments existed), else the origin the sign-in asked for.
+   */
+  accessResource?: string;
+  /** The session version that issued `accessToken` (absent: `version`). */
+  accessVersion?: number;
+  /** Access tokens for other resources, by resource origin (at most MAX_ENVIRONMENT_TOKENS). */
+  environmentTokens?: Record<string, EnvironmentToken>;
+  /** The environment `/api/data/` goes to (origin); DYNAMICS_URL when absent. */
+  defaultEnvironment?: string;
+  /** The caller's environments from discovery (cached on the row). */
+  discovered?: DiscoveredEnvironments;
 }
 
-/** The fields a token rotation writes. */
+/** The fields a token rotation writes: always the refresh token, and one resource's access token. */
 export interface RotatedTokens {
   dataKey: Uint8Array;
-  accessToken: Uint8Array;
   refreshToken: Uint8Array;
-  accessTokenExpiresAt: number;
+  /** The session's own slot (`accessResource`), when that is the resource refreshed. */
+  accessToken?: Uint8Array;
+  accessTokenExpiresAt?: number;
+  /** Pins the session slot's token version when another resource is refreshed. */
+  accessVersion?: number;
+  /** The whole per-resource map, when another resource is refreshed. */
+  environmentTokens?: Record<string, EnvironmentToken>;
 }
 
 export interface PendingLoginStore {
@@ -166,6 +224,15 @@ export interface SessionStore {
   markDataverseRejected(id: string, version: number, untilMs: number): Promise<void>;
   /** Ends the cool-down (Dataverse accepted the user's token again). */
   clearDataverseRejected(id: string): Promise<void>;
+  /**
+   * Writes the per-resource map without rotating (a resource refused by the identity provider, or
+   * rejected by Dataverse) and drops the lease if `leaseId` holds it; only while the row is at `version`.
+   */
+  saveEnvironmentTokens(id: string, version: number, tokens: Record<string, EnvironmentToken>, leaseId?: string): Promise<boolean>;
+  /** Caches the caller's discovered environments on the row. */
+  saveDiscovered(id: string, discovered: DiscoveredEnvironments): Promise<void>;
+  /** Sets the environment `/api/data/` goes to. */
+  setDefaultEnvironment(id: string, environment: string): Promise<void>;
 }
 
 export interface HandoffStore {

@@ -37,7 +37,7 @@ export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
   login: ['GET /auth/login'],
   callback: ['GET /auth/callback'],
   refresh: ['POST /auth/refresh'],
-  proxy: ['ANY /api/data/{proxy+}'],
+  proxy: ['ANY /api/data/{proxy+}', 'ANY /orgs/{host}/api/data/{proxy+}'],
   session: ['GET /auth/session'],
   logout: ['POST /auth/logout'],
   token: ['POST /auth/token'],
@@ -48,6 +48,7 @@ export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
     'GET /connections/{connectionId}/token',
     'DELETE /connections/{connectionId}',
   ],
+  environments: ['GET /auth/environments', 'POST /auth/environment'],
   openapi: ['GET /openapi.json'],
 };
 export type Fn = FunctionName;

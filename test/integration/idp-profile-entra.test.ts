@@ -22,12 +22,12 @@ describe('the Entra profile (default)', () => {
     expect(authorizationUrl.searchParams.has('resource')).toBe(false);
     expect((await refresh(stack.routes(), sessionCookie)).statusCode).toBe(200);
     const request = stack.tokenRequests.filter((r) => r.grant_type === 'refresh_token').at(-1)!;
-    expect(request.scope).toBe(`${stack.config.dynamicsUrl.origin}/user_impersonation offline_access openid profile`);
+    expect(request.scope).toBe(`${stack.config.dynamicsUrl!.origin}/user_impersonation offline_access openid profile`);
     expect(request).not.toHaveProperty('resource');
   });
 
   it('sends RFC 8707 resource on the authorization, code and refresh requests when RESOURCE_INDICATOR is set', async () => {
-    const resource = stack.config.dynamicsUrl.origin;
+    const resource = stack.config.dynamicsUrl!.origin;
     const services = createServices(
       { ...stack.config, resourceIndicator: resource },
       { keyProvider: stack.keyProvider, dynamo: stack.dynamoClient },

@@ -179,7 +179,7 @@ describe('the OpenAPI document', () => {
         if (!/^[45]/.test(status)) continue;
         const schemas = errorSchemas(raw);
         const label = `${method.toUpperCase()} ${template} ${status}`;
-        if (template.startsWith('/api/data/')) {
+        if (/^(?:\/orgs\/\{host\})?\/api\/data\//.test(template)) {
           webApiErrors++;
           expect(schemas.has(ODATA), label).toBe(true);
           expect(schemas.has(ERROR), label).toBe(false);

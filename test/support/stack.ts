@@ -10,6 +10,7 @@ import { tokenRoute } from '../../functions/token/handler.ts';
 import { connectRoute } from '../../functions/connect/handler.ts';
 import { connectStartRoute } from '../../functions/connect-start/handler.ts';
 import { connectionsRoute } from '../../functions/connections/handler.ts';
+import { environmentsRoute } from '../../functions/environments/handler.ts';
 import { DataverseStandIn } from '../../local/dataverse.ts';
 import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/dynamodb.ts';
 import { startDevIdentityProvider, type DevIdentityProvider } from '../../local/idp.ts';
@@ -56,6 +57,7 @@ export interface Routes {
   connect: Invoke;
   connectStart: Invoke;
   connections: Invoke;
+  environments: Invoke;
 }
 
 function invoker(route: ReturnType<typeof loginRoute>): Invoke {
@@ -65,7 +67,14 @@ function invoker(route: ReturnType<typeof loginRoute>): Invoke {
 }
 
 /** Starts dynalite, the dev IdP (oauth2-mock-server) and the Dataverse stand-in on loopback. */
-export async function startTestStack(options: { env?: Record<string, string>; accessTokenTtlSeconds?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: {
+    env?: Record<string, string>;
+    accessTokenTtlSeconds?: number;
+    /** Runs once the IdP and the stand-in are up, before configuration is read; returns more settings. */
+    prepare?: (started: { idp: DevIdentityProvider; dataverse: DataverseStandIn }) => Promise<Record<string, string>>;
+  } = {},
+): Promise<TestStack> {
   const dynamo = await startEmbeddedDynamo();
   const idp = await startDevIdentityProvider({ accessTokenTtlSeconds: options.accessTokenTtlSeconds });
   const dataverse = new DataverseStandIn({ issuer: idp.issuer });
@@ -74,6 +83,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ac
   idp.server.service.on('beforeResponse', (_res: unknown, req: { body: TokenRequest }) => {
     tokenRequests.push({ ...req.body });
   });
+  const prepared = options.prepare ? await options.prepare({ idp, dataverse }) : {};
   const config = loadConfig({
     ENTRA_AUTHORITY: idp.issuer,
     CLIENT_ID: 'test-client',
@@ -81,6 +91,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ac
     PUBLIC_BASE_URL: PUBLIC_BASE,
     ALLOWED_RETURN_URLS: `${RETURN_ORIGIN},https://app.example.com/portal`,
     ...options.env,
+    ...prepared,
   });
   const dynamoClient = createDynamoClient({ endpoint: dynamo.endpoint });
   await createTables(dynamoClient);
@@ -99,6 +110,7 @@ export async function startTestStack(options: { env?: Record<string, string>; ac
     connect: invoker(connectRoute(() => s)),
     connectStart: invoker(connectStartRoute(() => s)),
     connections: invoker(connectionsRoute(() => s)),
+    environments: invoker(environmentsRoute(() => s)),
   });
   return {
     config,
@@ -134,8 +146,13 @@ export interface SignIn {
 }
 
 /** Runs login → IdP authorize → callback over the real dev IdP, as a browser would. */
-export async function signIn(stack: TestStack, routes = stack.routes(), returnTo = `${RETURN_ORIGIN}/app`): Promise<SignIn> {
-  const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(returnTo)}` });
+export async function signIn(
+  stack: TestStack,
+  routes = stack.routes(),
+  returnTo = `${RETURN_ORIGIN}/app`,
+  extraQuery = '',
+): Promise<SignIn> {
+  const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(returnTo)}${extraQuery}` });
   if (login.statusCode !== 302) throw new Error(`login answered ${login.statusCode}: ${login.body}`);
   const binding = cookiePair(login.cookies, LOGIN_BINDING_COOKIE)!;
   const authorizationUrl = new URL(login.headers.Location!);

@@ -108,3 +108,17 @@ describe('local key provider', () => {
     expect(await vault.open('s', sealed.dataKey, 'access_token', sealed.accessToken)).toBe(big);
   });
 });
+
+describe('per-environment binding', () => {
+  it('an access token sealed for one environment cannot be opened as another’s, nor as the session’s own', async () => {
+    const { accessTokenField } = await import('../../shared/crypto/envelope.ts');
+    const vault = new TokenVault(new LocalKeyProvider(randomBytes(32)));
+    const a = 'https://contoso.crm.dynamics.com';
+    const b = 'https://fabrikam.crm4.dynamics.com';
+    const sealed = await vault.seal('sid', { accessToken: 'token-for-a', refreshToken: 'r' }, undefined, accessTokenField(a));
+    await expect(vault.open('sid', sealed.dataKey, accessTokenField(a), sealed.accessToken)).resolves.toBe('token-for-a');
+    await expect(vault.open('sid', sealed.dataKey, accessTokenField(b), sealed.accessToken)).rejects.toBeInstanceOf(DecryptionError);
+    await expect(vault.open('sid', sealed.dataKey, 'access_token', sealed.accessToken)).rejects.toBeInstanceOf(DecryptionError);
+    await expect(vault.open('sid', sealed.dataKey, 'refresh_token', sealed.accessToken)).rejects.toBeInstanceOf(DecryptionError);
+  });
+});

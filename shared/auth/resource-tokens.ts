@@ -1,0 +1,64 @@
+import type { Config } from '../config/config.ts';
+import { accessTokenField, type SealedField } from '../crypto/envelope.ts';
+import { HttpError } from '../http/errors.ts';
+import type { EnvironmentToken, Session } from '../stores/model.ts';
+
+/**
+ * At most this many per-resource access tokens are kept on a session row (the least recently
+ * refreshed is evicted): 16 sealed tokens of a few KB each keep the row far below DynamoDB's 400 KB.
+ */
+export const MAX_ENVIRONMENT_TOKENS = 16;
+
+/** One resource's access token as the session holds it. */
+export interface ResourceToken {
+  sealed?: Uint8Array;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** The session version that issued it. */
+  version: number;
+  field: SealedField;
+  refusedWith?: string;
+  blockedUntil?: number;
+}
+
+/** The resource of the session's own token slot: the sign-in's resource, or DYNAMICS_URL on older rows. */
+export function sessionResource(session: Session, config: Config): string | undefined {
+  return session.accessResource ?? config.dynamicsUrl?.origin;
+}
+
+/** The token the session holds for `resource` (an environment or the discovery service), if any. */
+export function resourceToken(session: Session, resource: string, config: Config): ResourceToken | undefined {
+  if (resource === sessionResource(session, config)) {
+    return {
+      sealed: session.accessToken,
+      expiresAt: session.accessTokenExpiresAt,
+      version: session.accessVersion ?? session.version,
+      // Rows of DYNAMICS_URL keep the field they always had.
+      field: accessTokenField(session.accessResource),
+    };
+  }
+  const entry = session.environmentTokens?.[resource];
+  if (!entry) return undefined;
+  return { ...entry, sealed: entry.accessToken, field: accessTokenField(resource) };
+}
+
+/** The per-resource map with `resource` set, bounded to MAX_ENVIRONMENT_TOKENS (least recently refreshed out). */
+export function withEnvironmentToken(
+  tokens: Record<string, EnvironmentToken> | undefined,
+  resource: string,
+  token: EnvironmentToken,
+): Record<string, EnvironmentToken> {
+  const next = { ...tokens, [resource]: token };
+  const byAge = Object.entries(next).sort(([, a], [, b]) => a.refreshedAt - b.refreshedAt);
+  while (byAge.length > MAX_ENVIRONMENT_TOKENS) delete next[byAge.shift()![0]];
+  return next;
+}
+
+/** The identity provider refuses this environment for this user (no access or no consent): 403, not a sign-out. */
+export const environmentRefused = (oauthError: string) =>
+  new HttpError(
+    403,
+    'environment_access_denied',
+    `The identity provider refuses a token for this environment (${oauthError}): the user has no access to it, or the app lacks consent there. ` +
+      'Other environments and the sign-in itself are not affected.',
+  );
