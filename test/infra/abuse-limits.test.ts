@@ -58,11 +58,12 @@ const stage = (stack: Stack): Json => Object.values(resourcesOf(Template.fromSta
 describe('route-level throttles (per route, not per client)', () => {
   it('each route that needs no sign-in has its own limit (10/s, burst 20 by default); the proxy route its own', () => {
     const settings = stage(defaults).Properties.RouteSettings;
-    expect(Object.keys(settings).sort()).toEqual([...SIGN_IN_ROUTES, 'ANY /api/data/{proxy+}'].sort());
+    expect(Object.keys(settings).sort()).toEqual([...SIGN_IN_ROUTES, 'ANY /api/data/{proxy+}', 'ANY /orgs/{host}/api/data/{proxy+}'].sort());
     for (const key of SIGN_IN_ROUTES) {
       expect(settings[key], key).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
     }
     expect(settings['ANY /api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(settings['ANY /orgs/{host}/api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(stage(defaults).Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
   });
 
@@ -70,6 +71,7 @@ describe('route-level throttles (per route, not per client)', () => {
     const settings = stage(tuned).Properties.RouteSettings;
     for (const key of SIGN_IN_ROUTES) expect(settings[key]).toEqual({ ThrottlingRateLimit: 3, ThrottlingBurstLimit: 6 });
     expect(settings['ANY /api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 30, ThrottlingBurstLimit: 40 });
+    expect(settings['ANY /orgs/{host}/api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 30, ThrottlingBurstLimit: 40 });
   });
 
   it('every route key in the route settings is a route of the API, and the stage waits for the routes', () => {

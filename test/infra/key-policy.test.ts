@@ -28,6 +28,7 @@ const KEY_USE: Partial<Record<Fn, string[]>> = {
   refresh: ['kms:Decrypt', 'kms:GenerateDataKey'],
   proxy: ['kms:Decrypt', 'kms:GenerateDataKey'],
   connections: ['kms:Decrypt', 'kms:GenerateDataKey'],
+  environments: ['kms:Decrypt', 'kms:GenerateDataKey'],
 };
 const CONTEXT_CONDITION = {
   StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },
