@@ -118,7 +118,8 @@ export class SessionRefresher {
     if (unsaved) {
       // New tokens this process holds but could not write: write them before anything else.
       this.unsaved.delete(sessionId);
-      return this.saveRotation(unsaved, Math.max(deadlineMs, this.now() + this.leaseMs));
+      await this.saveRotation(unsaved, Math.max(deadlineMs, this.now() + this.leaseMs));
+      // Then as any refresh: the row is re-read and this resource's token checked.
     }
     for (;;) {
       const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
