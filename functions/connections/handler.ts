@@ -1,7 +1,7 @@
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId, connectionRowId, loadActiveConnection, loadConnection } from '#shared/auth/connections.ts';
 import { HttpError } from '#shared/http/errors.ts';
-import { sessionResource } from '#shared/auth/resource-tokens.ts';
+import { refreshDue, sessionResource } from '#shared/auth/resource-tokens.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { accessTokenField } from '#shared/crypto/envelope.ts';
 import { json } from '#shared/http/response.ts';
@@ -32,7 +32,8 @@ export const connectionsRoute =
     if (match[2] && method === 'GET') {
       // A fresh access token for backends that call Dataverse themselves (refreshed when near expiry).
       let connection = await loadActiveConnection(s, key.keyId, connectionId);
-      if (connection.accessTokenExpiresAt - s.now() <= s.config.refreshSkewSeconds * 1000) {
+      const held = { sealed: connection.accessToken, expiresAt: connection.accessTokenExpiresAt, lifetimeSeconds: connection.accessTokenLifetimeSeconds };
+      if (refreshDue(held, s.now(), s.config)) {
         connection = await s.refresher.refreshFrom(connection.id, connection.accessVersion ?? connection.version, handlerDeadline(context, s.now()), sessionResource(connection, s.config));
       }
       const vault = await s.vault();

@@ -76,6 +76,7 @@ export async function completeLogin(
       accessToken: sealed.accessToken,
       refreshToken: sealed.refreshToken,
       accessTokenExpiresAt: tokenSet.accessTokenExpiresAt,
+      accessTokenLifetimeSeconds: tokenSet.accessTokenLifetimeSeconds,
       createdAt: nowMs,
       lastSeenAt: nowMs,
     };

@@ -14,6 +14,8 @@ export interface RefresherOptions {
   leaseMs?: number;
   /** Poll interval while another instance holds the lease. */
   pollMs?: number;
+  /** First pause before writing rotated tokens again after a failed write (doubles each time). */
+  saveRetryMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -26,6 +28,17 @@ export interface RefresherDeps {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** setTimeout's largest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_SAVE_RETRY_MS = 2_000;
+
+/** A rotation the provider answered but that could not be written yet: its tokens are the only valid ones. */
+interface UnsavedRotation {
+  current: Session;
+  leaseId: string;
+  rotated: RotatedTokens;
+  ownSlot: boolean;
+}
 
 /**
  * Single-flight token refresh across requests and instances.
@@ -37,11 +50,19 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * refresh rotates the one refresh token, and a provider with reuse detection treats a reused one as
  * theft. The others poll; every attempt first re-reads the session and returns it if the token for
  * ITS resource is already newer than the one that failed (lock, then double-check, per resource).
+ *
+ * Once a token request is sent, the provider may have spent the old refresh token (RFC 9700 §4.14.2:
+ * with reuse detection, presenting it again revokes the grant). So the request is awaited until the
+ * lease ends, not just for the caller's time budget (a caller whose budget runs out answers 503 and
+ * the flight goes on), and a failed write of the new tokens is retried while the lease holds, the
+ * tokens kept in memory meanwhile, instead of falling back to the stored, spent one.
  */
 export class SessionRefresher {
   private readonly inFlight = new Map<string, Promise<Session>>();
+  private readonly unsaved = new Map<string, UnsavedRotation>();
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  private readonly saveRetryMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -53,6 +74,7 @@ export class SessionRefresher {
     // functions that wait for it (29 s).
     this.leaseMs = options.leaseMs ?? 20_000;
     this.pollMs = options.pollMs ?? 100;
+    this.saveRetryMs = options.saveRetryMs ?? 100;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
   }
@@ -60,7 +82,8 @@ export class SessionRefresher {
   /**
    * Returns a session whose tokens are newer than `staleVersion`, refreshing them if nobody else has.
    * Throws `login_required` when the grant is gone, and 503 when the refresh could not finish before
-   * `deadlineMs` (the caller's own time budget: it must answer before its Lambda is cut off).
+   * `deadlineMs` (the caller's own time budget: it must answer before its Lambda is cut off). A
+   * token request already sent is seen through and saved after that caller gave up (see the class).
    */
   refreshFrom(
     sessionId: string,
@@ -75,10 +98,29 @@ export class SessionRefresher {
       flight = this.run(sessionId, staleVersion, deadlineMs, resource).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, flight);
     }
-    return flight;
+    return this.within(flight, deadlineMs);
+  }
+
+  /** The caller stops waiting at its deadline (503); the flight itself goes on. */
+  private within(flight: Promise<Session>, deadlineMs: number): Promise<Session> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(serviceUnavailable('The identity provider has not answered yet; the refresh goes on. Retry shortly.')),
+        Math.min(Math.max(0, deadlineMs - this.now()), MAX_TIMER_MS),
+      );
+    });
+    return Promise.race([flight, late]).finally(() => clearTimeout(timer));
   }
 
   private async run(sessionId: string, staleVersion: number, deadlineMs: number, requested?: string): Promise<Session> {
+    const unsaved = this.unsaved.get(sessionId);
+    if (unsaved) {
+      // New tokens this process holds but could not write: write them before anything else.
+      this.unsaved.delete(sessionId);
+      await this.saveRotation(unsaved, Math.max(deadlineMs, this.now() + this.leaseMs));
+      // Then as any refresh: the row is re-read and this resource's token checked.
+    }
     for (;;) {
       const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
       if (!current) throw loginRequired();
@@ -94,7 +136,7 @@ export class SessionRefresher {
         const leaseId = randomToken();
         const leaseUntil = this.now() + this.leaseMs;
         if (await this.deps.sessions.acquireRefreshLease(sessionId, current.version, leaseId, leaseUntil, this.now())) {
-          return this.rotate(current, resource, leaseId, Math.min(deadlineMs, leaseUntil));
+          return this.rotate(current, resource, leaseId, leaseUntil);
         }
       }
       const pause = this.pollMs / 2 + Math.random() * this.pollMs;
@@ -105,7 +147,8 @@ export class SessionRefresher {
     }
   }
 
-  private async rotate(current: Session, resource: string, leaseId: string, deadlineMs: number): Promise<Session> {
+  /** Calls the token endpoint under the lease (until `leaseUntil`) and writes the rotation. */
+  private async rotate(current: Session, resource: string, leaseId: string, leaseUntil: number): Promise<Session> {
     const { sessions, config } = this.deps;
     const ownSlot = resource === sessionResource(current, config);
     const field = resourceToken(current, resource, config)?.field ?? `access_token@${resource}`;
@@ -114,7 +157,9 @@ export class SessionRefresher {
       const vault = await this.deps.vault();
       const refreshToken = await vault.open(current.id, current.dataKey, 'refresh_token', current.refreshToken);
       const entra = await this.deps.entra();
-      const tokens = await entra.refresh(refreshToken, resource, Math.max(1, deadlineMs - this.now()));
+      // Wait for the answer while the lease holds, keeping a quarter of it (3 s at most) to write it.
+      const answerBy = leaseUntil - Math.min(3_000, this.leaseMs / 4);
+      const tokens = await entra.refresh(refreshToken, resource, Math.max(1, answerBy - this.now()));
       // Entra rotates the refresh token on every refresh; keep the old one if none came back.
       const sealed = await vault.seal(
         current.id,
@@ -123,7 +168,13 @@ export class SessionRefresher {
         field,
       );
       rotated = ownSlot
-        ? { dataKey: sealed.dataKey, refreshToken: sealed.refreshToken, accessToken: sealed.accessToken, accessTokenExpiresAt: tokens.accessTokenExpiresAt }
+        ? {
+            dataKey: sealed.dataKey,
+            refreshToken: sealed.refreshToken,
+            accessToken: sealed.accessToken,
+            accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+            accessTokenLifetimeSeconds: tokens.accessTokenLifetimeSeconds,
+          }
         : {
             dataKey: sealed.dataKey,
             refreshToken: sealed.refreshToken,
@@ -132,6 +183,7 @@ export class SessionRefresher {
             environmentTokens: withEnvironmentToken(current.environmentTokens, resource, {
               accessToken: sealed.accessToken,
               expiresAt: tokens.accessTokenExpiresAt,
+              lifetimeSeconds: tokens.accessTokenLifetimeSeconds,
               version: current.version + 1,
               refreshedAt: this.now(),
             }),
@@ -165,18 +217,39 @@ export class SessionRefresher {
       await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
       throw err;
     }
-    const nowMs = this.now();
+    return this.saveRotation({ current, leaseId, rotated, ownSlot }, leaseUntil);
+  }
+
+  /**
+   * Writes a rotation; a failed write is retried with backoff until `retryUntil`. The old refresh
+   * token is spent at the provider, so it is never fallen back to: when every write fails, the new
+   * tokens stay in this process (the next refresh of the session writes them first) and the caller
+   * gets 503.
+   */
+  private async saveRotation(rotation: UnsavedRotation, retryUntil: number): Promise<Session> {
+    const { current, leaseId, rotated, ownSlot } = rotation;
+    let pauseMs = this.saveRetryMs;
     let saved: boolean;
-    try {
-      saved = await sessions.saveRotatedTokens(current.id, current.version, leaseId, rotated, nowMs);
-    } catch (err) {
-      // The old refresh token stays stored and valid (Entra does not revoke it on rotation).
-      await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
-      throw err;
+    let nowMs: number;
+    for (let attempt = 1; ; attempt++) {
+      nowMs = this.now();
+      try {
+        saved = await this.deps.sessions.saveRotatedTokens(current.id, current.version, leaseId, rotated, nowMs);
+        break;
+      } catch (err) {
+        if (this.now() + pauseMs >= retryUntil) {
+          this.unsaved.set(current.id, rotation);
+          logger.error('rotated tokens could not be saved; kept in memory', { attempt, error: (err as Error).name });
+          throw serviceUnavailable('The session store is unavailable; retry shortly.');
+        }
+        logger.warn('rotated tokens could not be saved; retrying', { attempt, error: (err as Error).name });
+        await this.sleep(pauseMs);
+        pauseMs = Math.min(pauseMs * 2, MAX_SAVE_RETRY_MS);
+      }
     }
     if (!saved) {
       // Our lease ran out and someone else rotated; their result is the current one.
-      const latest = await sessions.get(current.id, Math.floor(nowMs / 1000));
+      const latest = await this.deps.sessions.get(current.id, Math.floor(nowMs / 1000));
       if (latest && latest.version !== current.version) return latest;
       throw serviceUnavailable('The session changed during refresh; retry shortly.');
     }
@@ -186,6 +259,7 @@ export class SessionRefresher {
       ...rotated,
       accessToken: rotated.accessToken ?? current.accessToken,
       accessTokenExpiresAt: rotated.accessTokenExpiresAt ?? current.accessTokenExpiresAt,
+      accessTokenLifetimeSeconds: ownSlot ? rotated.accessTokenLifetimeSeconds : current.accessTokenLifetimeSeconds,
       accessVersion: ownSlot ? undefined : rotated.accessVersion,
       version: current.version + 1,
       refreshedAt: nowMs,

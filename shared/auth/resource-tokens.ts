@@ -14,6 +14,8 @@ export interface ResourceToken {
   sealed?: Uint8Array;
   /** Epoch milliseconds. */
   expiresAt: number;
+  /** As the provider stated it; absent on tokens stored before it was kept. */
+  lifetimeSeconds?: number;
   /** The session version that issued it. */
   version: number;
   field: SealedField;
@@ -32,6 +34,7 @@ export function resourceToken(session: Session, resource: string, config: Config
     return {
       sealed: session.accessToken,
       expiresAt: session.accessTokenExpiresAt,
+      lifetimeSeconds: session.accessTokenLifetimeSeconds,
       version: session.accessVersion ?? session.version,
       // Rows of DYNAMICS_URL keep the field they always had.
       field: accessTokenField(session.accessResource),
@@ -40,6 +43,33 @@ export function resourceToken(session: Session, resource: string, config: Config
   const entry = session.environmentTokens?.[resource];
   if (!entry) return undefined;
   return { ...entry, sealed: entry.accessToken, field: accessTokenField(resource) };
+}
+
+/**
+ * Share of an access token's lifetime refreshed ahead of expiry when that is less than
+ * REFRESH_SKEW_SECONDS: a token is used for three quarters of its life, however short, and the
+ * last quarter leaves room for the refresh itself (one token call) before it runs out.
+ */
+export const REFRESH_AHEAD_FRACTION = 1 / 4;
+
+/**
+ * How long before expiry a token is refreshed: the smaller of REFRESH_SKEW_SECONDS and a quarter of
+ * its lifetime, so a 2-minute token is not refreshed on every request under the default 120 s skew.
+ * Tokens stored without their lifetime keep the skew alone.
+ */
+export function refreshAheadMs(token: Pick<ResourceToken, 'lifetimeSeconds'>, config: Pick<Config, 'refreshSkewSeconds'>): number {
+  const skewMs = config.refreshSkewSeconds * 1000;
+  if (token.lifetimeSeconds === undefined || !(token.lifetimeSeconds > 0)) return skewMs;
+  return Math.min(skewMs, token.lifetimeSeconds * 1000 * REFRESH_AHEAD_FRACTION);
+}
+
+/** Whether a resource's token is missing or close enough to its expiry to refresh before use. */
+export function refreshDue(
+  token: Pick<ResourceToken, 'sealed' | 'expiresAt' | 'lifetimeSeconds'> | undefined,
+  nowMs: number,
+  config: Pick<Config, 'refreshSkewSeconds'>,
+): boolean {
+  return !token?.sealed || token.expiresAt - nowMs <= refreshAheadMs(token, config);
 }
 
 /** The per-resource map with `resource` set, bounded to MAX_ENVIRONMENT_TOKENS (least recently refreshed out). */

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { resourceToken } from '../auth/resource-tokens.ts';
+import { refreshDue, resourceToken } from '../auth/resource-tokens.ts';
 import { environmentHostAllowed } from '../config/config.ts';
 import { hostOfOrigin, originOfHost } from '../config/dataverse-hosts.ts';
 import { HttpError } from '../http/errors.ts';
@@ -123,7 +123,7 @@ export async function discoverEnvironments(
   const refreshDeadline = deadlineMs - Math.min(5_000, (deadlineMs - now) / 3);
   let current = session;
   let token = resourceToken(current, resource, services.config);
-  if (!token?.sealed || token.expiresAt - now <= services.config.refreshSkewSeconds * 1000) {
+  if (refreshDue(token, now, services.config)) {
     current = await services.refresher.refreshFrom(current.id, token?.sealed ? token.version : -1, refreshDeadline, resource);
     token = resourceToken(current, resource, services.config)!;
   }
@@ -134,7 +134,7 @@ export async function discoverEnvironments(
   };
   let response = await call(current);
   if (response.status === 401) {
-    current = await services.refresher.refreshFrom(current.id, token.version, refreshDeadline, resource);
+    current = await services.refresher.refreshFrom(current.id, token!.version, refreshDeadline, resource);
     response = await call(current);
   }
   if (response.status === 401 || response.status === 403) {

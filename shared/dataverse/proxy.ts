@@ -5,7 +5,7 @@ import { logger } from '../observability/logger.ts';
 import type { Session } from '../stores/model.ts';
 import type { Services } from '../runtime.ts';
 import { environmentRequired } from '../auth/refresher.ts';
-import { environmentRefused, resourceToken, withEnvironmentToken } from '../auth/resource-tokens.ts';
+import { environmentRefused, refreshDue, resourceToken, withEnvironmentToken } from '../auth/resource-tokens.ts';
 import type { TargetEnvironment } from './discovery.ts';
 import { mapBatchRequest, mapBatchResponse, multipartBoundary, URL_RESPONSE_HEADERS } from './batch.ts';
 import { compressBody, isCompressible, negotiateContentCoding, type ContentCoding } from './compression.ts';
@@ -99,7 +99,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   let current = session;
   const held = tokenOf(current);
   if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused(held.refusedWith);
-  if (!held?.sealed || held.expiresAt - services.now() <= config.refreshSkewSeconds * 1000) {
+  if (refreshDue(held, services.now(), config)) {
     current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource);
   }
   const send = async (s: Session) => {

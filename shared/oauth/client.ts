@@ -21,6 +21,8 @@ export interface TokenSet {
   refreshToken?: string;
   /** Epoch milliseconds. */
   accessTokenExpiresAt: number;
+  /** The access token's lifetime as stated (`expires_in`, RFC 6749 §5.1), or the assumed 3600. */
+  accessTokenLifetimeSeconds: number;
 }
 
 /** Errors that refuse one resource, not the grant (RFC 6749 §5.2 invalid_scope; RFC 8707 §2 invalid_target). */
@@ -248,7 +250,7 @@ export class EntraClient {
       tokens: {
         accessToken: result.access_token,
         refreshToken: result.refresh_token,
-        accessTokenExpiresAt: expiresAt(result),
+        ...accessTokenExpiry(result),
       },
       user: {
         oid,
@@ -263,11 +265,12 @@ export class EntraClient {
   }
 
   /**
-   * Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. `budgetMs`
-   * bounds the token call (never beyond TOKEN_ENDPOINT_TIMEOUT_MS); `resource` names the environment
-   * (or discovery service) the access token is for.
+   * Refresh token grant (RFC 6749 §6). Entra rotates the refresh token on every call. `answerWithinMs`
+   * bounds the wait for the answer: the refresher passes what is left of its lease, not
+   * TOKEN_ENDPOINT_TIMEOUT_MS, since a request already sent may have spent the refresh token at the
+   * provider. `resource` names the environment (or discovery service) the access token is for.
    */
-  async refresh(refreshToken: string, resource: string, budgetMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
+  async refresh(refreshToken: string, resource: string, answerWithinMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
     const as = await this.discover();
     try {
       const response = await oauth.refreshTokenGrantRequest(
@@ -276,7 +279,7 @@ export class EntraClient {
         await this.clientAuth(as),
         refreshToken,
         {
-          ...this.requestOptions(Math.min(budgetMs, this.config.tokenEndpointTimeoutMs)),
+          ...this.requestOptions(answerWithinMs),
           additionalParameters: refreshParameters(this.config, this.scopeFor(resource)),
         },
       );
@@ -284,7 +287,7 @@ export class EntraClient {
       return {
         accessToken: result.access_token,
         refreshToken: result.refresh_token,
-        accessTokenExpiresAt: expiresAt(result),
+        ...accessTokenExpiry(result),
       };
     } catch (err) {
       const code = oauthErrorCode(err);
@@ -356,9 +359,9 @@ function isEntraHost(authority: URL): boolean {
   return Object.values(CLOUDS).some((c) => c.loginHost === host || c.issuerHosts.includes(host));
 }
 
-function expiresAt(result: oauth.TokenEndpointResponse): number {
+function accessTokenExpiry(result: oauth.TokenEndpointResponse): Pick<TokenSet, 'accessTokenExpiresAt' | 'accessTokenLifetimeSeconds'> {
   const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
-  return Date.now() + seconds * 1000;
+  return { accessTokenExpiresAt: Date.now() + seconds * 1000, accessTokenLifetimeSeconds: seconds };
 }
 
 /** OAuth error codes are [\x20-\x7E] (RFC 6749 §5.2); keep them short and printable in messages. */

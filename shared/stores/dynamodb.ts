@@ -466,6 +466,12 @@ export class DynamoSessionStore implements SessionStore {
       sets.push('accessToken = :at', 'accessTokenExpiresAt = :atexp');
       values[':at'] = b(tokens.accessToken);
       values[':atexp'] = n(tokens.accessTokenExpiresAt);
+      if (tokens.accessTokenLifetimeSeconds !== undefined) {
+        sets.push('accessTokenLifetimeSeconds = :atlife');
+        values[':atlife'] = n(tokens.accessTokenLifetimeSeconds);
+      } else {
+        removes.push('accessTokenLifetimeSeconds');
+      }
       // The session slot's token is now the newest: its version is the row's.
       removes.push('accessVersion');
     }
@@ -531,6 +537,7 @@ function fromSession(session: Session): Item {
   if (session.user.username) item.username = s(session.user.username);
   if (session.user.loginHint) item.loginHint = s(session.user.loginHint);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
+  if (session.accessTokenLifetimeSeconds !== undefined) item.accessTokenLifetimeSeconds = n(session.accessTokenLifetimeSeconds);
   if (session.dataverseRejectedUntil !== undefined) item.dvRejectedUntil = n(session.dataverseRejectedUntil);
   if (session.accessResource) item.accessResource = s(session.accessResource);
   if (session.accessVersion !== undefined) item.accessVersion = n(session.accessVersion);
@@ -564,6 +571,7 @@ function toSession(item: Item): Session {
     accessToken: bin(item, 'accessToken'),
     refreshToken: bin(item, 'refreshToken'),
     accessTokenExpiresAt: num(item, 'accessTokenExpiresAt'),
+    accessTokenLifetimeSeconds: item.accessTokenLifetimeSeconds?.N !== undefined ? Number(item.accessTokenLifetimeSeconds.N) : undefined,
     version: num(item, 'version'),
     createdAt: num(item, 'createdAt'),
     refreshedAt: item.refreshedAt?.N !== undefined ? Number(item.refreshedAt.N) : undefined,
@@ -592,6 +600,7 @@ function fromEnvironmentTokens(tokens: Record<string, EnvironmentToken>): Attrib
   for (const [resource, token] of Object.entries(tokens)) {
     const entry: Item = { exp: n(token.expiresAt), v: n(token.version), at: n(token.refreshedAt) };
     if (token.accessToken) entry.token = b(token.accessToken);
+    if (token.lifetimeSeconds !== undefined) entry.life = n(token.lifetimeSeconds);
     if (token.refusedWith) entry.refused = s(token.refusedWith);
     if (token.blockedUntil !== undefined) entry.blocked = n(token.blockedUntil);
     map[resource] = { M: entry };
@@ -607,6 +616,7 @@ function toEnvironmentTokens(map: Record<string, AttributeValue>): Record<string
     tokens[resource] = {
       accessToken: entry.token?.B,
       expiresAt: num(entry, 'exp'),
+      lifetimeSeconds: entry.life?.N !== undefined ? Number(entry.life.N) : undefined,
       version: num(entry, 'v'),
       refreshedAt: num(entry, 'at'),
       refusedWith: entry.refused?.S,

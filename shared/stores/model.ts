@@ -93,6 +93,8 @@ export interface EnvironmentToken {
   accessToken?: Uint8Array;
   /** Epoch milliseconds. */
   expiresAt: number;
+  /** The lifetime the provider stated (`expires_in`); absent on tokens stored before it was kept. */
+  lifetimeSeconds?: number;
   /** The session version (refresh-token rotation) that issued it: the per-resource "still current?" check. */
   version: number;
   /** Epoch milliseconds of the refresh that wrote it (least recently refreshed is evicted first). */
@@ -136,6 +138,8 @@ export interface Session {
   refreshToken: Uint8Array;
   /** Epoch milliseconds. */
   accessTokenExpiresAt: number;
+  /** `accessToken`'s lifetime as the provider stated it (`expires_in`); absent on older rows. */
+  accessTokenLifetimeSeconds?: number;
   /** Incremented by every token rotation; refreshes are conditional on it. */
   version: number;
   /** Epoch milliseconds. */
@@ -176,6 +180,7 @@ export interface RotatedTokens {
   /** The session's own slot (`accessResource`), when that is the resource refreshed. */
   accessToken?: Uint8Array;
   accessTokenExpiresAt?: number;
+  accessTokenLifetimeSeconds?: number;
   /** Pins the session slot's token version when another resource is refreshed. */
   accessVersion?: number;
   /** The whole per-resource map, when another resource is refreshed. */

@@ -57,7 +57,8 @@ describe('fault injection: the token endpoint', () => {
   ] as const)('%s: a clear error, the stored tokens untouched, and the next refresh works', async (_name, behaviour, status, code) => {
     const { sessionToken } = await signIn(stack);
     const before = await rawItem(sessionToken);
-    const broken = stack.routes(stack.newInstance({ idpFetch: tokenEndpoint(behaviour) }));
+    // A sent token request is awaited until the lease ends (here 1 s), not TOKEN_ENDPOINT_TIMEOUT_MS.
+    const broken = stack.routes(stack.newInstance({ idpFetch: tokenEndpoint(behaviour), refresher: { leaseMs: 1_000, pollMs: 20 } }));
     const answer = await broken.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
     expect(answer.statusCode).toBe(status);
     expect(jsonBody(answer)).toMatchObject({ error: code });
@@ -81,20 +82,46 @@ describe('fault injection: the token endpoint', () => {
 });
 
 describe('fault injection: DynamoDB', () => {
-  it('rotation where the new refresh token arrives but the write fails: the old one is kept and works next time', async () => {
+  it('rotation where the new refresh token arrives but the write fails: the write is retried, the new one kept, the spent one never sent again', async () => {
     const { sessionToken } = await signIn(stack);
     const storedBefore = await rawItem(sessionToken);
     const firstRequest = refreshRequests().length;
     const sessions = failing(stack.services.sessions, 'saveRotatedTokens', () => new StoreUnavailableError('injected'), 1);
-    const broken = stack.routes(stack.newInstance({ sessions }));
+    const broken = stack.routes(stack.newInstance({ sessions, refresher: { saveRetryMs: 20 } }));
     const answer = await broken.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
-    expect(answer.statusCode).toBe(503);
-    expect((await rawItem(sessionToken))!.refreshToken).toEqual(storedBefore!.refreshToken);
-    const oldRefreshToken = refreshRequests()[firstRequest]!.refresh_token;
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(refreshRequests().length - firstRequest).toBe(1);
+    const storedAfter = await rawItem(sessionToken);
+    expect(storedAfter!.refreshToken).not.toEqual(storedBefore!.refreshToken);
+    expect(Number(storedAfter!.version!.N)).toBe(Number(storedBefore!.version!.N) + 1);
+    expect(storedAfter!.leaseId).toBeUndefined();
+    const spentRefreshToken = refreshRequests()[firstRequest]!.refresh_token;
 
-    const retry = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
-    expect(retry.statusCode).toBe(200);
-    expect(refreshRequests().at(-1)!.refresh_token).toBe(oldRefreshToken);
+    // The next refresh (a Dataverse 401) redeems the new refresh token.
+    stack.dataverse.failNext(401);
+    const next = await stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
+    expect(next.statusCode).toBe(200);
+    expect(refreshRequests().length - firstRequest).toBe(2);
+    expect(refreshRequests().at(-1)!.refresh_token).not.toBe(spentRefreshToken);
+  });
+
+  it('when every write of a rotation fails within the lease: 503, the lease kept, and the new tokens written by the next refresh without a token call', async () => {
+    const { sessionToken } = await signIn(stack);
+    const storedBefore = await rawItem(sessionToken);
+    const firstRequest = refreshRequests().length;
+    const sessions = failing(stack.services.sessions, 'saveRotatedTokens', () => new StoreUnavailableError('injected'), 4);
+    const instance = stack.newInstance({ sessions, refresher: { leaseMs: 400, saveRetryMs: 50, pollMs: 20 } });
+    const answer = await stack.routes(instance).refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
+    expect(answer.statusCode).toBe(503);
+    const held = await rawItem(sessionToken);
+    expect(held!.refreshToken).toEqual(storedBefore!.refreshToken);
+    // The lease is not given back: another instance must not send the spent token before it runs out.
+    expect(held!.leaseId).toBeDefined();
+
+    const again = await stack.routes(instance).refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
+    expect(again.statusCode, again.body).toBe(200);
+    expect(refreshRequests().length - firstRequest).toBe(1);
+    expect((await rawItem(sessionToken))!.refreshToken).not.toEqual(storedBefore!.refreshToken);
   });
 
   it('a throttled read answers 503 with Retry-After and changes nothing', async () => {

@@ -136,6 +136,39 @@ describe('DynamoSessionStore', () => {
     expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '3' }, ':next': { N: '4' }, ':lease': { S: 'lease-1' } });
   });
 
+  it('stores each access token with its lifetime (own slot and per environment), and reads rows without it as unknown', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+    const own = { dataKey: new Uint8Array([9]), accessToken: new Uint8Array([8]), refreshToken: new Uint8Array([7]), accessTokenExpiresAt: 5, accessTokenLifetimeSeconds: 120 };
+    await sessions.saveRotatedTokens('sid', 3, 'lease-1', own, 10);
+    const environment = { accessToken: new Uint8Array([6]), expiresAt: 5, lifetimeSeconds: 90, version: 4, refreshedAt: 10 };
+    await sessions.saveRotatedTokens('sid', 4, 'lease-2', { dataKey: new Uint8Array([9]), refreshToken: new Uint8Array([7]), environmentTokens: { 'https://b.example': environment } }, 10);
+    const [first, second] = ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+    expect(first!.UpdateExpression).toContain('accessTokenLifetimeSeconds = :atlife');
+    expect(first!.ExpressionAttributeValues).toMatchObject({ ':atlife': { N: '120' } });
+    expect(second!.ExpressionAttributeValues![':env']!.M!['https://b.example']!.M).toMatchObject({ life: { N: '90' } });
+
+    const row = {
+      id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
+      accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
+      version: { N: '4' }, createdAt: { N: '1' }, expiresAt: { N: '2000' },
+    };
+    ddb.on(GetItemCommand)
+      .resolvesOnce({
+        Item: {
+          ...row,
+          accessTokenLifetimeSeconds: { N: '120' },
+          envTokens: { M: { 'https://b.example': { M: { exp: { N: '5' }, v: { N: '4' }, at: { N: '10' }, life: { N: '90' } } } } },
+        },
+      })
+      .resolvesOnce({ Item: { ...row, envTokens: { M: { 'https://b.example': { M: { exp: { N: '5' }, v: { N: '4' }, at: { N: '10' } } } } } } });
+    const withLifetimes = await sessions.get('sid', 1);
+    expect(withLifetimes?.accessTokenLifetimeSeconds).toBe(120);
+    expect(withLifetimes?.environmentTokens?.['https://b.example']?.lifetimeSeconds).toBe(90);
+    const older = await sessions.get('sid', 1);
+    expect(older?.accessTokenLifetimeSeconds).toBeUndefined();
+    expect(older?.environmentTokens?.['https://b.example']?.lifetimeSeconds).toBeUndefined();
+  });
+
   it('releases a lease only if it still holds it', async () => {
     ddb.on(UpdateItemCommand).resolves({});
     await sessions.releaseRefreshLease('sid', 'lease-1');
