@@ -92,6 +92,7 @@ export class DynamicsAuthRegionStack extends Stack {
     // The replica key names the primary key's ARN, which only exists in the primary Region's stack.
     super(scope, id, { description: 'Serverless OAuth 2.0 service for Microsoft Dynamics 365 / Dataverse (one Region of a multi-Region deployment)', crossRegionReferences: true, ...stackProps });
     const region = this.region;
+    refuseRegionalCredentials(service);
     const isPrimary = primary === undefined;
     const tableNames = {
       existingPendingLoginsTableName: globalTableName(props.stackName, PENDING_LOGINS_TABLE),
@@ -211,6 +212,21 @@ export class DynamicsAuthRegionStack extends Stack {
       target: RecordTarget.fromAlias(new ApiGatewayv2DomainProperties(domain.regionalDomainName, domain.regionalHostedZoneId)),
     });
     return healthCheck;
+  }
+}
+
+/**
+ * The client credential must exist in every Region under the same reference. A secret given by
+ * name resolves to each Region's replica (Secrets Manager replica secrets keep the name:
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html);
+ * a complete ARN names one Region. A certificate key is one Region's KMS key: not supported here yet.
+ */
+function refuseRegionalCredentials(service: DynamicsAuthServiceProps): void {
+  if (typeof service.clientSecret === 'string' && service.clientSecret.startsWith('arn:')) {
+    throw new MultiRegionError('clientSecretName: pass the secret name (each Region resolves its replica secret), not one Region\'s ARN');
+  }
+  if (service.clientCertificate) {
+    throw new MultiRegionError('clientCertificateKey is one Region\'s KMS key: use a client secret replicated to every Region in multi-Region mode');
   }
 }
 

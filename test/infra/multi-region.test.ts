@@ -10,10 +10,10 @@ import { nagFindings, newApp, NO_BUNDLING, resourcesOf } from './support.ts';
 
 const ZONE = { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' };
 
-function deploy(plan: MultiRegionPlan) {
+function deploy(plan: MultiRegionPlan, extra: Record<string, string> = {}) {
   const app = newApp(NO_BUNDLING);
   // With a hosted zone each Region validates its own certificate; the settings still ask for certificateArn.
-  const context: Record<string, string> = { domainName: 'auth.example.com', certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-4000-8000-000000000000' };
+  const context: Record<string, string> = { domainName: 'auth.example.com', certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-4000-8000-000000000000', ...extra };
   const settings = readSettings((name) => context[name]);
   const deployment = addMultiRegionStacks(app, settings.stackName, plan, settings.serviceProps, { account: '111122223333' });
   return { app, ...deployment, templates: deployment.stacks.map((s) => Template.fromStack(s)) };
@@ -89,6 +89,16 @@ describe('multi-Region deployment', () => {
   it('is cdk-nag clean in every Region', () => {
     const { stacks } = deploy(multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2'], undefined, ZONE));
     for (const stack of stacks) expect(nagFindings(stack), stack.region).toEqual([]);
+  });
+
+  it('the client secret is named, so each Region reads its replica; one Region\'s ARN or certificate key is refused', () => {
+    const plan = multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2']);
+    const { templates } = deploy(plan, { clientSecretName: 'dynamics-auth/client-secret' });
+    for (const t of templates) {
+      expect(JSON.stringify(resourcesOf(t, 'AWS::IAM::Policy'))).toContain('secret:dynamics-auth/client-secret-??????');
+    }
+    expect(() => deploy(plan, { clientSecretName: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:dynamics-auth/client-secret-AbCdEf' })).toThrow(/not one Region's ARN/);
+    expect(() => deploy(plan, { clientCertificateKey: 'create' })).toThrow(/clientCertificateKey is one Region's KMS key/);
   });
 
   it("refuses Region plans MRSC doesn't support", () => {

@@ -4,6 +4,7 @@
  * one strongly consistent store, as a multi-Region strong consistency global table gives them
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/multi-region-strong-consistency-gt.html).
  */
+import { ReplicatedWriteConflictException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countingDynamo, type CountingDynamo } from '../../bench/instrument.ts';
 import { Tally } from '../../bench/stats.ts';
@@ -100,6 +101,35 @@ describe('multi-Region: one store, a multi-Region key', () => {
       ),
     );
     expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
+    expect(refreshCalls() - before).toBe(1);
+  });
+
+  it('a replicated write conflict on the lease write (MRSC, concurrent writers in two Regions) is retried by the SDK: still one token call', async () => {
+    const { sessionToken } = await signIn(stack, regionA.routes);
+    const conflicted = countingDynamo(stack.dynamo.endpoint);
+    restores.push(() => conflicted.client.destroy());
+    let injected = 0;
+    // Inside the SDK's retry loop (deserialize step), as DynamoDB would answer the losing Region.
+    conflicted.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateItemCommand' && injected === 0) {
+          injected++;
+          throw new ReplicatedWriteConflictException({ message: 'replicated write conflict', $metadata: {} });
+        }
+        return next(args);
+      },
+      { step: 'deserialize', name: 'replicatedWriteConflict' },
+    );
+    const mocked = kms.providerIn(B, MultiRegionKms.arn(B, keyId));
+    restores.push(mocked.restore);
+    const inB = stack.routes(stack.newInstance({ dynamo: conflicted.client, keyProvider: mocked.keyProvider }));
+    const before = refreshCalls();
+    const answers = await Promise.all([
+      inB.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
+      regionA.routes.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
+    ]);
+    expect(injected).toBe(1);
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
     expect(refreshCalls() - before).toBe(1);
   });
 
