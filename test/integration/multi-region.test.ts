@@ -25,6 +25,8 @@ interface RegionInstance {
   routes: Routes;
   dynamo: CountingDynamo;
   kmsCalls: () => number;
+  /** ConsistentRead of every read this instance sent (MRSC is strongly consistent only for strongly consistent reads). */
+  readConsistency: (boolean | undefined)[];
 }
 
 let stack: TestStack;
@@ -38,8 +40,18 @@ function regionInstance(region: string): RegionInstance {
   const dynamo = countingDynamo(stack.dynamo.endpoint);
   const mocked = kms.providerIn(region, MultiRegionKms.arn(region, keyId));
   restores.push(mocked.restore, () => dynamo.client.destroy());
+  const readConsistency: (boolean | undefined)[] = [];
+  dynamo.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (/^(GetItem|Query|Scan)Command$/.test(String(context.commandName))) {
+        readConsistency.push((args.input as { ConsistentRead?: boolean }).ConsistentRead);
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'readConsistency' },
+  );
   const services = stack.newInstance({ dynamo: dynamo.client, keyProvider: mocked.keyProvider });
-  return { region, services, routes: stack.routes(services), dynamo, kmsCalls: mocked.calls };
+  return { region, services, routes: stack.routes(services), dynamo, kmsCalls: mocked.calls, readConsistency };
 }
 
 beforeAll(async () => {
@@ -153,6 +165,10 @@ describe('multi-Region: one store, a multi-Region key', () => {
       expect(region.dynamo.counts.snapshot(), region.region).toEqual({ GetItem: 5 });
       expect(region.kmsCalls() - kmsBefore, region.region).toBe(0);
     }
+    // Every read either Region made in this file asked for a strongly consistent read.
+    const reads = [...regionA.readConsistency, ...regionB.readConsistency];
+    expect(reads.length).toBeGreaterThan(10);
+    expect(reads.every((consistent) => consistent === true)).toBe(true);
   });
 });
 
