@@ -93,6 +93,10 @@ export class DynamicsAuthRegionStack extends Stack {
     super(scope, id, { description: 'Serverless OAuth 2.0 service for Microsoft Dynamics 365 / Dataverse (one Region of a multi-Region deployment)', crossRegionReferences: true, ...stackProps });
     const region = this.region;
     refuseRegionalCredentials(service);
+    if (service.customDomain && !plan.hostedZone) {
+      // An ACM certificate ARN names one Region; each Region needs its own, validated in the zone.
+      throw new MultiRegionError('domainName in multi-Region mode needs hostedZoneId and hostedZoneName (each Region validates its own certificate)');
+    }
     const isPrimary = primary === undefined;
     const tableNames = {
       existingPendingLoginsTableName: globalTableName(props.stackName, PENDING_LOGINS_TABLE),

@@ -42,7 +42,7 @@ describe('multi-Region deployment', () => {
   });
 
   it('two Regions and a witness: one replica and the witness', () => {
-    const { templates } = deploy(multiRegionPlan(['eu-west-1', 'eu-central-1'], 'eu-west-2'));
+    const { templates } = deploy(multiRegionPlan(['eu-west-1', 'eu-central-1'], 'eu-west-2', ZONE));
     expect(templates).toHaveLength(2);
     for (const table of Object.values(resourcesOf(templates[0]!, 'AWS::DynamoDB::GlobalTable'))) {
       expect(table.Properties.Replicas.map((r: { Region: string }) => r.Region).sort()).toEqual(['eu-central-1', 'eu-west-1']);
@@ -92,13 +92,17 @@ describe('multi-Region deployment', () => {
   });
 
   it('the client secret is named, so each Region reads its replica; one Region\'s ARN or certificate key is refused', () => {
-    const plan = multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2']);
+    const plan = multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2'], undefined, ZONE);
     const { templates } = deploy(plan, { clientSecretName: 'dynamics-auth/client-secret' });
     for (const t of templates) {
       expect(JSON.stringify(resourcesOf(t, 'AWS::IAM::Policy'))).toContain('secret:dynamics-auth/client-secret-??????');
     }
     expect(() => deploy(plan, { clientSecretName: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:dynamics-auth/client-secret-AbCdEf' })).toThrow(/not one Region's ARN/);
     expect(() => deploy(plan, { clientCertificateKey: 'create' })).toThrow(/clientCertificateKey is one Region's KMS key/);
+  });
+
+  it('refuses a custom domain without the hosted zone (a certificate ARN names one Region)', () => {
+    expect(() => deploy(multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2']))).toThrow(/needs hostedZoneId and hostedZoneName/);
   });
 
   it("refuses Region plans MRSC doesn't support", () => {
