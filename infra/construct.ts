@@ -260,6 +260,7 @@ export interface DynamicsAuthServiceProps {
   /**
    * Use this existing pending-logins table (its name) instead of creating one, e.g. the Region's
    * replica of a multi-Region global table (infra/multi-region.ts).
+   * @default - the construct creates the table (not retained)
    */
   readonly existingPendingLoginsTableName?: string;
   /**
