@@ -9,6 +9,7 @@ import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_ALLOWED_RETURN_URLS, readSettings, type SettingName, SettingsError } from './settings.ts';
 import { DynamicsAuthStack } from './stack.ts';
+import { addMultiRegionStacks, MultiRegionError, readMultiRegionPlan } from './multi-region.ts';
 
 const app = new App();
 
@@ -23,7 +24,24 @@ try {
   throw err;
 }
 
-const stack = new DynamicsAuthStack(app, settings.stackName, {
+let plan;
+try {
+  plan = readMultiRegionPlan((name) => app.node.tryGetContext(name));
+} catch (err) {
+  if (err instanceof MultiRegionError) {
+    console.error(`Invalid multi-Region settings: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}
+// Multi-Region (`-c regions=...`, docs/multi-region.md): one stack per Region; otherwise one stack.
+const stacks = plan
+  ? addMultiRegionStacks(app, settings.stackName, plan, settings.serviceProps, {
+      ...(process.env.CDK_DEFAULT_ACCOUNT ? { account: process.env.CDK_DEFAULT_ACCOUNT } : {}),
+      ...(settings.alarmEmail !== undefined ? { alarmEmail: settings.alarmEmail } : {}),
+    }).stacks
+  : [];
+const stack = stacks[0] ?? new DynamicsAuthStack(app, settings.stackName, {
   // Environment-agnostic: deploys to the CLI's account/region; synth never needs credentials.
   service: settings.serviceProps,
   ...(settings.alarmEmail !== undefined ? { alarmEmail: settings.alarmEmail } : {}),
@@ -35,7 +53,7 @@ const PLACEHOLDER_RISK: Partial<Record<SettingName, string>> = {
 };
 
 for (const name of settings.placeholders) {
-  Annotations.of(stack).addWarningV2(
+  for (const target of stacks.length > 0 ? stacks : [stack]) Annotations.of(target).addWarningV2(
     `dynamics-auth:placeholder-${name}`,
     `"${name}" is still the placeholder${PLACEHOLDER_RISK[name] ?? ''}; pass -c ${name}=... before deploying a working service.`,
   );

@@ -258,6 +258,19 @@ export interface DynamicsAuthServiceProps {
    */
   readonly existingKeyArn?: string;
   /**
+   * Use this existing pending-logins table (its name) instead of creating one, e.g. the Region's
+   * replica of a multi-Region global table (infra/multi-region.ts).
+   * @default - the construct creates the table (not retained)
+   */
+  readonly existingPendingLoginsTableName?: string;
+  /**
+   * Create the token key as a KMS multi-Region primary key (`mrk-` id), so replica keys in other
+   * Regions share its key material (https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html).
+   * Ignored with `existingKeyArn`. Cannot be changed once the key exists.
+   * @default false
+   */
+  readonly multiRegionKey?: boolean;
+  /**
    * Directory holding `functions/<name>/handler.ts` and `package-lock.json`.
    * @default - the repository this file lives in
    */
@@ -382,7 +395,7 @@ export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-
 export const NATIVE_REDIRECT_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
 
 /** KMS actions administrators keep on the key (no data-plane actions, no wildcards). */
-const KEY_ADMIN_ACTIONS = [
+export const KEY_ADMIN_ACTIONS = [
   'kms:CancelKeyDeletion',
   'kms:CreateAlias',
   'kms:DeleteAlias',
@@ -533,6 +546,7 @@ function validate(props: DynamicsAuthServiceProps): void {
   for (const [name, value] of [
     ['existingSessionsTableName', props.existingSessionsTableName],
     ['existingApiKeysTableName', props.existingApiKeysTableName],
+    ['existingPendingLoginsTableName', props.existingPendingLoginsTableName],
   ] as const) {
     if (concrete(value) && !TABLE_NAME.test(value)) throw invalid(name, `"${value}" is not a DynamoDB table name`);
   }
@@ -621,7 +635,7 @@ export class DynamicsAuthService extends Construct {
     };
     this.tables = {
       // Minutes-long PKCE/state rows: nothing worth keeping once the stack is gone.
-      pendingLogins: table(PENDING_LOGINS_TABLE, false, undefined),
+      pendingLogins: table(PENDING_LOGINS_TABLE, false, props.existingPendingLoginsTableName),
       // Users' sessions (encrypted refresh tokens): kept if the stack is deleted by mistake.
       sessions: table(SESSIONS_TABLE, true, props.existingSessionsTableName),
       // Backends' API keys (SHA-256 only): must survive a stack deletion. TTL on `expiresAt` like
@@ -643,6 +657,7 @@ export class DynamicsAuthService extends Construct {
       const key = new Key(this, 'TokenKey', {
         description: `Envelope encryption of Dynamics 365 session tokens (${this.node.path})`,
         enableKeyRotation: true,
+        ...(props.multiRegionKey ? { multiRegion: true } : {}),
         removalPolicy: RemovalPolicy.RETAIN,
         policy: new PolicyDocument({
           statements: [
