@@ -63,7 +63,7 @@ export const DEFAULT_SIGN_IN_THROTTLE_BURST = 20;
  * describe the API). Each of their routes gets its own throttle (`signInThrottle`), and so does the
  * proxy route (`throttle`), so a flood on one cannot use up the others' allowance.
  */
-export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'openapi'];
+export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'connect-environment', 'openapi'];
 export const DEFAULT_LOG_RETENTION = RetentionDays.ONE_MONTH;
 export const DEFAULT_SERVICE_NAME = 'dynamics-auth';
 export const DEFAULT_LOG_LEVEL = 'INFO';
@@ -322,6 +322,13 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // Reads the connect session and starts the sign-in (writes a pending login); deletes nothing.
   'connect-start': {
     dynamodb: { pendingLogins: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
+    kms: [],
+    clientSecret: false,
+  },
+  // The chooser after a connection's sign-in: reads and spends its one-time choice, reads the
+  // connection's stored environment list, stores the chosen one; opens no token.
+  'connect-environment': {
+    dynamodb: { pendingLogins: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] },
     kms: [],
     clientSecret: false,
   },

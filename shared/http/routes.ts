@@ -12,6 +12,7 @@ export type FunctionName =
   | 'token'
   | 'connect'
   | 'connect-start'
+  | 'connect-environment'
   | 'connections'
   | 'environments'
   | 'openapi';
@@ -55,6 +56,15 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'token', routes: [{ method: 'POST', path: '/auth/token' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'connect', routes: [{ method: 'POST', path: '/connect/sessions' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'connect-start', routes: [{ method: 'GET', path: '/connect/start' }], timeoutSeconds: 5, memoryMb: 256 },
+  {
+    name: 'connect-environment',
+    routes: [
+      { method: 'GET', path: '/connect/environment' },
+      { method: 'POST', path: '/connect/environment' },
+    ],
+    timeoutSeconds: 5,
+    memoryMb: 256,
+  },
   {
     name: 'connections',
     routes: [

@@ -33,6 +33,7 @@ const SIGN_IN_ROUTES = [
   ...ROUTES.callback,
   ...ROUTES.token,
   ...ROUTES['connect-start'],
+  ...ROUTES['connect-environment'],
   ...ROUTES.openapi,
 ];
 

@@ -43,6 +43,7 @@ export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
   token: ['POST /auth/token'],
   connect: ['POST /connect/sessions'],
   'connect-start': ['GET /connect/start'],
+  'connect-environment': ['GET /connect/environment', 'POST /connect/environment'],
   connections: [
     'GET /connections/{connectionId}',
     'GET /connections/{connectionId}/token',

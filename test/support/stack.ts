@@ -8,6 +8,7 @@ import { refreshRoute } from '../../functions/refresh/handler.ts';
 import { sessionRoute } from '../../functions/session/handler.ts';
 import { tokenRoute } from '../../functions/token/handler.ts';
 import { connectRoute } from '../../functions/connect/handler.ts';
+import { connectEnvironmentRoute } from '../../functions/connect-environment/handler.ts';
 import { connectStartRoute } from '../../functions/connect-start/handler.ts';
 import { connectionsRoute } from '../../functions/connections/handler.ts';
 import { environmentsRoute } from '../../functions/environments/handler.ts';
@@ -56,6 +57,7 @@ export interface Routes {
   token: Invoke;
   connect: Invoke;
   connectStart: Invoke;
+  connectEnvironment: Invoke;
   connections: Invoke;
   environments: Invoke;
 }
@@ -109,6 +111,7 @@ export async function startTestStack(
     token: invoker(tokenRoute(() => s)),
     connect: invoker(connectRoute(() => s)),
     connectStart: invoker(connectStartRoute(() => s)),
+    connectEnvironment: invoker(connectEnvironmentRoute(() => s)),
     connections: invoker(connectionsRoute(() => s)),
     environments: invoker(environmentsRoute(() => s)),
   });
