@@ -63,7 +63,7 @@ export const DEFAULT_SIGN_IN_THROTTLE_BURST = 20;
  * describe the API). Each of their routes gets its own throttle (`signInThrottle`), and so does the
  * proxy route (`throttle`), so a flood on one cannot use up the others' allowance.
  */
-export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'connect-environment', 'openapi'];
+export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'connect-environment', 'admin-consent', 'openapi'];
 export const DEFAULT_LOG_RETENTION = RetentionDays.ONE_MONTH;
 export const DEFAULT_SERVICE_NAME = 'dynamics-auth';
 export const DEFAULT_LOG_LEVEL = 'INFO';
@@ -301,6 +301,8 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     kms: ['kms:GenerateDataKey'],
     clientSecret: true,
   },
+  // Writes and spends an admin-consent request's state; touches no session or token.
+  'admin-consent': { dynamodb: { pendingLogins: ['dynamodb:PutItem', 'dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
   refresh: { dynamodb: { sessions: SESSION_READ_WRITE }, kms: TOKEN_ENVELOPE, clientSecret: true },
   proxy: {
     dynamodb: { sessions: SESSION_READ_WRITE, apiKeys: ['dynamodb:GetItem'] },

@@ -5,6 +5,7 @@ import { badRequest, HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import { connectionRowId, CONNECTION_LIFETIME_SECONDS } from './connections.ts';
+import { needsAdminConsent } from './admin-consent.ts';
 import { connectedUrl, startEnvironmentChoice } from './environment-chooser.ts';
 import { createHandoff } from './native.ts';
 import { signInResource } from './login.ts';
@@ -30,6 +31,13 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The user's organization lets only an administrator consent (AADSTS65001/90094): the callback shows a page. */
+export class AdminConsentRequired extends HttpError {
+  constructor() {
+    super(403, 'admin_consent_required', 'An administrator of your organization must consent to this application first: see /auth/admin-consent.');
+  }
+}
+
 /**
  * Completes the login: consumes the pending login exactly once, checks the browser binding,
  * exchanges the code with the PKCE verifier, validates the id_token and creates the session.
@@ -53,6 +61,7 @@ export async function completeLogin(
   }
   const error = query.get('error');
   if (error) {
+    if (needsAdminConsent(error, query.get('error_description'))) throw new AdminConsentRequired();
     const code = /^[a-z_]{1,64}$/.test(error) ? error : 'authorization_failed';
     throw new HttpError(400, code, 'The identity provider did not complete the sign-in.');
   }

@@ -1,5 +1,6 @@
 import { randomToken, sha256 } from '../crypto/random.ts';
 import { badRequest, HttpError } from '../http/errors.ts';
+import { escapeHtml, htmlPage } from '../http/html.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
@@ -54,30 +55,6 @@ async function connectionOf(services: Services, choice: EnvironmentChoice): Prom
   return row;
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** A small server-rendered page: no script, no external resources, posts only to this service. */
-export function htmlPage(services: Services, statusCode: number, title: string, body: string): HttpResponse {
-  const origin = services.config.publicBaseUrl.origin;
-  return {
-    statusCode,
-    headers: {
-      'Content-Type': 'text/html; charset=utf-8',
-      'Cache-Control': 'no-store',
-      Pragma: 'no-cache',
-      'Referrer-Policy': 'no-referrer',
-      'X-Content-Type-Options': 'nosniff',
-      'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action ${origin}; frame-ancestors 'none'; base-uri 'none'`,
-    },
-    body:
-      `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}` +
-      `fieldset{border:1px solid #888;padding:1rem}label{display:block;padding:.25rem 0}button{margin-top:1rem;padding:.5rem 1rem}</style></head>` +
-      `<body><main>${body}</main></body></html>\n`,
-  };
-}
-
 function chooserPage(services: Services, token: string, environments: DataverseEnvironment[]): HttpResponse {
   const options = environments
     .map((e, i) => {
@@ -90,7 +67,7 @@ function chooserPage(services: Services, token: string, environments: DataverseE
     .join('');
   const action = `${services.config.publicBaseUrl.href.replace(/\/+$/, '')}${CHOOSER_PATH}`;
   return htmlPage(
-    services,
+    services.config,
     200,
     'Choose an environment',
     `<h1>Choose an environment</h1><p>Your account can use more than one Dynamics 365 environment. Choose the one to connect.</p>` +

@@ -13,6 +13,7 @@ export type FunctionName =
   | 'connect'
   | 'connect-start'
   | 'connect-environment'
+  | 'admin-consent'
   | 'connections'
   | 'environments'
   | 'openapi';
@@ -40,6 +41,15 @@ export interface FunctionSpec {
 export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'login', routes: [{ method: 'GET', path: '/auth/login' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'callback', routes: [{ method: 'GET', path: '/auth/callback' }], timeoutSeconds: 20, memoryMb: 256 },
+  {
+    name: 'admin-consent',
+    routes: [
+      { method: 'GET', path: '/auth/admin-consent' },
+      { method: 'GET', path: '/auth/admin-consent/callback' },
+    ],
+    timeoutSeconds: 5,
+    memoryMb: 256,
+  },
   { name: 'refresh', routes: [{ method: 'POST', path: '/auth/refresh' }], timeoutSeconds: 29, memoryMb: 256 },
   {
     name: 'proxy',

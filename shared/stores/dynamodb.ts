@@ -20,6 +20,7 @@ import {
   type EnvironmentToken,
   type Handoff,
   type HandoffStore,
+  type PendingAdminConsent,
   type PendingLogin,
   type PendingLoginStore,
   type RotatedTokens,
@@ -84,7 +85,7 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
   }
 }
 
-type SingleUseKind = 'login' | 'handoff' | 'connect' | 'environment-choice';
+type SingleUseKind = 'login' | 'handoff' | 'connect' | 'environment-choice' | 'admin-consent';
 
 /**
  * Single-use items (pending logins, handoffs, connect sessions) share one table: written once under
@@ -143,6 +144,15 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
   private readonly items: SingleUseItems;
   constructor(client: DynamoDBClient, tableName: string) {
     this.items = new SingleUseItems(client, tableName);
+  }
+
+  saveAdminConsent(request: PendingAdminConsent): Promise<void> {
+    return this.items.put({ id: s(request.id), kind: s('admin-consent'), expiresAt: n(request.expiresAt) });
+  }
+
+  async consumeAdminConsent(id: string, nowSeconds: number): Promise<PendingAdminConsent | undefined> {
+    const item = await this.items.consume(id, 'admin-consent', nowSeconds);
+    return item ? { id: str(item, 'id'), expiresAt: num(item, 'expiresAt') } : undefined;
   }
 
   async save(login: PendingLogin): Promise<void> {

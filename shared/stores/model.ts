@@ -200,6 +200,15 @@ export interface PendingLoginStore {
   save(login: PendingLogin): Promise<void>;
   /** Deletes and returns the pending login exactly once; undefined if absent, already used or expired. */
   consume(id: string, nowSeconds: number): Promise<PendingLogin | undefined>;
+  /** Stores an admin-consent request's state (a single-use item of its own kind). */
+  saveAdminConsent(request: PendingAdminConsent): Promise<void>;
+  consumeAdminConsent(id: string, nowSeconds: number): Promise<PendingAdminConsent | undefined>;
+}
+
+/** An admin-consent request in flight, keyed by SHA-256 of its state. */
+export interface PendingAdminConsent {
+  id: string;
+  expiresAt: number;
 }
 
 export interface SessionStore {

@@ -34,6 +34,7 @@ const SIGN_IN_ROUTES = [
   ...ROUTES.token,
   ...ROUTES['connect-start'],
   ...ROUTES['connect-environment'],
+  ...ROUTES['admin-consent'],
   ...ROUTES.openapi,
 ];
 

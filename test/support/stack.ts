@@ -8,6 +8,7 @@ import { refreshRoute } from '../../functions/refresh/handler.ts';
 import { sessionRoute } from '../../functions/session/handler.ts';
 import { tokenRoute } from '../../functions/token/handler.ts';
 import { connectRoute } from '../../functions/connect/handler.ts';
+import { adminConsentRoute } from '../../functions/admin-consent/handler.ts';
 import { connectEnvironmentRoute } from '../../functions/connect-environment/handler.ts';
 import { connectStartRoute } from '../../functions/connect-start/handler.ts';
 import { connectionsRoute } from '../../functions/connections/handler.ts';
@@ -58,6 +59,7 @@ export interface Routes {
   connect: Invoke;
   connectStart: Invoke;
   connectEnvironment: Invoke;
+  adminConsent: Invoke;
   connections: Invoke;
   environments: Invoke;
 }
@@ -112,6 +114,7 @@ export async function startTestStack(
     connect: invoker(connectRoute(() => s)),
     connectStart: invoker(connectStartRoute(() => s)),
     connectEnvironment: invoker(connectEnvironmentRoute(() => s)),
+    adminConsent: invoker(adminConsentRoute(() => s)),
     connections: invoker(connectionsRoute(() => s)),
     environments: invoker(environmentsRoute(() => s)),
   });
