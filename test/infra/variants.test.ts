@@ -254,7 +254,7 @@ describe('two independent services in one stack', () => {
 
   it('alarm names stay unique: each carries its service’s construct id', () => {
     const names = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
-    expect(new Set(names).size).toBe(56);
+    expect(new Set(names).size).toBe(64);
     expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(32);
     expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(32);
   });
