@@ -48,6 +48,8 @@ import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } fr
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
+import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
+import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
 import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
 import { ClientAssertionKey, type ClientCertificateProps } from './client-assertion-key.ts';
 
@@ -63,7 +65,7 @@ export const DEFAULT_SIGN_IN_THROTTLE_BURST = 20;
  * describe the API). Each of their routes gets its own throttle (`signInThrottle`), and so does the
  * proxy route (`throttle`), so a flood on one cannot use up the others' allowance.
  */
-export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'openapi'];
+export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'connect-environment', 'admin-consent', 'openapi'];
 export const DEFAULT_LOG_RETENTION = RetentionDays.ONE_MONTH;
 export const DEFAULT_SERVICE_NAME = 'dynamics-auth';
 export const DEFAULT_LOG_LEVEL = 'INFO';
@@ -114,8 +116,21 @@ export interface CustomDomainProps {
 export interface DynamicsAuthServiceProps {
   /** Entra app registration's application (client) id. */
   readonly clientId: string;
-  /** Dataverse environment URL, e.g. `https://contoso.crm.dynamics.com`. */
-  readonly dynamicsUrl: string;
+  /**
+   * The default Dataverse environment URL, e.g. `https://contoso.crm.dynamics.com` (DYNAMICS_URL).
+   * Unset in multi-environment deployments: callers then choose among their discovered environments.
+   * @default - none
+   */
+  readonly dynamicsUrl?: string;
+  /**
+   * Microsoft cloud (ENTRA_CLOUD): picks the sign-in host, the discovery URL and the environment hosts.
+   * @default - commercial
+   */
+  readonly entraCloud?: EntraCloud;
+  /** Global Discovery Service base URL (DISCOVERY_URL). @default - the cloud's */
+  readonly discoveryUrl?: string;
+  /** Allowed Dataverse environment host patterns (DATAVERSE_HOSTS), e.g. `*.crm4.dynamics.com`. @default - the cloud's */
+  readonly dataverseHosts?: readonly string[];
   /**
    * Origins or URL prefixes that `returnTo` may name (ALLOWED_RETURN_URLS). Their origins are also
    * the only CORS origins the API allows (with credentials).
@@ -314,6 +329,8 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     kms: ['kms:GenerateDataKey'],
     clientSecret: true,
   },
+  // Writes and spends an admin-consent request's state; touches no session or token.
+  'admin-consent': { dynamodb: { pendingLogins: ['dynamodb:PutItem', 'dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
   refresh: { dynamodb: { sessions: SESSION_READ_WRITE }, kms: TOKEN_ENVELOPE, clientSecret: true },
   proxy: {
     dynamodb: { sessions: SESSION_READ_WRITE, apiKeys: ['dynamodb:GetItem'] },
@@ -335,6 +352,13 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // Reads the connect session and starts the sign-in (writes a pending login); deletes nothing.
   'connect-start': {
     dynamodb: { pendingLogins: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
+    kms: [],
+    clientSecret: false,
+  },
+  // The chooser after a connection's sign-in: reads and spends its one-time choice, reads the
+  // connection's stored environment list, stores the chosen one; opens no token.
+  'connect-environment': {
+    dynamodb: { pendingLogins: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] },
     kms: [],
     clientSecret: false,
   },
@@ -512,6 +536,17 @@ function validate(props: DynamicsAuthServiceProps): void {
   if (concrete(props.clientId) && props.clientId.trim() === '') throw invalid('clientId', 'must not be empty');
   if (concrete(props.dynamicsUrl)) requireHttpUrl('dynamicsUrl', props.dynamicsUrl, { httpsOnly: true });
   if (concrete(props.entraAuthority)) requireHttpUrl('entraAuthority', props.entraAuthority, { httpsOnly: false });
+  if (props.entraCloud !== undefined && !ENTRA_CLOUDS.includes(props.entraCloud)) throw invalid('entraCloud', `must be one of ${ENTRA_CLOUDS.join(', ')}`);
+  if (concrete(props.discoveryUrl)) requireHttpUrl('discoveryUrl', props.discoveryUrl, { httpsOnly: true });
+  if (props.dataverseHosts !== undefined && !props.dataverseHosts.some((h) => Token.isUnresolved(h))) {
+    try {
+      // The same rules the runtime applies to DATAVERSE_HOSTS (exact patterns, no ports, no IP literals).
+      parseHostPatterns(props.dataverseHosts, false);
+    } catch (err) {
+      if (err instanceof HostPatternError) throw invalid('dataverseHosts', err.message);
+      throw err;
+    }
+  }
   if (concrete(props.publicBaseUrl)) requireHttpUrl('publicBaseUrl', props.publicBaseUrl, { httpsOnly: false });
   if (props.allowedReturnUrls.length === 0) throw invalid('allowedReturnUrls', 'name at least one origin or URL');
   for (const u of props.allowedReturnUrls) {
@@ -771,9 +806,7 @@ export class DynamicsAuthService extends Construct {
 
     // ---- Functions -----------------------------------------------------------------------------
     const environment: Record<string, string> = {
-      ENTRA_AUTHORITY: stripTrailingSlash(props.entraAuthority ?? DEFAULT_ENTRA_AUTHORITY),
       CLIENT_ID: props.clientId,
-      DYNAMICS_URL: stripTrailingSlash(props.dynamicsUrl),
       PUBLIC_BASE_URL: this.publicBaseUrl,
       ALLOWED_RETURN_URLS: props.allowedReturnUrls.join(','),
       [PENDING_LOGINS_TABLE.envVar]: this.tables.pendingLogins.tableName,
@@ -784,6 +817,14 @@ export class DynamicsAuthService extends Construct {
       POWERTOOLS_SERVICE_NAME: props.serviceName ?? DEFAULT_SERVICE_NAME,
       LOG_LEVEL: props.logLevel ?? DEFAULT_LOG_LEVEL,
     };
+    // With only entraCloud set, the runtime takes the cloud's own authority (ENTRA_CLOUD).
+    if (props.entraAuthority !== undefined || props.entraCloud === undefined) {
+      environment.ENTRA_AUTHORITY = stripTrailingSlash(props.entraAuthority ?? DEFAULT_ENTRA_AUTHORITY);
+    }
+    if (props.dynamicsUrl !== undefined) environment.DYNAMICS_URL = stripTrailingSlash(props.dynamicsUrl);
+    if (props.entraCloud !== undefined) environment.ENTRA_CLOUD = props.entraCloud;
+    if (props.discoveryUrl !== undefined) environment.DISCOVERY_URL = stripTrailingSlash(props.discoveryUrl);
+    if (props.dataverseHosts !== undefined && props.dataverseHosts.length > 0) environment.DATAVERSE_HOSTS = props.dataverseHosts.join(',');
     if (secret) environment.CLIENT_SECRET_ARN = secretIdOf(secret);
     if (this.originVerifySecret) environment.ORIGIN_VERIFY_SECRET_ID = secretIdOf(this.originVerifySecret);
     Object.assign(environment, this.clientAssertionKey?.environment);

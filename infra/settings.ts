@@ -20,6 +20,9 @@ import {
   TABLE_NAME,
 } from './construct.ts';
 
+import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
+import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
+
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
 export const PLACEHOLDER_DYNAMICS_URL = 'https://contoso.crm.dynamics.com';
 export const DEFAULT_ALLOWED_RETURN_URLS = 'http://localhost:5173';
@@ -33,6 +36,9 @@ export const SETTINGS = {
   dynamicsUrl: PLACEHOLDER_DYNAMICS_URL,
   allowedReturnUrls: DEFAULT_ALLOWED_RETURN_URLS,
   entraAuthority: DEFAULT_ENTRA_AUTHORITY,
+  entraCloud: undefined,
+  discoveryUrl: undefined,
+  dataverseHosts: undefined,
   clientSecretName: undefined,
   clientCertificateKey: undefined,
   clientCertificateThumbprint: undefined,
@@ -205,8 +211,26 @@ export function readSettings(read: ContextReader): Settings {
   }
   if (clientId === PLACEHOLDER_CLIENT_ID) placeholders.push('clientId');
 
-  const dynamicsUrlRaw = text(read, 'dynamicsUrl') ?? PLACEHOLDER_DYNAMICS_URL;
-  const dynamicsUrl = url('dynamicsUrl', dynamicsUrlRaw, { httpsOnly: true, pathAllowed: false });
+  const entraCloud = text(read, 'entraCloud')?.toLowerCase();
+  if (entraCloud !== undefined && !(ENTRA_CLOUDS as string[]).includes(entraCloud)) {
+    throw new SettingsError('entraCloud', entraCloud, `one of ${ENTRA_CLOUDS.join(', ')}`);
+  }
+  const discoveryUrlRaw = text(read, 'discoveryUrl');
+  const discoveryUrl = discoveryUrlRaw === undefined ? undefined : url('discoveryUrl', discoveryUrlRaw, { httpsOnly: true, pathAllowed: false });
+  const hostsRaw = text(read, 'dataverseHosts');
+  const dataverseHosts = hostsRaw?.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (dataverseHosts !== undefined) {
+    try {
+      parseHostPatterns(dataverseHosts, false);
+    } catch (err) {
+      if (err instanceof HostPatternError) throw new SettingsError('dataverseHosts', hostsRaw, err.message);
+      throw err;
+    }
+  }
+  // A multi-environment deployment (any of the three set) needs no default environment.
+  const multiEnvironment = entraCloud !== undefined || discoveryUrl !== undefined || dataverseHosts !== undefined;
+  const dynamicsUrlRaw = text(read, 'dynamicsUrl') ?? (multiEnvironment ? undefined : PLACEHOLDER_DYNAMICS_URL);
+  const dynamicsUrl = dynamicsUrlRaw === undefined ? undefined : url('dynamicsUrl', dynamicsUrlRaw, { httpsOnly: true, pathAllowed: false });
   if (dynamicsUrl === PLACEHOLDER_DYNAMICS_URL) placeholders.push('dynamicsUrl');
 
   const allowedRaw = text(read, 'allowedReturnUrls') ?? DEFAULT_ALLOWED_RETURN_URLS;
@@ -345,9 +369,12 @@ export function readSettings(read: ContextReader): Settings {
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
     serviceProps: {
       clientId,
-      dynamicsUrl,
+      ...(dynamicsUrl !== undefined ? { dynamicsUrl } : {}),
       allowedReturnUrls,
-      entraAuthority,
+      ...(entraCloud !== undefined && text(read, 'entraAuthority') === undefined ? {} : { entraAuthority }),
+      ...(entraCloud !== undefined ? { entraCloud: entraCloud as EntraCloud } : {}),
+      ...(discoveryUrl !== undefined ? { discoveryUrl } : {}),
+      ...(dataverseHosts !== undefined ? { dataverseHosts } : {}),
       ...(clientSecretName !== undefined ? { clientSecret: clientSecretName } : {}),
       ...(clientCertificate !== undefined ? { clientCertificate } : {}),
       ...(tokenEndpointAuthMethod !== undefined

@@ -36,6 +36,11 @@ export interface LocalStackOptions {
   env?: NodeJS.ProcessEnv;
   /** Access-token lifetime the dev IdP issues, in seconds (default 3600). */
   accessTokenTtlSeconds?: number;
+  /**
+   * With the development environments: whether contoso becomes DYNAMICS_URL (default true). false
+   * runs as a multi-environment deployment without a default (connections then offer the chooser).
+   */
+  defaultEnvironment?: boolean;
 }
 
 /**
@@ -71,7 +76,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       local = await startLocalEnvironments(idp.issuer);
       stops.push(local.stop);
       // The first environment stays the default, so single-environment use works as before.
-      env.DYNAMICS_URL = local.environments[0]!.dataverse.url;
+      if (options.defaultEnvironment !== false) env.DYNAMICS_URL = local.environments[0]!.dataverse.url;
       env.DISCOVERY_URL ??= local.discovery.url;
       env.DATAVERSE_HOSTS ??= local.hosts.join(',');
     }
@@ -121,7 +126,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       summary: {
         service: url,
         identityProvider: env.ENTRA_AUTHORITY!,
-        dataverse: env.DYNAMICS_URL!,
+        dataverse: env.DYNAMICS_URL ?? '(none: choose an environment)',
         ...(local && {
           environments: local.environments.map((e) => `${e.uniqueName} ${e.dataverse.url}`).join(', '),
           discovery: env.DISCOVERY_URL!,

@@ -1,16 +1,25 @@
-import { completeLogin } from '#shared/auth/callback.ts';
+import { adminConsentRequiredPage } from '#shared/auth/admin-consent.ts';
+import { AdminConsentRequired, completeLogin } from '#shared/auth/callback.ts';
 import { clearCookie, LOGIN_BINDING_COOKIE, readCookie, sessionCookie } from '#shared/http/cookies.ts';
-import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
+import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
 /** GET /auth/callback — consumes the pending login, exchanges the code, creates the session. */
 export const callbackRoute =
   (services: () => Services): RouteHandler =>
-  async (event) => {
+  async (event, context) => {
+    const s = services();
     const query = new URLSearchParams(event.rawQueryString ?? '');
     const binding = readCookie(event.cookies, LOGIN_BINDING_COOKIE);
-    const login = await completeLogin(services(), query, binding);
+    let login;
+    try {
+      login = await completeLogin(s, query, binding, handlerDeadline(context, s.now()));
+    } catch (err) {
+      // A page for the person at the browser, saying what an administrator must do.
+      if (err instanceof AdminConsentRequired) return { ...adminConsentRequiredPage(s.config), cookies: [clearCookie(LOGIN_BINDING_COOKIE)] };
+      throw err;
+    }
     if (login.kind !== 'browser') return redirect(login.redirectTo, [clearCookie(LOGIN_BINDING_COOKIE)]);
     return redirect(login.returnTo, [sessionCookie(login.sessionToken, login.sessionMaxAge), clearCookie(LOGIN_BINDING_COOKIE)]);
   };

@@ -29,6 +29,7 @@ export const connectStartRoute =
         expectedTenantId: connect.expectedTenantId,
         loginHint: connect.loginHint,
       },
+      environment: connect.environment,
     });
     return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAge)]);
   };

@@ -1,5 +1,6 @@
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId } from '#shared/auth/connections.ts';
+import { environmentOriginOfUrl } from '#shared/auth/environment-choice.ts';
 import { checkReturnTo } from '#shared/auth/return-to.ts';
 import { randomToken, sha256 } from '#shared/crypto/random.ts';
 import { readJsonBody } from '#shared/http/body.ts';
@@ -19,9 +20,10 @@ function optionalMatch(value: unknown, pattern: RegExp, message: string): string
 }
 
 /**
- * POST /connect/sessions {connectionId, returnTo?, expectedTenantId?, loginHint?} — a backend (API
- * key) asks for a URL to send its end user to; after that user signs in, the tokens are stored as
- * the connection. expectedTenantId / loginHint bind the link to the intended account.
+ * POST /connect/sessions {connectionId, returnTo?, expectedTenantId?, loginHint?, environment?} — a
+ * backend (API key) asks for a URL to send its end user to; after that user signs in, the tokens are
+ * stored as the connection. expectedTenantId / loginHint bind the link to the intended account;
+ * environment (checked against DATAVERSE_HOSTS) is the connection's environment, else the user chooses.
  */
 export const connectRoute =
   (services: () => Services): RouteHandler =>
@@ -37,6 +39,7 @@ export const connectRoute =
     }
     const expectedTenantId = optionalMatch(body.expectedTenantId, TENANT_ID, 'expectedTenantId must be a tenant id (GUID).');
     const loginHint = optionalMatch(body.loginHint, LOGIN_HINT, 'loginHint must be a sign-in name of at most 256 characters.');
+    const environment = body.environment === undefined ? undefined : environmentOriginOfUrl(s.config, body.environment);
     const token = randomToken();
     const expiresAt = Math.floor(s.now() / 1000) + s.config.pendingLoginTtlSeconds;
     await s.connectSessions.save({
@@ -46,6 +49,7 @@ export const connectRoute =
       returnTo,
       expectedTenantId,
       loginHint,
+      environment,
       expiresAt,
     });
     const connectUrl = new URL(`${s.config.publicBaseUrl.href.replace(/\/+$/, '')}/connect/start`);

@@ -1,9 +1,11 @@
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId, connectionRowId, loadActiveConnection, loadConnection } from '#shared/auth/connections.ts';
 import { HttpError } from '#shared/http/errors.ts';
-import { refreshDue, sessionResource } from '#shared/auth/resource-tokens.ts';
+import { environmentRequired } from '#shared/auth/refresher.ts';
+import { refreshDue, resourceToken } from '#shared/auth/resource-tokens.ts';
+import { environmentOriginOfUrl } from '#shared/auth/environment-choice.ts';
+import { resolveEnvironment } from '#shared/dataverse/discovery.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
-import { accessTokenField } from '#shared/crypto/envelope.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
@@ -30,16 +32,28 @@ export const connectionsRoute =
     const method = event.requestContext.http.method.toUpperCase();
 
     if (match[2] && method === 'GET') {
-      // A fresh access token for backends that call Dataverse themselves (refreshed when near expiry).
+      // A fresh access token for backends that call Dataverse themselves (refreshed when near expiry):
+      // the connection's environment, or `?environment=` — another of the same user's environments.
+      const deadline = handlerDeadline(context, s.now());
       let connection = await loadActiveConnection(s, key.keyId, connectionId);
-      const held = { sealed: connection.accessToken, expiresAt: connection.accessTokenExpiresAt, lifetimeSeconds: connection.accessTokenLifetimeSeconds };
-      if (refreshDue(held, s.now(), s.config)) {
-        connection = await s.refresher.refreshFrom(connection.id, connection.accessVersion ?? connection.version, handlerDeadline(context, s.now()), sessionResource(connection, s.config));
+      const asked = event.queryStringParameters?.environment;
+      const chosen = asked === undefined ? connection.defaultEnvironment : environmentOriginOfUrl(s.config, asked);
+      // Never the discovery service's token: only an environment's (DYNAMICS_URL when none is chosen).
+      let resource = s.config.dynamicsUrl?.origin;
+      if (chosen) {
+        let target;
+        ({ session: connection, target } = await resolveEnvironment(s, connection, chosen, deadline));
+        resource = target.url;
+      }
+      if (!resource) throw environmentRequired();
+      let token = resourceToken(connection, resource, s.config);
+      if (refreshDue(token, s.now(), s.config) || !token) {
+        connection = await s.refresher.refreshFrom(connection.id, token?.sealed ? token.version : -1, deadline, resource);
+        token = resourceToken(connection, resource, s.config)!;
       }
       const vault = await s.vault();
-      // The connection's own token (DYNAMICS_URL's on rows without `accessResource`).
-      const accessToken = await vault.open(connection.id, connection.dataKey, accessTokenField(connection.accessResource), connection.accessToken);
-      return json(200, { accessToken, expiresAt: new Date(connection.accessTokenExpiresAt).toISOString() });
+      const accessToken = await vault.open(connection.id, connection.dataKey, token.field, token.sealed!);
+      return json(200, { accessToken, expiresAt: new Date(token.expiresAt).toISOString(), environment: chosen ?? resource });
     }
     if (!match[2] && method === 'GET') {
       const c = await loadConnection(s, key.keyId, connectionId);
@@ -50,6 +64,8 @@ export const connectionsRoute =
         createdAt: new Date(c.createdAt).toISOString(),
         lastRefreshAt: iso(c.refreshedAt),
         lastError: c.connection!.lastError ?? null,
+        // The environment `/api/data/` and the token route use (DYNAMICS_URL when none was chosen).
+        environment: c.defaultEnvironment ?? s.config.dynamicsUrl?.origin ?? null,
       });
     }
     if (!match[2] && method === 'DELETE') {

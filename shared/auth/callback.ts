@@ -5,9 +5,13 @@ import { badRequest, HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import { connectionRowId, CONNECTION_LIFETIME_SECONDS } from './connections.ts';
+import { needsAdminConsent } from './admin-consent.ts';
+import { connectedUrl, startEnvironmentChoice } from './environment-chooser.ts';
 import { createHandoff } from './native.ts';
 import { signInResource } from './login.ts';
 import { accessTokenField } from '../crypto/envelope.ts';
+import { discoverWithToken } from '../dataverse/discovery.ts';
+import type { Session } from '../stores/model.ts';
 
 /** How the callback ends: a browser session cookie, a native client's handoff, or a connected backend user. */
 export type LoginComplete =
@@ -27,6 +31,13 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The user's organization lets only an administrator consent (AADSTS65001/90094): the callback shows a page. */
+export class AdminConsentRequired extends HttpError {
+  constructor() {
+    super(403, 'admin_consent_required', 'An administrator of your organization must consent to this application first: see /auth/admin-consent.');
+  }
+}
+
 /**
  * Completes the login: consumes the pending login exactly once, checks the browser binding,
  * exchanges the code with the PKCE verifier, validates the id_token and creates the session.
@@ -35,6 +46,7 @@ export async function completeLogin(
   services: Services,
   query: URLSearchParams,
   bindingCookie: CookieLookup,
+  deadlineMs = services.now() + 8_000,
 ): Promise<LoginComplete> {
   const state = query.get('state');
   if (!state || state.length > 512) throw badRequest('invalid_state', 'The callback carries no usable state.');
@@ -49,6 +61,7 @@ export async function completeLogin(
   }
   const error = query.get('error');
   if (error) {
+    if (needsAdminConsent(error, query.get('error_description'))) throw new AdminConsentRequired();
     const code = /^[a-z_]{1,64}$/.test(error) ? error : 'authorization_failed';
     throw new HttpError(400, code, 'The identity provider did not complete the sign-in.');
   }
@@ -93,16 +106,31 @@ export async function completeLogin(
       throw badRequest('account_mismatch', 'This connect link is for another account; ask for a new link.');
     }
     const id = connectionRowId(ownerKeyId, connectionId);
-    await services.sessions.putConnection({
+    const row: Session = {
       ...(await sealedRow(id, tokens)),
       // Above any earlier row's version, so a refresh still running for a replaced grant cannot write.
       version: nowMs,
       refreshedAt: nowMs,
       expiresAt: Math.floor(nowMs / 1000) + CONNECTION_LIFETIME_SECONDS,
       connection: { ownerKeyId, connectionId, status: 'active' },
-    });
+    };
+    // Without a named environment or DYNAMICS_URL, the sign-in asked for the discovery service: its
+    // token lists the user's environments now; one is taken as it is, several go to the chooser.
+    const choose = !pending.environment && !services.config.dynamicsUrl && resource === services.config.discoveryUrl.origin;
+    if (choose) {
+      row.discovered = await discoverWithToken(services, tokens.accessToken, deadlineMs).catch((err: unknown) => {
+        if (!(err instanceof HttpError)) throw err;
+        logger.warn('environments not listed for a new connection', { error: err.code });
+        return undefined;
+      });
+      if (row.discovered?.environments.length === 1) row.defaultEnvironment = row.discovered.environments[0]!.url;
+    }
+    await services.sessions.putConnection(row);
     logger.info('connection stored', { oid: user.oid, tid: user.tid });
-    return { kind: 'connection', redirectTo: withParams(pending.returnTo, { connectionId, status: 'connected' }) };
+    if (choose && (row.discovered?.environments.length ?? 0) > 1) {
+      return { kind: 'connection', redirectTo: await startEnvironmentChoice(services, row, pending.returnTo) };
+    }
+    return { kind: 'connection', redirectTo: connectedUrl(pending.returnTo, connectionId) };
   }
 
   const sessionToken = randomToken();

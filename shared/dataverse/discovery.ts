@@ -104,6 +104,31 @@ async function getInstances(services: Services, accessToken: string, deadlineMs:
   }
 }
 
+/** The environments of a Global Discovery Service answer, or the error it stands for. */
+async function environmentsOf(services: Services, response: Response): Promise<DataverseEnvironment[]> {
+  if (response.status === 401 || response.status === 403) {
+    throw new HttpError(403, 'discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
+  }
+  if (response.status === 429 || response.status >= 500) throw unavailable('The Global Discovery Service is briefly unavailable; retry shortly.', 503);
+  if (response.status !== 200) throw unavailable(`The Global Discovery Service answered HTTP ${response.status}.`);
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    throw unavailable('The Global Discovery Service answered with a body that is not JSON.');
+  }
+  return toEnvironments(services, body);
+}
+
+/**
+ * The environments a discovery access token the caller already holds can list (the callback's own,
+ * when the sign-in asked for the discovery service): no refresh, no stored token opened.
+ */
+export async function discoverWithToken(services: Services, accessToken: string, deadlineMs: number): Promise<DiscoveredEnvironments> {
+  const environments = await environmentsOf(services, await getInstances(services, accessToken, deadlineMs));
+  return { cachedAt: services.now(), environments };
+}
+
 /**
  * The caller's environments: from the session row while younger than DISCOVERY_CACHE_MS, else from
  * the Global Discovery Service with the session's discovery token (refreshed like any other
@@ -137,18 +162,7 @@ export async function discoverEnvironments(
     current = await services.refresher.refreshFrom(current.id, token!.version, refreshDeadline, resource);
     response = await call(current);
   }
-  if (response.status === 401 || response.status === 403) {
-    throw new HttpError(403, 'discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
-  }
-  if (response.status === 429 || response.status >= 500) throw unavailable('The Global Discovery Service is briefly unavailable; retry shortly.', 503);
-  if (response.status !== 200) throw unavailable(`The Global Discovery Service answered HTTP ${response.status}.`);
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    throw unavailable('The Global Discovery Service answered with a body that is not JSON.');
-  }
-  const discovered = { cachedAt: services.now(), environments: toEnvironments(services, body) };
+  const discovered = { cachedAt: services.now(), environments: await environmentsOf(services, response) };
   await services.sessions.saveDiscovered(current.id, discovered).catch((err: unknown) => {
     logger.warn('could not cache the discovered environments', { error: (err as Error).name });
   });

@@ -12,6 +12,8 @@ export type FunctionName =
   | 'token'
   | 'connect'
   | 'connect-start'
+  | 'connect-environment'
+  | 'admin-consent'
   | 'connections'
   | 'environments'
   | 'openapi';
@@ -39,6 +41,15 @@ export interface FunctionSpec {
 export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'login', routes: [{ method: 'GET', path: '/auth/login' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'callback', routes: [{ method: 'GET', path: '/auth/callback' }], timeoutSeconds: 20, memoryMb: 256 },
+  {
+    name: 'admin-consent',
+    routes: [
+      { method: 'GET', path: '/auth/admin-consent' },
+      { method: 'GET', path: '/auth/admin-consent/callback' },
+    ],
+    timeoutSeconds: 5,
+    memoryMb: 256,
+  },
   { name: 'refresh', routes: [{ method: 'POST', path: '/auth/refresh' }], timeoutSeconds: 29, memoryMb: 256 },
   {
     name: 'proxy',
@@ -55,6 +66,15 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'token', routes: [{ method: 'POST', path: '/auth/token' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'connect', routes: [{ method: 'POST', path: '/connect/sessions' }], timeoutSeconds: 5, memoryMb: 256 },
   { name: 'connect-start', routes: [{ method: 'GET', path: '/connect/start' }], timeoutSeconds: 5, memoryMb: 256 },
+  {
+    name: 'connect-environment',
+    routes: [
+      { method: 'GET', path: '/connect/environment' },
+      { method: 'POST', path: '/connect/environment' },
+    ],
+    timeoutSeconds: 5,
+    memoryMb: 256,
+  },
   {
     name: 'connections',
     routes: [

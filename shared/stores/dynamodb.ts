@@ -14,11 +14,13 @@ import {
   type ApiKeyStore,
   type ConnectSession,
   type ConnectSessionStore,
+  type EnvironmentChoice,
   type DataverseEnvironment,
   type DiscoveredEnvironments,
   type EnvironmentToken,
   type Handoff,
   type HandoffStore,
+  type PendingAdminConsent,
   type PendingLogin,
   type PendingLoginStore,
   type RotatedTokens,
@@ -83,7 +85,7 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
   }
 }
 
-type SingleUseKind = 'login' | 'handoff' | 'connect';
+type SingleUseKind = 'login' | 'handoff' | 'connect' | 'environment-choice' | 'admin-consent';
 
 /**
  * Single-use items (pending logins, handoffs, connect sessions) share one table: written once under
@@ -142,6 +144,15 @@ export class DynamoPendingLoginStore implements PendingLoginStore {
   private readonly items: SingleUseItems;
   constructor(client: DynamoDBClient, tableName: string) {
     this.items = new SingleUseItems(client, tableName);
+  }
+
+  saveAdminConsent(request: PendingAdminConsent): Promise<void> {
+    return this.items.put({ id: s(request.id), kind: s('admin-consent'), expiresAt: n(request.expiresAt) });
+  }
+
+  async consumeAdminConsent(id: string, nowSeconds: number): Promise<PendingAdminConsent | undefined> {
+    const item = await this.items.consume(id, 'admin-consent', nowSeconds);
+    return item ? { id: str(item, 'id'), expiresAt: num(item, 'expiresAt') } : undefined;
   }
 
   async save(login: PendingLogin): Promise<void> {
@@ -242,7 +253,29 @@ export class DynamoConnectSessionStore implements ConnectSessionStore {
     if (connect.returnTo) item.returnTo = s(connect.returnTo);
     if (connect.expectedTenantId) item.expectedTenantId = s(connect.expectedTenantId);
     if (connect.loginHint) item.loginHint = s(connect.loginHint);
+    if (connect.environment) item.environment = s(connect.environment);
     return this.items.put(item);
+  }
+
+  saveChoice(choice: EnvironmentChoice): Promise<void> {
+    return this.items.put({
+      id: s(choice.id),
+      kind: s('environment-choice'),
+      connectionRowId: s(choice.connectionRowId),
+      connectionId: s(choice.connectionId),
+      returnTo: s(choice.returnTo),
+      expiresAt: n(choice.expiresAt),
+    });
+  }
+
+  async findChoice(id: string, nowSeconds: number): Promise<EnvironmentChoice | undefined> {
+    const item = await this.items.get(id, 'environment-choice', nowSeconds);
+    return item ? toEnvironmentChoice(item) : undefined;
+  }
+
+  async consumeChoice(id: string, nowSeconds: number): Promise<EnvironmentChoice | undefined> {
+    const item = await this.items.consume(id, 'environment-choice', nowSeconds);
+    return item ? toEnvironmentChoice(item) : undefined;
   }
 
   async find(id: string, nowSeconds: number): Promise<ConnectSession | undefined> {
@@ -264,6 +297,17 @@ function toConnectSession(item: Item): ConnectSession {
     returnTo: optStr(item, 'returnTo'),
     expectedTenantId: optStr(item, 'expectedTenantId'),
     loginHint: optStr(item, 'loginHint'),
+    environment: optStr(item, 'environment'),
+    expiresAt: num(item, 'expiresAt'),
+  };
+}
+
+function toEnvironmentChoice(item: Item): EnvironmentChoice {
+  return {
+    id: str(item, 'id'),
+    connectionRowId: str(item, 'connectionRowId'),
+    connectionId: str(item, 'connectionId'),
+    returnTo: str(item, 'returnTo'),
     expiresAt: num(item, 'expiresAt'),
   };
 }

@@ -51,6 +51,20 @@ export interface ConnectSession {
   returnTo?: string;
   expectedTenantId?: string;
   loginHint?: string;
+  /** The environment the connection is for (an origin already checked against DATAVERSE_HOSTS). */
+  environment?: string;
+  expiresAt: number;
+}
+
+/**
+ * A connected user's pending choice of environment, keyed by SHA-256 of the one-time token the
+ * chooser page carries: it names the connection row it may set and where the browser goes after.
+ */
+export interface EnvironmentChoice {
+  id: string;
+  connectionRowId: string;
+  connectionId: string;
+  returnTo: string;
   expiresAt: number;
 }
 
@@ -191,6 +205,15 @@ export interface PendingLoginStore {
   save(login: PendingLogin): Promise<void>;
   /** Deletes and returns the pending login exactly once; undefined if absent, already used or expired. */
   consume(id: string, nowSeconds: number): Promise<PendingLogin | undefined>;
+  /** Stores an admin-consent request's state (a single-use item of its own kind). */
+  saveAdminConsent(request: PendingAdminConsent): Promise<void>;
+  consumeAdminConsent(id: string, nowSeconds: number): Promise<PendingAdminConsent | undefined>;
+}
+
+/** An admin-consent request in flight, keyed by SHA-256 of its state. */
+export interface PendingAdminConsent {
+  id: string;
+  expiresAt: number;
 }
 
 export interface SessionStore {
@@ -250,6 +273,11 @@ export interface ConnectSessionStore {
   /** Reads without consuming (opening the link twice — e.g. a link scanner first — must not spend it). */
   find(id: string, nowSeconds: number): Promise<ConnectSession | undefined>;
   consume(id: string, nowSeconds: number): Promise<ConnectSession | undefined>;
+  /** Stores a pending environment choice (a single-use item of its own kind). */
+  saveChoice(choice: EnvironmentChoice): Promise<void>;
+  /** Reads a pending choice without consuming it (the chooser page may be reloaded). */
+  findChoice(id: string, nowSeconds: number): Promise<EnvironmentChoice | undefined>;
+  consumeChoice(id: string, nowSeconds: number): Promise<EnvironmentChoice | undefined>;
 }
 
 export interface ApiKeyStore {

@@ -33,6 +33,8 @@ const SIGN_IN_ROUTES = [
   ...ROUTES.callback,
   ...ROUTES.token,
   ...ROUTES['connect-start'],
+  ...ROUTES['connect-environment'],
+  ...ROUTES['admin-consent'],
   ...ROUTES.openapi,
 ];
 

@@ -1,6 +1,6 @@
 /**
  * The deployable stack with a confidential client and native redirect schemes: synthesized once (real
- * esbuild bundling of the twelve handlers, cdk-nag registered as a validation plugin exactly like
+ * esbuild bundling of the fourteen handlers, cdk-nag registered as a validation plugin exactly like
  * infra/app.ts) and shared by every test in this file.
  */
 import { spawnSync } from 'node:child_process';
@@ -82,12 +82,12 @@ beforeAll(() => {
 const fnProps = (name: Fn): Json => resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties;
 
 describe('routes', () => {
-  it('has exactly the sixteen routes of the twelve functions, each function its own Lambda', () => {
+  it('has exactly the twenty routes of the fourteen functions, each function its own Lambda', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
     expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual([...ROUTE_KEYS].sort());
-    expect(ROUTE_KEYS).toHaveLength(16);
-    template.resourceCountIs('AWS::Lambda::Function', 12);
-    expect(new Set(Object.values(fns)).size).toBe(12);
+    expect(ROUTE_KEYS).toHaveLength(20);
+    template.resourceCountIs('AWS::Lambda::Function', 14);
+    expect(new Set(Object.values(fns)).size).toBe(14);
     for (const name of FN_NAMES) {
       expect(fns[name]).toBe(stack.resolve(stack.service.functions[name].functionArn)['Fn::GetAtt'][0]);
     }
@@ -104,7 +104,7 @@ describe('routes', () => {
 
   it('each route has its own invoke permission, scoped to that route', () => {
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
-    expect(permissions).toHaveLength(16);
+    expect(permissions).toHaveLength(20);
     for (const name of FN_NAMES) {
       const sourceArns = permissions
         .filter((p) => refId(p.Properties.FunctionName) === fns[name])
@@ -287,6 +287,7 @@ describe('IAM', () => {
       'dynamodb:PutItem on sessions',
       'kms:GenerateDataKey on key',
     ],
+    'admin-consent': ['dynamodb:PutItem on pendingLogins', 'dynamodb:DeleteItem on pendingLogins'],
     refresh: [...SESSION_RW, ...ENVELOPE],
     proxy: [...SESSION_RW, 'dynamodb:GetItem on apiKeys', ...ENVELOPE],
     session: ['dynamodb:GetItem on sessions', 'dynamodb:UpdateItem on sessions'],
@@ -296,6 +297,8 @@ describe('IAM', () => {
     connect: ['dynamodb:GetItem on apiKeys', 'dynamodb:PutItem on pendingLogins'],
     // Reads the connect session, writes the pending login, deletes nothing.
     'connect-start': ['dynamodb:GetItem on pendingLogins', 'dynamodb:PutItem on pendingLogins'],
+    // Reads and spends the one-time choice, reads the stored list, sets the environment; opens no token.
+    'connect-environment': ['dynamodb:GetItem on pendingLogins', 'dynamodb:DeleteItem on pendingLogins', 'dynamodb:GetItem on sessions', 'dynamodb:UpdateItem on sessions'],
     connections: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
     // Refreshes the discovery token and caches the environment list on the session.
     environments: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
@@ -369,6 +372,7 @@ describe('functions', () => {
   const SIZING: Record<Fn, [memory: number, timeout: number]> = {
     login: [256, 5],
     callback: [256, 20],
+    'admin-consent': [256, 5],
     refresh: [256, 29],
     proxy: [512, 29],
     session: [256, 5],
@@ -376,6 +380,7 @@ describe('functions', () => {
     token: [256, 5],
     connect: [256, 5],
     'connect-start': [256, 5],
+    'connect-environment': [256, 5],
     connections: [256, 29],
     environments: [256, 29],
     openapi: [128, 5],
@@ -394,7 +399,7 @@ describe('functions', () => {
 
   it('every function gets its own log group', () => {
     const groups = FN_NAMES.map((n) => refId(fnProps(n).LoggingConfig.LogGroup));
-    expect(new Set(groups).size).toBe(12);
+    expect(new Set(groups).size).toBe(14);
   });
 
   it.each(FN_NAMES)('%s: environment is the contract', (name) => {
@@ -463,8 +468,8 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  it('28 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 12 * 2 + 1 + 3);
+  it('32 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 14 * 2 + 1 + 3);
     const ids = stack.service.alarms.map((a) => refId(stack.resolve(a.alarmArn))!);
     expect(ids.sort()).toEqual(Object.keys(alarms()).sort());
   });
@@ -623,7 +628,7 @@ describe('cdk-nag (AwsSolutions)', () => {
         }
       }
     }
-    expect(acks).toHaveLength(16);
+    expect(acks).toHaveLength(20);
     expect(acks.sort()).toEqual(
       ROUTE_KEYS.map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`)
         .sort(),

@@ -36,6 +36,7 @@ export function nagFindings(scope: IConstruct): string[] {
 export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
   login: ['GET /auth/login'],
   callback: ['GET /auth/callback'],
+  'admin-consent': ['GET /auth/admin-consent', 'GET /auth/admin-consent/callback'],
   refresh: ['POST /auth/refresh'],
   proxy: ['ANY /api/data/{proxy+}', 'ANY /orgs/{host}/api/data/{proxy+}'],
   session: ['GET /auth/session'],
@@ -43,6 +44,7 @@ export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
   token: ['POST /auth/token'],
   connect: ['POST /connect/sessions'],
   'connect-start': ['GET /connect/start'],
+  'connect-environment': ['GET /connect/environment', 'POST /connect/environment'],
   connections: [
     'GET /connections/{connectionId}',
     'GET /connections/{connectionId}/token',

@@ -8,6 +8,8 @@ import { refreshRoute } from '../../functions/refresh/handler.ts';
 import { sessionRoute } from '../../functions/session/handler.ts';
 import { tokenRoute } from '../../functions/token/handler.ts';
 import { connectRoute } from '../../functions/connect/handler.ts';
+import { adminConsentRoute } from '../../functions/admin-consent/handler.ts';
+import { connectEnvironmentRoute } from '../../functions/connect-environment/handler.ts';
 import { connectStartRoute } from '../../functions/connect-start/handler.ts';
 import { connectionsRoute } from '../../functions/connections/handler.ts';
 import { environmentsRoute } from '../../functions/environments/handler.ts';
@@ -56,6 +58,8 @@ export interface Routes {
   token: Invoke;
   connect: Invoke;
   connectStart: Invoke;
+  connectEnvironment: Invoke;
+  adminConsent: Invoke;
   connections: Invoke;
   environments: Invoke;
 }
@@ -109,6 +113,8 @@ export async function startTestStack(
     token: invoker(tokenRoute(() => s)),
     connect: invoker(connectRoute(() => s)),
     connectStart: invoker(connectStartRoute(() => s)),
+    connectEnvironment: invoker(connectEnvironmentRoute(() => s)),
+    adminConsent: invoker(adminConsentRoute(() => s)),
     connections: invoker(connectionsRoute(() => s)),
     environments: invoker(environmentsRoute(() => s)),
   });
