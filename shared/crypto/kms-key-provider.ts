@@ -1,4 +1,5 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { lazyKmsClient, type LoadedKms } from './kms-client.ts';
 import {
   DecryptionError,
   KeyServiceUnavailableError,
@@ -21,20 +22,13 @@ export const KMS_RETRYABLE_ERRORS = new Set([
  * only need it on refresh do not pay for it at cold start.
  */
 export class KmsKeyProvider implements KeyProvider {
-  private client?: Promise<{ client: KMSClient; sdk: typeof import('@aws-sdk/client-kms') }>;
+  private readonly load: () => Promise<LoadedKms>;
 
   constructor(
     private readonly keyId: string,
-    private readonly clientFactory?: () => KMSClient,
-  ) {}
-
-  private load() {
-    this.client ??= import('@aws-sdk/client-kms').then((sdk) => ({
-      sdk,
-      // Bounded: a slow KMS must not hold a refresh lease or a request past its budget.
-      client: this.clientFactory?.() ?? new sdk.KMSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
-    }));
-    return this.client;
+    clientFactory?: () => KMSClient,
+  ) {
+    this.load = lazyKmsClient(clientFactory);
   }
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {

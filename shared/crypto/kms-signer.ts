@@ -3,6 +3,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { KeyServiceUnavailableError } from './key-provider.ts';
 import { KMS_RETRYABLE_ERRORS } from './kms-key-provider.ts';
 import { sha256Digest, SigningError, type SignatureScheme, type Signer } from './signer.ts';
+import { lazyKmsClient, type LoadedKms } from './kms-client.ts';
 
 /** AWS KMS signing algorithms for our schemes (AWS KMS API reference, Sign: SigningAlgorithm). */
 const KMS_ALGORITHM: Record<SignatureScheme, 'RSASSA_PSS_SHA_256' | 'RSASSA_PKCS1_V1_5_SHA_256'> = {
@@ -16,20 +17,13 @@ const KMS_ALGORITHM: Record<SignatureScheme, 'RSASSA_PSS_SHA_256' | 'RSASSA_PKCS
  * operator tool. The SDK is imported lazily, on the first signature.
  */
 export class KmsSigner implements Signer {
-  private client?: Promise<{ client: KMSClient; sdk: typeof import('@aws-sdk/client-kms') }>;
+  private readonly load: () => Promise<LoadedKms>;
 
   constructor(
     private readonly keyId: string,
-    private readonly clientFactory?: () => KMSClient,
-  ) {}
-
-  private load() {
-    this.client ??= import('@aws-sdk/client-kms').then((sdk) => ({
-      sdk,
-      // Bounded, like the envelope key: a slow KMS must not hold a refresh lease past its budget.
-      client: this.clientFactory?.() ?? new sdk.KMSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
-    }));
-    return this.client;
+    clientFactory?: () => KMSClient,
+  ) {
+    this.load = lazyKmsClient(clientFactory);
   }
 
   async sign(data: Uint8Array, scheme: SignatureScheme): Promise<Uint8Array> {
