@@ -8,6 +8,7 @@ import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import { AccountRootPrincipal, type IGrantable, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { keyAdministrationStatement } from './key-administration.ts';
 
 export interface ClientCertificateProps {
   /**
@@ -72,12 +73,7 @@ export class ClientAssertionKey extends Construct {
           removalPolicy: RemovalPolicy.RETAIN,
           policy: new PolicyDocument({
             statements: [
-              new PolicyStatement({
-                sid: 'KeyAdministration',
-                principals: [new AccountRootPrincipal()],
-                actions: KEY_ADMIN_ACTIONS,
-                resources: ['*'],
-              }),
+              keyAdministrationStatement(KEY_ADMIN_ACTIONS),
               new PolicyStatement({
                 // IAM decides who signs: the functions (PSS only) and the operator making the certificate.
                 sid: 'AllowIamPoliciesToSign',

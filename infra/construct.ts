@@ -29,7 +29,6 @@ import { Alarm, ComparisonOperator, type IMetric, MathExpression, Metric, TreatM
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, type ITable, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
-  AccountRootPrincipal,
   AnyPrincipal,
   ArnPrincipal,
   Effect,
@@ -38,6 +37,7 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
+import { keyAdministrationStatement } from './key-administration.ts';
 import { type Alias, type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -696,12 +696,7 @@ export class DynamicsAuthService extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
         policy: new PolicyDocument({
           statements: [
-            new PolicyStatement({
-              sid: 'KeyAdministration',
-              principals: [new AccountRootPrincipal()],
-              actions: KEY_ADMIN_ACTIONS,
-              resources: ['*'],
-            }),
+            keyAdministrationStatement(KEY_ADMIN_ACTIONS),
             // Defence in depth: a grant would hand key use to a principal the key policy does not name.
             new PolicyStatement({
               sid: 'DenyGrants',

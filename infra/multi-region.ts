@@ -7,7 +7,7 @@ import { CfnOutput, Lazy, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-
 import { ApiMapping, DomainName, EndpointType, SecurityPolicy } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Certificate, CertificateValidation } from 'aws-cdk-lib/aws-certificatemanager';
 import { AttributeType, Billing, MultiRegionConsistency, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { AccountRootPrincipal, AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { CfnReplicaKey } from 'aws-cdk-lib/aws-kms';
 import { ARecord, HealthCheck, HealthCheckType, HostedZone, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
@@ -16,6 +16,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { DynamicsAuthService, type DynamicsAuthServiceProps, KEY_ADMIN_ACTIONS } from './construct.ts';
+import { keyAdministrationStatement } from './key-administration.ts';
 
 /**
  * The Region sets MRSC global tables support: every replica and the witness must be in one set
@@ -174,7 +175,7 @@ export class DynamicsAuthRegionStack extends Stack {
   private replicaKeyPolicy(): PolicyDocument {
     return new PolicyDocument({
       statements: [
-        new PolicyStatement({ sid: 'KeyAdministration', principals: [new AccountRootPrincipal()], actions: KEY_ADMIN_ACTIONS, resources: ['*'] }),
+        keyAdministrationStatement(KEY_ADMIN_ACTIONS),
         new PolicyStatement({ sid: 'DenyGrants', effect: Effect.DENY, principals: [new AnyPrincipal()], actions: ['kms:CreateGrant'], resources: ['*'] }),
         ...this.service.keyPolicyStatements,
       ],
