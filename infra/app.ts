@@ -3,7 +3,7 @@
  *   npx cdk deploy -c clientId=<guid> -c dynamicsUrl=https://org.crm.dynamics.com \
  *     -c allowedReturnUrls=https://app.example.com -c clientSecretName=dynamics-auth/client-secret \
  *     -c alarmEmail=ops@example.com
- * See README.md, "Deploy to AWS", for every setting and its default.
+ * See docs/deploy.md, "2. Deploy", for every setting and its default.
  */
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';

@@ -68,7 +68,7 @@ export class ClientAssertionKey extends Construct {
           description: `Signs the service's client assertions (certificate credentials) (${this.node.path})`,
           keySpec: KeySpec.RSA_3072,
           keyUsage: KeyUsage.SIGN_VERIFY,
-          // An asymmetric key cannot rotate in KMS; rotation is a new key and certificate (README).
+          // An asymmetric key cannot rotate in KMS; rotation is a new key and certificate (docs/deploy.md).
           enableKeyRotation: false,
           removalPolicy: RemovalPolicy.RETAIN,
           policy: new PolicyDocument({

@@ -142,9 +142,9 @@ export interface DynamicsAuthServiceProps {
    * Confidential client: the Secrets Manager secret holding the client secret — a secret name, a
    * complete secret ARN, or an `ISecret`. Only its complete ARN, or its name when the ARN's random
    * suffix is not known, reaches the functions (CLIENT_SECRET_ARN, passed as GetSecretValue's SecretId);
-   * callback, refresh, proxy and connections (the functions that call Entra's token endpoint) may
-   * `secretsmanager:GetSecretValue` on it, nothing else. Omit for a public client. If the secret is
-   * encrypted with a customer-managed KMS key, grant those four roles `kms:Decrypt` on it yourself
+   * callback, refresh, proxy, connections and environments (the functions that call Entra's token
+   * endpoint) may `secretsmanager:GetSecretValue` on it, nothing else. Omit for a public client. If the
+   * secret is encrypted with a customer-managed KMS key, grant those five roles `kms:Decrypt` on it yourself
    * (`service.functions.callback.role`, …).
    * @default - public client, no secret
    */
@@ -152,7 +152,7 @@ export interface DynamicsAuthServiceProps {
   /**
    * Certificate credentials (recommended over a secret): `private_key_jwt` client assertions signed by
    * an asymmetric KMS key. The functions that call the token endpoint may `kms:Sign` (PS256) with it,
-   * nothing else. See README "Certificate credentials".
+   * nothing else. See docs/deploy.md, "Certificate credentials".
    * @default - no certificate credential
    */
   readonly clientCertificate?: ClientCertificateProps;
@@ -226,7 +226,7 @@ export interface DynamicsAuthServiceProps {
   readonly nativeRedirectSchemes?: readonly string[];
   /**
    * IDP_PROFILE: `standard` for an OpenID Provider other than Entra (prompt=consent for a refresh
-   * token, no scope on refresh; see README "OpenID providers other than Entra").
+   * token, no scope on refresh; see docs/configuration.md, "OpenID providers other than Entra").
    * @default 'entra' (the variable is not set)
    */
   readonly idpProfile?: 'entra' | 'standard';
@@ -685,7 +685,7 @@ export class DynamicsAuthService extends Construct {
     // service's encryption context. No "enable IAM policies" data-plane statement: an administrator's
     // or CI role's broad kms:Decrypt plus read access to the table must not unwrap every session.
     // (In a key policy, Resource "*" means "this key".) An existing key's policy is not ours to
-    // edit: `keyPolicyStatements` is what its owner adds (README, "Keeping data").
+    // edit: `keyPolicyStatements` is what its owner adds (docs/deploy.md, "Keeping data").
     if (props.existingKeyArn !== undefined) {
       this.key = Key.fromKeyArn(this, 'TokenKey', props.existingKeyArn);
     } else {

@@ -29,7 +29,7 @@ export const DEFAULT_ALLOWED_RETURN_URLS = 'http://localhost:5173';
 export const DEFAULT_STACK_NAME = 'DynamicsAuthService';
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
 
-/** Setting name → default, as documented in README.md ("Deploy to AWS"). */
+/** Setting name → default, as documented in docs/deploy.md ("2. Deploy"). */
 export const SETTINGS = {
   stackName: DEFAULT_STACK_NAME,
   clientId: PLACEHOLDER_CLIENT_ID,

@@ -1,5 +1,5 @@
 /**
- * The certificate credential for the app registration (see README "Certificate credentials"):
+ * The certificate credential for the app registration (see docs/deploy.md, "Certificate credentials"):
  *   npm run admin -- cert create --key <KMS key id or ARN> --subject "CN=dynamics-auth" --days 365 [--out cert.pem]
  *   npm run admin -- cert create --key-file local-assertion-key.pem --subject "CN=dynamics-auth-local" --days 30
  * Needs kms:GetPublicKey and kms:Sign on the key (the operator's credentials, not the service's).

@@ -5,7 +5,7 @@ import { HostPatternError, hostAllowed, hostOfOrigin, parseHostPatterns } from '
 
 /**
  * The service's configuration, parsed and validated once at start-up from the environment.
- * Names are the public contract (see README "Configuration"); a missing or malformed variable
+ * Names are the public contract (see docs/configuration.md); a missing or malformed variable
  * fails fast with a message naming it.
  */
 export interface Config {

@@ -1,13 +1,13 @@
 /**
  * Response compression for the proxy: content negotiation on Accept-Encoding (RFC 9110 §12.5.3)
- * and node:zlib at levels chosen by measurement (README, "Benchmarks": speed vs size on a 20 MB page).
+ * and node:zlib at levels chosen by measurement (docs/performance.md: speed vs size on a 20 MB page).
  */
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 export type ContentCoding = 'br' | 'gzip';
 
 /**
- * Chosen on a 20 MB page of accounts (`npm run bench -- --only=odata`, README "Performance"): brotli
+ * Chosen on a 20 MB page of accounts (`npm run bench -- --only=odata`, docs/performance.md): brotli
  * quality 1 is as small as gzip 6 in a quarter of its time; quality 4 is 12 % smaller for 4.6× the
  * time. gzip 6 (zlib's default) is 21 % smaller than gzip 1, and the size decides the largest page.
  */

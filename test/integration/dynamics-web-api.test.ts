@@ -109,7 +109,7 @@ describe('dynamics-web-api through the proxy', () => {
     expect(chunks.every((r) => new URLSearchParams(r.query).has('sessiontoken'))).toBe(true);
 
     // dynamics-web-api downloads in 4 MB chunks whose base64 JSON form exceeds what a Lambda response
-    // carries (README, "Compression and size limits"): the large file is read back from $value in ranges.
+    // carries (docs/proxy.md, "Compression and size limits"): the large file is read back from $value in ranges.
     const jar = await signInOverHttp(stack);
     const parts: Buffer[] = [];
     for (let first = 0; first < data.length; first += CHUNK) {
