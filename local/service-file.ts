@@ -15,6 +15,8 @@ export function serviceFilePath(env: NodeJS.ProcessEnv = process.env): string {
 export interface LocalServiceInfo {
   url: string;
   dynamodb: string;
+  /** The development environments' Dataverse URLs by unique name, when `npm start` runs them. */
+  environments?: Record<string, string>;
   /** The `npm start` process, so a file left behind by a killed process is ignored. */
   pid: number;
 }

@@ -10,7 +10,8 @@ const stack = await startLocalStack().catch((err: unknown) => {
 
 // Local tools (the example CLI) read the chosen URL here, whatever PORT was.
 const serviceFile = serviceFilePath();
-writeServiceFile({ url: stack.url, dynamodb: stack.dynamodbEndpoint, pid: process.pid }, serviceFile);
+const environments = stack.environments && Object.fromEntries(stack.environments.map((e) => [e.uniqueName, e.dataverse.url]));
+writeServiceFile({ url: stack.url, dynamodb: stack.dynamodbEndpoint, environments, pid: process.pid }, serviceFile);
 
 console.log(`
 Dynamics auth service running locally

@@ -41,6 +41,7 @@ describe('the CLI finds the local service whatever its port', () => {
       expect(info.pid).toBe(service.child.pid);
       expect(info.url).toMatch(/^http:\/\/localhost:\d+$/);
       expect(info.url).not.toBe('http://localhost:3000');
+      expect(Object.keys(info.environments ?? {})).toEqual(['contoso', 'contoso-sandbox', 'fabrikam']);
       expect(service.output()).toContain(`Open ${info.url}/`);
       expect((await fetch(`${info.url}/auth/session`)).status).toBe(401);
 
