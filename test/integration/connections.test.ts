@@ -256,6 +256,7 @@ describe('managed connections for backends', () => {
         expect(error.message).not.toMatch(/sign in|auth\/login/i);
         expect(answer.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
         expect(answer.text).not.toContain(key);
+        if (path === '/auth/environments') expectMatchesOpenApi('GET', path, 401, { headers: answer.headers, body: answer.text });
       }
     }
   });
