@@ -14,7 +14,7 @@ export default tseslint.config(
   {
     files: ['local/public/**/*.js'],
     languageOptions: {
-      globals: { document: 'readonly', fetch: 'readonly', location: 'readonly', JSON: 'readonly' },
+      globals: { document: 'readonly', fetch: 'readonly', location: 'readonly', URLSearchParams: 'readonly', JSON: 'readonly' },
     },
   },
   {

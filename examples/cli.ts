@@ -6,7 +6,8 @@
  *   npm run cli -- environments        GET /auth/environments: the environments you can reach
  *   npm run cli -- logout
  * --env <host or URL> calls that environment (`/orgs/<host>/api/data/…`) instead of the default one.
- * DYNAMICS_AUTH_URL names the service (default http://localhost:3000). The session token is kept
+ * DYNAMICS_AUTH_URL names the service; without it, the one `npm start` runs on this machine (whatever
+ * its PORT: it writes its URL to .local/service.json), else http://localhost:3000. The session token is kept
  * in DYNAMICS_AUTH_CLI_SESSION (default ~/.config/dynamics-auth-cli/session.json, mode 0600).
  */
 import { spawn } from 'node:child_process';
@@ -16,8 +17,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { readServiceFile, serviceFilePath } from '../local/service-file.ts';
 
-const service = (process.env.DYNAMICS_AUTH_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
+const service = (process.env.DYNAMICS_AUTH_URL ?? readServiceFile(serviceFilePath())?.url ?? 'http://localhost:3000').replace(/\/+$/, '');
 const sessionFile = process.env.DYNAMICS_AUTH_CLI_SESSION ?? join(homedir(), '.config', 'dynamics-auth-cli', 'session.json');
 const LOGIN_TIMEOUT_MS = 5 * 60_000;
 

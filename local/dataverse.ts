@@ -1,22 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { executeBatch } from './dataverse/batch.ts';
+import { StandInCallers } from './dataverse/callers.ts';
 import { CODES, DataverseError } from './dataverse/errors.ts';
 import { FileColumns } from './dataverse/files.ts';
-import { API_ROOT, errorReply, jsonReply, serviceRoot, type Reply, type RequestContext, type StandInRequest } from './dataverse/http.ts';
-import {
-  countRecords,
-  createRecord,
-  deleteRecord,
-  listRecords,
-  parseKey,
-  readRecord,
-  requireRecord,
-  upsertRecord,
-} from './dataverse/records.ts';
-import { SEEDED_USERS, type EntitySetSchema, type StandInUser } from './dataverse/schema.ts';
+import { errorReply, type Reply, type RequestContext, type StandInRequest } from './dataverse/http.ts';
+import { route } from './dataverse/routes.ts';
 import { RecordStore, type EntityRecord } from './dataverse/store.ts';
 
 export { SEEDED_USERS as STAND_IN_USERS, type StandInUser } from './dataverse/schema.ts';
@@ -55,15 +43,13 @@ export interface DataverseStandInOptions {
 /** Only the latest requests are kept, so a long load run does not grow memory; answers only for the very latest. */
 const MAX_RECORDED = 1_000;
 const MAX_RECORDED_RESPONSES = 20;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ENTITY_IMAGE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
 
 /**
  * A development stand-in for the Dataverse Web API (v9.2) that is at least as strict as Dataverse on
  * what the service relies on: bearer tokens must be signed by the IdP and issued for this
  * environment (`aud` = its own URL); OData query options, FetchXML, upsert, `@odata.bind`, `$batch`
  * with atomic changesets, file columns and impersonation follow Dataverse's contract (see
- * `local/dataverse/`). It can be told to answer the next requests with 429 + Retry-After, any status,
+ * `local/dataverse/`: callers.ts checks tokens, routes.ts picks the operation). It can be told to answer the next requests with 429 + Retry-After, any status,
  * or a connection reset.
  */
 export class DataverseStandIn {
@@ -72,21 +58,15 @@ export class DataverseStandIn {
   private apiServer?: Server;
   private readonly store = new RecordStore();
   private readonly files = new FileColumns(this.store);
-  private readonly users: StandInUser[] = SEEDED_USERS.map((u) => ({ ...u }));
-  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly callers: StandInCallers;
   private scripted: { status: number; headers: Record<string, string>; body: string; reset?: boolean }[] = [];
   private delayMs = 0;
-  /** Tokens presented so far (by SHA-256), and those revoked by expireIssuedTokens(). */
-  private readonly seenTokens = new Set<string>();
-  private readonly revokedTokens = new Set<string>();
-  /** Users (by `oid`) whose every token, however fresh, is answered with 401. */
-  private readonly rejectedUsers = new Set<string>();
   url = '';
   /** The Web API origin when started with `apiOrigin`, else the same as `url`. */
   apiUrl = '';
 
   constructor(private readonly options: DataverseStandInOptions) {
-    this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
+    this.callers = new StandInCallers(options);
     const seed = options.seedAccounts ?? 3;
     const names = ['Contoso Ltd', 'Fabrikam Inc', 'Adventure Works', 'Northwind Traders', 'Litware Inc'];
     for (let i = 0; i < seed; i++) {
@@ -148,8 +128,7 @@ export class DataverseStandIn {
 
   /** Treat every access token presented so far as expired; tokens issued later still work. */
   expireIssuedTokens(): void {
-    for (const token of this.seenTokens) this.revokedTokens.add(token);
-    this.seenTokens.clear();
+    this.callers.expireIssuedTokens();
   }
 
   /**
@@ -157,11 +136,11 @@ export class DataverseStandIn {
    * environment (e.g. from another tenant of a multi-tenant app), until acceptUser().
    */
   rejectUser(oid: string): void {
-    this.rejectedUsers.add(oid);
+    this.callers.rejectUser(oid);
   }
 
   acceptUser(oid: string): void {
-    this.rejectedUsers.delete(oid);
+    this.callers.acceptUser(oid);
   }
 
   /** Adds a record directly (test set-up); columns must exist in the table's schema. */
@@ -181,7 +160,7 @@ export class DataverseStandIn {
     if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
 
-    const user = await this.authenticate(req.headers.authorization);
+    const user = await this.callers.authenticate(req.headers.authorization, this.url);
     if (!user) {
       res.writeHead(401, {
         'content-type': 'application/json',
@@ -209,143 +188,14 @@ export class DataverseStandIn {
     res.end(reply.body);
   }
 
-  /**
-   * The user a token names. Dataverse accepts only tokens issued for this environment: `aud` must be
-   * its own URL (Entra sets it from the scope `<environment>/user_impersonation`).
-   */
-  private async authenticate(authorization: string | undefined): Promise<StandInUser | undefined> {
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
-    if (!token) return undefined;
-    try {
-      const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer, audience: this.url });
-      const id = createHash('sha256').update(token).digest('base64url');
-      if (this.revokedTokens.has(id)) return undefined;
-      if (typeof payload.oid === 'string' && this.rejectedUsers.has(payload.oid)) return undefined;
-      if (this.options.tenantId && payload.tid !== this.options.tenantId) return undefined;
-      this.seenTokens.add(id);
-      return this.userFor(String(payload.oid ?? payload.sub ?? ''), String(payload.name ?? ''));
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The systemuser of an Entra object id; a user seen for the first time is provisioned without roles. */
-  private userFor(objectId: string, name: string): StandInUser {
-    const known = this.users.find((u) => u.azureactivedirectoryobjectid === objectId.toLowerCase());
-    if (known) return known;
-    const user = { systemuserid: randomUUID(), azureactivedirectoryobjectid: objectId.toLowerCase(), fullname: name, canImpersonate: false };
-    this.users.push(user);
-    return user;
-  }
-
-  /**
-   * Impersonation: `MSCRMCallerID` (systemuserid) or `CallerObjectId` (Entra object id) make the
-   * request run as another user, if the caller holds prvActOnBehalfOfAnotherUser (403 otherwise).
-   * Microsoft: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/impersonate-another-user-web-api
-   */
-  private impersonated(user: StandInUser, headers: Record<string, string>): StandInUser {
-    const byUserId = headers.mscrmcallerid;
-    const byObjectId = headers.callerobjectid;
-    if (!byUserId && !byObjectId) return user;
-    if (!user.canImpersonate) {
-      throw new DataverseError(
-        403,
-        CODES.privilege,
-        `Principal user (Id=${user.systemuserid}, type=8) is missing prvActOnBehalfOfAnotherUser privilege (Id=a2cabd5f-6f4b-4f52-8a50-1e4e0b5d3a9c).`,
-      );
-    }
-    const id = (byUserId ?? byObjectId)!;
-    if (!GUID.test(id)) throw new DataverseError(400, CODES.argument, `'${id}' is not a valid user id for impersonation.`);
-    const target = byUserId
-      ? this.users.find((u) => u.systemuserid === id.toLowerCase())
-      : this.users.find((u) => u.azureactivedirectoryobjectid === id.toLowerCase());
-    if (!target) throw new DataverseError(404, CODES.notFound, `systemuser With Id = ${id.toLowerCase()} Does Not Exist`);
-    return target;
-  }
-
   /** Answers one request (from the socket or a `$batch` part); errors become Dataverse error bodies. */
   private async dispatch(request: StandInRequest, context: RequestContext): Promise<Reply> {
     try {
-      return await this.route(request, { ...context, caller: this.impersonated(context.user, request.headers) });
+      const caller = this.callers.impersonated(context.user, request.headers);
+      return await route(request, { ...context, caller }, { store: this.store, files: this.files, dispatch: (r, c) => this.dispatch(r, c) });
     } catch (err) {
       if (err instanceof DataverseError) return errorReply(err);
       throw err;
     }
-  }
-
-  private async route(request: StandInRequest, context: RequestContext): Promise<Reply> {
-    const { method } = request;
-    const path = request.url.pathname;
-    if (!path.startsWith(API_ROOT)) throw new DataverseError(404, CODES.query, 'Resource not found for the segment.');
-    const [first = '', ...rest] = path.slice(API_ROOT.length).split('/');
-    const notAllowed = () => new DataverseError(405, CODES.query, `The HTTP method '${method}' is not allowed on '${path}'.`);
-    if (first === '$batch' && rest.length === 0) {
-      if (method !== 'POST') throw notAllowed();
-      return executeBatch(request, context, this.store, (r, c) => this.dispatch(r, c));
-    }
-    if (/^WhoAmI(\(\))?$/.test(first) && rest.length === 0) {
-      if (method !== 'GET') throw notAllowed();
-      return this.whoAmI(context);
-    }
-    const segment = /^([A-Za-z_]\w*)(?:\((.*)\))?$/.exec(first);
-    if (!segment) throw new DataverseError(404, CODES.query, `Resource not found for the segment '${first}'.`);
-    const schema = this.store.schema(segment[1]!);
-    if (segment[2] === undefined) {
-      if (rest.length === 0 && method === 'GET') return listRecords(this.store, schema, request, context);
-      if (rest.length === 0 && method === 'POST') return createRecord(this.store, schema, request, context);
-      if (rest.length === 1 && rest[0] === '$count' && method === 'GET') return countRecords(this.store, schema, request);
-      if (rest.length === 0) throw notAllowed();
-      throw new DataverseError(404, CODES.query, `Resource not found for the segment '${rest[0]}'.`);
-    }
-    const key = parseKey(segment[2], schema);
-    if (rest.length === 0) {
-      if (method === 'GET') return readRecord(this.store, schema, key, request, context);
-      if (method === 'PATCH') return upsertRecord(this.store, schema, key, request, context);
-      if (method === 'DELETE') return deleteRecord(this.store, schema, key, request);
-      throw notAllowed();
-    }
-    return this.routeRecordPart(requireRecord(this.store, schema, key), schema, rest, request, context);
-  }
-
-  /** `set(id)/<part>`: a file column, the entity image, a collection-valued navigation property or one column. */
-  private routeRecordPart(record: EntityRecord, schema: EntitySetSchema, rest: string[], request: StandInRequest, context: RequestContext): Reply {
-    const { method } = request;
-    const [property = '', value, ...more] = rest;
-    const column = schema.columns[property];
-    const collection = schema.collections[property];
-    const notAllowed = () => new DataverseError(405, CODES.query, `The HTTP method '${method}' is not allowed on '${request.url.pathname}'.`);
-    if (more.length > 0 || (value !== undefined && value !== '$value')) {
-      throw new DataverseError(404, CODES.query, `Resource not found for the segment '${rest.join('/')}'.`);
-    }
-    if (column?.type === 'file') {
-      if (value === '$value' && method === 'GET') return this.files.download(schema, record, property, request);
-      if (value === undefined && method === 'GET') return this.files.download(schema, record, property, request, context);
-      if (value === undefined && method === 'PATCH') return this.files.upload(schema, record, property, request, context);
-      if (value === undefined && method === 'DELETE') return this.files.remove(schema, record, property);
-      throw notAllowed();
-    }
-    if (column?.type === 'image' && value === '$value' && method === 'GET') {
-      return { status: 200, headers: { 'content-type': 'image/png' }, body: ENTITY_IMAGE };
-    }
-    if (collection && value === undefined) {
-      const target = this.store.schema(collection.set);
-      if (method === 'POST') return createRecord(this.store, target, request, context, { column: collection.column, id: record.id });
-      if (method === 'GET') return listRecords(this.store, target, request, context, (r) => r.data[collection.column] === record.id);
-      throw notAllowed();
-    }
-    if (column && value === undefined && method === 'GET') {
-      return jsonReply(200, { '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${property}`, value: record.data[property] ?? null });
-    }
-    throw new DataverseError(404, CODES.query, `Resource not found for the segment '${property}'.`);
-  }
-
-  /** WhoAmI: the (possibly impersonated) user, with the environment's business unit and organization. */
-  private whoAmI(context: RequestContext): Reply {
-    return jsonReply(200, {
-      '@odata.context': `${serviceRoot(context)}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
-      BusinessUnitId: '00000000-0000-0000-0000-00000000b001',
-      UserId: context.caller.systemuserid,
-      OrganizationId: '00000000-0000-0000-0000-00000000a001',
-    });
   }
 }

@@ -87,6 +87,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(() => close(server));
     const url = `http://localhost:${(server.address() as AddressInfo).port}`;
     env.PUBLIC_BASE_URL ??= url;
+    // The development IdP's end-session endpoint needs a post_logout_redirect_uri: back to the demo page.
+    if (idp && env.ALLOWED_RETURN_URLS === undefined) env.POST_LOGOUT_REDIRECT_URI ??= `${url}/`;
     env.ALLOWED_RETURN_URLS ??= url;
     app.cors = corsFromAllowedReturnUrls(env.ALLOWED_RETURN_URLS);
     if (!env.KMS_KEY_ID) env.LOCAL_KEY_FILE ??= resolve(root, '.local', 'master.key');

@@ -1,4 +1,5 @@
 import { DEV_USERS } from './idp.ts';
+import { removeServiceFile, serviceFilePath, writeServiceFile } from './service-file.ts';
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole service on this machine, on embedded defaults unless configured otherwise. */
@@ -6,6 +7,11 @@ const stack = await startLocalStack().catch((err: unknown) => {
   console.error(`Could not start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });
+
+// Local tools (the example CLI) read the chosen URL here, whatever PORT was.
+const serviceFile = serviceFilePath();
+const environments = stack.environments && Object.fromEntries(stack.environments.map((e) => [e.uniqueName, e.dataverse.url]));
+writeServiceFile({ url: stack.url, dynamodb: stack.dynamodbEndpoint, environments, pid: process.pid }, serviceFile);
 
 console.log(`
 Dynamics auth service running locally
@@ -25,6 +31,7 @@ ${
     : ''
 }  DynamoDB           ${stack.summary.dynamodb}
   token encryption   ${stack.summary.keys}
+  service file       ${serviceFile}  (the CLI finds the service here; data lives in memory until Ctrl-C)
 
 Press Ctrl-C to stop.
 `);
@@ -36,6 +43,7 @@ const shutdown = (signal: string) => {
   console.log(`\n${signal}: stopping…`);
   const force = setTimeout(() => process.exit(1), 5_000);
   force.unref();
+  removeServiceFile(process.pid, serviceFile);
   void stack.stop().then(() => process.exit(0));
 };
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -14,8 +14,8 @@ function show(status, body) {
   $('output').textContent = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
 }
 
-async function call(method, path, body) {
-  const headers = { Accept: 'application/json' };
+async function call(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (method !== 'GET') headers['X-CSRF'] = '1';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
@@ -101,16 +101,39 @@ $('list').addEventListener('click', async () => {
   }
 });
 $('create').addEventListener('click', async () => {
-  await call('POST', `${api()}/accounts`, { name: $('account-name').value });
+  const created = $('created');
+  created.hidden = true;
+  // Dataverse returns the created record with 201 when asked to (Prefer: return=representation).
+  const { status, body } = await call('POST', `${api()}/accounts`, { name: $('account-name').value }, { Prefer: 'return=representation' });
+  if (status === 201 && body && typeof body === 'object') {
+    created.textContent = `Created account “${body.name}” (${body.accountid})`;
+    created.hidden = false;
+  }
 });
 $('refresh').addEventListener('click', () => call('POST', '/auth/refresh'));
 $('signout').addEventListener('click', async () => {
   const { status, body } = await call('POST', '/auth/logout');
   if (status === 200) {
     $('accounts').replaceChildren();
+    $('created').hidden = true;
+    // OIDC RP-Initiated Logout: the provider ends its own session too, then returns to this page.
+    if (typeof body.logoutUrl === 'string') {
+      location.assign(body.logoutUrl);
+      return;
+    }
     await loadSession();
     show('Signed out', body);
   }
 });
 
+/** A managed connection's sign-in lands here as `?connectionId=…&status=connected` (its returnTo). */
+function showConnectionResult() {
+  const params = new URLSearchParams(location.search);
+  if (params.get('status') !== 'connected') return;
+  const notice = $('notice');
+  notice.textContent = `Connection “${params.get('connectionId') ?? ''}” connected (status=connected).`;
+  notice.hidden = false;
+}
+
+showConnectionResult();
 loadSession().catch((err) => show('Error', String(err)));

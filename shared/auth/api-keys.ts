@@ -18,7 +18,19 @@ export function generateApiKey(name: string, nowMs: number, options: { allowImpe
   return { key, record: { id: sha256(key), keyId, name, createdAt: nowMs, allowImpersonation: options.allowImpersonation === true } };
 }
 
-export const invalidApiKey = () => new HttpError(401, 'invalid_api_key', 'The API key is unknown or revoked.');
+/** The API-key prefix: a bearer credential starting with it is meant as an API key, whatever follows. */
+const API_KEY_PREFIX = 'dak_';
+
+/** Whether a bearer credential is meant as an API key (so a mistyped key gets an API-key error, not a sign-in hint). */
+export function isMeantAsApiKey(value: string): boolean {
+  return value.startsWith(API_KEY_PREFIX);
+}
+
+// RFC 6750 §3: a 401 to a bearer credential names the scheme and `invalid_token`.
+export const invalidApiKey = () =>
+  new HttpError(401, 'invalid_api_key', 'The API key is unknown, revoked or malformed.', {
+    'www-authenticate': 'Bearer realm="api-key", error="invalid_token", error_description="The API key is unknown, revoked or malformed"',
+  });
 
 /** Authenticates a backend by `Authorization: Bearer <API key>`. */
 export async function requireApiKey(event: APIGatewayProxyEventV2, keys: ApiKeyStore): Promise<ApiKey> {

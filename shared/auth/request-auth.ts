@@ -5,7 +5,7 @@ import { readCookie, SESSION_COOKIE } from '../http/cookies.ts';
 import { csrfRejected, unauthenticated } from '../http/errors.ts';
 import type { Services } from '../runtime.ts';
 import type { Session, SessionStore } from '../stores/model.ts';
-import { isApiKeyShaped, requireApiKey } from './api-keys.ts';
+import { isMeantAsApiKey, requireApiKey } from './api-keys.ts';
 import { checkConnectionId, loadActiveConnection } from './connections.ts';
 
 export type Credential = { via: 'cookie' | 'bearer'; sessionId: string };
@@ -78,12 +78,13 @@ export interface ProxyCaller {
 
 /**
  * The proxy's caller: a user's session (cookie or bearer session token), or a backend's managed
- * connection (`Authorization: Bearer <API key>` with `Connection-Id`).
+ * connection (`Authorization: Bearer <API key>` with `Connection-Id`). A bearer credential meant as an
+ * API key (its prefix, or sent with `Connection-Id`) that is wrong gets 401 `invalid_api_key`.
  */
 export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Services): Promise<ProxyCaller> {
   const authorization = header(event, 'authorization')?.trim() ?? '';
   const bearer = /^Bearer (\S+)$/i.exec(authorization)?.[1];
-  if (bearer && isApiKeyShaped(bearer)) {
+  if (bearer && (isMeantAsApiKey(bearer) || header(event, 'connection-id') !== undefined)) {
     const key = await requireApiKey(event, services.apiKeys);
     const connectionId = checkConnectionId(header(event, 'connection-id'));
     // A backend acting for its users impersonates only if its key was created for it (off by default).

@@ -239,6 +239,28 @@ describe('managed connections for backends', () => {
     expect((await admin('keys', 'list')).out).toMatch(new RegExp(`${beta.keyId}.*revoked`));
   });
 
+  it('answers a mistyped API key on the proxy and /auth/environments with an API-key error, not a sign-in hint', async () => {
+    const truncated = alpha.key.slice(0, -1);
+    for (const [key, headers] of [
+      [truncated, { 'connection-id': 'customer-7' }],
+      [`${alpha.key}x`, { 'connection-id': 'customer-7' }],
+      ['dak_typo', {}],
+      ['not-a-key', { 'connection-id': 'customer-7' }],
+    ] as const) {
+      for (const path of ['/api/data/v9.2/WhoAmI', '/auth/environments']) {
+        const answer = await asBackend(key, 'GET', path, undefined, headers);
+        expect(answer.status, `${path} ${key.slice(0, 8)}`).toBe(401);
+        const body = JSON.parse(answer.text) as { error: string | { code: string; message: string }; message?: string };
+        const error = typeof body.error === 'string' ? { code: body.error, message: body.message! } : body.error;
+        expect(error.code).toBe('invalid_api_key');
+        expect(error.message).not.toMatch(/sign in|auth\/login/i);
+        expect(answer.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+        expect(answer.text).not.toContain(key);
+        if (path === '/auth/environments') expectMatchesOpenApi('GET', path, 401, { headers: answer.headers, body: answer.text });
+      }
+    }
+  });
+
   it('refuses bad connection ids and returnTo values with 400', async () => {
     for (const body of [
       { connectionId: '' },
