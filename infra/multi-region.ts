@@ -16,6 +16,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { DynamicsAuthService, type DynamicsAuthServiceProps, KEY_ADMIN_ACTIONS } from './construct.ts';
+import { ExpiredRowSweeper } from './expired-row-sweeper.ts';
 import { keyAdministrationStatement } from './key-administration.ts';
 
 /**
@@ -87,6 +88,8 @@ export class DynamicsAuthRegionStack extends Stack {
   /** This Region's replica of the multi-Region token key (not in the primary Region). */
   readonly replicaKey?: CfnReplicaKey;
   readonly healthCheck?: HealthCheck;
+  /** The scheduled deletion of expired rows (primary Region only): MRSC tables have no TTL. */
+  readonly sweeper?: ExpiredRowSweeper;
 
   constructor(scope: Construct, id: string, props: DynamicsAuthRegionStackProps) {
     const { plan, service, primary, alarmEmail, ...stackProps } = props;
@@ -129,6 +132,11 @@ export class DynamicsAuthRegionStack extends Stack {
     if (isPrimary) {
       this.globalTables = [PENDING_LOGINS_TABLE, SESSIONS_TABLE, API_KEYS_TABLE].map((def) => this.globalTable(def, plan));
       for (const table of this.globalTables) this.service.node.addDependency(table);
+      this.sweeper = new ExpiredRowSweeper(this, 'ExpiredRowSweeper', {
+        tables: this.globalTables,
+        tableNames: [tableNames.existingPendingLoginsTableName, tableNames.existingSessionsTableName, tableNames.existingApiKeysTableName],
+        ...(service.projectRoot ? { projectRoot: service.projectRoot } : {}),
+      });
     } else {
       // Same key material as the primary (an `mrk-` key id): a data key sealed in any Region opens
       // here under the same encryption context. A replica's key policy is its own, so it names this
@@ -159,9 +167,9 @@ export class DynamicsAuthRegionStack extends Stack {
       tableName: globalTableName(this.stackName, def),
       partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
-      // MRSC supports TTL; deletions by TTL lag expiry (up to days), so readers treat an expired
-      // item as absent (shared/stores/dynamodb.ts), in every Region.
-      timeToLiveAttribute: def.ttlAttribute,
+      // No timeToLiveAttribute: MRSC global tables do not support TTL
+      // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html).
+      // Readers treat an expired item as absent (shared/stores/dynamodb.ts); the sweeper deletes it.
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       multiRegionConsistency: MultiRegionConsistency.STRONG,
       ...(plan.witnessRegion ? { witnessRegion: plan.witnessRegion } : {}),

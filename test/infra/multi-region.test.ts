@@ -30,7 +30,8 @@ describe('multi-Region deployment', () => {
       expect(table.Properties.MultiRegionConsistency).toBe('STRONG');
       expect(table.Properties.Replicas.map((r: { Region: string }) => r.Region).sort()).toEqual(['us-east-1', 'us-east-2', 'us-west-2']);
       expect(table.Properties.GlobalTableWitnesses).toBeUndefined();
-      expect(table.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+      // MRSC global tables do not support TTL (AWS docs); the sweeper deletes expired rows instead.
+      expect(table.Properties.TimeToLiveSpecification).toBeUndefined();
     }
     for (const t of others) expect(Object.keys(resourcesOf(t, 'AWS::DynamoDB::GlobalTable'))).toHaveLength(0);
     // Every Region's functions name the same table names (their Region's replica).
@@ -38,6 +39,38 @@ describe('multi-Region deployment', () => {
       const envs = Object.values(resourcesOf(t, 'AWS::Lambda::Function')).map((f) => f.Properties.Environment?.Variables ?? {});
       expect(envs.filter((e) => e.SESSIONS_TABLE).every((e) => e.SESSIONS_TABLE === 'DynamicsAuthService-Sessions')).toBe(true);
       expect(envs.some((e) => e.PENDING_LOGINS_TABLE === 'DynamicsAuthService-PendingLogins')).toBe(true);
+    }
+  });
+
+  it('a scheduled sweeper in the primary Region only deletes expired rows of the three global tables', () => {
+    const { templates } = deploy(multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2'], undefined, ZONE));
+    const [primary, ...others] = templates;
+    const rules = Object.values(resourcesOf(primary!, 'AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
+    const sweepers = Object.entries(resourcesOf(primary!, 'AWS::Lambda::Function')).filter(([id]) => id.includes('ExpiredRowSweeper'));
+    expect(sweepers).toHaveLength(1);
+    const [sweeperId, sweeper] = sweepers[0]!;
+    expect(JSON.stringify(rules[0]!.Properties.Targets)).toContain(sweeperId);
+    expect(sweeper.Properties).toMatchObject({ Timeout: 300, ReservedConcurrentExecutions: 1 });
+    const tableIds = Object.keys(resourcesOf(primary!, 'AWS::DynamoDB::GlobalTable'));
+    const env = sweeper.Properties.Environment.Variables;
+    expect(env).toEqual({
+      PENDING_LOGINS_TABLE: 'DynamicsAuthService-PendingLogins',
+      SESSIONS_TABLE: 'DynamicsAuthService-Sessions',
+      API_KEYS_TABLE: 'DynamicsAuthService-ApiKeys',
+    });
+    // Scan and DeleteItem on exactly the three tables, nothing else on DynamoDB.
+    const policies = Object.entries(resourcesOf(primary!, 'AWS::IAM::Policy')).filter(([id]) => id.includes('ExpiredRowSweeper'));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]![1].Properties.PolicyDocument.Statement as { Sid?: string; Action: string[] | string; Resource: unknown }[];
+    const sweep = statements.find((st) => st.Sid === 'SweepExpiredRows')!;
+    expect([sweep.Action].flat().sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:Scan']);
+    expect((sweep.Resource as unknown[]).map((r) => tableIds.find((id) => JSON.stringify(r).includes(id))).sort()).toEqual([...tableIds].sort());
+    expect(statements.flatMap((st) => [st.Action].flat()).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:Scan']);
+    for (const t of others) {
+      expect(Object.keys(resourcesOf(t, 'AWS::Events::Rule'))).toHaveLength(0);
+      expect(Object.keys(resourcesOf(t, 'AWS::Lambda::Function')).filter((id) => id.includes('ExpiredRowSweeper'))).toHaveLength(0);
     }
   });
 
