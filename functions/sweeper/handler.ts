@@ -5,7 +5,7 @@ import { sweepExpired, type SweepResult } from '#shared/stores/sweeper.ts';
 import { TABLES } from '#shared/stores/tables.ts';
 
 /** Deletes per run across the tables; the next scheduled run takes the rest. */
-export const MAX_DELETES_PER_RUN = 5_000;
+export const MAX_DELETES_PER_RUN = 20_000;
 /** Time left for the last DeleteItem to finish before the function's own timeout. */
 const SAFETY_MS = 10_000;
 

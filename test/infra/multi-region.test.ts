@@ -47,7 +47,7 @@ describe('multi-Region deployment', () => {
     const [primary, ...others] = templates;
     const rules = Object.values(resourcesOf(primary!, 'AWS::Events::Rule'));
     expect(rules).toHaveLength(1);
-    expect(rules[0]!.Properties).toMatchObject({ ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
+    expect(rules[0]!.Properties).toMatchObject({ ScheduleExpression: 'rate(6 hours)', State: 'ENABLED' });
     const sweepers = Object.entries(resourcesOf(primary!, 'AWS::Lambda::Function')).filter(([id]) => id.includes('ExpiredRowSweeper'));
     expect(sweepers).toHaveLength(1);
     const [sweeperId, sweeper] = sweepers[0]!;
