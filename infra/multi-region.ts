@@ -16,6 +16,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { DynamicsAuthService, type DynamicsAuthServiceProps, KEY_ADMIN_ACTIONS } from './construct.ts';
+import { assertionKeyPolicy } from './client-assertion-key.ts';
 import { ExpiredRowSweeper } from './expired-row-sweeper.ts';
 import { keyAdministrationStatement } from './key-administration.ts';
 
@@ -87,6 +88,8 @@ export class DynamicsAuthRegionStack extends Stack {
   readonly globalTables?: readonly TableV2[];
   /** This Region's replica of the multi-Region token key (not in the primary Region). */
   readonly replicaKey?: CfnReplicaKey;
+  /** This Region's replica of the multi-Region client-assertion key, with a certificate credential (not in the primary Region). */
+  readonly assertionReplicaKey?: CfnReplicaKey;
   readonly healthCheck?: HealthCheck;
   /** The scheduled deletion of expired rows (primary Region only): MRSC tables have no TTL. */
   readonly sweeper?: ExpiredRowSweeper;
@@ -119,10 +122,20 @@ export class DynamicsAuthRegionStack extends Stack {
         : undefined;
 
     let replicaKey: CfnReplicaKey | undefined;
+    let assertionReplicaKey: CfnReplicaKey | undefined;
+    // One certificate for every Region: the assertion key is a multi-Region key, replicated to each
+    // other Region, so every Region signs with the same key material (same x5t#S256).
+    const requested = service.clientCertificate;
+    const clientCertificate = requested
+      ? primary === undefined
+        ? { ...requested, multiRegion: true }
+        : { ...requested, keyArn: Lazy.string({ produce: () => assertionReplicaKey!.attrArn }) }
+      : undefined;
     const alarmTopic = alarmEmail ? new Topic(this, 'AlarmTopic', { displayName: 'Dynamics auth service alarms', enforceSSL: true }) : undefined;
     alarmTopic?.addSubscription(new EmailSubscription(alarmEmail!));
     this.service = new DynamicsAuthService(this, 'Service', {
       ...service,
+      ...(clientCertificate ? { clientCertificate } : {}),
       ...tableNames,
       ...(certificate && domainName ? { customDomain: { domainName, certificate } } : {}),
       ...(alarmTopic ? { alarmTopic } : {}),
@@ -148,6 +161,16 @@ export class DynamicsAuthRegionStack extends Stack {
       });
       replicaKey.applyRemovalPolicy(RemovalPolicy.RETAIN);
       this.replicaKey = replicaKey;
+      const primaryAssertionKey = primary.service.clientAssertionKey?.key;
+      if (primaryAssertionKey) {
+        assertionReplicaKey = new CfnReplicaKey(this, 'ClientAssertionKeyReplica', {
+          primaryKeyArn: primaryAssertionKey.keyArn,
+          description: `Replica of the client-assertion signing key (${this.node.path})`,
+          keyPolicy: assertionKeyPolicy().toJSON(),
+        });
+        assertionReplicaKey.applyRemovalPolicy(RemovalPolicy.RETAIN);
+        this.assertionReplicaKey = assertionReplicaKey;
+      }
     }
 
     if (zone && domainName && regionalName && certificate && this.service.domainName) {
@@ -156,6 +179,12 @@ export class DynamicsAuthRegionStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { description: 'URL of the HTTP API in this Region', value: this.service.apiUrl });
     new CfnOutput(this, 'TokenKeyArn', { description: "This Region's session-token key (multi-Region primary or replica)", value: this.service.key.keyArn });
+    if (this.service.clientAssertionKey) {
+      new CfnOutput(this, 'ClientAssertionKeyArn', {
+        description: "This Region's client-assertion signing key (multi-Region primary or replica; one certificate serves all)",
+        value: this.service.clientAssertionKey.key.keyArn,
+      });
+    }
     new CfnOutput(this, 'SessionsTable', { description: 'Sessions global table (same name in every Region)', value: tableNames.existingSessionsTableName });
     new CfnOutput(this, 'ApiKeysTable', { description: 'API keys global table (same name in every Region)', value: tableNames.existingApiKeysTableName });
   }
@@ -232,14 +261,16 @@ export class DynamicsAuthRegionStack extends Stack {
  * The client credential must exist in every Region under the same reference. A secret given by
  * name resolves to each Region's replica (Secrets Manager replica secrets keep the name:
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html);
- * a complete ARN names one Region. A certificate key is one Region's KMS key: not supported here yet.
+ * a complete ARN names one Region. A certificate key is created as a multi-Region key (see
+ * `DynamicsAuthRegionStack`); an existing key's ARN names one Region and is refused.
  */
 function refuseRegionalCredentials(service: DynamicsAuthServiceProps): void {
   if (typeof service.clientSecret === 'string' && service.clientSecret.startsWith('arn:')) {
     throw new MultiRegionError('clientSecretName: pass the secret name (each Region resolves its replica secret), not one Region\'s ARN');
   }
-  if (service.clientCertificate) {
-    throw new MultiRegionError('clientCertificateKey is one Region\'s KMS key: use a client secret replicated to every Region in multi-Region mode');
+  if (service.clientCertificate?.keyArn) {
+    // An existing key names one Region; the deployment creates a multi-Region key and its replicas instead.
+    throw new MultiRegionError('clientCertificateKey: an existing KMS key ARN names one Region; use clientCertificateKey=create in multi-Region mode (a multi-Region key with a replica in every Region)');
   }
 }
 
