@@ -24,6 +24,12 @@ export interface ClientCertificateProps {
    * @default - the key is not used yet
    */
   readonly thumbprintS256?: string;
+  /**
+   * Create the key as a KMS multi-Region primary key (ignored with `keyArn`): its replicas in other
+   * Regions share the key material, so one certificate (one `x5t#S256`) is valid for every Region.
+   * @default false
+   */
+  readonly multiRegion?: boolean;
 }
 
 /** The signing algorithm the functions may use (AWS KMS condition key kms:SigningAlgorithm). */
@@ -51,6 +57,25 @@ const KEY_ADMIN_ACTIONS = [
   'kms:UpdateKeyDescription',
 ];
 
+/**
+ * The assertion key's policy, the same for the key and for each multi-Region replica of it (a
+ * replica's policy is its own: https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-replicate.html).
+ */
+export function assertionKeyPolicy(): PolicyDocument {
+  return new PolicyDocument({
+    statements: [
+      keyAdministrationStatement(KEY_ADMIN_ACTIONS),
+      new PolicyStatement({
+        // IAM decides who signs: the functions (PSS only) and the operator making the certificate.
+        sid: 'AllowIamPoliciesToSign',
+        principals: [new AccountRootPrincipal()],
+        actions: ['kms:Sign'],
+        resources: ['*'],
+      }),
+    ],
+  });
+}
+
 export class ClientAssertionKey extends Construct {
   readonly key: IKey;
   /** The environment the functions need to sign assertions; empty until the thumbprint is known. */
@@ -71,18 +96,8 @@ export class ClientAssertionKey extends Construct {
           // An asymmetric key cannot rotate in KMS; rotation is a new key and certificate (docs/deploy.md).
           enableKeyRotation: false,
           removalPolicy: RemovalPolicy.RETAIN,
-          policy: new PolicyDocument({
-            statements: [
-              keyAdministrationStatement(KEY_ADMIN_ACTIONS),
-              new PolicyStatement({
-                // IAM decides who signs: the functions (PSS only) and the operator making the certificate.
-                sid: 'AllowIamPoliciesToSign',
-                principals: [new AccountRootPrincipal()],
-                actions: ['kms:Sign'],
-                resources: ['*'],
-              }),
-            ],
-          }),
+          ...(props.multiRegion ? { multiRegion: true } : {}),
+          policy: assertionKeyPolicy(),
         });
     this.environment =
       thumbprint === undefined ? {} : { CLIENT_ASSERTION_KEY_ID: this.key.keyArn, CLIENT_CERTIFICATE_THUMBPRINT_S256: thumbprint };

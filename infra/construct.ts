@@ -457,7 +457,7 @@ const APIG4_REASON =
   'only repeat the same table lookups, adding a hop and cost. (Sign-in is Microsoft Entra ID, not ' +
   'Cognito, so a Cognito authorizer does not apply.)';
 
-const DEFAULT_PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const LOG_LEVELS: readonly string[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
 

@@ -16,6 +16,8 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { DynamicsAuthService, type DynamicsAuthServiceProps, KEY_ADMIN_ACTIONS } from './construct.ts';
+import { assertionKeyPolicy } from './client-assertion-key.ts';
+import { ExpiredRowSweeper } from './expired-row-sweeper.ts';
 import { keyAdministrationStatement } from './key-administration.ts';
 
 /**
@@ -86,7 +88,11 @@ export class DynamicsAuthRegionStack extends Stack {
   readonly globalTables?: readonly TableV2[];
   /** This Region's replica of the multi-Region token key (not in the primary Region). */
   readonly replicaKey?: CfnReplicaKey;
+  /** This Region's replica of the multi-Region client-assertion key, with a certificate credential (not in the primary Region). */
+  readonly assertionReplicaKey?: CfnReplicaKey;
   readonly healthCheck?: HealthCheck;
+  /** The scheduled deletion of expired rows (primary Region only): MRSC tables have no TTL. */
+  readonly sweeper?: ExpiredRowSweeper;
 
   constructor(scope: Construct, id: string, props: DynamicsAuthRegionStackProps) {
     const { plan, service, primary, alarmEmail, ...stackProps } = props;
@@ -116,10 +122,20 @@ export class DynamicsAuthRegionStack extends Stack {
         : undefined;
 
     let replicaKey: CfnReplicaKey | undefined;
+    let assertionReplicaKey: CfnReplicaKey | undefined;
+    // One certificate for every Region: the assertion key is a multi-Region key, replicated to each
+    // other Region, so every Region signs with the same key material (same x5t#S256).
+    const requested = service.clientCertificate;
+    const clientCertificate = requested
+      ? primary === undefined
+        ? { ...requested, multiRegion: true }
+        : { ...requested, keyArn: Lazy.string({ produce: () => assertionReplicaKey!.attrArn }) }
+      : undefined;
     const alarmTopic = alarmEmail ? new Topic(this, 'AlarmTopic', { displayName: 'Dynamics auth service alarms', enforceSSL: true }) : undefined;
     alarmTopic?.addSubscription(new EmailSubscription(alarmEmail!));
     this.service = new DynamicsAuthService(this, 'Service', {
       ...service,
+      ...(clientCertificate ? { clientCertificate } : {}),
       ...tableNames,
       ...(certificate && domainName ? { customDomain: { domainName, certificate } } : {}),
       ...(alarmTopic ? { alarmTopic } : {}),
@@ -129,6 +145,11 @@ export class DynamicsAuthRegionStack extends Stack {
     if (isPrimary) {
       this.globalTables = [PENDING_LOGINS_TABLE, SESSIONS_TABLE, API_KEYS_TABLE].map((def) => this.globalTable(def, plan));
       for (const table of this.globalTables) this.service.node.addDependency(table);
+      this.sweeper = new ExpiredRowSweeper(this, 'ExpiredRowSweeper', {
+        tables: this.globalTables,
+        tableNames: [tableNames.existingPendingLoginsTableName, tableNames.existingSessionsTableName, tableNames.existingApiKeysTableName],
+        ...(service.projectRoot ? { projectRoot: service.projectRoot } : {}),
+      });
     } else {
       // Same key material as the primary (an `mrk-` key id): a data key sealed in any Region opens
       // here under the same encryption context. A replica's key policy is its own, so it names this
@@ -140,6 +161,16 @@ export class DynamicsAuthRegionStack extends Stack {
       });
       replicaKey.applyRemovalPolicy(RemovalPolicy.RETAIN);
       this.replicaKey = replicaKey;
+      const primaryAssertionKey = primary.service.clientAssertionKey?.key;
+      if (primaryAssertionKey) {
+        assertionReplicaKey = new CfnReplicaKey(this, 'ClientAssertionKeyReplica', {
+          primaryKeyArn: primaryAssertionKey.keyArn,
+          description: `Replica of the client-assertion signing key (${this.node.path})`,
+          keyPolicy: assertionKeyPolicy().toJSON(),
+        });
+        assertionReplicaKey.applyRemovalPolicy(RemovalPolicy.RETAIN);
+        this.assertionReplicaKey = assertionReplicaKey;
+      }
     }
 
     if (zone && domainName && regionalName && certificate && this.service.domainName) {
@@ -148,6 +179,12 @@ export class DynamicsAuthRegionStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { description: 'URL of the HTTP API in this Region', value: this.service.apiUrl });
     new CfnOutput(this, 'TokenKeyArn', { description: "This Region's session-token key (multi-Region primary or replica)", value: this.service.key.keyArn });
+    if (this.service.clientAssertionKey) {
+      new CfnOutput(this, 'ClientAssertionKeyArn', {
+        description: "This Region's client-assertion signing key (multi-Region primary or replica; one certificate serves all)",
+        value: this.service.clientAssertionKey.key.keyArn,
+      });
+    }
     new CfnOutput(this, 'SessionsTable', { description: 'Sessions global table (same name in every Region)', value: tableNames.existingSessionsTableName });
     new CfnOutput(this, 'ApiKeysTable', { description: 'API keys global table (same name in every Region)', value: tableNames.existingApiKeysTableName });
   }
@@ -159,9 +196,9 @@ export class DynamicsAuthRegionStack extends Stack {
       tableName: globalTableName(this.stackName, def),
       partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
-      // MRSC supports TTL; deletions by TTL lag expiry (up to days), so readers treat an expired
-      // item as absent (shared/stores/dynamodb.ts), in every Region.
-      timeToLiveAttribute: def.ttlAttribute,
+      // No timeToLiveAttribute: MRSC global tables do not support TTL
+      // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html).
+      // Readers treat an expired item as absent (shared/stores/dynamodb.ts); the sweeper deletes it.
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       multiRegionConsistency: MultiRegionConsistency.STRONG,
       ...(plan.witnessRegion ? { witnessRegion: plan.witnessRegion } : {}),
@@ -224,14 +261,16 @@ export class DynamicsAuthRegionStack extends Stack {
  * The client credential must exist in every Region under the same reference. A secret given by
  * name resolves to each Region's replica (Secrets Manager replica secrets keep the name:
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html);
- * a complete ARN names one Region. A certificate key is one Region's KMS key: not supported here yet.
+ * a complete ARN names one Region. A certificate key is created as a multi-Region key (see
+ * `DynamicsAuthRegionStack`); an existing key's ARN names one Region and is refused.
  */
 function refuseRegionalCredentials(service: DynamicsAuthServiceProps): void {
   if (typeof service.clientSecret === 'string' && service.clientSecret.startsWith('arn:')) {
     throw new MultiRegionError('clientSecretName: pass the secret name (each Region resolves its replica secret), not one Region\'s ARN');
   }
-  if (service.clientCertificate) {
-    throw new MultiRegionError('clientCertificateKey is one Region\'s KMS key: use a client secret replicated to every Region in multi-Region mode');
+  if (service.clientCertificate?.keyArn) {
+    // An existing key names one Region; the deployment creates a multi-Region key and its replicas instead.
+    throw new MultiRegionError('clientCertificateKey: an existing KMS key ARN names one Region; use clientCertificateKey=create in multi-Region mode (a multi-Region key with a replica in every Region)');
   }
 }
 
