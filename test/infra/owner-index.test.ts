@@ -35,7 +35,8 @@ function indexesByTable(template: Template, type: string): Record<string, Json[]
 }
 
 describe('the revocation index', () => {
-  it('is one keys-only index on the Sessions table only, keyed by tenant then user', () => {
+  // Synthesizing a whole stack takes tens of seconds on a busy machine.
+  it('is one keys-only index on the Sessions table only, keyed by tenant then user', { timeout: 120_000 }, () => {
     const stack = new Stack(newApp(NO_BUNDLING), 'Indexed');
     new DynamicsAuthService(stack, 'Service', BASE);
     const template = Template.fromStack(stack);
@@ -54,7 +55,7 @@ describe('the revocation index', () => {
     expect(nagFindings(stack)).toEqual([]);
   });
 
-  it('is on the Sessions global table in multi-Region mode (every replica has it)', () => {
+  it('is on the Sessions global table in multi-Region mode (every replica has it)', { timeout: 120_000 }, () => {
     const app = newApp(NO_BUNDLING);
     const context: Record<string, string> = { domainName: 'auth.example.com', certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-4000-8000-000000000000' };
     const settings = readSettings((name) => context[name]);
