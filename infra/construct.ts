@@ -46,6 +46,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
+import { addOwnerIndex } from './owner-index.ts';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
 import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
@@ -658,7 +659,7 @@ export class DynamicsAuthService extends Construct {
     // ---- Storage -------------------------------------------------------------------------------
     const table = (def: TableDefinition, retain: boolean, existingName: string | undefined): ITable => {
       if (existingName !== undefined) return Table.fromTableName(this, def.logicalName, existingName);
-      return new Table(this, def.logicalName, {
+      const created = new Table(this, def.logicalName, {
         partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
         billingMode: BillingMode.PAY_PER_REQUEST,
         timeToLiveAttribute: def.ttlAttribute,
@@ -667,6 +668,8 @@ export class DynamicsAuthService extends Construct {
         // Retained tables also refuse DeleteTable (console, CLI, a replaced resource) until turned off.
         deletionProtection: retain,
       });
+      addOwnerIndex(created, def);
+      return created;
     };
     this.tables = {
       // Minutes-long PKCE/state rows: nothing worth keeping once the stack is gone.

@@ -15,6 +15,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
+import { addOwnerIndex } from './owner-index.ts';
 import { DynamicsAuthService, type DynamicsAuthServiceProps, KEY_ADMIN_ACTIONS } from './construct.ts';
 import { assertionKeyPolicy } from './client-assertion-key.ts';
 import { ExpiredRowSweeper } from './expired-row-sweeper.ts';
@@ -192,7 +193,7 @@ export class DynamicsAuthRegionStack extends Stack {
   /** A global table with MRSC: replicas in the other serving Regions, or one replica and the witness. */
   private globalTable(def: TableDefinition, plan: MultiRegionPlan): TableV2 {
     const others = plan.regions.filter((r) => r !== this.region);
-    return new TableV2(this, `Global${def.logicalName}`, {
+    const table = new TableV2(this, `Global${def.logicalName}`, {
       tableName: globalTableName(this.stackName, def),
       partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
@@ -206,6 +207,9 @@ export class DynamicsAuthRegionStack extends Stack {
       removalPolicy: def === PENDING_LOGINS_TABLE ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       deletionProtection: def !== PENDING_LOGINS_TABLE,
     });
+    // Global tables' indexes exist in every replica (TableV2 defines them for all).
+    addOwnerIndex(table, def);
+    return table;
   }
 
   /** Administration by the account, use only by this Region's function roles (the service's statements), no grants. */

@@ -30,13 +30,35 @@ export async function createTables(
 ): Promise<void> {
   for (const table of tables) {
     const TableName = names[table.envVar] ?? table.logicalName;
+    const index = table.ownerIndex;
     try {
       await client.send(
         new CreateTableCommand({
           TableName,
           BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [{ AttributeName: table.partitionKey, AttributeType: 'S' }],
+          AttributeDefinitions: [
+            { AttributeName: table.partitionKey, AttributeType: 'S' },
+            ...(index
+              ? [
+                  { AttributeName: index.partitionKey, AttributeType: 'S' as const },
+                  { AttributeName: index.sortKey, AttributeType: 'S' as const },
+                ]
+              : []),
+          ],
           KeySchema: [{ AttributeName: table.partitionKey, KeyType: 'HASH' }],
+          // The same keys-only index the CDK construct adds (infra/owner-index.ts).
+          GlobalSecondaryIndexes: index
+            ? [
+                {
+                  IndexName: index.indexName,
+                  KeySchema: [
+                    { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                    { AttributeName: index.sortKey, KeyType: 'RANGE' },
+                  ],
+                  Projection: { ProjectionType: 'KEYS_ONLY' },
+                },
+              ]
+            : undefined,
         }),
       );
     } catch (err) {

@@ -6,17 +6,28 @@
  * Uses API_KEYS_TABLE (default ApiKeys) in the AWS account and region of the environment's
  * credentials, or DYNAMODB_ENDPOINT (e.g. the endpoint `npm start` prints) in local mode.
  * Certificate credentials for the app registration: see tools/cert.ts (`admin cert create …`).
+ * Ending every session or connection of a user or tenant: see tools/revoke.ts (`admin sessions revoke …`).
  */
 import { generateApiKey } from '../shared/auth/api-keys.ts';
 import { certCommand } from './cert.ts';
+import { defaultSessionsTable, revokeCommand, revokeUsage } from './revoke.ts';
 import { createDynamoClient, DynamoApiKeyStore } from '../shared/stores/dynamodb.ts';
 
 const usage =
-  'usage: admin keys create --name <name> [--allow-impersonation] | keys list | keys revoke <keyId> | cert create --key <kms key> --subject "CN=<name>" [--days 365] [--out cert.pem]';
+  'usage: admin keys create --name <name> [--allow-impersonation] | keys list | keys revoke <keyId> | cert create --key <kms key> --subject "CN=<name>" [--days 365] [--out cert.pem]\n' +
+  revokeUsage;
 
 async function main(args: string[]): Promise<number> {
   const [group, command, ...rest] = args;
   if (group === 'cert') return certCommand(args.slice(1));
+  if (group === 'sessions' || group === 'connections') {
+    const client = createDynamoClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
+    try {
+      return await revokeCommand(group === 'sessions' ? 'session' : 'connection', args.slice(1), { client, tableName: defaultSessionsTable() });
+    } finally {
+      client.destroy();
+    }
+  }
   if (group !== 'keys' || !command) {
     console.error(usage);
     return 2;

@@ -250,7 +250,9 @@ export class SessionRefresher {
     if (!saved) {
       // Our lease ran out and someone else rotated; their result is the current one.
       const latest = await this.deps.sessions.get(current.id, Math.floor(nowMs / 1000));
-      if (latest && latest.version !== current.version) return latest;
+      // Revoked (or signed out) while the token call ran: the write did not bring the row back.
+      if (!latest) throw loginRequired();
+      if (latest.version !== current.version) return latest;
       throw serviceUnavailable('The session changed during refresh; retry shortly.');
     }
     logger.info('session tokens rotated', { sessionVersion: current.version + 1 });

@@ -24,9 +24,12 @@ import {
   type PendingLogin,
   type PendingLoginStore,
   type RotatedTokens,
+  type RowOwner,
   type Session,
   type SessionStore,
 } from './model.ts';
+import { ownerCondition } from './revocation.ts';
+import { SESSIONS_BY_TENANT_INDEX, tenantKey } from './tables.ts';
 
 type Item = Record<string, AttributeValue>;
 
@@ -527,6 +530,7 @@ export class DynamoSessionStore implements SessionStore {
       sets.push('envTokens = :env');
       values[':env'] = fromEnvironmentTokens(tokens.environmentTokens);
     }
+    // An update creates a missing item; the condition (false on a missing item) keeps a revoked row deleted.
     return this.update(id, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, 'version = :v AND leaseId = :lease', values);
   }
 
@@ -557,8 +561,21 @@ export class DynamoSessionStore implements SessionStore {
     await this.update(id, 'SET defaultEnv = :env', 'attribute_exists(id)', { ':env': s(environment) });
   }
 
-  async delete(id: string): Promise<void> {
-    await attempt(() => this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { id: s(id) } })));
+  async delete(id: string, owner?: RowOwner): Promise<boolean> {
+    // The index is eventually consistent: a revocation deletes only a row that still is the owner's.
+    const condition = owner ? ownerCondition(owner) : undefined;
+    const out = await attempt(() =>
+      this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { id: s(id) },
+          ConditionExpression: condition?.expression,
+          ExpressionAttributeValues: condition?.values,
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    return out !== false && out.Attributes !== undefined;
   }
 }
 
@@ -576,6 +593,8 @@ function fromSession(session: Session): Item {
     createdAt: n(session.createdAt),
     lastSeenAt: n(session.lastSeenAt),
     expiresAt: n(session.expiresAt),
+    // The revocation index's key (tables.ts): written with the row, so no later write is needed.
+    [SESSIONS_BY_TENANT_INDEX.partitionKey]: s(tenantKey(session.connection ? 'connection' : 'session', session.user.tid)),
   };
   if (session.user.name) item.name = s(session.user.name);
   if (session.user.username) item.username = s(session.user.username);

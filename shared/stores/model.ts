@@ -1,3 +1,5 @@
+import type { SessionRowKind } from './tables.ts';
+
 /** A login in progress, between /auth/login and /auth/callback. Keyed by SHA-256(state). */
 export interface PendingLogin {
   id: string;
@@ -201,6 +203,13 @@ export interface RotatedTokens {
   environmentTokens?: Record<string, EnvironmentToken>;
 }
 
+/** Whose rows a revocation ends: every session (or connection) of a tenant, a user, or a user in a tenant. */
+export interface RowOwner {
+  kind: SessionRowKind;
+  tenantId?: string;
+  userId?: string;
+}
+
 export interface PendingLoginStore {
   save(login: PendingLogin): Promise<void>;
   /** Deletes and returns the pending login exactly once; undefined if absent, already used or expired. */
@@ -237,7 +246,11 @@ export interface SessionStore {
    * at `version` and this caller holds the lease. Returns false otherwise.
    */
   saveRotatedTokens(id: string, version: number, leaseId: string, tokens: RotatedTokens, nowMs: number): Promise<boolean>;
-  delete(id: string): Promise<void>;
+  /**
+   * Deletes the row; true if there was one. With `owner`, only a row that is of that kind, tenant and
+   * user (a revocation's target) is deleted.
+   */
+  delete(id: string, owner?: RowOwner): Promise<boolean>;
   /** Writes (creates or replaces) a managed connection's row. */
   putConnection(session: Session): Promise<void>;
   /**

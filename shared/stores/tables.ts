@@ -12,6 +12,38 @@ export interface TableDefinition {
   readonly ttlAttribute: string;
   /** Environment variable that carries the table name to the functions. */
   readonly envVar: string;
+  /** The table's one global secondary index, if it has one. */
+  readonly ownerIndex?: OwnerIndexDefinition;
+}
+
+/**
+ * A keys-only global secondary index (S partition and sort keys). Items that lack either attribute
+ * are not in it (a sparse index), so rows written before the attributes existed are absent.
+ */
+export interface OwnerIndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+}
+
+/** What a Sessions row is: a signed-in user's session or a backend's managed connection. */
+export type SessionRowKind = 'session' | 'connection';
+
+/**
+ * Sessions and connections by tenant, then user: Microsoft's guidance for multi-tenant apps is to
+ * key users on `tid` + `oid` (claims reference, "Use claims to reliably identify a user"). One index
+ * (CloudFormation adds one GSI per table update) serves both a tenant and a user within it; the kind
+ * in the partition key keeps a session revocation from reading connections and the reverse.
+ */
+export const SESSIONS_BY_TENANT_INDEX: OwnerIndexDefinition = {
+  indexName: 'ByTenant',
+  partitionKey: 'tenantKey',
+  sortKey: 'oid',
+};
+
+/** The index partition key of a row: written with the row at sign-in or connect, never after. */
+export function tenantKey(kind: SessionRowKind, tenantId: string): string {
+  return `${kind}#${tenantId}`;
 }
 
 /**
@@ -35,6 +67,7 @@ export const SESSIONS_TABLE: TableDefinition = {
   partitionKey: 'id',
   ttlAttribute: 'expiresAt',
   envVar: 'SESSIONS_TABLE',
+  ownerIndex: SESSIONS_BY_TENANT_INDEX,
 };
 
 /** API keys for backends (managed connections), keyed by SHA-256(key). No TTL: keys live until revoked. */

@@ -208,13 +208,21 @@ describe('stage', () => {
 describe('tables', () => {
   it('are on-demand with TTL on expiresAt, point-in-time recovery and key "id"', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
-    for (const t of Object.values(resourcesOf(template, 'AWS::DynamoDB::Table'))) {
+    for (const [id, t] of Object.entries(resourcesOf(template, 'AWS::DynamoDB::Table'))) {
       expect(t.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        // Sessions also defines its ByTenant index's keys (test/infra/owner-index.test.ts).
+        AttributeDefinitions:
+          id === tableIds.sessions
+            ? [
+                { AttributeName: 'id', AttributeType: 'S' },
+                { AttributeName: 'tenantKey', AttributeType: 'S' },
+                { AttributeName: 'oid', AttributeType: 'S' },
+              ]
+            : [{ AttributeName: 'id', AttributeType: 'S' }],
       });
     }
   });
