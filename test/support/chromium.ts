@@ -79,19 +79,25 @@ export interface CommandResult {
 export function runCommand(argv: string[], timeoutMs: number): Promise<CommandResult> {
   const [file, ...args] = argv;
   return new Promise((resolve) => {
-    const child = spawn(file!, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: timeoutMs,
-    });
+    // Our own timer, not spawn's `timeout`: Node leaves that one running when the command does not exist.
+    const child = spawn(file!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, timeoutMs);
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-2_000);
     });
-    child.on('error', (error) => resolve({ ok: false, detail: error.message }));
+    const finish = (result: CommandResult) => {
+      clearTimeout(timer);
+      resolve(result);
+    };
+    child.on('error', (error) => finish({ ok: false, detail: error.message }));
     child.on('close', (code, signal) => {
-      const status = signal ? `killed by ${signal}${signal === 'SIGTERM' ? ` after ${timeoutMs / 1000} s` : ''}` : `exit ${code}`;
-      resolve({ ok: code === 0, detail: `${status}${stderr.trim() ? `: ${stderr.trim()}` : ''}` });
+      const status = timedOut ? `killed after ${timeoutMs / 1000} s` : signal ? `killed by ${signal}` : `exit ${code}`;
+      finish({ ok: code === 0, detail: `${status}${stderr.trim() ? `: ${stderr.trim()}` : ''}` });
     });
   });
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.ts';
 import {
@@ -115,8 +116,19 @@ describe('running a setup command', () => {
   it('kills a command that outlives its timeout', async () => {
     const started = Date.now();
     const result = await runCommand([process.execPath, '-e', 'setTimeout(() => {}, 60_000)'], 300);
-    expect(result).toEqual({ ok: false, detail: 'killed by SIGTERM after 0.3 s' });
+    expect(result).toEqual({ ok: false, detail: 'killed after 0.3 s' });
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('leaves no timer behind when the command does not exist, so the test run can exit', () => {
+    const started = Date.now();
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', `import('./test/support/chromium.ts').then((m) => m.runCommand(['/nonexistent/chromium', '--version'], 60_000))`],
+      { timeout: 30_000 },
+    );
+    expect(child.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
 
