@@ -1,9 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /** One project per kind of test (`npm run test:<name>` runs one); `npm test` runs them all. */
-const project = (name: string, groupOrder = 0) => ({
+const project = (name: string, { groupOrder = 0, globalSetup = [] as string[] } = {}) => ({
   extends: true as const,
-  test: { name, include: [`test/${name}/**/*.test.ts`], sequence: { groupOrder } },
+  test: { name, include: [`test/${name}/**/*.test.ts`], sequence: { groupOrder }, globalSetup },
 });
 
 export default defineConfig({
@@ -21,9 +21,10 @@ export default defineConfig({
       project('unit'),
       project('integration'),
       project('infra'),
-      project('e2e'),
+      // Finds Debian's Chromium, installing it when missing (and allowed), before any browser test starts.
+      project('e2e', { globalSetup: ['test/support/chromium-setup.ts'] }),
       // The load test measures throughput: it runs alone, after the others, so they do not share its CPU.
-      project('load', 1),
+      project('load', { groupOrder: 1 }),
     ],
   },
 });

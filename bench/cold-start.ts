@@ -31,7 +31,7 @@ export interface BundleInit {
 }
 
 export interface ColdStartResult {
-  /** Node.js that ran the bundles (Lambda runs nodejs22.x or newer; see infra/bundling.ts). */
+  /** Node.js that ran the bundles (Lambda runs nodejs24.x; see infra/construct.ts). */
   node: string;
   /** Measured rounds (each: one fresh process per bundle, order rotated); a warm-up round is discarded. */
   rounds: number;

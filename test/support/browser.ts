@@ -1,15 +1,16 @@
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { inject } from 'vitest';
+import type { ChromiumSetup } from './chromium.ts';
 
-/** Debian's Chromium, installed by .ci/run (apt-get install chromium). */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: run "apt-get install chromium" (see .ci/run)`);
-  }
+/**
+ * Starts the headless Chromium that the e2e project's global setup found or installed
+ * (test/support/chromium-setup.ts); without one, fails the calling test with the reason and the fix.
+ */
+export async function launchChromium(setup: ChromiumSetup | undefined = inject('chromium')): Promise<Browser> {
+  if (setup === undefined) throw new Error('No browser set up: browser tests run in the e2e project (npm run test:e2e), whose global setup finds Chromium.');
+  if ('problem' in setup) throw new Error(setup.problem);
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: setup.executablePath,
     headless: true,
     timeout: 30_000,
     args: [
