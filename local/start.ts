@@ -2,6 +2,8 @@ import { DEV_USERS } from './idp.ts';
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole service on this machine, on embedded defaults unless configured otherwise. */
+// `npm start -- --metrics`: print the metrics each request would emit in Lambda.
+if (process.argv.includes('--metrics')) process.env.PRINT_METRICS = '1';
 const stack = await startLocalStack().catch((err: unknown) => {
   console.error(`Could not start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
@@ -25,6 +27,7 @@ ${
     : ''
 }  DynamoDB           ${stack.summary.dynamodb}
   token encryption   ${stack.summary.keys}
+  metrics            ${process.env.PRINT_METRICS === '1' ? 'printed per request (PRINT_METRICS=1)' : 'off (npm start -- --metrics prints them)'}
 
 Press Ctrl-C to stop.
 `);

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KmsKeyProvider } from '../../shared/crypto/kms-key-provider.ts';
 import { KmsSigner } from '../../shared/crypto/kms-signer.ts';
 import { EmfMetrics } from '../../shared/observability/emf-metrics.ts';
-import { closedDimensions, DIMENSION_VALUES, OTHER, RecordingMetrics, statusClassOf } from '../../shared/observability/metrics.ts';
+import { closedDimensions, DIMENSION_VALUES, noMetrics, OTHER, RecordingMetrics, statusClassOf } from '../../shared/observability/metrics.ts';
+import { metricsFor } from '../../shared/observability/process-metrics.ts';
 import { formatMetricLines, PrintedMetrics } from '../../shared/observability/printed-metrics.ts';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555';
@@ -112,5 +113,13 @@ describe('KMS calls are counted by operation', () => {
     expect(metrics.sum('KmsCall', { operation: 'Sign' })).toBe(1);
     expect(JSON.stringify(metrics.recorded)).not.toContain(KEY_ARN);
     kms.restore();
+  });
+});
+
+describe('which metrics a process gets', () => {
+  it('EMF in Lambda, printed lines with PRINT_METRICS=1, nothing otherwise', () => {
+    expect(metricsFor({ AWS_LAMBDA_FUNCTION_NAME: 'proxy' })).toBeInstanceOf(EmfMetrics);
+    expect(metricsFor({ PRINT_METRICS: '1' })).toBeInstanceOf(PrintedMetrics);
+    expect(metricsFor({})).toBe(noMetrics);
   });
 });
