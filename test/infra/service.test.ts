@@ -172,6 +172,7 @@ describe('routes', () => {
       'OData-Version',
       'x-ms-ratelimit-burst-remaining-xrm-requests',
       'x-ms-ratelimit-time-remaining-xrm-requests',
+      'x-correlation-id',
     ]);
     // The same lists the proxy filters with and the local server answers with (shared/http/cors.ts).
     expect(cors.AllowHeaders).toEqual(CORS_ALLOW_HEADERS);
@@ -342,10 +343,10 @@ describe('IAM', () => {
     expect(refId(logStatements[0]!.Resource)).toBe(logGroupId);
   });
 
-  it('roles hold nothing but logs, DynamoDB, KMS and client-secret actions', () => {
+  it('roles hold nothing but logs, DynamoDB, KMS, client-secret and trace-writing actions', () => {
     for (const name of FN_NAMES) {
       for (const s of roleStatements(template, roleOf(template, fns[name]))) {
-        for (const action of asArray(s.Action)) expect(action, name).toMatch(/^(logs|dynamodb|kms|secretsmanager):/);
+        for (const action of asArray(s.Action)) expect(action, name).toMatch(/^((logs|dynamodb|kms|secretsmanager):|xray:Put(TraceSegments|TelemetryRecords)$)/);
       }
     }
   });
@@ -420,6 +421,7 @@ describe('functions', () => {
         'NATIVE_REDIRECT_SCHEMES',
         'NODE_OPTIONS',
         'PENDING_LOGINS_TABLE',
+        'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',
         'PUBLIC_BASE_URL',
         'SESSIONS_TABLE',
