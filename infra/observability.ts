@@ -201,7 +201,7 @@ export function createRateAlarms(scope: Construct, props: DashboardAndAlarmsProp
       'proxy-latency-p99',
       own(props, 'ProxyLatency', {}, 'p99'),
       p99,
-      `The proxy's 99th-percentile latency was ${p99} ms or more in 5 minutes. Compare TokenEndpointLatency and ` +
+      `The proxy's 99th-percentile latency was ${p99} ms or more in 5 minutes. Look at TokenEndpointLatency and ` +
         'DataverseThrottled/DataverseRetryAfter on the dashboard: slow Dataverse, service protection limits, or refreshes.',
     ),
     alarm(
@@ -210,7 +210,7 @@ export function createRateAlarms(scope: Construct, props: DashboardAndAlarmsProp
       api5xxRatio,
       API_5XX_RATIO_PERCENT,
       `${API_5XX_RATIO_PERCENT} % or more of the HTTP API's responses in 5 minutes were 5xx (at least ${MIN_REQUESTS} requests). ` +
-        'See the access logs for the route and the function alarms for crashes; 502/503/504 JSON answers come from Entra or Dataverse failing.',
+        'Look in the access logs for the route and at the function alarms for crashes; 502/503/504 JSON answers come from Entra or Dataverse failing.',
     ),
   ];
 }
