@@ -25,7 +25,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
-import { Alarm, ComparisonOperator, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type Dashboard, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, type ITable, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
@@ -43,6 +43,7 @@ import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/a
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { acknowledgeTracingPolicy, createDashboard, createRateAlarms, DEFAULT_METRICS_NAMESPACE, functionTelemetry, namePrefixOf, type ObservabilityProps } from './observability.ts';
 import { Construct } from 'constructs';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from '../shared/crypto/context.ts';
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
@@ -114,7 +115,7 @@ export interface CustomDomainProps {
   readonly certificate: string | ICertificate;
 }
 
-export interface DynamicsAuthServiceProps {
+export interface DynamicsAuthServiceProps extends ObservabilityProps {
   /** Entra app registration's application (client) id. */
   readonly clientId: string;
   /**
@@ -648,6 +649,8 @@ export class DynamicsAuthService extends Construct {
    * `alarmTopic` if given.
    */
   readonly alarms: readonly Alarm[];
+  /** The CloudWatch dashboard of the service (docs/operations.md). */
+  dashboard!: Dashboard;
 
   constructor(scope: Construct, id: string, props: DynamicsAuthServiceProps) {
     super(scope, id);
@@ -836,6 +839,8 @@ export class DynamicsAuthService extends Construct {
     const keyPolicyStatements: PolicyStatement[] = [];
     const functions: Partial<Record<FunctionName, LambdaFunction>> = {};
     const functionLogs: Partial<Record<FunctionName, LogGroup>> = {};
+    // JSON logs with Lambda-set levels, active tracing and the ADOT layer (infra/observability.ts).
+    const telemetry = functionTelemetry(this, { ...props, logLevel: props.logLevel ?? DEFAULT_LOG_LEVEL });
     for (const spec of FUNCTIONS) {
       const name = spec.name;
       const access = ACCESS[name];
@@ -919,12 +924,14 @@ export class DynamicsAuthService extends Construct {
         timeout: Duration.seconds(spec.timeoutSeconds),
         role,
         logGroup,
-        environment,
+        ...telemetry,
+        environment: { ...environment, ...telemetry.environment },
         ...(name === 'proxy' && props.proxyReservedConcurrency !== undefined
           ? { reservedConcurrentExecutions: props.proxyReservedConcurrency }
           : {}),
       });
       functions[name] = fn;
+      acknowledgeTracingPolicy(role, props);
 
       // One integration per function, shared by its routes (each route still gets its own invoke
       // permission, scoped to that route's path).
@@ -941,7 +948,7 @@ export class DynamicsAuthService extends Construct {
     this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------
-    this.alarms = this.createAlarms(props.alarmTopic, functionLogs as Record<FunctionName, LogGroup>);
+    this.alarms = this.createAlarms(props, functionLogs as Record<FunctionName, LogGroup>);
   }
 
   /**
@@ -968,7 +975,8 @@ export class DynamicsAuthService extends Construct {
     for (const route of this.api.node.children.filter((c) => c instanceof HttpRoute)) this.stage.node.addDependency(route);
   }
 
-  private createAlarms(topic: ITopic | undefined, logs: Readonly<Record<FunctionName, LogGroup>>): Alarm[] {
+  private createAlarms(props: DynamicsAuthServiceProps, logs: Readonly<Record<FunctionName, LogGroup>>): Alarm[] {
+    const topic = props.alarmTopic;
     const stack = Stack.of(this);
     // Alarm names are unique per account and region: the stack name plus this construct's path in
     // the stack (e.g. `DynamicsAuthService-Service-login-Errors`), so several services never clash.
@@ -1071,6 +1079,11 @@ export class DynamicsAuthService extends Construct {
           'Read/WriteAccountLimitThrottleEvents).',
       );
     }
+
+    // Rate alarms (with OK notifications) and the dashboard: infra/observability.ts.
+    const observed = { ...props, namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, serviceName: props.serviceName ?? DEFAULT_SERVICE_NAME, functions: this.functions, stage: this.stage, namePrefix: namePrefixOf(this), topic };
+    alarms.push(...createRateAlarms(this, observed));
+    this.dashboard = createDashboard(this, observed);
 
     if (topic) {
       // Without an Allow for the service, CloudWatch cannot publish once the topic has a policy of

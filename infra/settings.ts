@@ -55,6 +55,7 @@ export const SETTINGS = {
   originVerifySecretName: undefined,
   logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
   logLevel: DEFAULT_LOG_LEVEL,
+  otelLayerArn: undefined,
   nativeRedirectSchemes: undefined,
   idpProfile: undefined,
   resourceIndicator: undefined,
@@ -310,6 +311,9 @@ export function readSettings(read: ContextReader): Settings {
     throw new SettingsError('logLevel', logLevel, 'expected DEBUG, INFO, WARN or ERROR');
   }
 
+  // The Region's AWSOpenTelemetryDistroJs layer (checked by the construct): exports the service's spans to X-Ray.
+  const otelLayerArn = text(read, 'otelLayerArn');
+
   // Comma-separated; schemes are case-insensitive (RFC 3986), so they are lowercased and deduplicated.
   const schemesRaw = text(read, 'nativeRedirectSchemes');
   const nativeRedirectSchemes = [
@@ -391,6 +395,7 @@ export function readSettings(read: ContextReader): Settings {
       ...(originVerifySecretName !== undefined ? { originVerifySecret: originVerifySecretName } : {}),
       logRetention: retention as RetentionDays,
       logLevel: logLevel as LogLevelName,
+      ...(otelLayerArn !== undefined ? { otelLayerArn } : {}),
       ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),
       ...(idpProfile !== undefined ? { idpProfile: idpProfile as 'entra' | 'standard' } : {}),
       ...(resourceIndicator !== undefined ? { resourceIndicator } : {}),

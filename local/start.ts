@@ -3,6 +3,8 @@ import { removeServiceFile, serviceFilePath, writeServiceFile } from './service-
 import { startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole service on this machine, on embedded defaults unless configured otherwise. */
+// `npm start -- --metrics`: print the metrics each request would emit in Lambda.
+if (process.argv.includes('--metrics')) process.env.PRINT_METRICS = '1';
 const stack = await startLocalStack().catch((err: unknown) => {
   console.error(`Could not start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
@@ -32,6 +34,7 @@ ${
 }  DynamoDB           ${stack.summary.dynamodb}
   token encryption   ${stack.summary.keys}
   service file       ${serviceFile}  (the CLI finds the service here; data lives in memory until Ctrl-C)
+  metrics            ${process.env.PRINT_METRICS === '1' ? 'printed per request (PRINT_METRICS=1)' : 'off (npm start -- --metrics prints them)'}
 
 Press Ctrl-C to stop.
 `);

@@ -9,6 +9,8 @@ import { clientAssertionSignerFor } from './oauth/client-assertion-signer.ts';
 import { clientSecretSource } from './oauth/client-secret.ts';
 import type { Signer } from './crypto/signer.ts';
 import type { EntraClient, Fetch } from './oauth/client.ts';
+import type { MetricsPort } from './observability/metrics.ts';
+import { processMetrics } from './observability/process-metrics.ts';
 import {
   createDynamoClient,
   DynamoApiKeyStore,
@@ -36,6 +38,8 @@ export interface Services {
   refresher: SessionRefresher;
   /** fetch used for Dataverse calls. */
   dataverseFetch: Fetch;
+  /** Counts and timings (EMF in Lambda, printed locally with PRINT_METRICS=1, recorded in tests). */
+  metrics: MetricsPort;
   now: () => number;
 }
 
@@ -51,17 +55,19 @@ export interface ServiceOverrides {
   dataverseFetch?: Fetch;
   dataKeyCache?: DataKeyCacheOptions;
   refresher?: RefresherOptions;
+  metrics?: MetricsPort;
   now?: () => number;
 }
 
-function keyProviderFor(config: Config): KeyProvider {
-  if (config.kmsKeyId) return new KmsKeyProvider(config.kmsKeyId);
+function keyProviderFor(config: Config, metrics: MetricsPort): KeyProvider {
+  if (config.kmsKeyId) return new KmsKeyProvider(config.kmsKeyId, undefined, metrics);
   if (config.localKeyFile) return LocalKeyProvider.fromFile(config.localKeyFile);
   throw new ConfigError('Invalid configuration: KMS_KEY_ID (AWS) or LOCAL_KEY_FILE (local mode) is required');
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const now = overrides.now ?? Date.now;
+  const metrics = overrides.metrics ?? processMetrics();
   const dynamo = overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint });
   const pendingLogins = overrides.pendingLogins ?? new DynamoPendingLoginStore(dynamo, config.pendingLoginsTable);
   const sessions =
@@ -70,7 +76,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   let vault: Promise<TokenVault> | undefined;
   const getVault = () =>
     (vault ??= Promise.resolve().then(
-      () => new TokenVault(overrides.keyProvider ?? keyProviderFor(config), { now, ...overrides.dataKeyCache }),
+      () => new TokenVault(overrides.keyProvider ?? keyProviderFor(config, metrics), { now, ...overrides.dataKeyCache }),
     ));
   let entra: Promise<EntraClient> | undefined;
   // Loaded on first use: a warm proxy request never needs the protocol library.
@@ -79,10 +85,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       ({ EntraClient }) => new EntraClient(config, {
           fetch: overrides.idpFetch,
           clientSecret: clientSecretSource(config),
-          clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config),
+          clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config, metrics),
+          metrics,
         }),
     ));
-  const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra }, { now, ...overrides.refresher });
+  const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra, metrics }, { now, ...overrides.refresher });
   return {
     config,
     pendingLogins,
@@ -94,6 +101,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     entra: getEntra,
     refresher,
     dataverseFetch: overrides.dataverseFetch ?? ((input, init) => fetch(input, init)),
+    metrics,
     now,
   };
 }

@@ -48,7 +48,7 @@ export const connectionsRoute =
       if (!resource) throw environmentRequired();
       let token = resourceToken(connection, resource, s.config);
       if (refreshDue(token, s.now(), s.config) || !token) {
-        connection = await s.refresher.refreshFrom(connection.id, token?.sealed ? token.version : -1, deadline, resource);
+        connection = await s.refresher.refreshFrom(connection.id, token?.sealed ? token.version : -1, deadline, resource, 'ahead');
         token = resourceToken(connection, resource, s.config)!;
       }
       const vault = await s.vault();
@@ -71,6 +71,7 @@ export const connectionsRoute =
     if (!match[2] && method === 'DELETE') {
       await loadConnection(s, key.keyId, connectionId);
       await s.sessions.delete(connectionRowId(key.keyId, connectionId));
+      s.metrics.add('ConnectionStateChange', 1, { state: 'deleted' });
       return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
     }
     throw new HttpError(405, 'method_not_allowed', `${method} is not supported here.`);

@@ -3,6 +3,10 @@ import { randomToken, sha256 } from '../crypto/random.ts';
 import type { CookieLookup } from '../http/cookies.ts';
 import { badRequest, HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
+import type { SIGN_IN_REASONS } from '../observability/metrics.ts';
+import { errorCodeOf } from '../http/middleware.ts';
+
+type SignInReason = (typeof SIGN_IN_REASONS)[number];
 import type { Services } from '../runtime.ts';
 import { connectionRowId, CONNECTION_LIFETIME_SECONDS } from './connections.ts';
 import { needsAdminConsent } from './admin-consent.ts';
@@ -41,12 +45,29 @@ export class AdminConsentRequired extends HttpError {
 /**
  * Completes the login: consumes the pending login exactly once, checks the browser binding,
  * exchanges the code with the PKCE verifier, validates the id_token and creates the session.
+ * Counts the sign-in (SignIn ok, or failed by its error code).
  */
 export async function completeLogin(
   services: Services,
   query: URLSearchParams,
   bindingCookie: CookieLookup,
   deadlineMs = services.now() + 8_000,
+): Promise<LoginComplete> {
+  try {
+    const complete = await signIn(services, query, bindingCookie, deadlineMs);
+    services.metrics.add('SignIn', 1, { outcome: 'ok' });
+    return complete;
+  } catch (err) {
+    services.metrics.add('SignIn', 1, { outcome: 'failed', reason: errorCodeOf(err) as SignInReason });
+    throw err;
+  }
+}
+
+async function signIn(
+  services: Services,
+  query: URLSearchParams,
+  bindingCookie: CookieLookup,
+  deadlineMs: number,
 ): Promise<LoginComplete> {
   const state = query.get('state');
   if (!state || state.length > 512) throw badRequest('invalid_state', 'The callback carries no usable state.');
@@ -126,6 +147,7 @@ export async function completeLogin(
       if (row.discovered?.environments.length === 1) row.defaultEnvironment = row.discovered.environments[0]!.url;
     }
     await services.sessions.putConnection(row);
+    services.metrics.add('ConnectionStateChange', 1, { state: 'connected' });
     logger.info('connection stored', { oid: user.oid, tid: user.tid });
     if (choose && (row.discovered?.environments.length ?? 0) > 1) {
       return { kind: 'connection', redirectTo: await startEnvironmentChoice(services, row, pending.returnTo) };

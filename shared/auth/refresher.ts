@@ -5,6 +5,7 @@ import { HttpError, loginRequired, serviceUnavailable } from '../http/errors.ts'
 import type { EntraClient } from '../oauth/client.ts';
 import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
+import { noMetrics, type MetricsPort, type RefreshTrigger } from '../observability/metrics.ts';
 import type { RotatedTokens, Session, SessionStore } from '../stores/model.ts';
 import { reconnectRequired } from './connections.ts';
 import { environmentRefused, resourceToken, sessionResource, withEnvironmentToken } from './resource-tokens.ts';
@@ -25,6 +26,7 @@ export interface RefresherDeps {
   sessions: SessionStore;
   vault: () => Promise<TokenVault>;
   entra: () => Promise<EntraClient>;
+  metrics?: MetricsPort;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -34,6 +36,7 @@ const MAX_SAVE_RETRY_MS = 2_000;
 
 /** A rotation the provider answered but that could not be written yet: its tokens are the only valid ones. */
 interface UnsavedRotation {
+  trigger: RefreshTrigger;
   current: Session;
   leaseId: string;
   rotated: RotatedTokens;
@@ -65,6 +68,7 @@ export class SessionRefresher {
   private readonly saveRetryMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly metrics: MetricsPort;
 
   constructor(
     private readonly deps: RefresherDeps,
@@ -77,6 +81,7 @@ export class SessionRefresher {
     this.saveRetryMs = options.saveRetryMs ?? 100;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? defaultSleep;
+    this.metrics = deps.metrics ?? noMetrics;
   }
 
   /**
@@ -84,18 +89,20 @@ export class SessionRefresher {
    * Throws `login_required` when the grant is gone, and 503 when the refresh could not finish before
    * `deadlineMs` (the caller's own time budget: it must answer before its Lambda is cut off). A
    * token request already sent is seen through and saved after that caller gave up (see the class).
+   * `trigger` says why (refresh ahead of expiry, a 401 from Dataverse, or an explicit call), for metrics.
    */
   refreshFrom(
     sessionId: string,
     staleVersion: number,
     deadlineMs = this.now() + this.leaseMs,
     resource?: string,
+    trigger: RefreshTrigger = 'explicit',
   ): Promise<Session> {
     // Callers that name no resource mean the session's own one (DYNAMICS_URL's on most rows): one flight for both.
     const key = `${sessionId}#${resource ?? this.deps.config.dynamicsUrl?.origin ?? ''}#${staleVersion}`;
     let flight = this.inFlight.get(key);
     if (!flight) {
-      flight = this.run(sessionId, staleVersion, deadlineMs, resource).finally(() => this.inFlight.delete(key));
+      flight = this.run(sessionId, staleVersion, deadlineMs, trigger, resource).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, flight);
     }
     return this.within(flight, deadlineMs);
@@ -113,7 +120,7 @@ export class SessionRefresher {
     return Promise.race([flight, late]).finally(() => clearTimeout(timer));
   }
 
-  private async run(sessionId: string, staleVersion: number, deadlineMs: number, requested?: string): Promise<Session> {
+  private async run(sessionId: string, staleVersion: number, deadlineMs: number, trigger: RefreshTrigger, requested?: string): Promise<Session> {
     const unsaved = this.unsaved.get(sessionId);
     if (unsaved) {
       // New tokens this process holds but could not write: write them before anything else.
@@ -136,19 +143,20 @@ export class SessionRefresher {
         const leaseId = randomToken();
         const leaseUntil = this.now() + this.leaseMs;
         if (await this.deps.sessions.acquireRefreshLease(sessionId, current.version, leaseId, leaseUntil, this.now())) {
-          return this.rotate(current, resource, leaseId, leaseUntil);
+          return this.rotate(current, resource, leaseId, leaseUntil, trigger);
         }
       }
       const pause = this.pollMs / 2 + Math.random() * this.pollMs;
       if (this.now() + pause >= deadlineMs) {
         throw serviceUnavailable('Another refresh of this session is still running; retry shortly.');
       }
+      this.metrics.add('RefreshLeaseWait', 1);
       await this.sleep(pause);
     }
   }
 
   /** Calls the token endpoint under the lease (until `leaseUntil`) and writes the rotation. */
-  private async rotate(current: Session, resource: string, leaseId: string, leaseUntil: number): Promise<Session> {
+  private async rotate(current: Session, resource: string, leaseId: string, leaseUntil: number, trigger: RefreshTrigger): Promise<Session> {
     const { sessions, config } = this.deps;
     const ownSlot = resource === sessionResource(current, config);
     const field = resourceToken(current, resource, config)?.field ?? `access_token@${resource}`;
@@ -189,6 +197,7 @@ export class SessionRefresher {
             }),
           };
     } catch (err) {
+      this.metrics.add('Refresh', 1, { outcome: err instanceof TerminalGrantError ? 'terminal' : 'failed', trigger });
       if (err instanceof TerminalGrantError && err.resourceSpecific && !ownSlot) {
         // This environment is refused (no access, no consent); the grant and other environments are fine.
         logger.info('identity provider refused one environment', { oauthError: err.oauthError });
@@ -208,6 +217,7 @@ export class SessionRefresher {
           // A backend's connection is kept, marked, so its owner can see why and reconnect the user.
           logger.info('refresh grant ended; connection marked failed', { oauthError: err.oauthError });
           await sessions.markConnectionFailed(current.id, current.version, leaseId, err.oauthError, this.now());
+          this.metrics.add('ConnectionStateChange', 1, { state: 'failed' });
           throw reconnectRequired(err.oauthError);
         }
         logger.info('refresh grant ended; session deleted', { oauthError: err.oauthError });
@@ -217,7 +227,7 @@ export class SessionRefresher {
       await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
       throw err;
     }
-    return this.saveRotation({ current, leaseId, rotated, ownSlot }, leaseUntil);
+    return this.saveRotation({ trigger, current, leaseId, rotated, ownSlot }, leaseUntil);
   }
 
   /**
@@ -227,7 +237,7 @@ export class SessionRefresher {
    * gets 503.
    */
   private async saveRotation(rotation: UnsavedRotation, retryUntil: number): Promise<Session> {
-    const { current, leaseId, rotated, ownSlot } = rotation;
+    const { trigger, current, leaseId, rotated, ownSlot } = rotation;
     let pauseMs = this.saveRetryMs;
     let saved: boolean;
     let nowMs: number;
@@ -239,6 +249,7 @@ export class SessionRefresher {
       } catch (err) {
         if (this.now() + pauseMs >= retryUntil) {
           this.unsaved.set(current.id, rotation);
+          this.metrics.add('Refresh', 1, { outcome: 'failed', trigger });
           logger.error('rotated tokens could not be saved; kept in memory', { attempt, error: (err as Error).name });
           throw serviceUnavailable('The session store is unavailable; retry shortly.');
         }
@@ -256,6 +267,7 @@ export class SessionRefresher {
       throw serviceUnavailable('The session changed during refresh; retry shortly.');
     }
     logger.info('session tokens rotated', { sessionVersion: current.version + 1 });
+    this.metrics.add('Refresh', 1, { outcome: 'ok', trigger });
     return {
       ...current,
       ...rotated,

@@ -1,5 +1,6 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { lazyKmsClient, type LoadedKms } from './kms-client.ts';
+import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
+import { lazyKmsClient, observeKmsCall, type LoadedKms } from './kms-client.ts';
 import {
   DecryptionError,
   KeyServiceUnavailableError,
@@ -27,6 +28,7 @@ export class KmsKeyProvider implements KeyProvider {
   constructor(
     private readonly keyId: string,
     clientFactory?: () => KMSClient,
+    private readonly metrics: MetricsPort = noMetrics,
   ) {
     this.load = lazyKmsClient(clientFactory);
   }
@@ -34,8 +36,8 @@ export class KmsKeyProvider implements KeyProvider {
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
     const { client, sdk } = await this.load();
     try {
-      const out = await client.send(
-        new sdk.GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }),
+      const out = await observeKmsCall(this.metrics, 'GenerateDataKey', () =>
+        client.send(new sdk.GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } })),
       );
       if (!out.Plaintext || !out.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no key');
       return { plaintext: out.Plaintext, encrypted: out.CiphertextBlob };
@@ -47,8 +49,8 @@ export class KmsKeyProvider implements KeyProvider {
   async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const { client, sdk } = await this.load();
     try {
-      const out = await client.send(
-        new sdk.DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted, EncryptionContext: { ...context } }),
+      const out = await observeKmsCall(this.metrics, 'Decrypt', () =>
+        client.send(new sdk.DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted, EncryptionContext: { ...context } })),
       );
       if (!out.Plaintext) throw new Error('KMS Decrypt returned no plaintext');
       return out.Plaintext;

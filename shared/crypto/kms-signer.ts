@@ -3,7 +3,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { KeyServiceUnavailableError } from './key-provider.ts';
 import { KMS_RETRYABLE_ERRORS } from './kms-key-provider.ts';
 import { sha256Digest, SigningError, type SignatureScheme, type Signer } from './signer.ts';
-import { lazyKmsClient, type LoadedKms } from './kms-client.ts';
+import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
+import { lazyKmsClient, observeKmsCall, type LoadedKms } from './kms-client.ts';
 
 /** AWS KMS signing algorithms for our schemes (AWS KMS API reference, Sign: SigningAlgorithm). */
 const KMS_ALGORITHM: Record<SignatureScheme, 'RSASSA_PSS_SHA_256' | 'RSASSA_PKCS1_V1_5_SHA_256'> = {
@@ -22,6 +23,7 @@ export class KmsSigner implements Signer {
   constructor(
     private readonly keyId: string,
     clientFactory?: () => KMSClient,
+    private readonly metrics: MetricsPort = noMetrics,
   ) {
     this.load = lazyKmsClient(clientFactory);
   }
@@ -31,8 +33,8 @@ export class KmsSigner implements Signer {
     let signature: Uint8Array | undefined;
     try {
       // DIGEST: KMS signs the SHA-256 we computed, so the message never leaves the function and has no size limit.
-      const out = await client.send(
-        new sdk.SignCommand({ KeyId: this.keyId, Message: sha256Digest(data), MessageType: 'DIGEST', SigningAlgorithm: KMS_ALGORITHM[scheme] }),
+      const out = await observeKmsCall(this.metrics, 'Sign', () =>
+        client.send(new sdk.SignCommand({ KeyId: this.keyId, Message: sha256Digest(data), MessageType: 'DIGEST', SigningAlgorithm: KMS_ALGORITHM[scheme] })),
       );
       signature = out.Signature;
     } catch (err) {

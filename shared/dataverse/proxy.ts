@@ -2,6 +2,7 @@ import type { Fetch } from '../oauth/client.ts';
 import { dataverseRejected, HttpError } from '../http/errors.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
+import { inSpan } from '../observability/tracing.ts';
 import type { Session } from '../stores/model.ts';
 import type { Services } from '../runtime.ts';
 import { environmentRequired } from '../auth/refresher.ts';
@@ -100,7 +101,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const held = tokenOf(current);
   if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused(held.refusedWith);
   if (refreshDue(held, services.now(), config)) {
-    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource);
+    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource, 'ahead');
   }
   const send = async (s: Session) => {
     const token = tokenOf(s)!;
@@ -114,7 +115,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
     // Dataverse rejected this user's fresh token a moment ago: another refresh would change nothing.
     const rejectedUntil = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
     if ((rejectedUntil ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
-    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadline(), resource);
+    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadline(), resource, '401');
     response = await send(current);
     if (response.status === 401) throw await rejectedEvenFresh(services, current, ownSlot(current) ? undefined : resource);
   }
@@ -126,6 +127,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   }
   if (response.status === 429) {
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    countThrottling(services, retryAfterMs);
     if (
       retryAfterMs !== undefined &&
       retryAfterMs <= config.maxRetryAfterSeconds * 1000 &&
@@ -134,10 +136,17 @@ export async function forwardToDataverse(services: Services, session: Session, r
       logger.info('dataverse throttled; retrying once', { retryAfterMs });
       await sleep(retryAfterMs);
       response = await send(current);
+      if (response.status === 429) countThrottling(services, parseRetryAfter(response.headers.get('retry-after')));
     }
   }
   logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
   return toClientResponse(response, bases, coding);
+}
+
+/** Dataverse service protection answered 429: counted, with the Retry-After it asked for (seconds). */
+function countThrottling(services: Services, retryAfterMs: number | undefined): void {
+  services.metrics.add('DataverseThrottled', 1);
+  if (retryAfterMs !== undefined) services.metrics.add('DataverseRetryAfter', Math.round(retryAfterMs / 1000));
 }
 
 /** Maps the service's URLs in `@odata.bind`/`@odata.id` values and `$batch` parts to Dataverse's. */
@@ -242,15 +251,23 @@ async function callUpstream(
   const headers = new Headers(clientHeaders);
   headers.set('authorization', `Bearer ${accessToken}`);
   try {
-    const response = await fetchImpl(url.href, {
-      method,
-      headers,
-      body: body && body.length > 0 ? new Uint8Array(body) : undefined,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+    // The host and method only: the path and query may carry record keys and filter values.
+    const attributes = { 'http.request.method': method, 'server.address': url.hostname, 'peer.service': 'Dataverse' };
+    return await inSpan('Dataverse', attributes, async (span) => {
+      const response = await fetchImpl(url.href, {
+        method,
+        headers,
+        body: body && body.length > 0 ? new Uint8Array(body) : undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      span.setAttribute('http.response.status_code', response.status);
+      // Dataverse's id for this request, which Microsoft support asks for.
+      const requestId = response.headers.get('x-ms-service-request-id');
+      if (requestId && /^[\w-]{1,100}$/.test(requestId)) span.setAttribute('dataverse.request_id', requestId);
+      // Read the whole body inside the same timeout: a stalled body is a timeout too.
+      return { status: response.status, headers: response.headers, body: await readBounded(response, upstreamReadLimit()) };
     });
-    // Read the whole body inside the same timeout: a stalled body is a timeout too.
-    return { status: response.status, headers: response.headers, body: await readBounded(response, upstreamReadLimit()) };
   } catch (err) {
     if (err instanceof HttpError) throw err;
     const name = (err as Error)?.name;

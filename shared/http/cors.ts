@@ -4,6 +4,7 @@ import {
   NAMED_PREFIXED_RESPONSE_HEADERS,
   RETURNED_RESPONSE_HEADERS,
 } from '../dataverse/headers.ts';
+import { CORRELATION_ID_HEADER } from '../observability/correlation.ts';
 
 /**
  * The one CORS policy, applied by API Gateway in AWS (infra/construct.ts) and by the local server:
@@ -19,8 +20,8 @@ const SAFELISTED_RESPONSE_HEADERS = new Set(['cache-control', 'content-language'
 /** Request headers browsers may send cross-origin: the service's own and every header the proxy forwards. */
 export const CORS_ALLOW_HEADERS: readonly string[] = [...SERVICE_REQUEST_HEADERS, ...FORWARDED_REQUEST_HEADERS, ...NAMED_PREFIXED_REQUEST_HEADERS];
 
-/** Response headers browsers may read: every header the proxy returns that is not already readable. */
-export const CORS_EXPOSE_HEADERS: readonly string[] = [...RETURNED_RESPONSE_HEADERS, ...NAMED_PREFIXED_RESPONSE_HEADERS].filter(
+/** Response headers browsers may read: every header the proxy returns that is not already readable, and the correlation id. */
+export const CORS_EXPOSE_HEADERS: readonly string[] = [...RETURNED_RESPONSE_HEADERS, ...NAMED_PREFIXED_RESPONSE_HEADERS, CORRELATION_ID_HEADER].filter(
   (name) => !SAFELISTED_RESPONSE_HEADERS.has(name.toLowerCase()),
 );
 

@@ -5,7 +5,10 @@ import { ConfigError } from '../config/config.ts';
 import { DecryptionError, KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import { ClientRejectedError, TokenEndpointError, TransientTokenError } from '../oauth/errors.ts';
 import { StoreUnavailableError } from '../stores/model.ts';
+import { CORRELATION_ID_HEADER, correlationIdOf } from '../observability/correlation.ts';
 import { logger } from '../observability/logger.ts';
+import type { MetricsPort } from '../observability/metrics.ts';
+import { processMetrics } from '../observability/process-metrics.ts';
 import { HttpError } from './errors.ts';
 import { originVerifierFromEnvironment } from './origin-verify.ts';
 import { errorBody, errorShapeFor, json, type HttpResponse } from './response.ts';
@@ -66,6 +69,17 @@ export function toErrorResponse(err: unknown, path?: string): HttpResponse {
   return json(500, body('internal_error', 'An unexpected error occurred.'));
 }
 
+/** The error code `toErrorResponse` answers for an error (for metrics: a code, never a message). */
+export function errorCodeOf(err: unknown): string {
+  if (err instanceof HttpError) return err.code;
+  if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError || err instanceof TransientTokenError) return 'temporarily_unavailable';
+  if (err instanceof ClientRejectedError) return 'client_rejected';
+  if (err instanceof TokenEndpointError) return 'upstream_error';
+  if (err instanceof DecryptionError) return 'session_unreadable';
+  if (err instanceof ConfigError) return 'misconfigured';
+  return 'internal_error';
+}
+
 /** Name and message only: never a stack trace, request, or response body. */
 function describe(err: unknown): string | undefined {
   if (err === undefined) return undefined;
@@ -74,21 +88,33 @@ function describe(err: unknown): string | undefined {
 }
 
 /**
- * Wraps a route in middy with the logger context, the origin check (when ORIGIN_VERIFY_SECRET_ID is
- * set: requests that bypass CloudFront get 403 before the route runs) and the one error mapper.
+ * Wraps a route in middy with the logger context, the request's correlation id (on every log line and
+ * in the `x-correlation-id` response header), the origin check (when ORIGIN_VERIFY_SECRET_ID is set:
+ * requests that bypass CloudFront get 403 before the route runs), the one error mapper, and one
+ * metrics flush per invocation.
  */
-export function createHandler(route: RouteHandler) {
+export function createHandler(route: RouteHandler, options: { metrics?: () => MetricsPort } = {}) {
   let verifyOrigin: ReturnType<typeof originVerifierFromEnvironment> | null = null;
+  const metrics = options.metrics ?? (() => processMetrics());
+  const answer = (request: { event: APIGatewayProxyEventV2; response: HttpResponse | undefined | null }) => {
+    const id = correlationIdOf(request.event);
+    if (request.response && id !== undefined) request.response.headers = { ...request.response.headers, [CORRELATION_ID_HEADER]: id };
+    metrics().flush();
+  };
   return middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>()
     // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use({
       before: async (request) => {
+        const id = correlationIdOf(request.event);
+        if (id !== undefined) logger.appendKeys({ correlation_id: id });
         if (verifyOrigin === null) verifyOrigin = originVerifierFromEnvironment();
         await verifyOrigin?.(request.event);
       },
+      after: async (request) => answer(request),
       onError: async (request) => {
         request.response = toErrorResponse(request.error, request.event?.rawPath);
+        answer(request);
       },
     })
     .handler(route);

@@ -4,6 +4,8 @@ import { ConfigError, type Config } from '../config/config.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
+import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
+import { inSpan } from '../observability/tracing.ts';
 import type { SessionUser } from '../stores/model.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
 import { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
@@ -73,6 +75,7 @@ export interface EntraClientOptions {
   clientSecret?: () => Promise<string | undefined>;
   /** Signs `private_key_jwt` client assertions (KMS in AWS, a local key in local mode). */
   clientAssertionSigner?: Signer;
+  metrics?: MetricsPort;
 }
 
 /**
@@ -163,6 +166,24 @@ export class EntraClient {
     return url.href;
   }
 
+  /**
+   * One token-endpoint request, timed (TokenEndpointLatency) and in a span carrying the grant type and
+   * HTTP status: never the request body, the response, or the endpoint's URL with a query.
+   */
+  private tokenRequest(grantType: 'authorization_code' | 'refresh_token', send: () => Promise<Response>): Promise<Response> {
+    const metrics = this.options.metrics ?? noMetrics;
+    return inSpan('oauth.token', { 'oauth.grant_type': grantType, 'http.request.method': 'POST' }, async (span) => {
+      const started = Date.now();
+      try {
+        const response = await send();
+        span.setAttribute('http.response.status_code', response.status);
+        return response;
+      } finally {
+        metrics.add('TokenEndpointLatency', Date.now() - started);
+      }
+    });
+  }
+
   /** The token-endpoint client authentication method for this configuration and provider (see client-auth.ts). */
   tokenEndpointAuthMethod(as: oauth.AuthorizationServer): TokenEndpointAuthMethod {
     return chooseTokenEndpointAuthMethod(
@@ -214,14 +235,12 @@ export class EntraClient {
     let response: Response;
     let result: oauth.TokenEndpointResponse;
     try {
-      response = await oauth.authorizationCodeGrantRequest(
-        as,
-        this.client,
-        await this.clientAuth(as),
-        validated,
-        this.config.redirectUri,
-        params.codeVerifier,
-        { ...this.requestOptions(), additionalParameters: resourceParameters(this.config) },
+      const auth = await this.clientAuth(as);
+      response = await this.tokenRequest('authorization_code', () =>
+        oauth.authorizationCodeGrantRequest(as, this.client, auth, validated, this.config.redirectUri, params.codeVerifier, {
+          ...this.requestOptions(),
+          additionalParameters: resourceParameters(this.config),
+        }),
       );
       result = await oauth.processAuthorizationCodeResponse(as, this.client, response, {
         expectedNonce: params.nonce,
@@ -273,15 +292,12 @@ export class EntraClient {
   async refresh(refreshToken: string, resource: string, answerWithinMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
     const as = await this.discover();
     try {
-      const response = await oauth.refreshTokenGrantRequest(
-        as,
-        this.client,
-        await this.clientAuth(as),
-        refreshToken,
-        {
+      const auth = await this.clientAuth(as);
+      const response = await this.tokenRequest('refresh_token', () =>
+        oauth.refreshTokenGrantRequest(as, this.client, auth, refreshToken, {
           ...this.requestOptions(answerWithinMs),
           additionalParameters: refreshParameters(this.config, this.scopeFor(resource)),
-        },
+        }),
       );
       const result = await oauth.processRefreshTokenResponse(as, this.client, response);
       return {

@@ -16,7 +16,7 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
 import { bundleHandler, LAMBDA_BUNDLE } from '../../infra/bundling.ts';
-import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, SAME_SITE_WARNING } from '../../infra/construct.ts';
+import { constructIdOf, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   allIamStatements,
@@ -172,6 +172,7 @@ describe('routes', () => {
       'OData-Version',
       'x-ms-ratelimit-burst-remaining-xrm-requests',
       'x-ms-ratelimit-time-remaining-xrm-requests',
+      'x-correlation-id',
     ]);
     // The same lists the proxy filters with and the local server answers with (shared/http/cors.ts).
     expect(cors.AllowHeaders).toEqual(CORS_ALLOW_HEADERS);
@@ -269,12 +270,15 @@ describe('key', () => {
 });
 
 describe('IAM', () => {
-  it('no identity policy has a wildcard action or resource anywhere', () => {
+  it('no identity policy has a wildcard action or resource anywhere, but the X-Ray statement of active tracing', () => {
     const statements = allIamStatements(template);
     expect(statements.length).toBeGreaterThan(0);
+    // X-Ray's trace-writing actions support no resource-level permissions: "*" is their only resource.
+    const isXray = (a: unknown) => JSON.stringify([a].flat().sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    expect(statements.filter(({ statement }) => isXray(statement.Action))).toHaveLength(14);
     for (const { owner, statement } of statements) {
       expect(containsWildcard(statement.Action), `${owner} ${JSON.stringify(statement.Action)}`).toBe(false);
-      expect(containsWildcard(statement.Resource), `${owner} ${JSON.stringify(statement.Resource)}`).toBe(false);
+      if (!isXray(statement.Action)) expect(containsWildcard(statement.Resource), `${owner} ${JSON.stringify(statement.Resource)}`).toBe(false);
       expect(statement.Effect).toBe('Allow');
     }
   });
@@ -347,10 +351,10 @@ describe('IAM', () => {
     expect(refId(logStatements[0]!.Resource)).toBe(logGroupId);
   });
 
-  it('roles hold nothing but logs, DynamoDB, KMS and client-secret actions', () => {
+  it('roles hold nothing but logs, DynamoDB, KMS, client-secret and trace-writing actions', () => {
     for (const name of FN_NAMES) {
       for (const s of roleStatements(template, roleOf(template, fns[name]))) {
-        for (const action of asArray(s.Action)) expect(action, name).toMatch(/^(logs|dynamodb|kms|secretsmanager):/);
+        for (const action of asArray(s.Action)) expect(action, name).toMatch(/^((logs|dynamodb|kms|secretsmanager):|xray:Put(TraceSegments|TelemetryRecords)$)/);
       }
     }
   });
@@ -425,6 +429,7 @@ describe('functions', () => {
         'NATIVE_REDIRECT_SCHEMES',
         'NODE_OPTIONS',
         'PENDING_LOGINS_TABLE',
+        'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',
         'PUBLIC_BASE_URL',
         'SESSIONS_TABLE',
@@ -476,8 +481,8 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  it('32 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 14 * 2 + 1 + 3);
+  it('35 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table, three rate alarms', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 14 * 2 + 1 + 3 + 3);
     const ids = stack.service.alarms.map((a) => refId(stack.resolve(a.alarmArn))!);
     expect(ids.sort()).toEqual(Object.keys(alarms()).sort());
   });
@@ -625,7 +630,7 @@ describe('cdk-nag (AwsSolutions)', () => {
     expect(nagFindings(stack)).toEqual([]);
   });
 
-  it('acknowledges only AwsSolutions-APIG4, once per route, each with a reason', () => {
+  it('acknowledges only AwsSolutions-APIG4, once per route, and the X-Ray statement once per role, each with a reason', () => {
     const acks: string[] = [];
     for (const c of stack.node.findAll()) {
       for (const entry of c.node.metadata) {
@@ -636,10 +641,12 @@ describe('cdk-nag (AwsSolutions)', () => {
         }
       }
     }
-    expect(acks).toHaveLength(20);
+    expect(acks).toHaveLength(20 + 14);
     expect(acks.sort()).toEqual(
-      ROUTE_KEYS.map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`)
-        .sort(),
+      [
+        ...ROUTE_KEYS.map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`),
+        ...FN_NAMES.map((name) => `AwsSolutions-IAM5[Resource::*] at ServiceTest/Service/${constructIdOf(name)}Role`),
+      ].sort(),
     );
   });
 

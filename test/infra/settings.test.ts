@@ -57,6 +57,12 @@ describe('readSettings', () => {
     });
   });
 
+  it('passes otelLayerArn (the Region\'s ADOT JavaScript layer) through to the construct', () => {
+    const arn = 'arn:aws:lambda:eu-west-1:111122223333:layer:AWSOpenTelemetryDistroJs:7';
+    expect(read({ otelLayerArn: ` ${arn} ` }).serviceProps.otelLayerArn).toBe(arn);
+    expect(read({}).serviceProps).not.toHaveProperty('otelLayerArn');
+  });
+
   it('flags allowedReturnUrls while it is still the localhost development default', () => {
     // It would otherwise be trusted silently for CORS (with credentials), the CSRF check and returnTo.
     expect(read({ allowedReturnUrls: 'http://localhost:5173' }).placeholders).toContain('allowedReturnUrls');

@@ -12,6 +12,8 @@ const SAMPLE_VALUES: Record<string, string> = {
 };
 const SERVICE_HEADERS = ['x-csrf', 'authorization', 'connection-id'];
 const SAFELISTED_RESPONSE_HEADERS = ['content-type'];
+/** Response headers the service sets itself on every answer. */
+const SERVICE_RESPONSE_HEADERS = ['x-correlation-id'];
 const lower = (names: readonly string[]) => names.map((n) => n.toLowerCase());
 
 describe('the CORS lists and the proxy’s allowlists are the same lists', () => {
@@ -29,6 +31,10 @@ describe('the CORS lists and the proxy’s allowlists are the same lists', () =>
     const forwarded = forwardableRequestHeaders(Object.fromEntries(candidates.map((n) => [n, SAMPLE_VALUES[n] ?? 'x'])), { allowImpersonation: true });
     for (const name of forwarded.keys()) expect(lower(CORS_ALLOW_HEADERS), name).toContain(name);
     expect([...forwarded.keys()].sort()).toEqual([...candidates].sort());
+  });
+
+  it('exposes the correlation id header the service sets on every answer', () => {
+    expect(lower(CORS_EXPOSE_HEADERS)).toEqual(expect.arrayContaining(SERVICE_RESPONSE_HEADERS));
   });
 
   it('every exposed header is one the proxy returns, and every returned one a script could not read otherwise is exposed', () => {
@@ -52,7 +58,7 @@ describe('the CORS lists and the proxy’s allowlists are the same lists', () =>
       'x-ms-ratelimit-time-remaining-xrm-requests',
     ];
     const returned = Object.keys(returnableResponseHeaders(new Headers(probe.map((n): [string, string] => [n, '1']))));
-    for (const name of lower(CORS_EXPOSE_HEADERS)) expect(returned, name).toContain(name);
+    for (const name of lower(CORS_EXPOSE_HEADERS)) if (!SERVICE_RESPONSE_HEADERS.includes(name)) expect(returned, name).toContain(name);
     for (const name of returned) if (!SAFELISTED_RESPONSE_HEADERS.includes(name)) expect(lower(CORS_EXPOSE_HEADERS), name).toContain(name);
   });
 });
