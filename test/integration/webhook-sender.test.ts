@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../shared/config/config.ts';
 import { createSelfSignedCertificate } from '../../shared/crypto/certificate.ts';
 import { LocalRsaSigner } from '../../shared/crypto/signer.ts';
 import { webhookEventId, type WebhookEvent } from '../../shared/webhooks/events.ts';
@@ -223,6 +224,13 @@ describe('webhook sender: https', () => {
 
 describe('the test allowance in configuration', () => {
   it('production configuration (https) never gets it, nor does a deployed function with a loopback configuration', () => {
+    const production = loadConfig({
+      CLIENT_ID: 'cid',
+      DYNAMICS_URL: 'https://contoso.crm.dynamics.com',
+      PUBLIC_BASE_URL: 'https://auth.example.com/',
+      ALLOWED_RETURN_URLS: 'https://app.example.com',
+    });
+    expect(webhookSenderDeps(production, {}).allowAddress).toBeUndefined();
     expect(webhookSenderDeps({ allowInsecureLoopback: false }, {}).allowAddress).toBeUndefined();
     expect(webhookSenderDeps({ allowInsecureLoopback: false }, { AWS_LAMBDA_FUNCTION_NAME: 'x' }).allowAddress).toBeUndefined();
     expect(webhookSenderDeps({ allowInsecureLoopback: true }, { AWS_LAMBDA_FUNCTION_NAME: 'x' }).allowAddress).toBeUndefined();
