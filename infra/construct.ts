@@ -38,6 +38,7 @@ import {
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
 import { keyAdministrationStatement } from './key-administration.ts';
+import { grantWebhookSecretKeyUse } from './webhooks.ts';
 import { type Alias, type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -369,6 +370,9 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     kms: TOKEN_ENVELOPE,
     clientSecret: true,
   },
+  // Reads the key and its endpoints item, writes that item; seals new secrets (infra/webhooks.ts grants
+  // GenerateDataKey under the webhook-secret context only: it can open no session token).
+  webhooks: { dynamodb: { apiKeys: ['dynamodb:GetItem', 'dynamodb:PutItem'] }, kms: [], clientSecret: false },
   // Reads the caller (session or API key + connection), refreshes the discovery token, caches the list.
   environments: {
     dynamodb: { apiKeys: ['dynamodb:GetItem'], sessions: SESSION_READ_WRITE },
@@ -627,6 +631,12 @@ export class DynamicsAuthService extends Construct {
    * key, its owner adds them (the stack outputs them as `TokenKeyPolicyStatements`).
    */
   readonly keyPolicyStatements: readonly PolicyStatement[];
+  /**
+   * The key-policy statements for webhook signing secrets (their own encryption context; see
+   * infra/webhooks.ts): like `keyPolicyStatements`, part of the created key's policy, output as
+   * `WebhookKeyPolicyStatements` for an existing key, and in each replica key's policy.
+   */
+  readonly webhookKeyPolicyStatements: PolicyStatement[] = [];
   readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
@@ -945,6 +955,10 @@ export class DynamicsAuthService extends Construct {
     }
     this.functions = functions as Record<FunctionName, LambdaFunction>;
     this.keyPolicyStatements = keyPolicyStatements;
+    // Registration seals new webhook secrets under their own encryption context (infra/webhooks.ts).
+    this.webhookKeyPolicyStatements.push(
+      grantWebhookSecretKeyUse(this.key, this.functions.webhooks.role!, ['kms:GenerateDataKey'], 'WebhookSecretSealingForWebhooks'),
+    );
     this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------

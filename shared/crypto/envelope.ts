@@ -135,11 +135,12 @@ function cacheKey(dataKey: Uint8Array, context: EncryptionContext): string {
   return `${Buffer.from(dataKey).toString('base64')}|${canonicalContext(context)}`;
 }
 
-function additionalData(context: EncryptionContext, field: SealedField): Buffer {
+function additionalData(context: EncryptionContext, field: string): Buffer {
   return Buffer.from(`${canonicalContext(context)}|${field}`);
 }
 
-function encrypt(key: Buffer, context: EncryptionContext, field: SealedField, plaintext: string): Uint8Array {
+/** AES-256-GCM with the context and the field name as additional data (also seals webhook secrets). */
+export function encrypt(key: Buffer, context: EncryptionContext, field: string, plaintext: string): Uint8Array {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(additionalData(context, field));
@@ -147,7 +148,8 @@ function encrypt(key: Buffer, context: EncryptionContext, field: SealedField, pl
   return new Uint8Array(Buffer.concat([Buffer.from([FORMAT_VERSION]), iv, body, cipher.getAuthTag()]));
 }
 
-function decrypt(key: Buffer, context: EncryptionContext, field: SealedField, sealed: Uint8Array): string {
+/** Opens what `encrypt` sealed; throws `DecryptionError` for another context or field. */
+export function decrypt(key: Buffer, context: EncryptionContext, field: string, sealed: Uint8Array): string {
   const blob = Buffer.from(sealed);
   if (blob.length < 1 + 12 + 16 || blob[0] !== FORMAT_VERSION) throw new DecryptionError('Malformed ciphertext');
   try {

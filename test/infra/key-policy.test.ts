@@ -5,7 +5,7 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
+import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   asArray,
@@ -33,6 +33,12 @@ const KEY_USE: Partial<Record<Fn, string[]>> = {
 const CONTEXT_CONDITION = {
   StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },
   'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'session'] },
+};
+/** The webhooks function seals webhook signing secrets, under their own context only (infra/webhooks.ts). */
+const WEBHOOK_KEY_USE: Partial<Record<Fn, string[]>> = { webhooks: ['kms:GenerateDataKey'] };
+const WEBHOOK_CONTEXT_CONDITION = {
+  StringEquals: { 'kms:EncryptionContext:purpose': WEBHOOK_SECRET_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'owner', 'endpoint'] },
 };
 
 let stack: DynamicsAuthStack;
@@ -78,20 +84,24 @@ describe('token key policy', () => {
 
   it('grants data-key use only to the function roles that need it, each its own operations, under the encryption context', () => {
     const uses = new Map<string, string[]>();
+    const webhookUses = new Map<string, string[]>();
     for (const s of statements.filter((st) => st.Effect === 'Allow')) {
       const dataPlane = asArray<string>(s.Action).filter((a) => DATA_PLANE.test(a));
       if (dataPlane.length === 0) continue;
       // One named role per statement, as its ARN (never the root, never "*").
       const arn = s.Principal.AWS;
       expect(arn['Fn::GetAtt']?.[1], JSON.stringify(s.Principal)).toBe('Arn');
-      expect(s.Condition).toEqual(CONTEXT_CONDITION);
       expect(s.Resource).toBe('*');
-      uses.set(refId(arn)!, [...(uses.get(refId(arn)!) ?? []), ...dataPlane]);
+      // Each statement is for session tokens or for webhook secrets, never both or neither.
+      const byPurpose = s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === WEBHOOK_SECRET_PURPOSE ? webhookUses : uses;
+      expect(s.Condition).toEqual(byPurpose === uses ? CONTEXT_CONDITION : WEBHOOK_CONTEXT_CONDITION);
+      byPurpose.set(refId(arn)!, [...(byPurpose.get(refId(arn)!) ?? []), ...dataPlane]);
     }
-    const expected = new Map(
-      FN_NAMES.filter((n) => KEY_USE[n]).map((n) => [roleOf(template, fns[n]), [...KEY_USE[n]!].sort()]),
-    );
-    expect(new Map([...uses].map(([role, actions]) => [role, actions.sort()]))).toEqual(expected);
+    const expected = (use: Partial<Record<Fn, string[]>>) =>
+      new Map(FN_NAMES.filter((n) => use[n]).map((n) => [roleOf(template, fns[n]), [...use[n]!].sort()]));
+    const sorted = (m: Map<string, string[]>) => new Map([...m].map(([role, actions]) => [role, actions.sort()]));
+    expect(sorted(uses)).toEqual(expected(KEY_USE));
+    expect(sorted(webhookUses)).toEqual(expected(WEBHOOK_KEY_USE));
   });
 
   it('explicitly denies kms:CreateGrant to every principal', () => {
