@@ -38,6 +38,7 @@ import {
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
 import { keyAdministrationStatement } from './key-administration.ts';
+import { grantWebhookSecretKeyUse } from './webhooks.ts';
 import { type Alias, type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -368,6 +369,9 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     kms: TOKEN_ENVELOPE,
     clientSecret: true,
   },
+  // Reads the key and its endpoints item, writes that item; seals new secrets (infra/webhooks.ts grants
+  // GenerateDataKey under the webhook-secret context only: it can open no session token).
+  webhooks: { dynamodb: { apiKeys: ['dynamodb:GetItem', 'dynamodb:PutItem'] }, kms: [], clientSecret: false },
   // Reads the caller (session or API key + connection), refreshes the discovery token, caches the list.
   environments: {
     dynamodb: { apiKeys: ['dynamodb:GetItem'], sessions: SESSION_READ_WRITE },
@@ -948,6 +952,8 @@ export class DynamicsAuthService extends Construct {
       keyPolicyStatements.push(...this.webhooks.keyPolicyStatements);
     }
     this.keyPolicyStatements = keyPolicyStatements;
+    // Registration seals new webhook secrets under their own encryption context (infra/webhooks.ts).
+    grantWebhookSecretKeyUse(this.key, this.functions.webhooks.role!, ['kms:GenerateDataKey'], 'WebhookSecretSealingForWebhooks');
     this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------

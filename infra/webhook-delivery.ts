@@ -7,17 +7,17 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { ArnPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, EventSourceMapping, FilterCriteria, Function as LambdaFunction, type Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENCRYPTION_ENDPOINT_KEY, ENCRYPTION_OWNER_KEY, ENCRYPTION_PURPOSE_KEY, WEBHOOK_SECRET_PURPOSE } from '../shared/crypto/context.ts';
 import { CONNECTION_RECORD_FILTERS } from '../shared/webhooks/connection-events.ts';
 import { MAX_DELIVERY_ATTEMPTS, RETRY_SPAN_SECONDS } from '../shared/webhooks/retry-schedule.ts';
 import { lambdaCode } from './bundling.ts';
+import { grantWebhookSecretKeyUse } from './webhooks.ts';
 
 /** Each delivery attempt is bounded by the sender's 5 s timeout; a batch of 10 runs in parallel. */
 export const DELIVERY_FUNCTION_TIMEOUT = Duration.seconds(30);
@@ -128,22 +128,7 @@ export class WebhookDelivery extends Construct {
     this.delivery.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.apiKeys.tableArn] }));
     this.delivery.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.pendingLogins.tableArn] }));
     // Opening an endpoint's signing secret: Decrypt only, only under the webhook-secret context.
-    const secretContext = {
-      StringEquals: { [`kms:EncryptionContext:${ENCRYPTION_PURPOSE_KEY}`]: WEBHOOK_SECRET_PURPOSE },
-      'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [ENCRYPTION_PURPOSE_KEY, ENCRYPTION_OWNER_KEY, ENCRYPTION_ENDPOINT_KEY] },
-    };
-    this.delivery.addToRolePolicy(
-      new PolicyStatement({ sid: 'OpenWebhookSecrets', actions: ['kms:Decrypt'], resources: [props.key.keyArn], conditions: secretContext }),
-    );
-    const keyUse = new PolicyStatement({
-      sid: 'OpenWebhookSecretsForDelivery',
-      principals: [new ArnPrincipal(this.delivery.role!.roleArn)],
-      actions: ['kms:Decrypt'],
-      resources: ['*'],
-      conditions: secretContext,
-    });
-    props.key.addToResourcePolicy(keyUse);
-    this.keyPolicyStatements = [keyUse];
+    this.keyPolicyStatements = [grantWebhookSecretKeyUse(props.key, this.delivery.role!, ['kms:Decrypt'], 'WebhookSecretOpeningForDelivery')];
     this.deadLetterQueue.grantSendMessages(this.delivery);
     this.delivery.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }));
 

@@ -19,6 +19,8 @@ import {
 } from './stores/dynamodb.ts';
 import type { ApiKeyStore, ConnectSessionStore, HandoffStore, PendingLoginStore, SessionStore } from './stores/model.ts';
 import { isConnectionRecord } from './webhooks/connection-events.ts';
+import { DynamoWebhookEndpointStore } from './webhooks/endpoint-store.ts';
+import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
 import { attachChangeFeed, type ChangeListener } from './webhooks/local-change-feed.ts';
 
 /**
@@ -32,6 +34,10 @@ export interface Services {
   handoffs: HandoffStore;
   connectSessions: ConnectSessionStore;
   apiKeys: ApiKeyStore;
+  /** Webhook endpoints (items of their own kind in the API keys table). */
+  webhookEndpoints: WebhookEndpointStore;
+  /** The master key (KMS or the local key file), built on first use; seals webhook secrets. */
+  keys: () => KeyProvider;
   /** The token vault; built on first use so requests that decrypt nothing never load the key client. */
   vault: () => Promise<TokenVault>;
   entra: () => Promise<EntraClient>;
@@ -72,11 +78,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const sessions =
     overrides.sessions ?? new DynamoSessionStore(dynamo, config.sessionsTable, config.sessionIdleTimeoutSeconds);
 
+  let keys: KeyProvider | undefined;
+  const getKeys = () => (keys ??= overrides.keyProvider ?? keyProviderFor(config));
   let vault: Promise<TokenVault> | undefined;
   const getVault = () =>
-    (vault ??= Promise.resolve().then(
-      () => new TokenVault(overrides.keyProvider ?? keyProviderFor(config), { now, ...overrides.dataKeyCache }),
-    ));
+    (vault ??= Promise.resolve().then(() => new TokenVault(getKeys(), { now, ...overrides.dataKeyCache })));
   let entra: Promise<EntraClient> | undefined;
   // Loaded on first use: a warm proxy request never needs the protocol library.
   const getEntra = () =>
@@ -95,6 +101,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     handoffs: new DynamoHandoffStore(dynamo, config.pendingLoginsTable),
     connectSessions: new DynamoConnectSessionStore(dynamo, config.pendingLoginsTable),
     apiKeys: new DynamoApiKeyStore(dynamo, config.apiKeysTable),
+    webhookEndpoints: new DynamoWebhookEndpointStore(dynamo, config.apiKeysTable),
+    keys: getKeys,
     vault: getVault,
     entra: getEntra,
     refresher,

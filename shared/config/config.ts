@@ -65,6 +65,10 @@ export interface Config {
    * `dataverse_rejected` for this many seconds without another token-endpoint call.
    */
   dataverseRejectionCooldownSeconds: number;
+  /** After a webhook secret rotation, the previous secret keeps signing for this many seconds (default 24 h). */
+  webhookSecretOverlapSeconds: number;
+  /** At most this many webhook endpoints per API key (default 10). */
+  webhookMaxEndpointsPerKey: number;
   /** Allow plain-http issuer and Dataverse URLs (loopback hosts only; local mode and tests). */
   allowInsecureLoopback: boolean;
   /**
@@ -189,6 +193,8 @@ const EnvSchema = z.object({
   TOKEN_ENDPOINT_TIMEOUT_MS: wholeNumber('TOKEN_ENDPOINT_TIMEOUT_MS', 8_000, 100, 60_000),
   MAX_RETRY_AFTER_SECONDS: wholeNumber('MAX_RETRY_AFTER_SECONDS', 5, 0, 60),
   DATAVERSE_REJECTION_COOLDOWN_SECONDS: wholeNumber('DATAVERSE_REJECTION_COOLDOWN_SECONDS', 600, 60, 24 * 3600),
+  WEBHOOK_SECRET_OVERLAP_SECONDS: wholeNumber('WEBHOOK_SECRET_OVERLAP_SECONDS', 24 * 3600, 0, 7 * 24 * 3600),
+  WEBHOOK_MAX_ENDPOINTS_PER_KEY: wholeNumber('WEBHOOK_MAX_ENDPOINTS_PER_KEY', 10, 1, 50),
   IDP_PROFILE: z.pipe(
     z.optional(z.string()),
     z.transform((raw: string | undefined, ctx: Issues): IdpProfile => {
@@ -384,6 +390,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenEndpointTimeoutMs: e.TOKEN_ENDPOINT_TIMEOUT_MS,
     maxRetryAfterSeconds: e.MAX_RETRY_AFTER_SECONDS,
     dataverseRejectionCooldownSeconds: e.DATAVERSE_REJECTION_COOLDOWN_SECONDS,
+    webhookSecretOverlapSeconds: e.WEBHOOK_SECRET_OVERLAP_SECONDS,
+    webhookMaxEndpointsPerKey: e.WEBHOOK_MAX_ENDPOINTS_PER_KEY,
     allowInsecureLoopback: loopback,
     idpProfile: e.IDP_PROFILE,
     resourceIndicator: checkResourceIndicator(e.RESOURCE_INDICATOR),

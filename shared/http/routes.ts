@@ -15,6 +15,7 @@ export type FunctionName =
   | 'connect-environment'
   | 'admin-consent'
   | 'connections'
+  | 'webhooks'
   | 'environments'
   | 'openapi';
 
@@ -83,6 +84,17 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       { method: 'DELETE', path: '/connections/{connectionId}' },
     ],
     timeoutSeconds: 29,
+    memoryMb: 256,
+  },
+  {
+    name: 'webhooks',
+    routes: [
+      { method: 'POST', path: '/webhooks' },
+      { method: 'GET', path: '/webhooks' },
+      { method: 'DELETE', path: '/webhooks/{webhookId}' },
+      { method: 'POST', path: '/webhooks/{webhookId}/rotate-secret' },
+    ],
+    timeoutSeconds: 5,
     memoryMb: 256,
   },
   {

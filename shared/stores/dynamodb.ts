@@ -75,7 +75,7 @@ function bin(item: Item, name: string): Uint8Array {
 const optStr = (item: Item, name: string) => item[name]?.S;
 
 /** Runs a DynamoDB call; conditional failures come back as `false`, other failures as StoreUnavailableError. */
-async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
+export async function attempt<T>(call: () => Promise<T>): Promise<T | false> {
   try {
     return await call();
   } catch (err) {
@@ -324,7 +324,7 @@ export class DynamoApiKeyStore implements ApiKeyStore {
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
     );
     const item = out === false ? undefined : out.Item;
-    if (!item) return undefined;
+    if (!item || item.kind !== undefined) return undefined;
     const key = toApiKey(item);
     return key.revokedAt === undefined ? key : undefined;
   }
@@ -356,7 +356,8 @@ export class DynamoApiKeyStore implements ApiKeyStore {
         this.client.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, ConsistentRead: true })),
       );
       if (out === false) break;
-      keys.push(...(out.Items ?? []).map(toApiKey));
+      // Other kinds of item share the table (webhook endpoints): only key items have no `kind`.
+      keys.push(...(out.Items ?? []).filter((item) => item.kind === undefined).map(toApiKey));
       start = out.LastEvaluatedKey;
     } while (start);
     return keys.sort((a, b) => a.createdAt - b.createdAt);

@@ -14,7 +14,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
+import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
 import { bundleHandler, LAMBDA_BUNDLE } from '../../infra/bundling.ts';
 import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
@@ -44,6 +44,11 @@ const SECRET_NAME = 'dynamics-auth/client-secret';
 const SESSION_TOKEN_CONTEXT = {
   StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },
   'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'session'] },
+};
+/** ... and the context of webhook signing secrets (shared/webhooks/secrets.ts), for the webhooks role only. */
+const WEBHOOK_SECRET_CONTEXT = {
+  StringEquals: { 'kms:EncryptionContext:purpose': WEBHOOK_SECRET_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'owner', 'endpoint'] },
 };
 
 let stack: DynamicsAuthStack;
@@ -82,12 +87,12 @@ beforeAll(() => {
 const fnProps = (name: Fn): Json => resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties;
 
 describe('routes', () => {
-  it('has exactly the twenty routes of the fourteen functions, each function its own Lambda', () => {
+  it('has exactly the twenty-four routes of the fifteen functions, each function its own Lambda', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
     expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual([...ROUTE_KEYS].sort());
-    expect(ROUTE_KEYS).toHaveLength(20);
-    template.resourceCountIs('AWS::Lambda::Function', 14);
-    expect(new Set(Object.values(fns)).size).toBe(14);
+    expect(ROUTE_KEYS).toHaveLength(24);
+    template.resourceCountIs('AWS::Lambda::Function', 15);
+    expect(new Set(Object.values(fns)).size).toBe(15);
     for (const name of FN_NAMES) {
       expect(fns[name]).toBe(stack.resolve(stack.service.functions[name].functionArn)['Fn::GetAtt'][0]);
     }
@@ -104,7 +109,7 @@ describe('routes', () => {
 
   it('each route has its own invoke permission, scoped to that route', () => {
     const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission'));
-    expect(permissions).toHaveLength(20);
+    expect(permissions).toHaveLength(24);
     for (const name of FN_NAMES) {
       const sourceArns = permissions
         .filter((p) => refId(p.Properties.FunctionName) === fns[name])
@@ -252,7 +257,14 @@ describe('key', () => {
       if (dataPlane.length > 0) {
         expect(s.Effect).toBe('Allow');
         expect(JSON.stringify(s.Principal)).not.toMatch(/:root|"\*"/);
-        expect(s.Condition).toEqual(SESSION_TOKEN_CONTEXT);
+        if (s.Sid === 'WebhookSecretSealingForWebhooks') {
+          // Only the webhooks role, only to seal, only under the webhook-secret context.
+          expect(refId(s.Principal.AWS)).toBe(roleOf(template, fns.webhooks));
+          expect(s.Action).toBe('kms:GenerateDataKey');
+          expect(s.Condition).toEqual(WEBHOOK_SECRET_CONTEXT);
+        } else {
+          expect(s.Condition).toEqual(SESSION_TOKEN_CONTEXT);
+        }
       } else if (s.Effect === 'Allow') {
         expect(JSON.stringify(s.Principal)).toMatch(/:root/);
       }
@@ -302,6 +314,8 @@ describe('IAM', () => {
     connections: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
     // Refreshes the discovery token and caches the environment list on the session.
     environments: ['dynamodb:GetItem on apiKeys', ...SESSION_RW, ...ENVELOPE],
+    // Reads and writes the key's endpoints item; seals webhook secrets (their own KMS context).
+    webhooks: ['dynamodb:GetItem on apiKeys', 'dynamodb:PutItem on apiKeys', 'kms:GenerateDataKey on key'],
     openapi: [],
   };
   const SECRET_READERS: Fn[] = ['callback', 'refresh', 'proxy', 'connections', 'environments'];
@@ -322,7 +336,7 @@ describe('IAM', () => {
           grants.push(`${action} on ${byId[refId(resource)!] ?? refId(resource)}`);
         }
         if (action.startsWith('kms:')) {
-          expect(s.Condition).toEqual(SESSION_TOKEN_CONTEXT);
+          expect(s.Condition).toEqual(name === 'webhooks' ? WEBHOOK_SECRET_CONTEXT : SESSION_TOKEN_CONTEXT);
         }
       }
     }
@@ -383,6 +397,7 @@ describe('functions', () => {
     'connect-environment': [256, 5],
     connections: [256, 29],
     environments: [256, 29],
+    webhooks: [256, 5],
     openapi: [128, 5],
   };
 
@@ -399,7 +414,7 @@ describe('functions', () => {
 
   it('every function gets its own log group', () => {
     const groups = FN_NAMES.map((n) => refId(fnProps(n).LoggingConfig.LogGroup));
-    expect(new Set(groups).size).toBe(14);
+    expect(new Set(groups).size).toBe(15);
   });
 
   it.each(FN_NAMES)('%s: environment is the contract', (name) => {
@@ -468,8 +483,8 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  it('32 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 14 * 2 + 1 + 3);
+  it('34 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 15 * 2 + 1 + 3);
     const ids = stack.service.alarms.map((a) => refId(stack.resolve(a.alarmArn))!);
     expect(ids.sort()).toEqual(Object.keys(alarms()).sort());
   });
@@ -518,7 +533,7 @@ describe('alarms', () => {
   const TABLE_OPERATIONS: Record<keyof typeof tableIds, string[]> = {
     pendingLogins: ['DeleteItem', 'GetItem', 'PutItem'],
     sessions: ['DeleteItem', 'GetItem', 'PutItem', 'UpdateItem'],
-    apiKeys: ['GetItem'],
+    apiKeys: ['GetItem', 'PutItem'],
   };
 
   it.each(Object.keys(TABLE_OPERATIONS) as (keyof typeof tableIds)[])(
@@ -628,7 +643,7 @@ describe('cdk-nag (AwsSolutions)', () => {
         }
       }
     }
-    expect(acks).toHaveLength(20);
+    expect(acks).toHaveLength(24);
     expect(acks.sort()).toEqual(
       ROUTE_KEYS.map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`)
         .sort(),

@@ -51,6 +51,7 @@ export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
     'DELETE /connections/{connectionId}',
   ],
   environments: ['GET /auth/environments', 'POST /auth/environment'],
+  webhooks: ['POST /webhooks', 'GET /webhooks', 'DELETE /webhooks/{webhookId}', 'POST /webhooks/{webhookId}/rotate-secret'],
   openapi: ['GET /openapi.json'],
 };
 export type Fn = FunctionName;

@@ -18,6 +18,8 @@ describe('configuration', () => {
     expect(config.refreshSkewSeconds).toBe(120);
     expect(config.dataverseRejectionCooldownSeconds).toBe(600);
     expect(config.allowInsecureLoopback).toBe(false);
+    expect(config.webhookSecretOverlapSeconds).toBe(24 * 3600);
+    expect(config.webhookMaxEndpointsPerKey).toBe(10);
   });
 
   it.each([
@@ -28,6 +30,8 @@ describe('configuration', () => {
     [{ ALLOWED_RETURN_URLS: 'https://a.example/?x=1' }, /ALLOWED_RETURN_URLS/],
     [{ ALLOWED_RETURN_URLS: 'http://evil.example' }, /ALLOWED_RETURN_URLS.*https/],
     [{ SESSION_TTL_SECONDS: 'soon' }, /SESSION_TTL_SECONDS/],
+    [{ WEBHOOK_MAX_ENDPOINTS_PER_KEY: '0' }, /WEBHOOK_MAX_ENDPOINTS_PER_KEY must be at least 1/],
+    [{ WEBHOOK_SECRET_OVERLAP_SECONDS: String(8 * 24 * 3600) }, /WEBHOOK_SECRET_OVERLAP_SECONDS must be at most 604800/],
     [{ CLIENT_SECRET: 's', CLIENT_SECRET_ARN: 'arn' }, /not both/],
     [{ DATAVERSE_REJECTION_COOLDOWN_SECONDS: '30' }, /DATAVERSE_REJECTION_COOLDOWN_SECONDS must be at least 60/],
     [{ IDP_PROFILE: 'adfs' }, /IDP_PROFILE must be entra or standard/],
