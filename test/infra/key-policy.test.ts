@@ -5,7 +5,8 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
+import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
+import { WEBHOOK_SECRET_CONTEXT } from '../../infra/webhooks.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   asArray,
@@ -78,20 +79,32 @@ describe('token key policy', () => {
 
   it('grants data-key use only to the function roles that need it, each its own operations, under the encryption context', () => {
     const uses = new Map<string, string[]>();
+    const secretUses = new Map<string, string[]>();
     for (const s of statements.filter((st) => st.Effect === 'Allow')) {
       const dataPlane = asArray<string>(s.Action).filter((a) => DATA_PLANE.test(a));
       if (dataPlane.length === 0) continue;
       // One named role per statement, as its ARN (never the root, never "*").
       const arn = s.Principal.AWS;
       expect(arn['Fn::GetAtt']?.[1], JSON.stringify(s.Principal)).toBe('Arn');
-      expect(s.Condition).toEqual(CONTEXT_CONDITION);
       expect(s.Resource).toBe('*');
-      uses.set(refId(arn)!, [...(uses.get(refId(arn)!) ?? []), ...dataPlane]);
+      // Session tokens under their context; webhook signing secrets under theirs, which opens no token.
+      const isSecretUse = s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === WEBHOOK_SECRET_PURPOSE;
+      expect(s.Condition).toEqual(isSecretUse ? WEBHOOK_SECRET_CONTEXT : CONTEXT_CONDITION);
+      const target = isSecretUse ? secretUses : uses;
+      target.set(refId(arn)!, [...(target.get(refId(arn)!) ?? []), ...dataPlane]);
     }
     const expected = new Map(
       FN_NAMES.filter((n) => KEY_USE[n]).map((n) => [roleOf(template, fns[n]), [...KEY_USE[n]!].sort()]),
     );
     expect(new Map([...uses].map(([role, actions]) => [role, actions.sort()]))).toEqual(expected);
+    // Registration seals webhook secrets; the webhook delivery function only opens them.
+    const deliveryRole = refId(stack.resolve(stack.service.webhooks!.delivery.role!.roleArn))!;
+    expect(secretUses).toEqual(
+      new Map([
+        [roleOf(template, fns.webhooks), ['kms:GenerateDataKey']],
+        [deliveryRole, ['kms:Decrypt']],
+      ]),
+    );
   });
 
   it('explicitly denies kms:CreateGrant to every principal', () => {

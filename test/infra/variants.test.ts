@@ -163,10 +163,10 @@ describe('alarmEmail: alarms notify an SNS topic with an email subscription', ()
     expect(template.toJSON().Outputs.AlarmTopicArn.Value).toEqual({ Ref: topicId });
   });
 
-  it('every alarm (all 33, with the webhook dead-letter alarm) notifies the topic, on ALARM only', () => {
+  it('every alarm (all 35, with the webhook dead-letter alarm) notifies the topic, on ALARM only', () => {
     const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(33);
-    expect(emailStack.service.alarms).toHaveLength(33);
+    expect(alarms).toHaveLength(35);
+    expect(emailStack.service.alarms).toHaveLength(35);
     for (const a of alarms) {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(a.Properties.OKActions).toBeUndefined();
@@ -215,7 +215,7 @@ describe('alarmEmail: alarms notify an SNS topic with an email subscription', ()
       expect(s.alarmTopic).toBeUndefined();
       const t = Template.fromStack(s);
       t.resourceCountIs('AWS::SNS::Topic', 0);
-      t.resourceCountIs('AWS::CloudWatch::Alarm', 33);
+      t.resourceCountIs('AWS::CloudWatch::Alarm', 35);
       expect(Object.keys(t.toJSON().Outputs)).not.toContain('AlarmTopicArn');
     }
   });
@@ -245,19 +245,19 @@ describe('two independent services in one stack', () => {
   it('synthesizes two of everything', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
     template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
-    template.resourceCountIs('AWS::ApiGatewayV2::Route', 40);
-    // 14 route functions and the two webhook functions, per service.
-    template.resourceCountIs('AWS::Lambda::Function', 32);
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 48);
+    // 15 route functions and the two webhook delivery functions, per service.
+    template.resourceCountIs('AWS::Lambda::Function', 34);
     template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.resourceCountIs('AWS::KMS::Key', 2);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 66);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 70);
   });
 
   it('alarm names stay unique: each carries its service’s construct id', () => {
     const names = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
-    expect(new Set(names).size).toBe(66);
-    expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(33);
-    expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(33);
+    expect(new Set(names).size).toBe(70);
+    expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(35);
+    expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(35);
   });
 
   it('each service only touches its own tables, key and secret', () => {

@@ -129,7 +129,7 @@ describe('webhook delivery infrastructure', () => {
 
   it('alarms on dead letters through the alarm topic, whose policy names the alarm', () => {
     const alarms = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(([, a]) =>
-      String(a.Properties.AlarmName).includes('webhook'),
+      String(a.Properties.AlarmName).endsWith('webhook-dead-letters'),
     );
     expect(alarms).toHaveLength(1);
     const [alarmId, alarm] = alarms[0]!;
