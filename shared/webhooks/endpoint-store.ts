@@ -11,7 +11,7 @@ export const WEBHOOK_ENDPOINTS_KIND = 'webhook-endpoints';
 /** Item id of an owner's endpoints; never a key hash (those are 43 base64url characters, no `#`). */
 export const webhookEndpointsItemId = (ownerKeyId: string) => `webhooks#${ownerKeyId}`;
 
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 8;
 
 /**
  * An API key's webhook endpoints as ONE item in the API keys table (no new table): the endpoint cap

@@ -25,7 +25,7 @@ export interface SenderDeps {
    */
   allowAddress?(ip: string): boolean;
   nowSec(): number;
-  /** Whole attempt (connect, send, response headers); default 5 s. */
+  /** Whole attempt (DNS, connect, send, response headers); default 5 s. */
   timeoutMs?: number;
 }
 
@@ -61,12 +61,14 @@ export async function sendWebhook(url: string, secrets: string[], event: Webhook
   if (!secure && !(target.protocol === 'http:' && deps.allowAddress)) return done({ ok: false, error: 'not_https', retryable: false });
 
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
-  let addresses: string[];
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
+  let addresses: string[] | 'timeout';
   try {
-    addresses = isIP(host) ? [host] : await deps.resolve(host);
+    addresses = isIP(host) ? [host] : await withTimeout(deps.resolve(host), timeoutMs);
   } catch {
     return done({ ok: false, error: 'network', retryable: true });
   }
+  if (addresses === 'timeout') return done({ ok: false, error: 'timeout', retryable: true });
   if (addresses.length === 0) return done({ ok: false, error: 'network', retryable: true });
   const allowed = (ip: string) => isPublicAddress(ip) || deps.allowAddress?.(ip) === true;
   if (!addresses.every(allowed)) return done({ ok: false, error: 'refused_address', retryable: false });
@@ -81,12 +83,20 @@ export async function sendWebhook(url: string, secrets: string[], event: Webhook
     'user-agent': 'dynamics-auth-webhooks/1',
     ...signatureHeaders(secrets, event.id, deps.nowSec(), body),
   };
-  const outcome = await post(target, secure, host, addresses[0]!, headers, body, deps.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS);
+  const remainingMs = Math.max(1, timeoutMs - (performance.now() - started));
+  const outcome = await post(target, secure, host, addresses[0]!, headers, body, remainingMs);
   if (outcome.kind === 'error') return done({ ok: false, error: outcome.error, retryable: true });
   const status = outcome.status;
   if (status >= 200 && status < 300) return done({ ok: true, status, retryable: false });
   if (status >= 300 && status < 400) return done({ ok: false, status, error: 'redirect', retryable: false });
   return done({ ok: false, status, error: 'http_status', retryable: isRetryableStatus(status) });
+}
+
+/** The promise's value, or 'timeout' when it takes longer than `ms` (a slow resolver counts against the budget). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 type PostOutcome = { kind: 'status'; status: number } | { kind: 'error'; error: 'timeout' | 'network' };

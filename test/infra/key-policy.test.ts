@@ -6,7 +6,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
-import { WEBHOOK_SECRET_CONTEXT } from '../../infra/webhooks.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import {
   asArray,
@@ -34,6 +33,12 @@ const KEY_USE: Partial<Record<Fn, string[]>> = {
 const CONTEXT_CONDITION = {
   StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },
   'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'session'] },
+};
+/** The webhooks function seals webhook signing secrets, under their own context only (infra/webhooks.ts). */
+const WEBHOOK_KEY_USE: Partial<Record<Fn, string[]>> = { webhooks: ['kms:GenerateDataKey'] };
+const WEBHOOK_CONTEXT_CONDITION = {
+  StringEquals: { 'kms:EncryptionContext:purpose': WEBHOOK_SECRET_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'owner', 'endpoint'] },
 };
 
 let stack: DynamicsAuthStack;
@@ -79,7 +84,7 @@ describe('token key policy', () => {
 
   it('grants data-key use only to the function roles that need it, each its own operations, under the encryption context', () => {
     const uses = new Map<string, string[]>();
-    const secretUses = new Map<string, string[]>();
+    const webhookUses = new Map<string, string[]>();
     for (const s of statements.filter((st) => st.Effect === 'Allow')) {
       const dataPlane = asArray<string>(s.Action).filter((a) => DATA_PLANE.test(a));
       if (dataPlane.length === 0) continue;
@@ -87,24 +92,18 @@ describe('token key policy', () => {
       const arn = s.Principal.AWS;
       expect(arn['Fn::GetAtt']?.[1], JSON.stringify(s.Principal)).toBe('Arn');
       expect(s.Resource).toBe('*');
-      // Session tokens under their context; webhook signing secrets under theirs, which opens no token.
-      const isSecretUse = s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === WEBHOOK_SECRET_PURPOSE;
-      expect(s.Condition).toEqual(isSecretUse ? WEBHOOK_SECRET_CONTEXT : CONTEXT_CONDITION);
-      const target = isSecretUse ? secretUses : uses;
-      target.set(refId(arn)!, [...(target.get(refId(arn)!) ?? []), ...dataPlane]);
+      // Each statement is for session tokens or for webhook secrets, never both or neither.
+      const byPurpose = s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === WEBHOOK_SECRET_PURPOSE ? webhookUses : uses;
+      expect(s.Condition).toEqual(byPurpose === uses ? CONTEXT_CONDITION : WEBHOOK_CONTEXT_CONDITION);
+      byPurpose.set(refId(arn)!, [...(byPurpose.get(refId(arn)!) ?? []), ...dataPlane]);
     }
-    const expected = new Map(
-      FN_NAMES.filter((n) => KEY_USE[n]).map((n) => [roleOf(template, fns[n]), [...KEY_USE[n]!].sort()]),
-    );
-    expect(new Map([...uses].map(([role, actions]) => [role, actions.sort()]))).toEqual(expected);
-    // Registration seals webhook secrets; the webhook delivery function only opens them.
+    const expected = (use: Partial<Record<Fn, string[]>>) =>
+      new Map(FN_NAMES.filter((n) => use[n]).map((n) => [roleOf(template, fns[n]), [...use[n]!].sort()]));
+    const sorted = (m: Map<string, string[]>) => new Map([...m].map(([role, actions]) => [role, actions.sort()]));
+    expect(sorted(uses)).toEqual(expected(KEY_USE));
+    // The webhook delivery function only opens secrets (infra/webhook-delivery.ts).
     const deliveryRole = refId(stack.resolve(stack.service.webhooks!.delivery.role!.roleArn))!;
-    expect(secretUses).toEqual(
-      new Map([
-        [roleOf(template, fns.webhooks), ['kms:GenerateDataKey']],
-        [deliveryRole, ['kms:Decrypt']],
-      ]),
-    );
+    expect(sorted(webhookUses)).toEqual(new Map([...expected(WEBHOOK_KEY_USE), [deliveryRole, ['kms:Decrypt']]]));
   });
 
   it('explicitly denies kms:CreateGrant to every principal', () => {

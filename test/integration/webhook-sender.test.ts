@@ -186,6 +186,12 @@ describe('webhook sender: SSRF refusals', () => {
     expect(received.map((r) => r.headers.host)).toEqual([`rebind.invalid:${port}`]);
   });
 
+  it('a resolver slower than the timeout is a retryable timeout', async () => {
+    const never = () => new Promise<string[]>(() => undefined);
+    const result = await sendWebhook('https://hooks.example.com/in', [secret], event, { ...noAllowance(never), timeoutMs: 200 });
+    expect(result).toMatchObject({ ok: false, error: 'timeout', retryable: true });
+  });
+
   it('a resolver failure is a retryable network failure', async () => {
     const result = await sendWebhook('https://hooks.example.com/in', [secret], event, noAllowance(async () => Promise.reject(new Error('ENOTFOUND'))));
     expect(result).toMatchObject({ ok: false, error: 'network', retryable: true });

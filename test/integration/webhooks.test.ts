@@ -137,6 +137,14 @@ describe('webhook endpoint registration', () => {
     expect((await call(beta.key, 'GET', '/webhooks')).json().webhooks).toHaveLength(3);
   });
 
+  it('concurrent registrations lose none and never pass the cap', async () => {
+    const gamma = await createKey('gamma backend');
+    const answers = await Promise.all([0, 1, 2, 3].map((i) => call(gamma.key, 'POST', '/webhooks', { url: `https://hooks.example.com/c${i}` })));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 201, 409]);
+    const listed = (await call(gamma.key, 'GET', '/webhooks')).json().webhooks as { id: string }[];
+    expect(listed.map((w) => w.id).sort()).toEqual(answers.filter((a) => a.status === 201).map((a) => a.json().id).sort());
+  });
+
   it('deletes: 204, then gone (404 on a second delete); a malformed id is not found', async () => {
     const [first] = (await call(beta.key, 'GET', '/webhooks')).json().webhooks as { id: string }[];
     const deleted = await call(beta.key, 'DELETE', `/webhooks/${first!.id}`);
