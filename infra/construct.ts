@@ -630,6 +630,12 @@ export class DynamicsAuthService extends Construct {
    * key, its owner adds them (the stack outputs them as `TokenKeyPolicyStatements`).
    */
   readonly keyPolicyStatements: readonly PolicyStatement[];
+  /**
+   * The key-policy statements for webhook signing secrets (their own encryption context; see
+   * infra/webhooks.ts): like `keyPolicyStatements`, part of the created key's policy, output as
+   * `WebhookKeyPolicyStatements` for an existing key, and in each replica key's policy.
+   */
+  readonly webhookKeyPolicyStatements: PolicyStatement[] = [];
   readonly functions: Readonly<Record<FunctionName, LambdaFunction>>;
   readonly accessLogs: LogGroup;
   readonly clientSecret?: ISecret;
@@ -953,7 +959,9 @@ export class DynamicsAuthService extends Construct {
     }
     this.keyPolicyStatements = keyPolicyStatements;
     // Registration seals new webhook secrets under their own encryption context (infra/webhooks.ts).
-    grantWebhookSecretKeyUse(this.key, this.functions.webhooks.role!, ['kms:GenerateDataKey'], 'WebhookSecretSealingForWebhooks');
+    this.webhookKeyPolicyStatements.push(
+      grantWebhookSecretKeyUse(this.key, this.functions.webhooks.role!, ['kms:GenerateDataKey'], 'WebhookSecretSealingForWebhooks'),
+    );
     this.throttleRoutes(props);
 
     // ---- Alarms --------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ export class DynamicsAuthRegionStack extends Stack {
         keyAdministrationStatement(KEY_ADMIN_ACTIONS),
         new PolicyStatement({ sid: 'DenyGrants', effect: Effect.DENY, principals: [new AnyPrincipal()], actions: ['kms:CreateGrant'], resources: ['*'] }),
         ...this.service.keyPolicyStatements,
+        ...this.service.webhookKeyPolicyStatements,
       ],
     });
   }

@@ -79,6 +79,10 @@ export class DynamicsAuthStack extends Stack {
         description: "Statements to add to the existing key's policy so the functions can use it",
         value: this.toJsonString(this.service.keyPolicyStatements.map((st) => st.toStatementJson())),
       });
+      new CfnOutput(this, 'WebhookKeyPolicyStatements', {
+        description: "Statements to add to the existing key's policy so webhook secrets can be sealed and opened",
+        value: this.toJsonString(this.service.webhookKeyPolicyStatements.map((st) => st.toStatementJson())),
+      });
     }
     if (this.service.domainName) {
       new CfnOutput(this, 'CustomDomainTarget', {
