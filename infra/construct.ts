@@ -27,7 +27,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { Certificate, type ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Alarm, ComparisonOperator, type Dashboard, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { AttributeType, BillingMode, type ITable, Operation, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, type ITable, Operation, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
   AnyPrincipal,
   ArnPrincipal,
@@ -55,6 +55,7 @@ import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
 import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
 import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
 import { ClientAssertionKey, type ClientCertificateProps } from './client-assertion-key.ts';
+import { WebhookDelivery } from './webhook-delivery.ts';
 
 export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
 export const DEFAULT_THROTTLE_RATE = 50;
@@ -661,6 +662,8 @@ export class DynamicsAuthService extends Construct {
   readonly alarms: readonly Alarm[];
   /** The CloudWatch dashboard of the service (docs/operations.md). */
   dashboard!: Dashboard;
+  /** Webhook delivery (queues, outbox processor, delivery function), when the Sessions table is this construct's. */
+  readonly webhooks?: WebhookDelivery;
 
   constructor(scope: Construct, id: string, props: DynamicsAuthServiceProps) {
     super(scope, id);
@@ -673,6 +676,8 @@ export class DynamicsAuthService extends Construct {
     const table = (def: TableDefinition, retain: boolean, existingName: string | undefined): ITable => {
       if (existingName !== undefined) return Table.fromTableName(this, def.logicalName, existingName);
       const created = new Table(this, def.logicalName, {
+        // The Sessions stream is the webhook outbox (infra/webhook-delivery.ts).
+        ...(def === SESSIONS_TABLE ? { stream: StreamViewType.NEW_AND_OLD_IMAGES } : {}),
         partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
         billingMode: BillingMode.PAY_PER_REQUEST,
         timeToLiveAttribute: def.ttlAttribute,
@@ -954,6 +959,14 @@ export class DynamicsAuthService extends Construct {
       }
     }
     this.functions = functions as Record<FunctionName, LambdaFunction>;
+    // Webhooks need the Sessions stream: wired when this construct owns the table (docs/webhook-delivery.md).
+    if (this.tables.sessions.tableStreamArn) {
+      this.webhooks = new WebhookDelivery(this, 'Webhooks', {
+        ...this.tables, key: this.key, projectRoot, runtime: LAMBDA_RUNTIME, logRetention, environment,
+        alarmNamePrefix: [Stack.of(this).stackName, ...this.node.scopes.slice(this.node.scopes.indexOf(Stack.of(this)) + 1).map((c) => c.node.id)].join('-'),
+      });
+      keyPolicyStatements.push(...this.webhooks.keyPolicyStatements);
+    }
     this.keyPolicyStatements = keyPolicyStatements;
     // Registration seals new webhook secrets under their own encryption context (infra/webhooks.ts).
     this.webhookKeyPolicyStatements.push(
@@ -1094,6 +1107,11 @@ export class DynamicsAuthService extends Construct {
       );
     }
 
+    // Webhook delivery's dead-letter alarm (infra/webhook-delivery.ts) shares the topic and its policy.
+    for (const a of this.webhooks?.alarms ?? []) {
+      if (action) a.addAlarmAction(action);
+      alarms.push(a);
+    }
     // Rate alarms (with OK notifications) and the dashboard: infra/observability.ts.
     const observed = { ...props, namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, serviceName: props.serviceName ?? DEFAULT_SERVICE_NAME, functions: this.functions, stage: this.stage, namePrefix: namePrefixOf(this), topic };
     alarms.push(...createRateAlarms(this, observed));

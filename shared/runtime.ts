@@ -20,8 +20,10 @@ import {
   DynamoSessionStore,
 } from './stores/dynamodb.ts';
 import type { ApiKeyStore, ConnectSessionStore, HandoffStore, PendingLoginStore, SessionStore } from './stores/model.ts';
+import { isConnectionRecord } from './webhooks/connection-events.ts';
 import { DynamoWebhookEndpointStore } from './webhooks/endpoint-store.ts';
 import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
+import { attachChangeFeed, type ChangeListener } from './webhooks/local-change-feed.ts';
 
 /**
  * Everything a handler needs, built once per process from configuration. AWS or local stand-ins
@@ -63,6 +65,8 @@ export interface ServiceOverrides {
   refresher?: RefresherOptions;
   metrics?: MetricsPort;
   now?: () => number;
+  /** Local mode: where connection changes of the Sessions table go (the stand-in for its stream). */
+  changeFeed?: ChangeListener;
 }
 
 function keyProviderFor(config: Config, metrics: MetricsPort): KeyProvider {
@@ -75,6 +79,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const now = overrides.now ?? Date.now;
   const metrics = overrides.metrics ?? processMetrics();
   const dynamo = overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint });
+  if (overrides.changeFeed) attachChangeFeed(dynamo, config.sessionsTable, overrides.changeFeed, isConnectionRecord);
   const pendingLogins = overrides.pendingLogins ?? new DynamoPendingLoginStore(dynamo, config.pendingLoginsTable);
   const sessions =
     overrides.sessions ?? new DynamoSessionStore(dynamo, config.sessionsTable, config.sessionIdleTimeoutSeconds);
@@ -118,6 +123,13 @@ let processServices: Services | undefined;
 
 /** The process-wide services, from the environment (Lambda and the local server). */
 export function getServices(): Services {
-  processServices ??= createServices(loadConfig());
+  if (processServices) return processServices;
+  const config = loadConfig();
+  // Local mode has no DynamoDB Streams: a change feed drives the webhook outbox (docs/webhook-delivery.md).
+  // Imported on use, so no Lambda bundle carries the local pipeline.
+  const changeFeed: ChangeListener | undefined = config.dynamodbEndpoint
+    ? async (record) => (await import('./webhooks/local-outbox.ts')).onLocalConnectionChange(record, config, () => processServices!)
+    : undefined;
+  processServices = createServices(config, changeFeed ? { changeFeed } : {});
   return processServices;
 }

@@ -3,6 +3,7 @@
  *   npm run admin -- keys create --name "Contoso sync" [--allow-impersonation]   prints the key once
  *   npm run admin -- keys list
  *   npm run admin -- keys revoke <keyId>
+ *   npm run admin -- webhooks deliveries [--limit 50]   recent delivery attempts (ids, status; no secrets)
  * Uses API_KEYS_TABLE (default ApiKeys) in the AWS account and region of the environment's
  * credentials, or DYNAMODB_ENDPOINT (e.g. the endpoint `npm start` prints) in local mode.
  * Certificate credentials for the app registration: see tools/cert.ts (`admin cert create …`).
@@ -12,14 +13,16 @@ import { generateApiKey } from '../shared/auth/api-keys.ts';
 import { certCommand } from './cert.ts';
 import { defaultSessionsTable, revokeCommand, revokeUsage } from './revoke.ts';
 import { createDynamoClient, DynamoApiKeyStore } from '../shared/stores/dynamodb.ts';
+import { deliveriesCommand } from './webhook-deliveries.ts';
 
 const usage =
-  'usage: admin keys create --name <name> [--allow-impersonation] | keys list | keys revoke <keyId> | cert create --key <kms key> --subject "CN=<name>" [--days 365] [--out cert.pem]\n' +
+  'usage: admin keys create --name <name> [--allow-impersonation] | keys list | keys revoke <keyId> | webhooks deliveries [--limit N] | cert create --key <kms key> --subject "CN=<name>" [--days 365] [--out cert.pem]\n' +
   revokeUsage;
 
 async function main(args: string[]): Promise<number> {
   const [group, command, ...rest] = args;
   if (group === 'cert') return certCommand(args.slice(1));
+  if (group === 'webhooks' && command === 'deliveries') return deliveriesCommand(rest);
   if (group === 'sessions' || group === 'connections') {
     const client = createDynamoClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
     try {

@@ -31,6 +31,7 @@ import {
 } from './model.ts';
 import { ownerCondition } from './revocation.ts';
 import { SESSIONS_BY_TENANT_INDEX, tenantKey } from './tables.ts';
+import type { ConnectionEventKind } from '../webhooks/connection-events.ts';
 
 type Item = Record<string, AttributeValue>;
 
@@ -474,15 +475,24 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   async putConnection(session: Session): Promise<void> {
-    await attempt(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: fromSession(session) })));
+    // The outbox entry (shared/webhooks/outbox.ts) is part of the same PutItem: the stream carries both.
+    const item = { ...fromSession(session), ...connectionEvent('connected', session.version) };
+    await attempt(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item })));
   }
 
   async markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void> {
     await this.update(
       id,
-      'SET connStatus = :failed, lastError = :reason, failedAt = :now REMOVE leaseId, leaseUntil',
+      'SET connStatus = :failed, lastError = :reason, failedAt = :now, connEvent = :event, connEventVersion = :now REMOVE leaseId, leaseUntil',
       'attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease',
-      { ':failed': s('failed'), ':reason': s(reason), ':now': n(nowMs), ':v': n(version), ':lease': s(leaseId) },
+      {
+        ':failed': s('failed'),
+        ':reason': s(reason),
+        ':now': n(nowMs),
+        ':event': s('failed' satisfies ConnectionEventKind),
+        ':v': n(version),
+        ':lease': s(leaseId),
+      },
     );
   }
 
@@ -618,6 +628,15 @@ export class DynamoSessionStore implements SessionStore {
     );
     return out !== false && out.Attributes !== undefined;
   }
+}
+
+/**
+ * The outbox attributes of a connection row: which life-cycle change its last event-worthy write
+ * was, and a version that grows with each such write. Other writes (rotation, lease, cool-down)
+ * leave them as they are, so a stream record whose `connEventVersion` did not move is no event.
+ */
+function connectionEvent(kind: ConnectionEventKind, eventVersion: number): Item {
+  return { connEvent: s(kind), connEventVersion: n(eventVersion) };
 }
 
 function fromSession(session: Session): Item {

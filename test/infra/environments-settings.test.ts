@@ -35,7 +35,8 @@ beforeAll(() => {
 describe('multi-environment settings (CDK)', () => {
   it('passes ENTRA_CLOUD, DISCOVERY_URL and DATAVERSE_HOSTS, and neither DYNAMICS_URL nor a commercial ENTRA_AUTHORITY, when dynamicsUrl is unset', () => {
     const all = environments(multi);
-    expect(all.length).toBe(15);
+    // 15 route functions and the two webhook delivery functions.
+    expect(all.length).toBe(17);
     for (const env of all) {
       expect(env).toMatchObject({
         ENTRA_CLOUD: 'usg',

@@ -91,7 +91,8 @@ describe('routes', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
     expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual([...ROUTE_KEYS].sort());
     expect(ROUTE_KEYS).toHaveLength(24);
-    template.resourceCountIs('AWS::Lambda::Function', 15);
+    // And the two webhook delivery functions (outbox processor, delivery), which serve no route.
+    template.resourceCountIs('AWS::Lambda::Function', 15 + 2);
     expect(new Set(Object.values(fns)).size).toBe(15);
     for (const name of FN_NAMES) {
       expect(fns[name]).toBe(stack.resolve(stack.service.functions[name].functionArn)['Fn::GetAtt'][0]);
@@ -270,6 +271,11 @@ describe('key', () => {
           // Only the webhooks role, only to seal, only under the webhook-secret context.
           expect(refId(s.Principal.AWS)).toBe(roleOf(template, fns.webhooks));
           expect(s.Action).toBe('kms:GenerateDataKey');
+          expect(s.Condition).toEqual(WEBHOOK_SECRET_CONTEXT);
+        } else if (s.Sid === 'WebhookSecretOpeningForDelivery') {
+          // Only the webhook delivery role, only to open, only under the webhook-secret context.
+          expect(refId(s.Principal.AWS)).toBe(refId(stack.resolve(stack.service.webhooks!.delivery.role!.roleArn)));
+          expect(s.Action).toBe('kms:Decrypt');
           expect(s.Condition).toEqual(WEBHOOK_SECRET_CONTEXT);
         } else {
           expect(s.Condition).toEqual(SESSION_TOKEN_CONTEXT);
@@ -496,8 +502,8 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  it('37 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table, three rate alarms', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 15 * 2 + 1 + 3 + 3);
+  it('38 alarms: Errors and Throttles per function, the API 5xx, DynamoDB throttling per table, three rate alarms, the webhook dead-letter queue', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 15 * 2 + 1 + 3 + 3 + 1);
     const ids = stack.service.alarms.map((a) => refId(stack.resolve(a.alarmArn))!);
     expect(ids.sort()).toEqual(Object.keys(alarms()).sort());
   });
@@ -589,14 +595,22 @@ describe('alarms', () => {
 
   it('the table alarms cover every DynamoDB action any role holds on that table', () => {
     const byTable: Record<string, Set<string>> = {};
+    const streamReads = new Set<string>();
     for (const { statement } of allIamStatements(template)) {
       for (const action of asArray(statement.Action).filter((x) => x.startsWith('dynamodb:'))) {
-        for (const r of asArray(statement.Resource)) (byTable[refId(r)!] ??= new Set()).add(action.slice('dynamodb:'.length));
+        for (const r of asArray(statement.Resource)) {
+          // The Sessions stream (the webhook outbox) is read by the outbox processor: no table request.
+          if (r?.['Fn::GetAtt']?.[1] === 'StreamArn') streamReads.add(`${refId(r)} ${action}`);
+          else (byTable[refId(r)!] ??= new Set()).add(action.slice('dynamodb:'.length));
+        }
       }
     }
     for (const [key, ops] of Object.entries(TABLE_OPERATIONS)) {
       expect([...byTable[tableIds[key as keyof typeof tableIds]]!].sort()).toEqual(ops);
     }
+    expect([...streamReads].sort()).toEqual(
+      ['DescribeStream', 'GetRecords', 'GetShardIterator', 'ListStreams'].map((a) => `${tableIds.sessions} dynamodb:${a}`),
+    );
   });
 
   it('without an alarm topic: no actions on any alarm, no SNS resources', () => {

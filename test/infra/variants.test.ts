@@ -163,10 +163,10 @@ describe('alarmEmail: alarms notify an SNS topic with an email subscription', ()
     expect(template.toJSON().Outputs.AlarmTopicArn.Value).toEqual({ Ref: topicId });
   });
 
-  it('every alarm (all 37) notifies the topic on ALARM; the three rate alarms on OK too', () => {
+  it('every alarm (all 38) notifies the topic on ALARM; the three rate alarms on OK too', () => {
     const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(37);
-    expect(emailStack.service.alarms).toHaveLength(37);
+    expect(alarms).toHaveLength(38);
+    expect(emailStack.service.alarms).toHaveLength(38);
     const rate = /-(refresh-failure-ratio|proxy-latency-p99|api-5xx-ratio)$/;
     for (const a of alarms) {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
@@ -218,7 +218,7 @@ describe('alarmEmail: alarms notify an SNS topic with an email subscription', ()
       expect(s.alarmTopic).toBeUndefined();
       const t = Template.fromStack(s);
       t.resourceCountIs('AWS::SNS::Topic', 0);
-      t.resourceCountIs('AWS::CloudWatch::Alarm', 37);
+      t.resourceCountIs('AWS::CloudWatch::Alarm', 38);
       expect(Object.keys(t.toJSON().Outputs)).not.toContain('AlarmTopicArn');
     }
   });
@@ -249,17 +249,18 @@ describe('two independent services in one stack', () => {
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
     template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
     template.resourceCountIs('AWS::ApiGatewayV2::Route', 48);
-    template.resourceCountIs('AWS::Lambda::Function', 30);
+    // 15 route functions and the two webhook delivery functions, per service.
+    template.resourceCountIs('AWS::Lambda::Function', 34);
     template.resourceCountIs('AWS::DynamoDB::Table', 6);
     template.resourceCountIs('AWS::KMS::Key', 2);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 74);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 76);
   });
 
   it('alarm names stay unique: each carries its service’s construct id', () => {
     const names = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
-    expect(new Set(names).size).toBe(74);
-    expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(37);
-    expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(37);
+    expect(new Set(names).size).toBe(76);
+    expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(38);
+    expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(38);
   });
 
   it('each service only touches its own tables, key and secret', () => {
