@@ -76,7 +76,7 @@ beforeAll(async () => {
   });
   const recorder = recordingInvoker(stack, factories, log, { clientSecret: async () => TEST_CLIENT_SECRET });
   standard = { op, stack, ...recorder };
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   stopRecording?.();
