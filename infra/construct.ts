@@ -343,8 +343,9 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   },
   // UpdateItem: the sliding idle timeout records use (at most once per 5 minutes).
   session: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }, kms: [], clientSecret: false },
-  // Deletes the session by its id; never reads it.
-  logout: { dynamodb: { sessions: ['dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
+  // Reads the session, deletes it, and where the provider offers RFC 7009 revocation decrypts its
+  // refresh token and revokes it with client authentication (shared/auth/logout.ts).
+  logout: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] }, kms: ['kms:Decrypt'], clientSecret: true },
   // Redeems a native client's one-time handoff.
   token: { dynamodb: { pendingLogins: ['dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
   // Checks the backend's API key, then stores a connect session.

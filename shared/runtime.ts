@@ -58,6 +58,8 @@ export interface ServiceOverrides {
   sessions?: SessionStore;
   /** fetch used for the identity provider (discovery, JWKS, token endpoint). */
   idpFetch?: Fetch;
+  /** Reads the client secret instead of the configured value or Secrets Manager secret. */
+  clientSecret?: () => Promise<string | undefined>;
   /** Signs client assertions instead of the configured KMS key or key file. */
   clientAssertionSigner?: Signer;
   dataverseFetch?: Fetch;
@@ -95,7 +97,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     (entra ??= import('./oauth/client.ts').then(
       ({ EntraClient }) => new EntraClient(config, {
           fetch: overrides.idpFetch,
-          clientSecret: clientSecretSource(config),
+          clientSecret: overrides.clientSecret ?? clientSecretSource(config),
           clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config, metrics),
           metrics,
         }),

@@ -16,7 +16,7 @@ const BASE: DynamicsAuthServiceProps = {
 };
 const THUMBPRINT = 'hXwCCAr4wltI6HkAMiACv5hOt5J-WmOg0sNtd3ZEuj4';
 const EXISTING_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-const TOKEN_CALLERS = ['callback', 'refresh', 'proxy', 'connections', 'environments'];
+const TOKEN_CALLERS = ['callback', 'refresh', 'proxy', 'connections', 'environments', 'logout'];
 
 let created: DynamicsAuthStack;
 let existing: DynamicsAuthStack;

@@ -17,7 +17,7 @@ const BASE: DynamicsAuthServiceProps = {
   dynamicsUrl: 'https://org.crm.dynamics.com',
   allowedReturnUrls: ['https://app.example.com'],
 };
-const READERS = ['callback', 'refresh', 'proxy', 'connections', 'environments'];
+const READERS = ['callback', 'refresh', 'proxy', 'connections', 'environments', 'logout'];
 
 /** A `Fn::Join` of literals and `AWS::Partition` as the string it becomes in the aws partition. */
 function flatten(value: Json): string {

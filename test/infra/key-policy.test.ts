@@ -29,6 +29,8 @@ const KEY_USE: Partial<Record<Fn, string[]>> = {
   proxy: ['kms:Decrypt', 'kms:GenerateDataKey'],
   connections: ['kms:Decrypt', 'kms:GenerateDataKey'],
   environments: ['kms:Decrypt', 'kms:GenerateDataKey'],
+  // Decrypts the refresh token to revoke it where the provider offers RFC 7009 revocation.
+  logout: ['kms:Decrypt'],
 };
 const CONTEXT_CONDITION = {
   StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },

@@ -140,7 +140,7 @@ describe('secret given by complete ARN', () => {
       const reads = roleStatements(template, roleOf(template, fns[name])).filter((s) =>
         asArray(s.Action).includes('secretsmanager:GetSecretValue'),
       );
-      const readers = ['callback', 'refresh', 'proxy', 'connections', 'environments'];
+      const readers = ['callback', 'refresh', 'proxy', 'connections', 'environments', 'logout'];
       expect(reads.map((s) => s.Resource)).toEqual(readers.includes(name) ? [ARN] : []);
     }
   });
