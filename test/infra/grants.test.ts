@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../shared/auth/api-keys.ts';
-import { ENCRYPTION_PURPOSE } from '../../shared/crypto/context.ts';
+import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
 import { FUNCTIONS } from '../../shared/http/routes.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
 import { AccessLog, CLIENT_CREDENTIAL, loadRouteFactories, recordingInvoker, type Access, type Call } from '../support/access-recorder.ts';
@@ -28,6 +28,17 @@ const SESSION_TOKEN_CONTEXT = {
   StringEquals: { 'kms:EncryptionContext:purpose': ENCRYPTION_PURPOSE },
   'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'session'] },
 };
+/** ... and the context of webhook signing secrets (shared/webhooks/secrets.ts). */
+const WEBHOOK_SECRET_CONTEXT = {
+  StringEquals: { 'kms:EncryptionContext:purpose': WEBHOOK_SECRET_PURPOSE },
+  'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose', 'owner', 'endpoint'] },
+};
+/** '' for the session tokens' context, ' (<purpose>)' for the webhook secrets' (as keyUse records them), else undefined. */
+function keyUseOf(condition: unknown): string | undefined {
+  if (JSON.stringify(condition) === JSON.stringify(SESSION_TOKEN_CONTEXT)) return '';
+  if (JSON.stringify(condition) === JSON.stringify(WEBHOOK_SECRET_CONTEXT)) return ` (${WEBHOOK_SECRET_PURPOSE})`;
+  return undefined;
+}
 const FUNCTION_NAMES: string[] = FUNCTIONS.map((f) => f.name);
 
 /** A test-only confidential-client secret (never a real one). */
@@ -274,6 +285,18 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
     expectStatus(await cold('environments', { path: '/auth/environments', headers: asBackend('environments-cold') }), 200);
     expectStatus(await call('environments', { path: '/auth/environments', headers: bearer('c'.repeat(43)) }), 401);
   },
+  webhooks: async () => {
+    const json = { ...asBackend(), 'content-type': 'application/json' };
+    const created = await call('webhooks', { method: 'POST', path: '/webhooks', headers: json, body: JSON.stringify({ url: 'https://hooks.example.com/dynamics' }) });
+    expectStatus(created, 201);
+    const { id } = JSON.parse(created.body!) as { id: string };
+    expectStatus(await call('webhooks', { path: '/webhooks', headers: asBackend() }), 200);
+    expectStatus(await call('webhooks', { method: 'POST', path: `/webhooks/${id}/rotate-secret`, headers: json, body: '{}' }), 200);
+    expectStatus(await call('webhooks', { method: 'POST', path: '/webhooks', headers: json, body: JSON.stringify({ url: 'http://hooks.example.com/' }) }), 400);
+    expectStatus(await call('webhooks', { method: 'DELETE', path: `/webhooks/${id}`, headers: asBackend() }), 204);
+    expectStatus(await call('webhooks', { method: 'DELETE', path: `/webhooks/${id}`, headers: asBackend() }), 404);
+    expectStatus(await call('webhooks', { path: '/webhooks', headers: bearer(`dak_unknownkey12_${'a'.repeat(43)}`) }), 401);
+  },
   openapi: async () => {
     expectStatus(await call('openapi', { path: '/openapi.json' }), 200);
   },
@@ -316,9 +339,10 @@ function synthesizedGrants(): Map<string, Grants> {
     for (const s of roleStatements(template, roleId)) {
       for (const action of asArray(s.Action)) {
         if (/^(dynamodb|kms):/.test(action)) {
-          // KMS only with the service's encryption context: an unconditioned grant counts for nothing.
-          if (action.startsWith('kms:') && JSON.stringify(s.Condition) !== JSON.stringify(SESSION_TOKEN_CONTEXT)) continue;
-          for (const resource of asArray(s.Resource)) actions.add(`${action} on ${byId[refId(resource) ?? ''] ?? JSON.stringify(resource)}`);
+          // KMS only with one of the service's encryption contexts: an unconditioned grant counts for nothing.
+          const use = action.startsWith('kms:') ? keyUseOf(s.Condition) : '';
+          if (use === undefined) continue;
+          for (const resource of asArray(s.Resource)) actions.add(`${action} on ${byId[refId(resource) ?? ''] ?? JSON.stringify(resource)}${use}`);
         } else if (action === 'secretsmanager:GetSecretValue' && JSON.stringify(s.Resource).includes(`:secret:${SECRET_NAME}-`)) {
           actions.add(CLIENT_CREDENTIAL);
         }
@@ -327,8 +351,9 @@ function synthesizedGrants(): Map<string, Grants> {
     const keyActions = new Set<string>();
     for (const s of keyPolicy) {
       if (refId(s.Principal?.AWS) !== roleId) continue;
-      if (JSON.stringify(s.Condition) !== JSON.stringify(SESSION_TOKEN_CONTEXT)) continue;
-      for (const action of asArray(s.Action as string | string[])) keyActions.add(`${action} on key`);
+      const use = keyUseOf(s.Condition);
+      if (use === undefined) continue;
+      for (const action of asArray(s.Action as string | string[])) keyActions.add(`${action} on key${use}`);
     }
     out.set(name, { actions, keyPolicy: keyActions });
   }

@@ -5,6 +5,7 @@
  * compare these records with each function's role in the synthesized template.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../../shared/crypto/context.ts';
 import type { DataKey, EncryptionContext, KeyProvider } from '../../shared/crypto/key-provider.ts';
 import { createHandler, type RouteHandler } from '../../shared/http/middleware.ts';
 import type { HttpResponse } from '../../shared/http/response.ts';
@@ -53,6 +54,12 @@ function tableNamesOf(input: Record<string, unknown>): string[] {
   return [...names];
 }
 
+/** `key` for the session tokens' context; `key (<purpose>)` for any other purpose (e.g. webhook secrets). */
+export function keyUse(context: EncryptionContext): string {
+  const purpose = context[ENCRYPTION_PURPOSE_KEY];
+  return purpose === ENCRYPTION_PURPOSE ? 'key' : `key (${purpose ?? 'no purpose'})`;
+}
+
 /** A key provider that records each call under the KMS operation it stands for (shared/crypto/kms-key-provider.ts). */
 class RecordingKeyProvider implements KeyProvider {
   constructor(
@@ -61,12 +68,12 @@ class RecordingKeyProvider implements KeyProvider {
   ) {}
 
   generateDataKey(context: EncryptionContext): Promise<DataKey> {
-    this.record('kms:GenerateDataKey');
+    this.record(`kms:GenerateDataKey on ${keyUse(context)}`);
     return this.inner.generateDataKey(context);
   }
 
   decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    this.record('kms:Decrypt');
+    this.record(`kms:Decrypt on ${keyUse(context)}`);
     return this.inner.decryptDataKey(encrypted, context);
   }
 }
@@ -129,7 +136,7 @@ export function recordingInvoker(
     const services = stack.newInstance({
       ...options.overrides,
       dynamo,
-      keyProvider: new RecordingKeyProvider(stack.keyProvider, (op) => log.record(fn, `${op} on key`)),
+      keyProvider: new RecordingKeyProvider(stack.keyProvider, (access) => log.record(fn, access)),
       clientSecret: () => {
         log.record(fn, CLIENT_CREDENTIAL);
         return options.clientSecret();
