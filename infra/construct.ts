@@ -963,7 +963,7 @@ export class DynamicsAuthService extends Construct {
     // Webhooks need the Sessions stream: wired when this construct owns the table (docs/webhook-delivery.md).
     if (this.tables.sessions.tableStreamArn) {
       this.webhooks = new WebhookDelivery(this, 'Webhooks', {
-        ...this.tables, key: this.key, projectRoot, runtime: LAMBDA_RUNTIME, logRetention, environment,
+        ...this.tables, key: this.key, projectRoot, runtime: LAMBDA_RUNTIME, logRetention, environment, telemetry, tracing: props.tracing,
         alarmNamePrefix: [Stack.of(this).stackName, ...this.node.scopes.slice(this.node.scopes.indexOf(Stack.of(this)) + 1).map((c) => c.node.id)].join('-'),
       });
       keyPolicyStatements.push(...this.webhooks.keyPolicyStatements);

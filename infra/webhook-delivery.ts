@@ -4,6 +4,7 @@
  * function that signs and sends them with backoff, and alarms on the dead letters.
  * See docs/webhook-delivery.md.
  */
+import { acknowledgeTracingPolicy, type functionTelemetry } from './observability.ts';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -40,6 +41,10 @@ export interface WebhookDeliveryProps {
   readonly logRetention: RetentionDays;
   /** The service functions' environment (one configuration for every function of the service). */
   readonly environment: Readonly<Record<string, string>>;
+  /** The service functions' logs and traces settings (infra/observability.ts functionTelemetry). */
+  readonly telemetry: ReturnType<typeof functionTelemetry>;
+  /** Whether active tracing is on (its X-Ray statement is then acknowledged on each role). */
+  readonly tracing?: boolean;
   /** Alarm names start with this (the service's own alarm prefix). */
   readonly alarmNamePrefix: string;
 }
@@ -72,6 +77,7 @@ export class WebhookDelivery extends Construct {
     const fn = (name: string, entry: string, description: string, timeout: Duration, environment: Record<string, string>) => {
       const logGroup = new LogGroup(this, `${name}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
       const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description });
+      acknowledgeTracingPolicy(role, { tracing: props.tracing });
       role.addToPrincipalPolicy(
         new PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
       );
@@ -85,7 +91,8 @@ export class WebhookDelivery extends Construct {
         timeout,
         role,
         logGroup,
-        environment: { ...props.environment, ...environment },
+        ...props.telemetry,
+        environment: { ...props.environment, ...props.telemetry.environment, ...environment },
       });
     };
 

@@ -98,6 +98,9 @@ describe('webhook delivery infrastructure', () => {
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
         'sqs:SendMessage',
+        // Active tracing (infra/observability.ts): the only actions on "*".
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
       ].sort(),
     );
     const kms = statements.find((s) => asArray(s.Action).includes('kms:Decrypt'))!;
@@ -120,6 +123,8 @@ describe('webhook delivery infrastructure', () => {
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
         'sqs:SendMessage',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
       ].sort(),
     );
     const stream = statements.find((s) => asArray(s.Action).includes('dynamodb:GetRecords'))!;
