@@ -48,12 +48,13 @@ import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } fr
 import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinition } from '../shared/stores/tables.ts';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
-import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
+import { defaultEntraAuthority, ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
 import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
+import { isHttpsOrLoopbackHttp, withoutTrailingSlash } from '../shared/config/urls.ts';
 import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
 import { ClientAssertionKey, type ClientCertificateProps } from './client-assertion-key.ts';
 
-export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
+export const DEFAULT_ENTRA_AUTHORITY = defaultEntraAuthority('commercial');
 export const DEFAULT_THROTTLE_RATE = 50;
 export const DEFAULT_THROTTLE_BURST = 100;
 /** Per-route limits of each route that needs no sign-in (SIGN_IN_FUNCTIONS). */
@@ -466,7 +467,7 @@ function invalid(setting: string, message: string): Error {
 }
 
 function stripTrailingSlash(value: string): string {
-  return Token.isUnresolved(value) ? value : value.replace(/\/+$/, '');
+  return Token.isUnresolved(value) ? value : withoutTrailingSlash(value);
 }
 
 function requireHttpUrl(setting: string, value: string, { httpsOnly }: { httpsOnly: boolean }): URL {
@@ -476,8 +477,7 @@ function requireHttpUrl(setting: string, value: string, { httpsOnly }: { httpsOn
   } catch {
     throw invalid(setting, `"${value}" is not an absolute URL`);
   }
-  const local = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local && !httpsOnly)) {
+  if (!(httpsOnly ? url.protocol === 'https:' : isHttpsOrLoopbackHttp(url))) {
     throw invalid(setting, `"${value}" must use https${httpsOnly ? '' : ' (http is allowed for localhost only)'}`);
   }
   if (url.username || url.password) throw invalid(setting, `"${value}" must not contain credentials`);

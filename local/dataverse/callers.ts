@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { CODES, DataverseError } from './errors.ts';
 import { SEEDED_USERS, type StandInUser } from './schema.ts';
+import { GUID } from '../../shared/config/guid.ts';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Who calls the stand-in: bearer tokens checked as Dataverse checks them, the environment's
