@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { withoutTrailingSlash } from '../shared/config/urls.ts';
 
 /** One Dataverse environment as the stand-in lists it. */
 export interface DiscoveredEnvironment {
@@ -43,7 +44,7 @@ export class DiscoveryStandIn {
   url = '';
 
   constructor(private readonly options: DiscoveryStandInOptions) {
-    this.jwks = createRemoteJWKSet(new URL(`${options.issuer.replace(/\/$/, '')}/jwks`));
+    this.jwks = createRemoteJWKSet(new URL(`${withoutTrailingSlash(options.issuer)}/jwks`));
     this.environments = options.environments;
   }
 

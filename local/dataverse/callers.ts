@@ -3,6 +3,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { CODES, DataverseError } from './errors.ts';
 import { SEEDED_USERS, type StandInUser } from './schema.ts';
 import { GUID } from '../../shared/config/guid.ts';
+import { withoutTrailingSlash } from '../../shared/config/urls.ts';
 
 
 /**
@@ -19,7 +20,7 @@ export class StandInCallers {
   private readonly rejectedUsers = new Set<string>();
 
   constructor(private readonly options: { issuer: string; jwksUri?: string; tenantId?: string }) {
-    this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${withoutTrailingSlash(options.issuer)}/jwks`));
   }
 
   /** Treat every access token presented so far as expired; tokens issued later still work. */
