@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { withoutTrailingSlash } from '../shared/config/urls.ts';
+import { bearerCredential } from '../shared/http/bearer.ts';
 
 /** One Dataverse environment as the stand-in lists it. */
 export interface DiscoveredEnvironment {
@@ -102,7 +103,7 @@ export class DiscoveryStandIn {
   }
 
   private async authenticate(authorization: string | undefined): Promise<JWTPayload | undefined> {
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    const token = bearerCredential(authorization);
     if (!token) return undefined;
     try {
       // Global Discovery takes only tokens for its own resource (scope `<discovery URL>/user_impersonation`).

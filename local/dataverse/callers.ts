@@ -4,6 +4,7 @@ import { CODES, DataverseError } from './errors.ts';
 import { SEEDED_USERS, type StandInUser } from './schema.ts';
 import { GUID } from '../../shared/config/guid.ts';
 import { withoutTrailingSlash } from '../../shared/config/urls.ts';
+import { bearerCredential } from '../../shared/http/bearer.ts';
 
 
 /**
@@ -42,7 +43,7 @@ export class StandInCallers {
    * its own URL (Entra sets it from the scope `<environment>/user_impersonation`).
    */
   async authenticate(authorization: string | undefined, audience: string): Promise<StandInUser | undefined> {
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    const token = bearerCredential(authorization);
     if (!token) return undefined;
     try {
       const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer, audience });
