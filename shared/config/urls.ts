@@ -20,7 +20,7 @@ export function isLoopback(url: URL): boolean {
   return LOOPBACK_HOSTS.has(url.hostname);
 }
 
-/** https, or plain http to a loopback host (RFC 9700 §2.6: TLS everywhere except loopback). */
+/** https (RFC 6749 §1.6), or plain http to a loopback host, whose traffic never leaves the machine (RFC 8252 §8.3). */
 export function isHttpsOrLoopbackHttp(url: URL): boolean {
   return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url));
 }
