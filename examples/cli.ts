@@ -18,8 +18,9 @@ import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { readServiceFile, serviceFilePath } from '../local/service-file.ts';
+import { withoutTrailingSlash } from '../shared/config/urls.ts';
 
-const service = (process.env.DYNAMICS_AUTH_URL ?? readServiceFile(serviceFilePath())?.url ?? 'http://localhost:3000').replace(/\/+$/, '');
+const service = withoutTrailingSlash(process.env.DYNAMICS_AUTH_URL ?? readServiceFile(serviceFilePath())?.url ?? 'http://localhost:3000');
 const sessionFile = process.env.DYNAMICS_AUTH_CLI_SESSION ?? join(homedir(), '.config', 'dynamics-auth-cli', 'session.json');
 const LOGIN_TIMEOUT_MS = 5 * 60_000;
 

@@ -51,13 +51,14 @@ import { API_KEYS_TABLE, PENDING_LOGINS_TABLE, SESSIONS_TABLE, type TableDefinit
 import { addOwnerIndex } from './owner-index.ts';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName } from '../shared/http/routes.ts';
-import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
+import { defaultEntraAuthority, ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
 import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
+import { isHttpsOrLoopbackHttp, withoutTrailingSlash } from '../shared/config/urls.ts';
 import { LAMBDA_NODE_OPTIONS, lambdaCode } from './bundling.ts';
 import { ClientAssertionKey, type ClientCertificateProps } from './client-assertion-key.ts';
 import { WebhookDelivery } from './webhook-delivery.ts';
 
-export const DEFAULT_ENTRA_AUTHORITY = 'https://login.microsoftonline.com/organizations/v2.0';
+export const DEFAULT_ENTRA_AUTHORITY = defaultEntraAuthority('commercial');
 export const DEFAULT_THROTTLE_RATE = 50;
 export const DEFAULT_THROTTLE_BURST = 100;
 /** Per-route limits of each route that needs no sign-in (SIGN_IN_FUNCTIONS). */
@@ -474,7 +475,7 @@ function invalid(setting: string, message: string): Error {
 }
 
 function stripTrailingSlash(value: string): string {
-  return Token.isUnresolved(value) ? value : value.replace(/\/+$/, '');
+  return Token.isUnresolved(value) ? value : withoutTrailingSlash(value);
 }
 
 function requireHttpUrl(setting: string, value: string, { httpsOnly }: { httpsOnly: boolean }): URL {
@@ -484,8 +485,7 @@ function requireHttpUrl(setting: string, value: string, { httpsOnly }: { httpsOn
   } catch {
     throw invalid(setting, `"${value}" is not an absolute URL`);
   }
-  const local = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local && !httpsOnly)) {
+  if (!(httpsOnly ? url.protocol === 'https:' : isHttpsOrLoopbackHttp(url))) {
     throw invalid(setting, `"${value}" must use https${httpsOnly ? '' : ' (http is allowed for localhost only)'}`);
   }
   if (url.username || url.password) throw invalid(setting, `"${value}" must not contain credentials`);

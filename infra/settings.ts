@@ -22,6 +22,8 @@ import {
 
 import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
 import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
+import { GUID } from '../shared/config/guid.ts';
+import { isHttpsOrLoopbackHttp, withoutTrailingSlash } from '../shared/config/urls.ts';
 
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
 export const PLACEHOLDER_DYNAMICS_URL = 'https://contoso.crm.dynamics.com';
@@ -87,7 +89,6 @@ export class SettingsError extends Error {
   }
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
@@ -129,14 +130,13 @@ function url(name: SettingName, value: string, opts: { httpsOnly: boolean; pathA
   } catch {
     throw new SettingsError(name, value, 'expected an absolute URL such as https://example.com');
   }
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local && !opts.httpsOnly)) {
+  if (!(opts.httpsOnly ? parsed.protocol === 'https:' : isHttpsOrLoopbackHttp(parsed))) {
     throw new SettingsError(name, value, `must use https${opts.httpsOnly ? '' : ' (http only for localhost)'}`);
   }
   if (parsed.search || parsed.hash) throw new SettingsError(name, value, 'must not have a query string or fragment');
   if (parsed.username || parsed.password) throw new SettingsError(name, value, 'must not contain credentials');
   if (!opts.pathAllowed && parsed.pathname !== '/') throw new SettingsError(name, value, 'must not have a path');
-  return value.replace(/\/+$/, '');
+  return withoutTrailingSlash(value);
 }
 
 /** A Secrets Manager secret name, or a complete secret ARN (a partial ARN is refused). */
@@ -248,7 +248,7 @@ export function readSettings(read: ContextReader): Settings {
   }
   // The development default: a deploy that keeps it trusts http://localhost:5173 for CORS (with
   // credentials), the CSRF origin check and returnTo, so it is reported like the other placeholders.
-  if (allowedReturnUrls.every((u) => u.replace(/\/+$/, '') === DEFAULT_ALLOWED_RETURN_URLS)) {
+  if (allowedReturnUrls.every((u) => withoutTrailingSlash(u) === DEFAULT_ALLOWED_RETURN_URLS)) {
     placeholders.push('allowedReturnUrls');
   }
 

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { withoutTrailingSlash } from '../shared/config/urls.ts';
+import { bearerCredential } from '../shared/http/bearer.ts';
 
 /** One Dataverse environment as the stand-in lists it. */
 export interface DiscoveredEnvironment {
@@ -43,7 +45,7 @@ export class DiscoveryStandIn {
   url = '';
 
   constructor(private readonly options: DiscoveryStandInOptions) {
-    this.jwks = createRemoteJWKSet(new URL(`${options.issuer.replace(/\/$/, '')}/jwks`));
+    this.jwks = createRemoteJWKSet(new URL(`${withoutTrailingSlash(options.issuer)}/jwks`));
     this.environments = options.environments;
   }
 
@@ -101,7 +103,7 @@ export class DiscoveryStandIn {
   }
 
   private async authenticate(authorization: string | undefined): Promise<JWTPayload | undefined> {
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    const token = bearerCredential(authorization);
     if (!token) return undefined;
     try {
       // Global Discovery takes only tokens for its own resource (scope `<discovery URL>/user_impersonation`).

@@ -2,6 +2,8 @@ import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId } from '#shared/auth/connections.ts';
 import { environmentOriginOfUrl } from '#shared/auth/environment-choice.ts';
 import { checkReturnTo } from '#shared/auth/return-to.ts';
+import { publicBase } from '#shared/config/config.ts';
+import { GUID } from '#shared/config/guid.ts';
 import { randomToken, sha256 } from '#shared/crypto/random.ts';
 import { readJsonBody } from '#shared/http/body.ts';
 import { badRequest } from '#shared/http/errors.ts';
@@ -9,7 +11,6 @@ import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
-const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
 const LOGIN_HINT = /^[^\u0000-\u0020\u007f]{1,256}$/;
 
@@ -37,7 +38,7 @@ export const connectRoute =
       returnTo = typeof body.returnTo === 'string' ? checkReturnTo(body.returnTo, s.config.allowedReturnUrls) : undefined;
       if (!returnTo) throw badRequest('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
     }
-    const expectedTenantId = optionalMatch(body.expectedTenantId, TENANT_ID, 'expectedTenantId must be a tenant id (GUID).');
+    const expectedTenantId = optionalMatch(body.expectedTenantId, GUID, 'expectedTenantId must be a tenant id (GUID).');
     const loginHint = optionalMatch(body.loginHint, LOGIN_HINT, 'loginHint must be a sign-in name of at most 256 characters.');
     const environment = body.environment === undefined ? undefined : environmentOriginOfUrl(s.config, body.environment);
     const token = randomToken();
@@ -52,7 +53,7 @@ export const connectRoute =
       environment,
       expiresAt,
     });
-    const connectUrl = new URL(`${s.config.publicBaseUrl.href.replace(/\/+$/, '')}/connect/start`);
+    const connectUrl = new URL(`${publicBase(s.config)}/connect/start`);
     connectUrl.searchParams.set('token', token);
     return json(201, { connectUrl: connectUrl.href, expiresAt: new Date(expiresAt * 1000).toISOString() });
   };

@@ -1,5 +1,6 @@
 import { environmentOriginOfHost, splitOrgsPath } from '#shared/auth/environment-choice.ts';
 import { requireProxyCaller } from '#shared/auth/request-auth.ts';
+import { publicBase } from '#shared/config/config.ts';
 import { resolveEnvironment, type TargetEnvironment } from '#shared/dataverse/discovery.ts';
 import { forwardToDataverse } from '#shared/dataverse/proxy.ts';
 import { createHandler, handlerDeadline, toErrorResponse, type RouteHandler } from '#shared/http/middleware.ts';
@@ -43,7 +44,7 @@ async function forward(s: Services, event: Parameters<RouteHandler>[0], context:
     body: event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
     budgetMs: deadline - s.now(),
     allowImpersonation: caller.mayImpersonate,
-    serviceBase: orgs ? `${s.config.publicBaseUrl.href.replace(/\/+$/, '')}/orgs/${orgs.host}` : undefined,
+    serviceBase: orgs ? `${publicBase(s.config)}/orgs/${orgs.host}` : undefined,
     environment,
   });
 }

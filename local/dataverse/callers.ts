@@ -2,8 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { CODES, DataverseError } from './errors.ts';
 import { SEEDED_USERS, type StandInUser } from './schema.ts';
+import { GUID } from '../../shared/config/guid.ts';
+import { withoutTrailingSlash } from '../../shared/config/urls.ts';
+import { bearerCredential } from '../../shared/http/bearer.ts';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Who calls the stand-in: bearer tokens checked as Dataverse checks them, the environment's
@@ -19,7 +21,7 @@ export class StandInCallers {
   private readonly rejectedUsers = new Set<string>();
 
   constructor(private readonly options: { issuer: string; jwksUri?: string; tenantId?: string }) {
-    this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`));
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${withoutTrailingSlash(options.issuer)}/jwks`));
   }
 
   /** Treat every access token presented so far as expired; tokens issued later still work. */
@@ -41,7 +43,7 @@ export class StandInCallers {
    * its own URL (Entra sets it from the scope `<environment>/user_impersonation`).
    */
   async authenticate(authorization: string | undefined, audience: string): Promise<StandInUser | undefined> {
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    const token = bearerCredential(authorization);
     if (!token) return undefined;
     try {
       const { payload } = await jwtVerify(token, this.jwks, { issuer: this.options.issuer, audience });

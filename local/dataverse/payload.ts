@@ -7,6 +7,7 @@
 import { badPayload, DataverseError, CODES } from './errors.ts';
 import type { Column, EntitySetSchema } from './schema.ts';
 import type { RecordStore } from './store.ts';
+import { GUID } from '../../shared/config/guid.ts';
 
 /** A record named by URL: its entity set and id. */
 export interface RecordRef {
@@ -27,7 +28,6 @@ export interface RecordWrite {
   associations: { set: string; id: string; column: string }[];
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function parseRecordWrite(body: Buffer, schema: EntitySetSchema, store: RecordStore, context: WriteContext): RecordWrite {
   let payload: unknown;

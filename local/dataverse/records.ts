@@ -10,10 +10,10 @@ import { parseRecordWrite, type RecordWrite } from './payload.ts';
 import { contextFragment, etagOf, evaluate, parseQueryOptions, parseSelect, shapeRecord } from './query.ts';
 import type { EntitySetSchema } from './schema.ts';
 import type { EntityRecord, RecordStore } from './store.ts';
+import { GUID } from '../../shared/config/guid.ts';
 
 /** Dataverse's largest page, and what `$count` counts up to. */
 export const MAX_PAGE_SIZE = 5_000;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A record named in the URL: by id (`accounts(<guid>)`) or by an alternate key (`accounts(accountnumber='A-1')`). */
 export interface KeyPredicate {

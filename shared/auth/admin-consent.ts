@@ -4,17 +4,15 @@ import { escapeHtml, htmlPage } from '../http/html.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
-import type { Config } from '../config/config.ts';
+import { publicBase, type Config } from '../config/config.ts';
+import { isGuid } from '../config/guid.ts';
 import { environmentOriginOfUrl } from './environment-choice.ts';
 import { signInResource } from './login.ts';
 
 export const ADMIN_CONSENT_PATH = '/auth/admin-consent';
-const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TENANT_DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
 /** Entra's codes for "this user may not consent": admin consent required (AADSTS65001) or user consent blocked by policy (AADSTS90094). */
 const CONSENT_CODES = /\bAADSTS(?:65001|90094)\b/;
-
-const base = (config: Config) => config.publicBaseUrl.href.replace(/\/+$/, '');
 
 /** The callback error means the user's tenant lets only an administrator consent to this app. */
 export function needsAdminConsent(error: string, description: string | null): boolean {
@@ -29,7 +27,7 @@ export function needsAdminConsent(error: string, description: string | null): bo
 export async function startAdminConsent(services: Services, query: Record<string, string | undefined>): Promise<string> {
   const { config } = services;
   const tenant = query.tenant ?? 'organizations';
-  if (tenant !== 'organizations' && !TENANT_ID.test(tenant) && !TENANT_DOMAIN.test(tenant)) {
+  if (tenant !== 'organizations' && !isGuid(tenant) && !TENANT_DOMAIN.test(tenant)) {
     throw badRequest('invalid_tenant', 'tenant must be a tenant id (GUID), a verified domain name, or "organizations".');
   }
   const environment = query.environment === undefined ? undefined : environmentOriginOfUrl(config, query.environment);
@@ -43,9 +41,9 @@ export async function startAdminConsent(services: Services, query: Record<string
   url.searchParams.set('client_id', config.clientId);
   // Consent to Dynamics CRM's user_impersonation covers every environment of the tenant.
   url.searchParams.set('scope', `${signInResource(config, environment)}/user_impersonation`);
-  url.searchParams.set('redirect_uri', `${base(config)}${ADMIN_CONSENT_PATH}/callback`);
+  url.searchParams.set('redirect_uri', `${publicBase(config)}${ADMIN_CONSENT_PATH}/callback`);
   url.searchParams.set('state', state);
-  logger.info('admin consent started', { tenant: TENANT_ID.test(tenant) ? tenant : 'by-name' });
+  logger.info('admin consent started', { tenant: isGuid(tenant) ? tenant : 'by-name' });
   return url.href;
 }
 
@@ -75,7 +73,7 @@ export async function completeAdminConsent(services: Services, query: URLSearchP
     );
   }
   const tenant = query.get('tenant') ?? '';
-  if (query.get('admin_consent') !== 'True' || !TENANT_ID.test(tenant)) {
+  if (query.get('admin_consent') !== 'True' || !isGuid(tenant)) {
     throw new HttpError(400, 'invalid_request', 'The admin-consent answer carries neither admin_consent=True with a tenant nor an error.');
   }
   logger.info('admin consent granted', { tid: tenant });
@@ -84,12 +82,12 @@ export async function completeAdminConsent(services: Services, query: URLSearchP
     200,
     'Consent granted',
     `<h1>Consent granted</h1><p>An administrator granted this application access to Dynamics 365 for the organization <code>${escapeHtml(tenant)}</code>. ` +
-      `Its users can now <a href="${escapeHtml(`${base(config)}/auth/login`)}">sign in</a>.</p>`,
+      `Its users can now <a href="${escapeHtml(`${publicBase(config)}/auth/login`)}">sign in</a>.</p>`,
   );
 }
 
 function startLink(config: Config): string {
-  return `<p><a href="${escapeHtml(`${base(config)}${ADMIN_CONSENT_PATH}`)}">Grant consent as an administrator</a></p>`;
+  return `<p><a href="${escapeHtml(`${publicBase(config)}${ADMIN_CONSENT_PATH}`)}">Grant consent as an administrator</a></p>`;
 }
 
 /** The page a user sees when their organization lets only an administrator consent (AADSTS65001/90094). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { sha256 } from '../crypto/random.ts';
+import { bearerCredential } from '../http/bearer.ts';
 import { HttpError } from '../http/errors.ts';
 import type { ApiKey, ApiKeyStore } from '../stores/model.ts';
 
@@ -34,7 +35,7 @@ export const invalidApiKey = () =>
 
 /** Authenticates a backend by `Authorization: Bearer <API key>`. */
 export async function requireApiKey(event: APIGatewayProxyEventV2, keys: ApiKeyStore): Promise<ApiKey> {
-  const value = /^Bearer (\S+)$/i.exec(event.headers?.authorization?.trim() ?? '')?.[1];
+  const value = bearerCredential(event.headers?.authorization);
   if (!value || !isApiKeyShaped(value)) throw invalidApiKey();
   const key = await keys.find(sha256(value));
   if (!key) throw invalidApiKey();

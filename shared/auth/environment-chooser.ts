@@ -6,6 +6,7 @@ import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import type { DataverseEnvironment, EnvironmentChoice, Session } from '../stores/model.ts';
 import { environmentOriginOfUrl } from './environment-choice.ts';
+import { publicBase } from '../config/config.ts';
 
 /** The chooser's path; the form posts back to it. */
 export const CHOOSER_PATH = '/connect/environment';
@@ -35,7 +36,7 @@ export async function startEnvironmentChoice(services: Services, connection: Ses
     returnTo,
     expiresAt: Math.floor(services.now() / 1000) + services.config.pendingLoginTtlSeconds,
   });
-  return withParams(`${services.config.publicBaseUrl.href.replace(/\/+$/, '')}${CHOOSER_PATH}`, { token });
+  return withParams(`${publicBase(services.config)}${CHOOSER_PATH}`, { token });
 }
 
 async function openChoice(services: Services, token: unknown, consume: boolean): Promise<EnvironmentChoice> {
@@ -65,7 +66,7 @@ function chooserPage(services: Services, token: string, environments: DataverseE
       );
     })
     .join('');
-  const action = `${services.config.publicBaseUrl.href.replace(/\/+$/, '')}${CHOOSER_PATH}`;
+  const action = `${publicBase(services.config)}${CHOOSER_PATH}`;
   return htmlPage(
     services.config,
     200,

@@ -1,4 +1,6 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { LOOPBACK_REDIRECT_HOSTS } from '../config/urls.ts';
+import { openAesGcm, sealAesGcm } from '../crypto/aes-gcm.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import { HttpError } from '../http/errors.ts';
 import type { Services } from '../runtime.ts';
@@ -10,17 +12,16 @@ export const HANDOFF_TTL_SECONDS = 60;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 7636 §4.1 code_verifier: 43–128 unreserved characters. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 
 /**
  * A native client's redirect target (RFC 8252): the loopback interface over http on any port
- * (§7.3, IP literals only), or one of the configured private-use URI schemes (§7.1).
+ * (§7.3; IP literals only, §8.3), or one of the configured private-use URI schemes (§7.1).
  */
 export function checkNativeReturnTo(raw: string, schemes: ReadonlySet<string>): string | undefined {
   // eslint-disable-next-line no-control-regex
   const url = parseRedirectTarget(raw, /[\u0000-\u0020\u007f\\]/);
   if (!url || url.username || url.password || url.hash) return undefined;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url.href;
+  if (url.protocol === 'http:' && LOOPBACK_REDIRECT_HOSTS.has(url.hostname)) return url.href;
   if (schemes.has(url.protocol.slice(0, -1))) return url.href;
   return undefined;
 }
@@ -46,10 +47,7 @@ export async function createHandoff(
 ): Promise<string> {
   const handoff = randomToken();
   const id = sha256(handoff);
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', handoffKey(handoff), iv);
-  cipher.setAAD(Buffer.from(id));
-  const sealed = Buffer.concat([iv, cipher.update(sessionToken, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  const sealed = sealAesGcm(handoffKey(handoff), sessionToken, Buffer.from(id));
   await services.handoffs.save({
     id,
     clientChallenge,
@@ -81,10 +79,6 @@ export async function redeemHandoff(
   const challenge = Buffer.from(createHash('sha256').update(verifier).digest('base64url'));
   const expected = Buffer.from(stored.clientChallenge);
   if (challenge.length !== expected.length || !timingSafeEqual(challenge, expected)) throw invalidGrant();
-  const blob = Buffer.from(stored.sealedSessionToken);
-  const decipher = createDecipheriv('aes-256-gcm', handoffKey(handoff), blob.subarray(0, 12));
-  decipher.setAAD(Buffer.from(id));
-  decipher.setAuthTag(blob.subarray(blob.length - 16));
-  const sessionToken = Buffer.concat([decipher.update(blob.subarray(12, blob.length - 16)), decipher.final()]).toString('utf8');
+  const sessionToken = openAesGcm(handoffKey(handoff), stored.sealedSessionToken, Buffer.from(id)).toString('utf8');
   return { sessionToken, expiresAt: stored.sessionExpiresAt };
 }

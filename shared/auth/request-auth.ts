@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../config/config.ts';
 import { isTokenShaped, sha256 } from '../crypto/random.ts';
+import { bearerCredential } from '../http/bearer.ts';
 import { readCookie, SESSION_COOKIE } from '../http/cookies.ts';
 import { csrfRejected, unauthenticated } from '../http/errors.ts';
 import type { Services } from '../runtime.ts';
@@ -26,8 +27,8 @@ export function header(event: APIGatewayProxyEventV2, name: string): string | un
 export function readCredential(event: APIGatewayProxyEventV2): Credential | undefined {
   const authorization = header(event, 'authorization');
   if (authorization !== undefined) {
-    const match = /^Bearer ([A-Za-z0-9_-]{43})$/i.exec(authorization.trim());
-    return match ? { via: 'bearer', sessionId: sha256(match[1]!) } : undefined;
+    const token = bearerCredential(authorization);
+    return isTokenShaped(token) ? { via: 'bearer', sessionId: sha256(token) } : undefined;
   }
   const cookie = readCookie(event.cookies ?? (header(event, 'cookie') ? [header(event, 'cookie')!] : []), SESSION_COOKIE);
   // A session cookie sent twice authenticates nothing: picking one would let a planted cookie win.
@@ -82,8 +83,7 @@ export interface ProxyCaller {
  * API key (its prefix, or sent with `Connection-Id`) that is wrong gets 401 `invalid_api_key`.
  */
 export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Services): Promise<ProxyCaller> {
-  const authorization = header(event, 'authorization')?.trim() ?? '';
-  const bearer = /^Bearer (\S+)$/i.exec(authorization)?.[1];
+  const bearer = bearerCredential(header(event, 'authorization'));
   if (bearer && (isMeantAsApiKey(bearer) || header(event, 'connection-id') !== undefined)) {
     const key = await requireApiKey(event, services.apiKeys);
     const connectionId = checkConnectionId(header(event, 'connection-id'));

@@ -62,3 +62,8 @@ export const ENTRA_CLOUDS = Object.keys(CLOUDS) as EntraCloud[];
 export const ENTRA_LOGIN_HOSTS: ReadonlySet<string> = new Set(
   Object.values(CLOUDS).flatMap((c) => [c.loginHost, ...c.issuerHosts]),
 );
+
+/** The multi-tenant work-account authority of a cloud (Microsoft identity platform: `organizations`). */
+export function defaultEntraAuthority(cloud: EntraCloud): string {
+  return `https://${CLOUDS[cloud].loginHost}/organizations/v2.0`;
+}

@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
 import { checkReturnTo } from '../auth/return-to.ts';
-import { CLOUDS, ENTRA_CLOUDS, type EntraCloud } from './clouds.ts';
+import { CLOUDS, defaultEntraAuthority, ENTRA_CLOUDS, type EntraCloud } from './clouds.ts';
 import { HostPatternError, hostAllowed, hostOfOrigin, parseHostPatterns } from './dataverse-hosts.ts';
+import { isHttpsOrLoopbackHttp, withoutTrailingSlash } from './urls.ts';
 
 /**
  * The service's configuration, parsed and validated once at start-up from the environment.
@@ -93,10 +94,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-export function isLoopback(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname);
+/** The service's own external base URL without a trailing slash, ready for `${publicBase(config)}/path`. */
+export function publicBase(config: Pick<Config, 'publicBaseUrl'>): string {
+  return withoutTrailingSlash(config.publicBaseUrl.href);
 }
 
 type Issues = z.core.ParsePayload<unknown>;
@@ -119,7 +119,7 @@ const httpsUrl = (name: string) =>
       } catch {
         return fail(ctx, value, `${name} must be an absolute URL`);
       }
-      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+      if (!isHttpsOrLoopbackHttp(url)) {
         return fail(ctx, value, `${name} must use https (http is allowed only for loopback hosts)`);
       }
       if (url.username || url.password) return fail(ctx, value, `${name} must not contain credentials`);
@@ -150,9 +150,6 @@ const tableName = (fallback: string) =>
     z.optional(z.string()),
     z.transform((v: string | undefined) => v?.trim() || fallback),
   );
-
-/** The multi-tenant work-account authority of a cloud (Microsoft identity platform: `organizations`). */
-const defaultAuthority = (cloud: EntraCloud) => `https://${CLOUDS[cloud].loginHost}/organizations/v2.0`;
 
 function parseCloud(raw: string | undefined): EntraCloud {
   const value = (raw?.trim() || 'commercial').toLowerCase();
@@ -218,7 +215,7 @@ function parseAllowedReturnUrls(raw: string): URL[] {
       } catch {
         throw new ConfigError(`ALLOWED_RETURN_URLS: "${entry}" is not an absolute URL`);
       }
-      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+      if (!isHttpsOrLoopbackHttp(url)) {
         throw new ConfigError(`ALLOWED_RETURN_URLS: "${entry}" must use https (http only for loopback hosts)`);
       }
       if (url.search || url.hash || url.username || url.password) {
@@ -250,7 +247,7 @@ function checkResourceIndicator(raw: string | undefined): string | undefined {
   if (!url || url.search || url.hash || url.username || url.password) {
     throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must be an absolute URL without query or fragment');
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+  if (!isHttpsOrLoopbackHttp(url)) {
     throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must use https (http only for loopback hosts)');
   }
   return raw;
@@ -328,7 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const blankToUndefined = (v: string | undefined) => (v?.trim() ? v : undefined);
   const parsed = EnvSchema.safeParse({
     ...env,
-    ENTRA_AUTHORITY: env.ENTRA_AUTHORITY?.trim() || defaultAuthority(entraCloud),
+    ENTRA_AUTHORITY: env.ENTRA_AUTHORITY?.trim() || defaultEntraAuthority(entraCloud),
     DYNAMICS_URL: blankToUndefined(env.DYNAMICS_URL),
     DISCOVERY_URL: blankToUndefined(env.DISCOVERY_URL) ?? CLOUDS[entraCloud].discoveryUrl,
   });
@@ -346,7 +343,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const clientAuth = parseClientAuthentication(e);
   const allowedReturnUrls = parseAllowedReturnUrls(e.ALLOWED_RETURN_URLS);
   if (allowedReturnUrls.length === 0) throw new ConfigError('Invalid configuration: ALLOWED_RETURN_URLS is empty');
-  const publicBaseUrl = new URL(e.PUBLIC_BASE_URL.href.replace(/\/+$/, ''));
+  const publicBaseUrl = new URL(withoutTrailingSlash(e.PUBLIC_BASE_URL.href));
   const loopback =
     e.ENTRA_AUTHORITY.protocol === 'http:' || e.DYNAMICS_URL?.protocol === 'http:' || publicBaseUrl.protocol === 'http:';
   const discoveryUrl = e.DISCOVERY_URL!;
@@ -372,7 +369,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     discoveryUrl: new URL(discoveryUrl.origin),
     dataverseHosts,
     publicBaseUrl,
-    redirectUri: `${publicBaseUrl.href.replace(/\/+$/, '')}/auth/callback`,
+    redirectUri: `${withoutTrailingSlash(publicBaseUrl.href)}/auth/callback`,
     allowedReturnUrls,
     allowedOrigins: new Set(allowedReturnUrls.map((u) => u.origin)),
     pendingLoginsTable: e.PENDING_LOGINS_TABLE,

@@ -3,10 +3,12 @@
  * patterns whose first label is `*` (exactly one DNS label), https only, no ports, no IP literals.
  * Loopback hosts with a port are allowed only where plain-http loopback is (local mode and tests).
  */
+import { LOOPBACK_HOSTS } from './urls.ts';
 
 /** One DNS label (RFC 1123 §2.1), lower case: what Dataverse organization names are. */
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const LOOPBACK = /^(?:localhost|127\.0\.0\.1|\[::1\])(?::([1-9]\d{0,4}))?$/;
+/** A host with an optional port: `[::1]:8080` splits into `[::1]` and `8080`. */
+const HOST_AND_PORT = /^(.*?)(?::([1-9]\d{0,4}))?$/;
 
 export class HostPatternError extends Error {
   override name = 'HostPatternError';
@@ -19,8 +21,8 @@ function isDnsName(host: string): boolean {
 }
 
 function isLoopbackHost(host: string): boolean {
-  const m = LOOPBACK.exec(host);
-  return !!m && (m[1] === undefined || Number(m[1]) <= 65535);
+  const m = HOST_AND_PORT.exec(host);
+  return !!m && LOOPBACK_HOSTS.has(m[1]!) && (m[2] === undefined || Number(m[2]) <= 65535);
 }
 
 /** Parses DATAVERSE_HOSTS entries; throws `HostPatternError` naming the first bad one. */

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { AES_GCM_OVERHEAD, openAesGcm, sealAesGcm } from './aes-gcm.ts';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from './context.ts';
 import { canonicalContext, DecryptionError, type EncryptionContext, type KeyProvider } from './key-provider.ts';
 
@@ -141,22 +141,15 @@ function additionalData(context: EncryptionContext, field: string): Buffer {
 
 /** AES-256-GCM with the context and the field name as additional data (also seals webhook secrets). */
 export function encrypt(key: Buffer, context: EncryptionContext, field: string, plaintext: string): Uint8Array {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(additionalData(context, field));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return new Uint8Array(Buffer.concat([Buffer.from([FORMAT_VERSION]), iv, body, cipher.getAuthTag()]));
+  return new Uint8Array(Buffer.concat([Buffer.from([FORMAT_VERSION]), sealAesGcm(key, plaintext, additionalData(context, field))]));
 }
 
 /** Opens what `encrypt` sealed; throws `DecryptionError` for another context or field. */
 export function decrypt(key: Buffer, context: EncryptionContext, field: string, sealed: Uint8Array): string {
   const blob = Buffer.from(sealed);
-  if (blob.length < 1 + 12 + 16 || blob[0] !== FORMAT_VERSION) throw new DecryptionError('Malformed ciphertext');
+  if (blob.length < 1 + AES_GCM_OVERHEAD || blob[0] !== FORMAT_VERSION) throw new DecryptionError('Malformed ciphertext');
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(1, 13));
-    decipher.setAAD(additionalData(context, field));
-    decipher.setAuthTag(blob.subarray(blob.length - 16));
-    return Buffer.concat([decipher.update(blob.subarray(13, blob.length - 16)), decipher.final()]).toString('utf8');
+    return openAesGcm(key, blob.subarray(1), additionalData(context, field)).toString('utf8');
   } catch {
     throw new DecryptionError('Ciphertext does not belong to this session');
   }

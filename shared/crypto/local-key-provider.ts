@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { AES_GCM_OVERHEAD, openAesGcm, sealAesGcm } from './aes-gcm.ts';
 import {
   canonicalContext,
   DecryptionError,
@@ -10,6 +11,7 @@ import {
 } from './key-provider.ts';
 
 const WRAP_VERSION = 1;
+const DATA_KEY_BYTES = 32;
 
 /**
  * A KeyProvider with a local 256-bit master key, for local mode and tests (there is no KMS
@@ -33,25 +35,19 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async generateDataKey(context: EncryptionContext): Promise<DataKey> {
-    const plaintext = randomBytes(32);
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.masterKey, iv);
-    cipher.setAAD(Buffer.from(canonicalContext(context)));
-    const wrapped = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    const encrypted = Buffer.concat([Buffer.from([WRAP_VERSION]), iv, wrapped, cipher.getAuthTag()]);
+    const plaintext = randomBytes(DATA_KEY_BYTES);
+    const wrapped = sealAesGcm(this.masterKey, plaintext, Buffer.from(canonicalContext(context)));
+    const encrypted = Buffer.concat([Buffer.from([WRAP_VERSION]), wrapped]);
     return { plaintext: new Uint8Array(plaintext), encrypted: new Uint8Array(encrypted) };
   }
 
   async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const blob = Buffer.from(encrypted);
-    if (blob.length !== 1 + 12 + 32 + 16 || blob[0] !== WRAP_VERSION) {
+    if (blob.length !== 1 + AES_GCM_OVERHEAD + DATA_KEY_BYTES || blob[0] !== WRAP_VERSION) {
       throw new DecryptionError('Malformed wrapped data key');
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.masterKey, blob.subarray(1, 13));
-      decipher.setAAD(Buffer.from(canonicalContext(context)));
-      decipher.setAuthTag(blob.subarray(45));
-      return new Uint8Array(Buffer.concat([decipher.update(blob.subarray(13, 45)), decipher.final()]));
+      return new Uint8Array(openAesGcm(this.masterKey, blob.subarray(1), Buffer.from(canonicalContext(context))));
     } catch {
       throw new DecryptionError('Data key does not match this encryption context');
     }

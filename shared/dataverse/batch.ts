@@ -16,6 +16,7 @@ import {
   type PrefixMap,
   type UrlBases,
 } from './url-map.ts';
+import { withoutTrailingSlash } from '../config/urls.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -46,7 +47,7 @@ export function multipartBoundary(contentType: string | null | undefined): strin
 export function mapBatchRequest(body: Uint8Array, contentType: string, bases: UrlBases): Uint8Array {
   const map = requestUrlMap(bases);
   const service = new URL(bases.service);
-  const servicePath = service.pathname.replace(/\/+$/, '');
+  const servicePath = withoutTrailingSlash(service.pathname);
   return mapBatch(body, contentType, {
     request: true,
     map,

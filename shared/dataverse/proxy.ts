@@ -21,6 +21,7 @@ import {
   responseUrlMap,
   type UrlBases,
 } from './url-map.ts';
+import { publicBase } from '../config/config.ts';
 
 export interface ProxyRequest {
   method: string;
@@ -84,7 +85,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const callOrigin = target.apiUrl ?? target.url;
   const url = buildDataverseUrl(new URL(callOrigin), request.rawPath, request.rawQuery);
   const headers = forwardableRequestHeaders(request.headers, { allowImpersonation: request.allowImpersonation });
-  const service = request.serviceBase ?? config.publicBaseUrl.href.replace(/\/+$/, '');
+  const service = request.serviceBase ?? publicBase(config);
   const bases: UrlBases[] = [{ dataverse: callOrigin, service }];
   // Dataverse may name either origin in what it answers: both map back to the client's base.
   if (target.apiUrl) bases.push({ dataverse: target.url, service });

@@ -3,6 +3,7 @@
  * called `B` (the service's public base URL, possibly with a path), as a reverse proxy's
  * `ProxyPassReverse` does: only URLs under `E/api/data/` and `B/api/data/` are ever touched.
  */
+import { withoutTrailingSlash } from '../config/urls.ts';
 
 /** The two bases of one proxied call. */
 export interface UrlBases {
@@ -25,10 +26,10 @@ const WEB_API_ROOT = '/api/data/';
 
 function prefixMap(fromBase: string, toBase: string): PrefixMap {
   const from = new URL(fromBase);
-  const fromPath = from.pathname.replace(/\/+$/, '');
+  const fromPath = withoutTrailingSlash(from.pathname);
   return {
     from: `${from.origin}${fromPath}${WEB_API_ROOT}`,
-    to: `${toBase.replace(/\/+$/, '')}${WEB_API_ROOT}`,
+    to: `${withoutTrailingSlash(toBase)}${WEB_API_ROOT}`,
     originLength: from.origin.length,
   };
 }

@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { CLOUDS } from '../config/clouds.ts';
 import { ConfigError, type Config } from '../config/config.ts';
+import { isGuid } from '../config/guid.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
@@ -38,7 +39,6 @@ const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
 /** Entra's multi-tenant discovery documents publish the issuer template `https://<host>/{tenantid}/v2.0`. */
 const templateIssuer = (host: string) => `https://${host}/{tenantid}/v2.0`;
 const UNMATCHABLE_ISSUER = 'urn:dynamics-auth:no-valid-tenant';
-const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The issuer the discovery document must name: the authority itself, except for Entra's
@@ -62,7 +62,7 @@ export function expectedIdTokenIssuer(discoveredIssuer: string, claims: Record<s
   if (!discoveredIssuer.includes('{tenantid}')) return discoveredIssuer;
   const tid = claims.tid;
   // Without a tenant id nothing may match (not even the unfilled template itself).
-  if (typeof tid !== 'string' || !TENANT_ID.test(tid)) return UNMATCHABLE_ISSUER;
+  if (typeof tid !== 'string' || !isGuid(tid)) return UNMATCHABLE_ISSUER;
   return discoveredIssuer.replace('{tenantid}', tid.toLowerCase());
 }
 
