@@ -137,7 +137,7 @@ describe('login and callback', () => {
       cookies: [binding],
     });
     expect(answer.statusCode).toBe(400);
-    expect(jsonBody(answer)).toMatchObject({ error: 'access_denied' });
+    expect(jsonBody(answer)).toMatchObject({ error: 'sign_in_declined' });
   });
 
   it('signs in and reports the user on /auth/session', async () => {
