@@ -128,9 +128,12 @@ function lambdaContext(name: string, timeoutMs: number): Context {
   };
 }
 
-/** The service's own error, answered as its handlers answer it (catalogue status, headers and shape). */
-function sendError(res: ServerResponse, err: ServiceError, path: string | undefined): void {
-  const answer = errorResponse(err, path);
+/**
+ * An error of the front door itself (no route, body too large), from the catalogue like the handlers'
+ * errors, in the flat shape on every path: it stands in for API Gateway, not for the Web API.
+ */
+function sendError(res: ServerResponse, err: ServiceError): void {
+  const answer = errorResponse(err, undefined);
   res.writeHead(answer.statusCode, answer.headers);
   res.end(answer.body);
 }
@@ -207,12 +210,12 @@ export function createLocalServer(app: LocalApp): Server {
         return;
       }
       const route = matchRoute(routes, method, path);
-      if (!route) return sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`), path);
+      if (!route) return sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`));
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) return sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.'), path);
+        if (size > MAX_BODY_BYTES) return sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.'));
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
@@ -221,7 +224,7 @@ export function createLocalServer(app: LocalApp): Server {
       if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
       writeResult(res, result);
     })().catch(() => {
-      if (!res.headersSent) sendError(res, new ServiceError('internal_error'), undefined);
+      if (!res.headersSent) sendError(res, new ServiceError('internal_error'));
       else res.destroy();
     });
   });

@@ -31,13 +31,6 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** The user's organization lets only an administrator consent (AADSTS65001/90094): the callback shows a page. */
-export class AdminConsentRequired extends ServiceError {
-  constructor() {
-    super('admin_consent_required');
-  }
-}
-
 /**
  * Completes the login: consumes the pending login exactly once, checks the browser binding,
  * exchanges the code with the PKCE verifier, validates the id_token and creates the session.
@@ -61,11 +54,12 @@ export async function completeLogin(
   }
   const error = query.get('error');
   if (error) {
-    if (needsAdminConsent(error, query.get('error_description'))) throw new AdminConsentRequired();
+    // The user's organization lets only an administrator consent (AADSTS65001/90094): the callback shows a page.
+    if (needsAdminConsent(error, query.get('error_description'))) throw new ServiceError('admin_consent_required');
     // The identity provider's code is never the service's own: it goes to the logs only. RFC 6749
     // §4.1.2.1: access_denied = the user or the organization declined; any other code = not completed.
     logger.info('identity provider ended the sign-in', { oauthError: /^[a-z_]{1,64}$/.test(error) ? error : 'unreadable' });
-    throw new ServiceError(error === 'access_denied' ? 'sign_in_declined' : 'authorization_failed');
+    throw error === 'access_denied' ? new ServiceError('sign_in_declined') : new ServiceError('authorization_failed');
   }
   const entra = await services.entra();
   const { tokens, user } = await entra.exchangeAuthorizationCode({
