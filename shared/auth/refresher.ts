@@ -271,6 +271,7 @@ export class SessionRefresher {
 
 /** No environment is known for this request: neither chosen nor configured (DYNAMICS_URL). */
 export const environmentRequired = () =>
-  new ServiceError('environment_required',
+  new ServiceError(
+    'environment_required',
     'No Dataverse environment is chosen: list yours at GET /auth/environments, then call /orgs/{host}/api/data/… or choose a default with POST /auth/environment.',
   );

@@ -198,7 +198,8 @@ export async function resolveEnvironment(
     found = find(current.discovered);
   }
   if (!found) {
-    throw new ServiceError('environment_not_allowed',
+    throw new ServiceError(
+      'environment_not_allowed',
       'This environment is not one of yours: GET /auth/environments lists the environments this sign-in can use.',
     );
   }

@@ -274,7 +274,8 @@ async function readBounded(response: Response, limit: number): Promise<Uint8Arra
     total += chunk.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw new ServiceError('response_too_large',
+      throw new ServiceError(
+        'response_too_large',
         `The Dataverse response is larger than the proxy reads (${Math.round(limit / 2 ** 20)} MB): page it with Prefer: odata.maxpagesize or $top.`,
       );
     }

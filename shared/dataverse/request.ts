@@ -52,7 +52,8 @@ function checkSegment(segment: string, isLast: boolean): void {
   // OData doubles a quote inside a string literal, so a segment with an odd number of quotes is a
   // literal cut in two by a `/` that API Gateway decoded from `%2F`.
   if ((segment.match(/'/g)?.length ?? 0) % 2 === 1) {
-    throw new ServiceError('invalid_path',
+    throw new ServiceError(
+      'invalid_path',
       "A quoted key or parameter value contains '/', which the API cannot carry in a path: use $filter or the record's GUID.",
     );
   }
@@ -130,7 +131,8 @@ function allowed(name: string, names: Set<string>, prefixes: string[]): boolean 
 }
 
 export const impersonationRefused = () =>
-  new ServiceError('impersonation_not_allowed',
+  new ServiceError(
+    'impersonation_not_allowed',
     `This API key may not impersonate users: ${IMPERSONATION_HEADERS.join(' and ')} are refused unless the key was created with --allow-impersonation.`,
   );
 
