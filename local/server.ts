@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { ServiceError } from '../shared/errors/service-error.ts';
 import { decodePercentEscapes } from '../shared/http/percent-decoding.ts';
+import { errorResponse } from '../shared/http/response.ts';
 import { isPreflight, preflightHeaders, responseCorsHeaders, type LocalCors } from './cors.ts';
 
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -126,9 +128,14 @@ function lambdaContext(name: string, timeoutMs: number): Context {
   };
 }
 
-function sendJson(res: ServerResponse, status: number, error: string, message: string) {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ error, message }));
+/**
+ * An error of the front door itself (no route, body too large), from the catalogue like the handlers'
+ * errors, in the flat shape on every path: it stands in for API Gateway, not for the Web API.
+ */
+function sendError(res: ServerResponse, err: ServiceError): void {
+  const answer = errorResponse(err, undefined);
+  res.writeHead(answer.statusCode, answer.headers);
+  res.end(answer.body);
 }
 
 /** The bytes of `JSON.stringify(payload)`; a base64 body (which JSON never escapes) is counted, not copied. */
@@ -203,12 +210,12 @@ export function createLocalServer(app: LocalApp): Server {
         return;
       }
       const route = matchRoute(routes, method, path);
-      if (!route) return sendJson(res, 404, 'not_found', `No route for ${method} ${path}.`);
+      if (!route) return sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`));
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) return sendJson(res, 413, 'payload_too_large', 'The request body exceeds 10 MB.');
+        if (size > MAX_BODY_BYTES) return sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.'));
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
@@ -217,7 +224,7 @@ export function createLocalServer(app: LocalApp): Server {
       if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
       writeResult(res, result);
     })().catch(() => {
-      if (!res.headersSent) sendJson(res, 500, 'internal_error', 'An unexpected error occurred.');
+      if (!res.headersSent) sendError(res, new ServiceError('internal_error'));
       else res.destroy();
     });
   });

@@ -1,5 +1,6 @@
 import { adminConsentRequiredPage } from '#shared/auth/admin-consent.ts';
-import { AdminConsentRequired, completeLogin } from '#shared/auth/callback.ts';
+import { completeLogin } from '#shared/auth/callback.ts';
+import { ServiceError } from '#shared/errors/service-error.ts';
 import { clearCookie, LOGIN_BINDING_COOKIE, readCookie, sessionCookie } from '#shared/http/cookies.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
@@ -17,7 +18,7 @@ export const callbackRoute =
       login = await completeLogin(s, query, binding, handlerDeadline(context, s.now()));
     } catch (err) {
       // A page for the person at the browser, saying what an administrator must do.
-      if (err instanceof AdminConsentRequired) return { ...adminConsentRequiredPage(s.config), cookies: [clearCookie(LOGIN_BINDING_COOKIE)] };
+      if (err instanceof ServiceError && err.code === 'admin_consent_required') return { ...adminConsentRequiredPage(s.config), cookies: [clearCookie(LOGIN_BINDING_COOKIE)] };
       throw err;
     }
     if (login.kind !== 'browser') return redirect(login.redirectTo, [clearCookie(LOGIN_BINDING_COOKIE)]);

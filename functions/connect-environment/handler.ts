@@ -1,5 +1,5 @@
+import { ServiceError } from '#shared/errors/service-error.ts';
 import { chooseEnvironment, showEnvironmentChooser } from '#shared/auth/environment-chooser.ts';
-import { badRequest } from '#shared/http/errors.ts';
 import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -17,10 +17,10 @@ export const connectEnvironmentRoute =
     }
     const type = (event.headers?.['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
-      throw badRequest('unsupported_media_type', 'The chooser form is sent as application/x-www-form-urlencoded.');
+      throw new ServiceError('unsupported_media_type', 'The chooser form is sent as application/x-www-form-urlencoded.');
     }
     const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-    if (raw.length > 4096) throw badRequest('invalid_request', 'The form is too large.');
+    if (raw.length > 4096) throw new ServiceError('invalid_request', 'The form is too large.');
     // 303: the browser follows with GET (RFC 9110 §15.4.4).
     return { ...redirect(await chooseEnvironment(s, new URLSearchParams(raw))), statusCode: 303 };
   };

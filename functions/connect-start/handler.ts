@@ -1,7 +1,7 @@
+import { ServiceError } from '#shared/errors/service-error.ts';
 import { startLogin } from '#shared/auth/login.ts';
 import { sha256 } from '#shared/crypto/random.ts';
 import { loginBindingCookie } from '#shared/http/cookies.ts';
-import { badRequest } from '#shared/http/errors.ts';
 import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -19,7 +19,7 @@ export const connectStartRoute =
     const connectSessionId = token ? sha256(token) : undefined;
     const connect = connectSessionId ? await s.connectSessions.find(connectSessionId, Math.floor(s.now() / 1000)) : undefined;
     if (!connect || !connectSessionId) {
-      throw badRequest('invalid_connect_token', 'This connect link is unknown, expired or was already used.');
+      throw new ServiceError('invalid_connect_token', 'This connect link is unknown, expired or was already used.');
     }
     const login = await startLogin(s, connect.returnTo, {
       connect: {

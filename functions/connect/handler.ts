@@ -1,3 +1,4 @@
+import { ServiceError } from '#shared/errors/service-error.ts';
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId } from '#shared/auth/connections.ts';
 import { environmentOriginOfUrl } from '#shared/auth/environment-choice.ts';
@@ -6,7 +7,6 @@ import { publicBase } from '#shared/config/config.ts';
 import { GUID } from '#shared/config/guid.ts';
 import { randomToken, sha256 } from '#shared/crypto/random.ts';
 import { readJsonBody } from '#shared/http/body.ts';
-import { badRequest } from '#shared/http/errors.ts';
 import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -16,7 +16,7 @@ const LOGIN_HINT = /^[^\u0000-\u0020\u007f]{1,256}$/;
 
 function optionalMatch(value: unknown, pattern: RegExp, message: string): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !pattern.test(value)) throw badRequest('invalid_request', message);
+  if (typeof value !== 'string' || !pattern.test(value)) throw new ServiceError('invalid_request', message);
   return value;
 }
 
@@ -36,7 +36,7 @@ export const connectRoute =
     let returnTo: string | undefined;
     if (body.returnTo !== undefined) {
       returnTo = typeof body.returnTo === 'string' ? checkReturnTo(body.returnTo, s.config.allowedReturnUrls) : undefined;
-      if (!returnTo) throw badRequest('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
+      if (!returnTo) throw new ServiceError('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
     }
     const expectedTenantId = optionalMatch(body.expectedTenantId, GUID, 'expectedTenantId must be a tenant id (GUID).');
     const loginHint = optionalMatch(body.loginHint, LOGIN_HINT, 'loginHint must be a sign-in name of at most 256 characters.');

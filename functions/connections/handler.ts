@@ -1,6 +1,6 @@
+import { ServiceError } from '#shared/errors/service-error.ts';
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { checkConnectionId, connectionRowId, loadActiveConnection, loadConnection } from '#shared/auth/connections.ts';
-import { HttpError } from '#shared/http/errors.ts';
 import { environmentRequired } from '#shared/auth/refresher.ts';
 import { refreshDue, resourceToken } from '#shared/auth/resource-tokens.ts';
 import { environmentOriginOfUrl } from '#shared/auth/environment-choice.ts';
@@ -21,12 +21,12 @@ export const connectionsRoute =
     const s = services();
     const key = await requireApiKey(event, s.apiKeys);
     const match = /^\/connections\/([^/]+)(\/token)?$/.exec(event.rawPath);
-    if (!match) throw new HttpError(404, 'not_found', 'No such route.');
+    if (!match) throw new ServiceError('not_found', 'No such route.');
     let raw: string;
     try {
       raw = decodeURIComponent(match[1]!);
     } catch {
-      throw new HttpError(400, 'invalid_connection_id', 'The connection id is malformed.');
+      throw new ServiceError('invalid_connection_id', 'The connection id is malformed.');
     }
     const connectionId = checkConnectionId(raw);
     const method = event.requestContext.http.method.toUpperCase();
@@ -74,7 +74,7 @@ export const connectionsRoute =
       s.metrics.add('ConnectionStateChange', 1, { state: 'deleted' });
       return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
     }
-    throw new HttpError(405, 'method_not_allowed', `${method} is not supported here.`);
+    throw new ServiceError('method_not_allowed', `${method} is not supported here.`);
   };
 
 export const handler = createHandler(connectionsRoute(getServices));

@@ -1,6 +1,6 @@
 import { requireApiKey } from '#shared/auth/api-keys.ts';
 import { readJsonBody } from '#shared/http/body.ts';
-import { HttpError } from '#shared/http/errors.ts';
+import { ServiceError } from '#shared/errors/service-error.ts';
 import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
 import { json } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -27,7 +27,7 @@ export const webhooksRoute =
     const s = services();
     const key = await requireApiKey(event, s.apiKeys);
     const match = ROUTE.exec(event.rawPath);
-    if (!match) throw new HttpError(404, 'not_found', 'No such route.');
+    if (!match) throw new ServiceError('not_found', 'No such route.');
     const method = event.requestContext.http.method.toUpperCase();
     const nowSec = Math.floor(s.now() / 1000);
     const deps = (): WebhookRegistrationDeps => ({
@@ -48,7 +48,7 @@ export const webhooksRoute =
         const endpoints = await s.webhookEndpoints.list(key.keyId);
         return json(200, { webhooks: endpoints.map((e) => describeEndpoint(e, nowSec)) });
       }
-      throw new HttpError(405, 'method_not_allowed', `${method} is not supported here.`);
+      throw new ServiceError('method_not_allowed', `${method} is not supported here.`);
     }
     const id = checkEndpointId(rawId);
     if (rotate && method === 'POST') return json(200, await rotateEndpointSecret(deps(), key.keyId, id));
@@ -56,7 +56,7 @@ export const webhooksRoute =
       if (!(await s.webhookEndpoints.delete(key.keyId, id))) throw webhookNotFound();
       return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
     }
-    throw new HttpError(405, 'method_not_allowed', `${method} is not supported here.`);
+    throw new ServiceError('method_not_allowed', `${method} is not supported here.`);
   };
 
 export const handler = createHandler(webhooksRoute(getServices));

@@ -1,5 +1,5 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
-import { badRequest, HttpError } from '../http/errors.ts';
 import { escapeHtml, htmlPage } from '../http/html.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
@@ -28,7 +28,7 @@ export async function startAdminConsent(services: Services, query: Record<string
   const { config } = services;
   const tenant = query.tenant ?? 'organizations';
   if (tenant !== 'organizations' && !isGuid(tenant) && !TENANT_DOMAIN.test(tenant)) {
-    throw badRequest('invalid_tenant', 'tenant must be a tenant id (GUID), a verified domain name, or "organizations".');
+    throw new ServiceError('invalid_tenant', 'tenant must be a tenant id (GUID), a verified domain name, or "organizations".');
   }
   const environment = query.environment === undefined ? undefined : environmentOriginOfUrl(config, query.environment);
   const state = randomToken();
@@ -74,7 +74,7 @@ export async function completeAdminConsent(services: Services, query: URLSearchP
   }
   const tenant = query.get('tenant') ?? '';
   if (query.get('admin_consent') !== 'True' || !isGuid(tenant)) {
-    throw new HttpError(400, 'invalid_request', 'The admin-consent answer carries neither admin_consent=True with a tenant nor an error.');
+    throw new ServiceError('invalid_request', 'The admin-consent answer carries neither admin_consent=True with a tenant nor an error.');
   }
   logger.info('admin consent granted', { tid: tenant });
   return htmlPage(

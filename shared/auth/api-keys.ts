@@ -1,8 +1,8 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { sha256 } from '../crypto/random.ts';
 import { bearerCredential } from '../http/bearer.ts';
-import { HttpError } from '../http/errors.ts';
 import type { ApiKey, ApiKeyStore } from '../stores/model.ts';
 
 /** `dak_<keyId>_<secret>`: the key id is public (for listing and revoking), the secret is 256 bits. */
@@ -27,11 +27,8 @@ export function isMeantAsApiKey(value: string): boolean {
   return value.startsWith(API_KEY_PREFIX);
 }
 
-// RFC 6750 §3: a 401 to a bearer credential names the scheme and `invalid_token`.
-export const invalidApiKey = () =>
-  new HttpError(401, 'invalid_api_key', 'The API key is unknown, revoked or malformed.', {
-    'www-authenticate': 'Bearer realm="api-key", error="invalid_token", error_description="The API key is unknown, revoked or malformed"',
-  });
+/** 401 with the catalogue's WWW-Authenticate challenge (RFC 6750 §3). */
+export const invalidApiKey = () => new ServiceError('invalid_api_key');
 
 /** Authenticates a backend by `Authorization: Bearer <API key>`. */
 export async function requireApiKey(event: APIGatewayProxyEventV2, keys: ApiKeyStore): Promise<ApiKey> {

@@ -1,7 +1,7 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { timingSafeEqual } from 'node:crypto';
 import { randomToken, sha256 } from '../crypto/random.ts';
 import type { CookieLookup } from '../http/cookies.ts';
-import { badRequest, HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { SIGN_IN_REASONS } from '../observability/metrics.ts';
 import { errorCodeOf } from '../http/middleware.ts';
@@ -35,13 +35,6 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** The user's organization lets only an administrator consent (AADSTS65001/90094): the callback shows a page. */
-export class AdminConsentRequired extends HttpError {
-  constructor() {
-    super(403, 'admin_consent_required', 'An administrator of your organization must consent to this application first: see /auth/admin-consent.');
-  }
-}
-
 /**
  * Completes the login: consumes the pending login exactly once, checks the browser binding,
  * exchanges the code with the PKCE verifier, validates the id_token and creates the session.
@@ -70,21 +63,24 @@ async function signIn(
   deadlineMs: number,
 ): Promise<LoginComplete> {
   const state = query.get('state');
-  if (!state || state.length > 512) throw badRequest('invalid_state', 'The callback carries no usable state.');
+  if (!state || state.length > 512) throw new ServiceError('invalid_state', 'The callback carries no usable state.');
   const nowMs = services.now();
   // Consume first: whatever happens next, this state cannot be used again (RFC 9700 §4.7).
   const pending = await services.pendingLogins.consume(sha256(state), Math.floor(nowMs / 1000));
-  if (!pending) throw badRequest('invalid_state', 'The login is unknown, expired or was already completed.');
+  if (!pending) throw new ServiceError('invalid_state', 'The login is unknown, expired or was already completed.');
   // A binding cookie sent twice binds nothing: it fails like a missing one (RFC 9700 §4.7 login CSRF).
-  if (bindingCookie.kind === 'ambiguous') throw badRequest('invalid_state', 'The login-binding cookie was sent more than once.');
+  if (bindingCookie.kind === 'ambiguous') throw new ServiceError('invalid_state', 'The login-binding cookie was sent more than once.');
   if (bindingCookie.kind === 'absent' || !sameHash(sha256(bindingCookie.value), pending.bindingHash)) {
-    throw badRequest('invalid_state', 'The login was started in another browser.');
+    throw new ServiceError('invalid_state', 'The login was started in another browser.');
   }
   const error = query.get('error');
   if (error) {
-    if (needsAdminConsent(error, query.get('error_description'))) throw new AdminConsentRequired();
-    const code = /^[a-z_]{1,64}$/.test(error) ? error : 'authorization_failed';
-    throw new HttpError(400, code, 'The identity provider did not complete the sign-in.');
+    // The user's organization lets only an administrator consent (AADSTS65001/90094): the callback shows a page.
+    if (needsAdminConsent(error, query.get('error_description'))) throw new ServiceError('admin_consent_required');
+    // The identity provider's code is never the service's own: it goes to the logs only. RFC 6749
+    // §4.1.2.1: access_denied = the user or the organization declined; any other code = not completed.
+    logger.info('identity provider ended the sign-in', { oauthError: /^[a-z_]{1,64}$/.test(error) ? error : 'unreadable' });
+    throw error === 'access_denied' ? new ServiceError('sign_in_declined') : new ServiceError('authorization_failed');
   }
   const entra = await services.entra();
   const { tokens, user } = await entra.exchangeAuthorizationCode({
@@ -119,12 +115,12 @@ async function signIn(
     const { ownerKeyId, connectionId, connectSessionId, expectedTenantId, loginHint } = pending.connect;
     // The connect link is spent by the first sign-in that completes through it.
     if (!(await services.connectSessions.consume(connectSessionId, Math.floor(nowMs / 1000)))) {
-      throw badRequest('invalid_connect_token', 'This connect link was already used or has expired.');
+      throw new ServiceError('invalid_connect_token', 'This connect link was already used or has expired.');
     }
     const wrongTenant = expectedTenantId !== undefined && user.tid.toLowerCase() !== expectedTenantId.toLowerCase();
     const wrongUser = loginHint !== undefined && user.username?.toLowerCase() !== loginHint.toLowerCase();
     if (wrongTenant || wrongUser) {
-      throw badRequest('account_mismatch', 'This connect link is for another account; ask for a new link.');
+      throw new ServiceError('account_mismatch', 'This connect link is for another account; ask for a new link.');
     }
     const id = connectionRowId(ownerKeyId, connectionId);
     const row: Session = {
@@ -140,7 +136,7 @@ async function signIn(
     const choose = !pending.environment && !services.config.dynamicsUrl && resource === services.config.discoveryUrl.origin;
     if (choose) {
       row.discovered = await discoverWithToken(services, tokens.accessToken, deadlineMs).catch((err: unknown) => {
-        if (!(err instanceof HttpError)) throw err;
+        if (!(err instanceof ServiceError)) throw err;
         logger.warn('environments not listed for a new connection', { error: err.code });
         return undefined;
       });

@@ -1,5 +1,5 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { sha256 } from '../crypto/random.ts';
-import { HttpError } from '../http/errors.ts';
 import type { Services } from '../runtime.ts';
 import type { Session } from '../stores/model.ts';
 
@@ -7,7 +7,7 @@ const CONNECTION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function checkConnectionId(value: unknown): string {
   if (typeof value !== 'string' || !CONNECTION_ID.test(value)) {
-    throw new HttpError(400, 'invalid_connection_id', 'connectionId must be 1–128 characters of A–Z, a–z, 0–9, ".", "_", ":" or "-".');
+    throw new ServiceError('invalid_connection_id', 'connectionId must be 1–128 characters of A–Z, a–z, 0–9, ".", "_", ":" or "-".');
   }
   return value;
 }
@@ -17,9 +17,10 @@ export function connectionRowId(ownerKeyId: string, connectionId: string): strin
   return sha256(`connection:${ownerKeyId}:${connectionId}`);
 }
 
-export const connectionNotFound = () => new HttpError(404, 'connection_not_found', 'No such connection for this API key.');
-export const reconnectRequired = (reason?: string) =>
-  new HttpError(409, 'reconnect_required', `The connection's grant ended${reason ? ` (${reason})` : ''}: connect the user again.`);
+export const connectionNotFound = () => new ServiceError('connection_not_found', 'No such connection for this API key.');
+/** The connection's grant ended; the identity provider's reason is the connection's `lastError`, not this code. */
+export const reconnectRequired = () =>
+  new ServiceError('reconnect_required', "The connection's grant ended: connect the user again (GET /connections/{id} shows lastError).");
 
 /** Loads an API key's connection, or throws 404. */
 export async function loadConnection(services: Services, ownerKeyId: string, connectionId: string): Promise<Session> {
@@ -31,7 +32,7 @@ export async function loadConnection(services: Services, ownerKeyId: string, con
 /** Loads an active connection (409 when its grant ended). */
 export async function loadActiveConnection(services: Services, ownerKeyId: string, connectionId: string): Promise<Session> {
   const session = await loadConnection(services, ownerKeyId, connectionId);
-  if (session.connection!.status === 'failed') throw reconnectRequired(session.connection!.lastError);
+  if (session.connection!.status === 'failed') throw reconnectRequired();
   return session;
 }
 

@@ -1,8 +1,8 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { environmentHostAllowed, type Config } from '../config/config.ts';
 import { originOfHost } from '../config/dataverse-hosts.ts';
-import { badRequest } from '../http/errors.ts';
 
-const invalidEnvironment = (message: string) => badRequest('invalid_environment', message);
+const invalidEnvironment = (message: string) => new ServiceError('invalid_environment', message);
 
 /**
  * The origin of an environment `{host}` (as under `/orgs/{host}`), or 400 when DATAVERSE_HOSTS does

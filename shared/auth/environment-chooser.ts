@@ -1,5 +1,5 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
-import { badRequest, HttpError } from '../http/errors.ts';
 import { escapeHtml, htmlPage } from '../http/html.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
@@ -11,7 +11,7 @@ import { publicBase } from '../config/config.ts';
 /** The chooser's path; the form posts back to it. */
 export const CHOOSER_PATH = '/connect/environment';
 
-const invalidChoice = () => badRequest('invalid_choice_token', 'This environment choice is unknown, expired or was already made; connect again.');
+const invalidChoice = () => new ServiceError('invalid_choice_token', 'This environment choice is unknown, expired or was already made; connect again.');
 
 function withParams(base: string, params: Record<string, string>): string {
   const url = new URL(base);
@@ -98,7 +98,7 @@ export async function chooseEnvironment(services: Services, form: URLSearchParam
   const origin = environmentOriginOfUrl(services.config, form.get('environment') ?? undefined);
   const connection = await connectionOf(services, pending);
   if (!connection.discovered?.environments.some((e) => e.url === origin)) {
-    throw new HttpError(403, 'environment_not_allowed', 'This environment is not one of the connected user’s environments.');
+    throw new ServiceError('environment_not_allowed', 'This environment is not one of the connected user’s environments.');
   }
   const choice = await openChoice(services, token, true);
   await services.sessions.setDefaultEnvironment(connection.id, origin);

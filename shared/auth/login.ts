@@ -1,6 +1,6 @@
+import { ServiceError } from '../errors/service-error.ts';
 import * as oauth from 'oauth4webapi';
 import { randomToken, sha256 } from '../crypto/random.ts';
-import { badRequest } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import type { PendingLogin } from '../stores/model.ts';
@@ -40,15 +40,15 @@ export async function startLogin(
   const environment = options.environment === undefined ? undefined : environmentOriginOfUrl(config, options.environment);
   const native = returnToParam === undefined ? undefined : checkNativeReturnTo(returnToParam, config.nativeRedirectSchemes);
   if (native && !isS256Challenge(options.clientChallenge)) {
-    throw badRequest('invalid_request', 'A loopback or app-scheme returnTo needs client_challenge (S256, 43 characters).');
+    throw new ServiceError('invalid_request', 'A loopback or app-scheme returnTo needs client_challenge (S256, 43 characters).');
   }
   if (!native && options.clientChallenge !== undefined) {
-    throw badRequest('invalid_return_to', 'client_challenge is only for loopback or app-scheme returnTo URLs.');
+    throw new ServiceError('invalid_return_to', 'client_challenge is only for loopback or app-scheme returnTo URLs.');
   }
   const returnTo =
     native ??
     (returnToParam === undefined ? config.allowedReturnUrls[0]!.href : checkReturnTo(returnToParam, config.allowedReturnUrls));
-  if (!returnTo) throw badRequest('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
+  if (!returnTo) throw new ServiceError('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
 
   const state = oauth.generateRandomState();
   const nonce = oauth.generateRandomNonce();

@@ -1,8 +1,8 @@
 import { createHash, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { LOOPBACK_REDIRECT_HOSTS } from '../config/urls.ts';
 import { openAesGcm, sealAesGcm } from '../crypto/aes-gcm.ts';
+import { ServiceError } from '../errors/service-error.ts';
 import { randomToken, sha256 } from '../crypto/random.ts';
-import { HttpError } from '../http/errors.ts';
 import type { Services } from '../runtime.ts';
 import { parseRedirectTarget } from './return-to.ts';
 
@@ -58,8 +58,7 @@ export async function createHandoff(
   return handoff;
 }
 
-const invalidGrant = () =>
-  new HttpError(400, 'invalid_grant', 'The handoff is unknown, expired or already used, or the verifier does not match.');
+const invalidGrant = () => new ServiceError('invalid_grant');
 
 /**
  * POST /auth/token: redeems a handoff exactly once. The handoff is consumed before the verifier is
@@ -71,7 +70,7 @@ export async function redeemHandoff(
 ): Promise<{ sessionToken: string; expiresAt: number }> {
   const { handoff, client_verifier: verifier } = body;
   if (typeof handoff !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(handoff) || typeof verifier !== 'string' || !VERIFIER.test(verifier)) {
-    throw new HttpError(400, 'invalid_request', 'Send JSON {"handoff": "...", "client_verifier": "..."}.');
+    throw new ServiceError('invalid_request', 'Send JSON {"handoff": "...", "client_verifier": "..."}.');
   }
   const id = sha256(handoff);
   const stored = await services.handoffs.consume(id, Math.floor(services.now() / 1000));

@@ -1,7 +1,8 @@
+import { ServiceError } from '../errors/service-error.ts';
 import type { Config } from '../config/config.ts';
 import { randomToken } from '../crypto/random.ts';
 import type { TokenVault } from '../crypto/envelope.ts';
-import { HttpError, loginRequired, serviceUnavailable } from '../http/errors.ts';
+import { loginRequired, serviceUnavailable } from '../http/errors.ts';
 import type { EntraClient } from '../oauth/client.ts';
 import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
@@ -131,11 +132,11 @@ export class SessionRefresher {
     for (;;) {
       const current = await this.deps.sessions.get(sessionId, Math.floor(this.now() / 1000));
       if (!current) throw loginRequired();
-      if (current.connection?.status === 'failed') throw reconnectRequired(current.connection.lastError);
+      if (current.connection?.status === 'failed') throw reconnectRequired();
       const resource = requested ?? sessionResource(current, this.deps.config);
       if (resource === undefined) throw environmentRequired();
       const token = resourceToken(current, resource, this.deps.config);
-      if (token?.refusedWith && (token.blockedUntil ?? 0) > this.now()) throw environmentRefused(token.refusedWith);
+      if (token?.refusedWith && (token.blockedUntil ?? 0) > this.now()) throw environmentRefused();
       if (token?.sealed && token.version !== staleVersion) return current;
       // Another instance holds a live lease: wait for its result instead of racing it.
       const leaseFree = current.leaseUntil === undefined || current.leaseUntil < this.now();
@@ -210,7 +211,7 @@ export class SessionRefresher {
         });
         await sessions.saveEnvironmentTokens(current.id, current.version, refused, leaseId).catch(() => undefined);
         await sessions.releaseRefreshLease(current.id, leaseId).catch(() => undefined);
-        throw environmentRefused(err.oauthError);
+        throw environmentRefused();
       }
       if (err instanceof TerminalGrantError) {
         if (current.connection) {
@@ -218,7 +219,7 @@ export class SessionRefresher {
           logger.info('refresh grant ended; connection marked failed', { oauthError: err.oauthError });
           await sessions.markConnectionFailed(current.id, current.version, leaseId, err.oauthError, this.now());
           this.metrics.add('ConnectionStateChange', 1, { state: 'failed' });
-          throw reconnectRequired(err.oauthError);
+          throw reconnectRequired();
         }
         logger.info('refresh grant ended; session deleted', { oauthError: err.oauthError });
         await sessions.delete(current.id);
@@ -284,8 +285,7 @@ export class SessionRefresher {
 
 /** No environment is known for this request: neither chosen nor configured (DYNAMICS_URL). */
 export const environmentRequired = () =>
-  new HttpError(
-    409,
+  new ServiceError(
     'environment_required',
     'No Dataverse environment is chosen: list yours at GET /auth/environments, then call /orgs/{host}/api/data/… or choose a default with POST /auth/environment.',
   );

@@ -1,6 +1,6 @@
+import { ServiceError } from '../errors/service-error.ts';
 import type { Config } from '../config/config.ts';
 import { accessTokenField, type SealedField } from '../crypto/envelope.ts';
-import { HttpError } from '../http/errors.ts';
 import type { EnvironmentToken, Session } from '../stores/model.ts';
 
 /**
@@ -84,11 +84,8 @@ export function withEnvironmentToken(
   return next;
 }
 
-/** The identity provider refuses this environment for this user (no access or no consent): 403, not a sign-out. */
-export const environmentRefused = (oauthError: string) =>
-  new HttpError(
-    403,
-    'environment_access_denied',
-    `The identity provider refuses a token for this environment (${oauthError}): the user has no access to it, or the app lacks consent there. ` +
-      'Other environments and the sign-in itself are not affected.',
-  );
+/**
+ * The identity provider refuses this environment for this user (no access or no consent): 403, not a
+ * sign-out. Its own error code is logged by the refresher, never answered as the service's.
+ */
+export const environmentRefused = () => new ServiceError('environment_access_denied');

@@ -1,8 +1,8 @@
+import { ServiceError } from '../errors/service-error.ts';
 import * as z from 'zod/mini';
 import { refreshDue, resourceToken } from '../auth/resource-tokens.ts';
 import { environmentHostAllowed } from '../config/config.ts';
 import { hostOfOrigin, originOfHost } from '../config/dataverse-hosts.ts';
-import { HttpError } from '../http/errors.ts';
 import { logger } from '../observability/logger.ts';
 import type { Services } from '../runtime.ts';
 import type { DataverseEnvironment, DiscoveredEnvironments, Session } from '../stores/model.ts';
@@ -28,8 +28,6 @@ const InstancesSchema = z.object({
     }),
   ),
 });
-
-const unavailable = (message: string, status = 502) => new HttpError(status, 'discovery_unavailable', message, status === 503 ? { 'Retry-After': '1' } : {});
 
 /** The origin of `raw` if it is an environment URL this deployment may call (DATAVERSE_HOSTS), else undefined. */
 function allowedOrigin(services: Services, raw: string | null | undefined): string | undefined {
@@ -65,7 +63,7 @@ function apiOriginOf(url: string, apiUrl: string | null | undefined): string | u
 /** Maps a validated discovery answer to the environments this deployment may serve. */
 export function toEnvironments(services: Services, body: unknown): DataverseEnvironment[] {
   const parsed = InstancesSchema.safeParse(body);
-  if (!parsed.success) throw unavailable('The Global Discovery Service answered in an unexpected shape.');
+  if (!parsed.success) throw new ServiceError('discovery_error', 'The Global Discovery Service answered in an unexpected shape.');
   const environments: DataverseEnvironment[] = [];
   for (const instance of parsed.data.value) {
     const url = allowedOrigin(services, instance.Url);
@@ -89,7 +87,7 @@ export function toEnvironments(services: Services, body: unknown): DataverseEnvi
 
 async function getInstances(services: Services, accessToken: string, deadlineMs: number): Promise<Response> {
   const timeoutMs = Math.min(services.config.upstreamTimeoutMs, deadlineMs - services.now());
-  if (timeoutMs <= 0) throw unavailable('The Global Discovery Service did not answer in time.', 504);
+  if (timeoutMs <= 0) throw new ServiceError('discovery_timeout');
   try {
     return await services.dataverseFetch(new URL('/api/discovery/v2.0/Instances', services.config.discoveryUrl).href, {
       method: 'GET',
@@ -99,23 +97,23 @@ async function getInstances(services: Services, accessToken: string, deadlineMs:
     });
   } catch (err) {
     const name = (err as Error)?.name;
-    if (name === 'TimeoutError' || name === 'AbortError') throw unavailable('The Global Discovery Service did not answer in time.', 504);
-    throw unavailable('The Global Discovery Service could not be reached.', 503);
+    if (name === 'TimeoutError' || name === 'AbortError') throw new ServiceError('discovery_timeout');
+    throw new ServiceError('discovery_unavailable', 'The Global Discovery Service could not be reached.');
   }
 }
 
 /** The environments of a Global Discovery Service answer, or the error it stands for. */
 async function environmentsOf(services: Services, response: Response): Promise<DataverseEnvironment[]> {
   if (response.status === 401 || response.status === 403) {
-    throw new HttpError(403, 'discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
+    throw new ServiceError('discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
   }
-  if (response.status === 429 || response.status >= 500) throw unavailable('The Global Discovery Service is briefly unavailable; retry shortly.', 503);
-  if (response.status !== 200) throw unavailable(`The Global Discovery Service answered HTTP ${response.status}.`);
+  if (response.status === 429 || response.status >= 500) throw new ServiceError('discovery_unavailable');
+  if (response.status !== 200) throw new ServiceError('discovery_error', `The Global Discovery Service answered HTTP ${response.status}.`);
   let body: unknown;
   try {
     body = await response.json();
   } catch {
-    throw unavailable('The Global Discovery Service answered with a body that is not JSON.');
+    throw new ServiceError('discovery_error', 'The Global Discovery Service answered with a body that is not JSON.');
   }
   return toEnvironments(services, body);
 }
@@ -200,8 +198,7 @@ export async function resolveEnvironment(
     found = find(current.discovered);
   }
   if (!found) {
-    throw new HttpError(
-      403,
+    throw new ServiceError(
       'environment_not_allowed',
       'This environment is not one of yours: GET /auth/environments lists the environments this sign-in can use.',
     );

@@ -1,5 +1,6 @@
+import { ServiceError } from '../errors/service-error.ts';
 import type { Fetch } from '../oauth/client.ts';
-import { dataverseRejected, HttpError } from '../http/errors.ts';
+import { dataverseRejected } from '../http/errors.ts';
 import type { HttpResponse } from '../http/response.ts';
 import { logger } from '../observability/logger.ts';
 import { inSpan } from '../observability/tracing.ts';
@@ -76,7 +77,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export async function forwardToDataverse(services: Services, session: Session, request: ProxyRequest): Promise<HttpResponse> {
   const method = request.method.toUpperCase();
-  if (!ALLOWED_METHODS.has(method)) throw new HttpError(405, 'method_not_allowed', `${method} is not proxied.`);
+  if (!ALLOWED_METHODS.has(method)) throw new ServiceError('method_not_allowed', `${method} is not proxied.`);
   const { config } = services;
   const target = request.environment ?? (config.dynamicsUrl ? { url: config.dynamicsUrl.origin } : undefined);
   if (!target) throw environmentRequired();
@@ -100,7 +101,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
 
   let current = session;
   const held = tokenOf(current);
-  if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused(held.refusedWith);
+  if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused();
   if (refreshDue(held, services.now(), config)) {
     current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource, 'ahead');
   }
@@ -189,7 +190,7 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
     const advice = coding && !stillEncoded
       ? ` even compressed with ${coding}: page it with Prefer: odata.maxpagesize or $top.`
       : `: page it with Prefer: odata.maxpagesize or $top${!accepted && isCompressible(contentType, body.length) ? ', or send Accept-Encoding: gzip or br' : ''}.`;
-    throw new HttpError(502, 'response_too_large', `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB)${advice}`);
+    throw new ServiceError('response_too_large', `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB)${advice}`);
   }
   return {
     statusCode: response.status,
@@ -213,7 +214,7 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
  * environment), not signed out. Marks the session so that its 401s skip the token endpoint for the
  * cool-down, and answers 403 (a 401 would send the client to sign in again, and round the loop).
  */
-async function rejectedEvenFresh(services: Services, session: Session, resource?: string): Promise<HttpError> {
+async function rejectedEvenFresh(services: Services, session: Session, resource?: string): Promise<ServiceError> {
   const cooldownSeconds = services.config.dataverseRejectionCooldownSeconds;
   const untilMs = services.now() + cooldownSeconds * 1000;
   logger.info('dataverse rejected a fresh token; refresh paused', { cooldownSeconds, connection: session.connection !== undefined });
@@ -248,7 +249,7 @@ async function callUpstream(
   accessToken: string,
   timeoutMs: number,
 ): Promise<UpstreamResponse> {
-  if (timeoutMs <= 0) throw new HttpError(504, 'upstream_timeout', 'Dataverse did not answer in time.');
+  if (timeoutMs <= 0) throw new ServiceError('upstream_timeout', 'Dataverse did not answer in time.');
   const headers = new Headers(clientHeaders);
   headers.set('authorization', `Bearer ${accessToken}`);
   try {
@@ -270,12 +271,12 @@ async function callUpstream(
       return { status: response.status, headers: response.headers, body: await readBounded(response, upstreamReadLimit()) };
     });
   } catch (err) {
-    if (err instanceof HttpError) throw err;
+    if (err instanceof ServiceError) throw err;
     const name = (err as Error)?.name;
     if (name === 'TimeoutError' || name === 'AbortError') {
-      throw new HttpError(504, 'upstream_timeout', 'Dataverse did not answer in time.');
+      throw new ServiceError('upstream_timeout', 'Dataverse did not answer in time.');
     }
-    throw new HttpError(502, 'upstream_unreachable', 'Dataverse could not be reached.', {}, { cause: err });
+    throw new ServiceError('upstream_unreachable', undefined, { cause: err });
   }
 }
 
@@ -291,8 +292,7 @@ async function readBounded(response: Response, limit: number): Promise<Uint8Arra
     total += chunk.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw new HttpError(
-        502,
+      throw new ServiceError(
         'response_too_large',
         `The Dataverse response is larger than the proxy reads (${Math.round(limit / 2 ** 20)} MB): page it with Prefer: odata.maxpagesize or $top.`,
       );

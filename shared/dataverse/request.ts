@@ -1,4 +1,4 @@
-import { badRequest, HttpError } from '../http/errors.ts';
+import { ServiceError } from '../errors/service-error.ts';
 import { decodePercentEscapes } from '../http/percent-decoding.ts';
 import {
   FORWARDED_REQUEST_HEADERS,
@@ -30,7 +30,7 @@ export function encodePathSegment(segment: string): string {
   let out = '';
   for (const char of segment) {
     if (KEPT_IN_SEGMENT.test(char)) out += char;
-    else if (char.length === 1 && char >= '\ud800' && char <= '\udfff') throw badRequest('invalid_path', 'The path is not valid UTF-16 text.');
+    else if (char.length === 1 && char >= '\ud800' && char <= '\udfff') throw new ServiceError('invalid_path', 'The path is not valid UTF-16 text.');
     else out += [...Buffer.from(char, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
   }
   return out;
@@ -42,17 +42,17 @@ export function encodePathSegment(segment: string): string {
  * server that decodes once more still sees a harmless segment.
  */
 function checkSegment(segment: string, isLast: boolean): void {
-  if (segment === '' && !isLast) throw badRequest('invalid_path', 'The path contains empty segments.');
+  if (segment === '' && !isLast) throw new ServiceError('invalid_path', 'The path contains empty segments.');
   for (const form of [segment, decodePercentEscapes(segment)]) {
     if (form === '.' || form === '..' || form.includes('\\') || (form !== segment && form.includes('/'))) {
-      throw badRequest('invalid_path', 'The path contains dot segments, empty segments or encoded slashes.');
+      throw new ServiceError('invalid_path', 'The path contains dot segments, empty segments or encoded slashes.');
     }
-    if (CONTROL.test(form)) throw badRequest('invalid_path', 'The path contains control characters.');
+    if (CONTROL.test(form)) throw new ServiceError('invalid_path', 'The path contains control characters.');
   }
   // OData doubles a quote inside a string literal, so a segment with an odd number of quotes is a
   // literal cut in two by a `/` that API Gateway decoded from `%2F`.
   if ((segment.match(/'/g)?.length ?? 0) % 2 === 1) {
-    throw badRequest(
+    throw new ServiceError(
       'invalid_path',
       "A quoted key or parameter value contains '/', which the API cannot carry in a path: use $filter or the record's GUID.",
     );
@@ -70,19 +70,19 @@ function checkSegment(segment: string, isLast: boolean): void {
  * exactly the rebuilt path.
  */
 export function buildDataverseUrl(dynamicsUrl: URL, decodedPath: string, rawQuery: string): URL {
-  if (decodedPath.length > 4096 || rawQuery.length > 16_384) throw badRequest('invalid_path', 'The request URL is too long.');
+  if (decodedPath.length > 4096 || rawQuery.length > 16_384) throw new ServiceError('invalid_path', 'The request URL is too long.');
   if (!WEB_API_PATH.test(decodedPath)) {
-    throw badRequest('invalid_path', 'Only Dataverse Web API paths under /api/data/v9.x/ can be proxied.');
+    throw new ServiceError('invalid_path', 'Only Dataverse Web API paths under /api/data/v9.x/ can be proxied.');
   }
   const segments = decodedPath.split('/').slice(1);
   segments.forEach((segment, i) => checkSegment(segment, i === segments.length - 1));
   const path = `/${segments.map(encodePathSegment).join('/')}`;
-  if (QUERY_FORBIDDEN.test(rawQuery)) throw badRequest('invalid_query', 'The query contains characters that are not allowed.');
+  if (QUERY_FORBIDDEN.test(rawQuery)) throw new ServiceError('invalid_query', 'The query contains characters that are not allowed.');
   const url = new URL(dynamicsUrl.origin);
   url.pathname = path;
   url.search = rawQuery;
   if (url.origin !== dynamicsUrl.origin || url.pathname !== path) {
-    throw badRequest('invalid_path', 'The path does not map onto the Dataverse Web API.');
+    throw new ServiceError('invalid_path', 'The path does not map onto the Dataverse Web API.');
   }
   return url;
 }
@@ -131,8 +131,7 @@ function allowed(name: string, names: Set<string>, prefixes: string[]): boolean 
 }
 
 export const impersonationRefused = () =>
-  new HttpError(
-    403,
+  new ServiceError(
     'impersonation_not_allowed',
     `This API key may not impersonate users: ${IMPERSONATION_HEADERS.join(' and ')} are refused unless the key was created with --allow-impersonation.`,
   );
@@ -148,12 +147,12 @@ export function forwardableRequestHeaders(headers: Record<string, string | undef
   for (const [rawName, value] of Object.entries(headers ?? {})) {
     const name = rawName.toLowerCase();
     if (value === undefined || !allowed(name, FORWARDED_NAMES, FORWARDED_PREFIXES)) continue;
-    if (!HEADER_NAME.test(rawName)) throw badRequest('invalid_header', 'A header name is not allowed.');
+    if (!HEADER_NAME.test(rawName)) throw new ServiceError('invalid_header', 'A header name is not allowed.');
     if (IMPERSONATION_NAMES.has(name) && !rules.allowImpersonation) throw impersonationRefused();
     // Controls other than tab, and anything beyond one byte (Headers would throw a TypeError on it).
     // eslint-disable-next-line no-control-regex
     if (value.length > HEADER_VALUE_MAX || /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value) || !checkKnownFormat(name, value)) {
-      throw badRequest('invalid_header', `The header ${name} has a value that is not allowed.`);
+      throw new ServiceError('invalid_header', `The header ${name} has a value that is not allowed.`);
     }
     out.set(name, value);
   }

@@ -1,37 +1,15 @@
-/**
- * The one HTTP error type. Handlers and the core throw it; the error middleware turns it into
- * `{"error": code, "message": message}` with `status` (on Web API paths OData's
- * `{"error": {"code", "message"}}`). Messages are for humans and never carry
- * tokens, codes, cookies or secrets.
- */
-export class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
+import { ServiceError } from '../errors/service-error.ts';
 
 /** The session is missing, expired or was ended; the client must sign in again. */
-export const unauthenticated = () =>
-  new HttpError(401, 'unauthenticated', 'No valid session: sign in at /auth/login.');
+export const unauthenticated = () => new ServiceError('unauthenticated');
 
 /** The grant behind the session can no longer be used (RFC 6749 §5.2 invalid_grant, or Entra interaction_required). */
-export const loginRequired = () =>
-  new HttpError(401, 'login_required', 'The sign-in has expired or was revoked: sign in again at /auth/login.');
+export const loginRequired = () => new ServiceError('login_required');
 
-export const csrfRejected = (message: string) => new HttpError(403, 'csrf', message);
+export const csrfRejected = (message: string) => new ServiceError('csrf', message);
 
 /** A dependency (token endpoint, DynamoDB, KMS) failed transiently; nothing stored was changed. */
-export const serviceUnavailable = (message: string, cause?: unknown) =>
-  new HttpError(503, 'temporarily_unavailable', message, { 'Retry-After': '1' }, { cause });
+export const serviceUnavailable = (message: string, cause?: unknown) => new ServiceError('temporarily_unavailable', message, { cause });
 
 /** "10 minutes" (or "90 seconds"): a cool-down as people read it. */
 function duration(seconds: number): string {
@@ -45,8 +23,7 @@ function duration(seconds: number): string {
  * 403, not 401: a 401 tells clients to sign in again, which changes nothing here and loops.
  */
 export const dataverseRejected = (cooldownSeconds: number) =>
-  new HttpError(
-    403,
+  new ServiceError(
     'dataverse_rejected',
     `Dataverse rejects this user's access even with a freshly issued token (the user may have no access to this environment). ` +
       `The service will not refresh this sign-in for Dataverse again for ${duration(cooldownSeconds)}; ` +

@@ -9,9 +9,9 @@ import { CORRELATION_ID_HEADER, correlationIdOf } from '../observability/correla
 import { logger } from '../observability/logger.ts';
 import type { MetricsPort } from '../observability/metrics.ts';
 import { processMetrics } from '../observability/process-metrics.ts';
-import { HttpError } from './errors.ts';
+import { ServiceError } from '../errors/service-error.ts';
 import { originVerifierFromEnvironment } from './origin-verify.ts';
-import { errorBody, errorShapeFor, json, type HttpResponse } from './response.ts';
+import { errorResponse, type HttpResponse } from './response.ts';
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
 
@@ -26,52 +26,53 @@ export function handlerDeadline(context: Context | undefined, nowMs: number): nu
 
 /**
  * Maps any thrown error to the JSON error contract, shaped for the request's path (OData's shape on
- * Web API paths). Unknown errors are logged and become a generic 500.
+ * Web API paths). Dependency errors become their catalogue code; unknown errors are logged and
+ * become a generic 500.
  */
 export function toErrorResponse(err: unknown, path?: string): HttpResponse {
-  const shape = errorShapeFor(path);
-  const body = (code: string, message: string) => errorBody(code, message, shape);
-  if (err instanceof HttpError) {
+  const mapped = toServiceError(err);
+  if (err instanceof ServiceError) {
     if (err.status >= 500) logger.warn('request failed', { errorCode: err.code, error: describe(err.cause) });
     else logger.info('request rejected', { statusCode: err.status, errorCode: err.code });
-    return json(err.status, body(err.code, err.message), { headers: err.headers });
   }
+  return errorResponse(mapped, path);
+}
+
+/** The ServiceError a thrown error stands for, logging what the client is not told. */
+function toServiceError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
   if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError) {
     logger.warn('dependency unavailable', { error: describe(err) });
-    return json(503, body('temporarily_unavailable', 'A storage or key service is briefly unavailable; retry shortly.'), {
-      headers: { 'Retry-After': '1' },
-    });
+    return new ServiceError('temporarily_unavailable', 'A storage or key service is briefly unavailable; retry shortly.');
   }
   if (err instanceof TransientTokenError) {
     logger.warn('identity provider unavailable', { error: describe(err) });
-    return json(503, body('temporarily_unavailable', 'The identity provider is briefly unavailable; retry shortly.'), {
-      headers: { 'Retry-After': '1' },
-    });
+    return new ServiceError('temporarily_unavailable', 'The identity provider is briefly unavailable; retry shortly.');
   }
   if (err instanceof ClientRejectedError) {
     // The service's own credentials or registration: the operator must fix it; the session is kept.
     logger.error('identity provider refused this client; check CLIENT_ID, its credential and grant types', { oauthError: err.oauthError });
-    return json(502, body('client_rejected', 'The identity provider refused this service; the operator must check its registration.'));
+    return new ServiceError('client_rejected');
   }
   if (err instanceof TokenEndpointError) {
     logger.error('identity provider error', { error: describe(err) });
-    return json(502, body('upstream_error', 'The identity provider answered with an unusable response.'));
+    return new ServiceError('upstream_error');
   }
   if (err instanceof DecryptionError) {
     logger.error('stored tokens could not be decrypted', { error: describe(err) });
-    return json(500, body('session_unreadable', 'The session could not be read; sign in again.'));
+    return new ServiceError('session_unreadable');
   }
   if (err instanceof ConfigError) {
     logger.error('configuration error', { error: err.message });
-    return json(500, body('misconfigured', 'The service is misconfigured; see its logs.'));
+    return new ServiceError('misconfigured');
   }
   logger.error('unhandled error', { error: describe(err) });
-  return json(500, body('internal_error', 'An unexpected error occurred.'));
+  return new ServiceError('internal_error');
 }
 
 /** The error code `toErrorResponse` answers for an error (for metrics: a code, never a message). */
 export function errorCodeOf(err: unknown): string {
-  if (err instanceof HttpError) return err.code;
+  if (err instanceof ServiceError) return err.code;
   if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError || err instanceof TransientTokenError) return 'temporarily_unavailable';
   if (err instanceof ClientRejectedError) return 'client_rejected';
   if (err instanceof TokenEndpointError) return 'upstream_error';

@@ -3,11 +3,12 @@
  * front of the API: CloudFront adds a secret header to every request it forwards (an origin custom
  * header), and every handler compares it with the value in Secrets Manager before doing anything.
  */
+import { ServiceError } from '../errors/service-error.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { originVerifySecretId } from '../config/config.ts';
 import { secretsManagerReader } from '../config/secrets.ts';
-import { HttpError, serviceUnavailable } from './errors.ts';
+import { serviceUnavailable } from './errors.ts';
 
 /** The origin custom header CloudFront adds (API Gateway hands header names to Lambda in lower case). */
 export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
@@ -16,7 +17,7 @@ export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
 export const ORIGIN_SECRET_REREAD_MS = 60_000;
 
 export const originNotVerified = () =>
-  new HttpError(403, 'origin_not_verified', 'Requests must come through the service’s CloudFront distribution.');
+  new ServiceError('origin_not_verified', 'Requests must come through the service’s CloudFront distribution.');
 
 /** Constant-time comparison: both sides are hashed first, so neither their content nor length leaks. */
 export function originHeaderMatches(presented: string | undefined, expected: string): boolean {

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { errorBody, ServiceError, type ErrorShape } from '../errors/service-error.ts';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & {
   statusCode: number;
@@ -26,9 +27,6 @@ export function redirect(location: string, cookies: string[] = []): HttpResponse
   };
 }
 
-/** How an error body is shaped: the service's own, or OData's (what OData clients read on Web API paths). */
-export type ErrorShape = 'service' | 'odata';
-
 /**
  * Web API paths, at the root or below an environment prefix (`/api/data/…`, `/orgs/{host}/api/data/…`):
  * OData clients call them and read `error.message` (OData JSON Format 4.0 §19 "Error Response").
@@ -39,8 +37,7 @@ export function errorShapeFor(path: string | undefined): ErrorShape {
   return path !== undefined && WEB_API_ROUTE.test(path) ? 'odata' : 'service';
 }
 
-/** `{"error": code, "message": …}`, or on Web API paths OData's `{"error": {"code", "message"}}`. */
-export function errorBody(code: string, message: string, shape: ErrorShape = 'service') {
-  return shape === 'odata' ? { error: { code, message } } : { error: code, message };
+/** The one answer to a ServiceError: its catalogue status and headers, its body shaped for the path. */
+export function errorResponse(err: ServiceError, path: string | undefined): HttpResponse {
+  return json(err.status, errorBody(err, errorShapeFor(path)), { headers: { ...err.headers } });
 }
-

@@ -1,9 +1,9 @@
+import { ServiceError } from '../errors/service-error.ts';
 import { randomBytes } from 'node:crypto';
 import type * as oauth from 'oauth4webapi';
 import { ConfigError } from '../config/config.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
-import { HttpError } from '../http/errors.ts';
 
 /** Token-endpoint client authentication methods (OIDC Core §9, RFC 8414 §2). */
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -47,7 +47,7 @@ export function privateKeyJwt(signer: Signer, options: ClientAssertionOptions): 
       signature = await signer.sign(Buffer.from(signingInput, 'ascii'), 'PS256');
     } catch (err) {
       if (err instanceof KeyServiceUnavailableError) throw err;
-      throw new HttpError(500, 'misconfigured', 'The service could not sign its client assertion; see its logs.', {}, { cause: err });
+      throw new ServiceError('misconfigured', 'The service could not sign its client assertion; see its logs.', { cause: err });
     }
     body.set('client_id', client.client_id);
     body.set('client_assertion_type', JWT_BEARER);

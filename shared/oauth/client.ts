@@ -4,7 +4,7 @@ import { ConfigError, type Config } from '../config/config.ts';
 import { isGuid } from '../config/guid.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
-import { HttpError } from '../http/errors.ts';
+import { ServiceError } from '../errors/service-error.ts';
 import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
 import { inSpan } from '../observability/tracing.ts';
 import type { SessionUser } from '../stores/model.ts';
@@ -228,9 +228,9 @@ export class EntraClient {
       validated = oauth.validateAuthResponse(as, this.client, params.callbackParameters, params.expectedState);
     } catch (err) {
       if (err instanceof oauth.AuthorizationResponseError) {
-        throw new HttpError(400, 'authorization_failed', `The identity provider answered ${safeCode(err.error)}.`);
+        throw new ServiceError('authorization_failed');
       }
-      throw new HttpError(400, 'invalid_callback', 'The authorization response is malformed.');
+      throw new ServiceError('invalid_callback', 'The authorization response is malformed.');
     }
     let response: Response;
     let result: oauth.TokenEndpointResponse;
@@ -253,15 +253,15 @@ export class EntraClient {
       await oauth.validateApplicationLevelSignature(as, response, this.requestOptions());
     } catch (err) {
       if (err instanceof oauth.OperationProcessingError || err instanceof oauth.UnsupportedOperationError) {
-        throw new HttpError(400, 'invalid_id_token', 'The id_token signature is not valid.');
+        throw new ServiceError('invalid_id_token', 'The id_token signature is not valid.');
       }
       throw mapTokenEndpointFailure(err, 'JWKS');
     }
     const claims = oauth.getValidatedIdTokenClaims(result);
-    if (!claims) throw new HttpError(400, 'invalid_id_token', 'The token response carried no id_token.');
+    if (!claims) throw new ServiceError('invalid_id_token', 'The token response carried no id_token.');
     if (!result.refresh_token) {
       // A session that cannot refresh would end at the access token's expiry: refuse it now.
-      throw new HttpError(502, 'no_refresh_token', 'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).');
+      throw new ServiceError('no_refresh_token', 'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).');
     }
     const oid = typeof claims.oid === 'string' ? claims.oid : claims.sub;
     const tid = typeof claims.tid === 'string' ? claims.tid : '';
@@ -409,7 +409,7 @@ function upstreamStatus(err: unknown): number | undefined {
 
 /** Maps a failure talking to the IdP to transient (retry later) or a permanent upstream error. */
 function mapTokenEndpointFailure(err: unknown, what: string): Error {
-  if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof HttpError) return err;
+  if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof ServiceError) return err;
   // KMS could not sign the client assertion (throttled, unavailable): nothing was sent, retry later.
   if (err instanceof KeyServiceUnavailableError) return err;
   if (isTimeoutOrNetwork(err)) return new TransientTokenError(`${what} unreachable or timed out`);
@@ -423,17 +423,18 @@ function mapTokenEndpointFailure(err: unknown, what: string): Error {
 
 function mapCodeExchangeFailure(err: unknown): Error {
   if (err instanceof oauth.ResponseBodyError && err.error === 'invalid_grant') {
-    return new HttpError(400, 'invalid_grant', 'The authorization code is invalid, expired or was already used.');
+    // Entra's invalid_grant is its own code: the client gets the service's (RFC 6749 §5.2).
+    return new ServiceError('authorization_code_rejected');
   }
   const missingClaim =
     err instanceof oauth.OperationProcessingError &&
     err.code === oauth.INVALID_RESPONSE &&
     typeof (err.cause as { claims?: unknown } | undefined)?.claims === 'object';
   if ((err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_CLAIM_COMPARISON) || missingClaim) {
-    return new HttpError(400, 'invalid_id_token', 'The id_token failed validation (issuer, audience or nonce).');
+    return new ServiceError('invalid_id_token', 'The id_token failed validation (issuer, audience or nonce).');
   }
   if (err instanceof oauth.OperationProcessingError && err.code === oauth.JWT_TIMESTAMP_CHECK) {
-    return new HttpError(400, 'invalid_id_token', 'The id_token is expired or not yet valid.');
+    return new ServiceError('invalid_id_token', 'The id_token is expired or not yet valid.');
   }
   return mapTokenEndpointFailure(err, 'Token endpoint');
 }

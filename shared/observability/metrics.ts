@@ -3,6 +3,7 @@
  * outside its set becomes `other`, so no user, tenant, token or host can ever become a dimension
  * (each dimension value is a new CloudWatch metric, and dimensions are readable by every dashboard user).
  */
+import type { ErrorCode } from '../errors/catalogue.ts';
 
 /** Every metric the service emits, with its unit. */
 export const METRICS = {
@@ -20,31 +21,25 @@ export const METRICS = {
 export type MetricName = keyof typeof METRICS;
 export type MetricUnitName = (typeof METRICS)[MetricName];
 
-/** Sign-in failure reasons worth their own series: the service's callback errors and OAuth's (RFC 6749 §4.1.2.1). */
+/** Sign-in failure reasons: the callback's own error codes (the catalogue; an IdP's code is never one). */
 export const SIGN_IN_REASONS = [
   'invalid_state',
   'invalid_connect_token',
   'account_mismatch',
   'admin_consent_required',
   'authorization_failed',
+  'sign_in_declined',
+  'authorization_code_rejected',
   'invalid_callback',
-  'invalid_grant',
   'invalid_id_token',
   'no_refresh_token',
-  'access_denied',
-  'consent_required',
-  'interaction_required',
-  'login_required',
   'invalid_request',
-  'invalid_scope',
-  'unauthorized_client',
-  'server_error',
   'temporarily_unavailable',
   'client_rejected',
   'upstream_error',
   'misconfigured',
   'internal_error',
-] as const;
+] as const satisfies readonly ErrorCode[];
 
 /** The only dimension names and, for each, the only values it may take (plus `other`). */
 export const DIMENSION_VALUES = {

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { KeyProvider } from '../crypto/key-provider.ts';
-import { HttpError } from '../http/errors.ts';
+import { ServiceError } from '../errors/service-error.ts';
 import { isPublicAddress } from './address-rules.ts';
 import { isEndpointIdShaped, newEndpoint, rotatedSecrets, type WebhookEndpoint, type WebhookEndpointStore } from './endpoints.ts';
 
@@ -52,7 +52,7 @@ export function describeEndpoint(e: WebhookEndpoint, nowSec: number) {
 export function parseRegistration(body: unknown): { url: string } {
   const parsed = RegisterBody.safeParse(body);
   if (!parsed.success) {
-    throw new HttpError(400, 'invalid_webhook', parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '));
+    throw new ServiceError('invalid_webhook', parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '));
   }
   return parsed.data;
 }
@@ -61,7 +61,7 @@ export function parseRegistration(body: unknown): { url: string } {
 export async function registerEndpoint(deps: WebhookRegistrationDeps, ownerKeyId: string, url: string) {
   const { endpoint, secret } = await newEndpoint({ keys: deps.keys }, ownerKeyId, url, deps.nowSec);
   if (!(await deps.endpoints.create(endpoint, deps.maxEndpointsPerKey))) {
-    throw new HttpError(409, 'too_many_webhooks', `An API key may register at most ${deps.maxEndpointsPerKey} webhook endpoints.`);
+    throw new ServiceError('too_many_webhooks', `An API key may register at most ${deps.maxEndpointsPerKey} webhook endpoints.`);
   }
   return { ...describeEndpoint(endpoint, deps.nowSec), secret };
 }
@@ -71,7 +71,7 @@ export function checkEndpointId(raw: string): string {
   return raw;
 }
 
-export const webhookNotFound = () => new HttpError(404, 'webhook_not_found', 'No such webhook endpoint for this API key.');
+export const webhookNotFound = () => new ServiceError('webhook_not_found', 'No such webhook endpoint for this API key.');
 
 /** A new secret (shown once); the previous one keeps signing for the overlap window. */
 export async function rotateEndpointSecret(deps: WebhookRegistrationDeps, ownerKeyId: string, id: string) {

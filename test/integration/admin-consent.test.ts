@@ -102,6 +102,6 @@ describe('admin consent', () => {
       cookies: [binding],
     });
     expect(answer.statusCode).toBe(400);
-    expect(jsonBody(answer).error).toBe('access_denied');
+    expect(jsonBody(answer).error).toBe('sign_in_declined');
   });
 });

@@ -137,6 +137,8 @@ describe('many environments for one sign-in', () => {
       const refused = await whoAmI(routes, hostOf(env.envB), sessionToken);
       expect(refused.statusCode).toBe(403);
       expect(odataCode(jsonBody(refused))).toBe('environment_access_denied');
+      // The identity provider's code stays in the logs: not the service's code, not in its message.
+      expect(refused.body).not.toMatch(/invalid_grant|invalid_scope|AADSTS/);
       // Refused again during the pause without another token call.
       const calls = env.stack.tokenRequests.length;
       expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(403);

@@ -137,7 +137,41 @@ describe('login and callback', () => {
       cookies: [binding],
     });
     expect(answer.statusCode).toBe(400);
-    expect(jsonBody(answer)).toMatchObject({ error: 'access_denied' });
+    expect(jsonBody(answer)).toMatchObject({ error: 'sign_in_declined' });
+    // The identity provider's own code is not the service's, not even in the message.
+    expect(answer.body).not.toContain('access_denied');
+  });
+
+  it.each(['login_required', 'temporarily_unavailable', 'server_error', 'invalid_scope', 'interaction_required'])(
+    'answers an IdP error (%s) with the service’s own authorization_failed, never the IdP’s code',
+    async (idpCode) => {
+      const { routes, authorizationUrl, binding } = await startLogin();
+      const state = authorizationUrl.searchParams.get('state')!;
+      const answer = await routes.callback({ path: '/auth/callback', query: `error=${idpCode}&state=${state}`, cookies: [binding] });
+      expect(answer.statusCode).toBe(400);
+      expect(jsonBody(answer)).toEqual({ error: 'authorization_failed', message: 'The identity provider did not complete the sign-in.' });
+      expect(answer.body).not.toContain(idpCode);
+    },
+  );
+
+  it('answers a code the token endpoint refuses (invalid_grant) with authorization_code_rejected, creating no session', async () => {
+    const { routes, binding, callbackQuery } = await startLogin();
+    type Hooked = { body: Record<string, unknown>; statusCode: number };
+    const refuseCode = (res: Hooked, req: { body: Record<string, string> }) => {
+      if (req.body.grant_type !== 'authorization_code') return;
+      res.statusCode = 400;
+      res.body = { error: 'invalid_grant', error_description: 'AADSTS54005: OAuth2 Authorization code was already redeemed.' };
+    };
+    stack.idp.server.service.on('beforeResponse', refuseCode);
+    try {
+      const answer = await routes.callback({ path: '/auth/callback', query: callbackQuery, cookies: [binding] });
+      expect(answer.statusCode).toBe(400);
+      expect(jsonBody(answer)).toMatchObject({ error: 'authorization_code_rejected' });
+      expect(answer.body).not.toMatch(/invalid_grant|AADSTS/);
+      expect(answer.cookies ?? []).toHaveLength(0);
+    } finally {
+      stack.idp.server.service.off('beforeResponse', refuseCode);
+    }
   });
 
   it('signs in and reports the user on /auth/session', async () => {

@@ -41,7 +41,7 @@ describe('metrics the core records', () => {
     expect(metrics.sum('SignIn', { outcome: 'failed', reason: 'invalid_state' }) - before).toBe(1);
   });
 
-  it('turns an error code the caller made up into the reason "other"', async () => {
+  it('counts an identity provider error code it does not know under the service\'s own code, never the upstream one', async () => {
     const r = routes();
     const login = await r.login({ path: '/auth/login', query: '' });
     const binding = cookiePair(login.cookies, LOGIN_COOKIE)!;
@@ -49,7 +49,9 @@ describe('metrics the core records', () => {
     const answer = await r.callback({ path: '/auth/callback', query: `state=${state}&error=tenant_contoso_user_dana`, cookies: [binding] });
     expect(answer.statusCode).toBe(400);
     const last = metrics.named('SignIn').at(-1)!;
-    expect(last.dimensions).toEqual({ outcome: 'failed', reason: OTHER });
+    // The callback answers its own authorization_failed (the catalogue); the IdP's code is never a dimension.
+    expect(last.dimensions).toEqual({ outcome: 'failed', reason: 'authorization_failed' });
+    expect(JSON.stringify(metrics.named('SignIn'))).not.toContain('tenant_contoso_user_dana');
   });
 
   it('counts an explicit refresh as ok, a revoked grant as terminal and an unreachable provider as failed', async () => {

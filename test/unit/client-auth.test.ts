@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../../shared/config/config.ts';
 import { KeyServiceUnavailableError } from '../../shared/crypto/key-provider.ts';
 import { KmsSigner } from '../../shared/crypto/kms-signer.ts';
 import { LocalRsaSigner, SigningError } from '../../shared/crypto/signer.ts';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt } from '../../shared/oauth/client-auth.ts';
 import { EntraClient } from '../../shared/oauth/client.ts';
 
@@ -68,9 +68,9 @@ describe('private_key_jwt client assertion', () => {
   it('turns a signing failure into a 500 that names no key material, and a KMS outage into a 503 error', async () => {
     const refusing = { sign: async () => Promise.reject(new SigningError('KMS Sign failed (AccessDeniedException)')), publicKey: async () => publicKey };
     const err = await assertionFor(privateKeyJwt(refusing, { certificateThumbprintS256: THUMBPRINT })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(500);
-    expect((err as HttpError).code).toBe('misconfigured');
+    expect(err).toBeInstanceOf(ServiceError);
+    expect((err as ServiceError).status).toBe(500);
+    expect((err as ServiceError).code).toBe('misconfigured');
     const busy = { sign: async () => Promise.reject(new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)')), publicKey: async () => publicKey };
     await expect(assertionFor(privateKeyJwt(busy, { certificateThumbprintS256: THUMBPRINT }))).rejects.toBeInstanceOf(KeyServiceUnavailableError);
   });

@@ -5,7 +5,7 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
 });
 import { createHandler } from '../../shared/http/middleware.ts';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 import { json, type HttpResponse } from '../../shared/http/response.ts';
 import { logger } from '../../shared/observability/logger.ts';
 import { RecordingMetrics } from '../../shared/observability/metrics.ts';
@@ -61,7 +61,7 @@ describe('one correlation id per request', () => {
   it("is the client's x-correlation-id when it is well-formed, also on an error answer", async () => {
     const handler = createHandler(async () => {
       logger.info('first line');
-      throw new HttpError(400, 'invalid_request', 'nope');
+      throw new ServiceError('invalid_request', 'nope');
     });
     const id = '7b0c1e52-8f5d-4d2e-9c1a-2f6e3b4a5c6d';
     let answer: HttpResponse | undefined;

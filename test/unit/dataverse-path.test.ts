@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { httpApiRawPath } from '../../local/server.ts';
 import { buildDataverseUrl, encodePathSegment } from '../../shared/dataverse/request.ts';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 
 const dyn = new URL('https://contoso.crm.dynamics.com');
 const API = '/api/data/v9.2';
@@ -11,7 +11,7 @@ const refusal = (decodedPath: string) => {
   try {
     buildDataverseUrl(dyn, decodedPath, '');
   } catch (error) {
-    if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message };
+    if (error instanceof ServiceError) return { status: error.status, code: error.code, message: error.message };
     throw error;
   }
   return undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config/config.ts';
 import { toEnvironments } from '../../shared/dataverse/discovery.ts';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 import type { Services } from '../../shared/runtime.ts';
 
 const services = {
@@ -59,12 +59,12 @@ describe('Global Discovery answers', () => {
   });
 
   it.each([[{}], [{ value: 'x' }], [{ value: [{ FriendlyName: 'no url' }] }], [null]])('refuses an answer of another shape (%j) with 502', (body) => {
-    expect(() => toEnvironments(services, body)).toThrow(HttpError);
+    expect(() => toEnvironments(services, body)).toThrow(ServiceError);
     try {
       toEnvironments(services, body);
     } catch (err) {
-      expect((err as HttpError).status).toBe(502);
-      expect((err as HttpError).code).toBe('discovery_unavailable');
+      expect((err as ServiceError).status).toBe(502);
+      expect((err as ServiceError).code).toBe('discovery_error');
     }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 import { toErrorResponse } from '../../shared/http/middleware.ts';
 import { errorShapeFor } from '../../shared/http/response.ts';
 import { StoreUnavailableError } from '../../shared/stores/model.ts';
@@ -15,14 +15,14 @@ describe('error shapes', () => {
     '/orgs/contoso.crm.dynamics.com/api/data/v9.2/accounts',
   ])('answers OData’s {"error": {"code", "message"}} on the Web API path %s', (path) => {
     expect(errorShapeFor(path)).toBe('odata');
-    expect(bodyOf(path, new HttpError(400, 'invalid_path', 'Bad path.'))).toEqual({ error: { code: 'invalid_path', message: 'Bad path.' } });
+    expect(bodyOf(path, new ServiceError('invalid_path', 'Bad path.'))).toEqual({ error: { code: 'invalid_path', message: 'Bad path.' } });
   });
 
   it.each(['/auth/session', '/connections/abc', '/api/dataverse/v9.2/x', '/orgs/a/b/api/data/v9.2', '/openapi.json', undefined])(
     'keeps {"error": code, "message"} on %s',
     (path) => {
       expect(errorShapeFor(path)).toBe('service');
-      expect(bodyOf(path, new HttpError(403, 'csrf', 'No.'))).toEqual({ error: 'csrf', message: 'No.' });
+      expect(bodyOf(path, new ServiceError('csrf', 'No.'))).toEqual({ error: 'csrf', message: 'No.' });
     },
   );
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
 import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 import { redact } from '../../shared/observability/logger.ts';
 
 const allowed = [new URL('https://app.example.com'), new URL('https://portal.example.com/crm')];
@@ -102,7 +102,7 @@ describe('Dataverse request shaping', () => {
     try {
       f();
     } catch (err) {
-      return err instanceof HttpError ? { status: err.status, code: err.code } : { thrown: String(err) };
+      return err instanceof ServiceError ? { status: err.status, code: err.code } : { thrown: String(err) };
     }
     return undefined;
   };

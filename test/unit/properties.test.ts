@@ -8,7 +8,7 @@ import { checkReturnTo } from '../../shared/auth/return-to.ts';
 import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
 import { decodePercentEscapes } from '../../shared/http/percent-decoding.ts';
-import { HttpError } from '../../shared/http/errors.ts';
+import { ServiceError } from '../../shared/errors/service-error.ts';
 
 const RUNS = { numRuns: 10_000 } as const;
 
@@ -39,15 +39,15 @@ const anyString = fc.oneof(
 );
 
 /**
- * Runs `f` and returns its value, or the HttpError it threw if that error is a 400. Any other
- * exception (a TypeError from URL or Headers, an HttpError with another status) propagates and
+ * Runs `f` and returns its value, or the ServiceError it threw if that error is a 400. Any other
+ * exception (a TypeError from URL or Headers, an ServiceError with another status) propagates and
  * fails the property.
  */
-function valueOr400<T>(f: () => T): { ok: true; value: T } | { ok: false; error: HttpError } {
+function valueOr400<T>(f: () => T): { ok: true; value: T } | { ok: false; error: ServiceError } {
   try {
     return { ok: true, value: f() };
   } catch (error) {
-    if (error instanceof HttpError && error.status === 400) return { ok: false, error };
+    if (error instanceof ServiceError && error.status === 400) return { ok: false, error };
     throw error;
   }
 }
@@ -386,7 +386,7 @@ const rawQuery = fc.oneof(
 
 describe('buildDataverseUrl (property-based)', () => {
   // The path arrives as API Gateway HTTP APIs deliver rawPath: already decoded once.
-  it('returns a URL on the Dynamics origin whose path decodes back to exactly the requested Web API path, or throws HttpError 400', () => {
+  it('returns a URL on the Dynamics origin whose path decodes back to exactly the requested Web API path, or throws ServiceError 400', () => {
     fc.assert(
       fc.property(dynamicsUrl, fc.oneof(anyString, structuredPath, structuredPath, plausiblePath), rawQuery, (base, rawPath, query) => {
         const result = valueOr400(() => buildDataverseUrl(base, rawPath, query));
@@ -510,7 +510,7 @@ const headerValue = fc.oneof(
 const headerRecord = fc.dictionary(anyHeaderName, fc.option(headerValue, { nil: undefined, freq: 8 }), { maxKeys: 12, noNullPrototype: true });
 
 describe('forwardableRequestHeaders (property-based)', () => {
-  it('returns Headers without credentials, Host or hop-by-hop headers and with the OData defaults, or throws HttpError 400', () => {
+  it('returns Headers without credentials, Host or hop-by-hop headers and with the OData defaults, or throws ServiceError 400', () => {
     fc.assert(
       fc.property(fc.option(headerRecord, { nil: undefined, freq: 50 }), (input) => {
         const result = valueOr400(() => forwardableRequestHeaders(input, { allowImpersonation: true }));
