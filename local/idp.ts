@@ -121,7 +121,7 @@ function serveAccountChooser(server: OAuth2Server, users: readonly DevUser[]): v
   const handle = app.handle.bind(app);
   app.handle = (req, res, next) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/select-account' || req.method !== 'GET') return handle(req, res, next);
+    if (url.pathname !== '/select-account' || req.method !== 'GET') { handle(req, res, next); return; }
     const chosen = userNamed(users, url.searchParams.get('user'));
     const current = userNamed(users, chosenAccount(req.headers)) ?? users[0];
     const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };

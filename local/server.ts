@@ -210,18 +210,18 @@ export function createLocalServer(app: LocalApp): Server {
         return;
       }
       const route = matchRoute(routes, method, path);
-      if (!route) return sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`));
+      if (!route) { sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`)); return; }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) return sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.'));
+        if (size > MAX_BODY_BYTES) { sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.')); return; }
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
-      if (payloadBytes(event) >= LAMBDA_MAX_EVENT_BYTES) return sendGatewayError(res, 413);
+      if (payloadBytes(event) >= LAMBDA_MAX_EVENT_BYTES) { sendGatewayError(res, 413); return; }
       const result = await route.handler(event, lambdaContext(route.name, route.timeoutMs));
-      if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) return sendGatewayError(res, 500);
+      if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) { sendGatewayError(res, 500); return; }
       writeResult(res, result);
     })().catch(() => {
       if (!res.headersSent) sendError(res, new ServiceError('internal_error'));

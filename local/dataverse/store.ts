@@ -49,7 +49,7 @@ export class RecordStore {
   /** The record whose alternate key `column` equals `value` (Dataverse compares text case-insensitively). */
   findByKey(set: string, column: string, value: string): EntityRecord | undefined {
     const wanted = value.toLowerCase();
-    return this.all(set).find((r) => typeof r.data[column] === 'string' && (r.data[column] as string).toLowerCase() === wanted);
+    return this.all(set).find((r) => typeof r.data[column] === 'string' && (r.data[column]).toLowerCase() === wanted);
   }
 
   /** Must be called with an existing record (or throws 404 in Dataverse's words). */

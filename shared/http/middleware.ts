@@ -102,7 +102,7 @@ export function createHandler(route: RouteHandler, options: { metrics?: () => Me
     if (request.response && id !== undefined) request.response.headers = { ...request.response.headers, [CORRELATION_ID_HEADER]: id };
     metrics().flush();
   };
-  return middy<APIGatewayProxyEventV2, HttpResponse, Error, Context>()
+  return middy<APIGatewayProxyEventV2, HttpResponse>()
     // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use({

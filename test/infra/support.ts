@@ -93,7 +93,7 @@ export function routeTargets(template: Template, apiLogicalId?: string): Map<str
   const out = new Map<string, string>();
   for (const route of Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Route'))) {
     if (apiLogicalId && refId(route.Properties.ApiId) !== apiLogicalId) continue;
-    const target = route.Properties.Target as Json;
+    const target = route.Properties.Target;
     // Target: { "Fn::Join": ["", ["integrations/", { Ref: integrationId }]] }
     const integrationId = refId(target['Fn::Join'][1][1]);
     const integration = integrations[integrationId ?? ''];

@@ -169,7 +169,7 @@ describe('many environments for one sign-in', () => {
 
   it.each([
     ['outside DATAVERSE_HOSTS', 'https://contoso.crm.dynamics.com'],
-    ['with a path', `${'http://127.0.0.1:1'}/main.aspx`],
+    ['with a path', `http://127.0.0.1:1/main.aspx`],
     ['not a URL', 'contoso'],
   ])('refuses a sign-in for an environment %s with 400 before the identity provider', async (_name, environment) => {
     const answer = await env.stack.routes().login({

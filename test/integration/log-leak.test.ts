@@ -19,7 +19,7 @@ beforeAll(async () => {
   stack = await startTestStack({ env: { CLIENT_SECRET } });
   secrets.add(CLIENT_SECRET);
   stack.idp.server.service.on('beforeResponse', (res: { body: Record<string, unknown> }, req: { body: Record<string, string> }) => {
-    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[key] === 'string') secrets.add(res.body[key] as string);
+    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[key] === 'string') secrets.add(res.body[key]);
     for (const key of ['code', 'code_verifier', 'refresh_token', 'client_secret']) if (req.body[key]) secrets.add(req.body[key]);
   });
   // Capture every line written to stdout/stderr by anything in this process while the flow runs.
@@ -29,8 +29,8 @@ beforeAll(async () => {
     captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
     return true;
   };
-  process.stdout.write = grab as typeof process.stdout.write;
-  process.stderr.write = grab as typeof process.stderr.write;
+  process.stdout.write = grab;
+  process.stderr.write = grab;
   restore = () => {
     process.stdout.write = out;
     process.stderr.write = err;

@@ -95,7 +95,7 @@ describe('login and callback', () => {
     const answer = await late.callback({ path: '/auth/callback', query: callbackQuery, cookies: [binding] });
     expect(answer.statusCode).toBe(400);
     expect(jsonBody(answer)).toMatchObject({ error: 'invalid_state' });
-    void routes;
+    routes;
   });
 
   it('rejects a callback without the binding cookie, or with another browser’s', async () => {

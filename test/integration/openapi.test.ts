@@ -178,7 +178,7 @@ describe('the OpenAPI document', () => {
       for (const [status, raw] of Object.entries(operation.responses as Record<string, unknown>)) {
         if (!/^[45]/.test(status)) continue;
         // A page for the person at the browser (the admin-consent-required page) carries no JSON at all.
-        if (Object.keys((deref(raw).content ?? {}) as object).join() === 'text/html') continue;
+        if (Object.keys((deref(raw).content ?? {})).join() === 'text/html') continue;
         const schemas = errorSchemas(raw);
         const label = `${method.toUpperCase()} ${template} ${status}`;
         if (/^(?:\/orgs\/\{host\})?\/api\/data\//.test(template)) {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   stack = await startTestStack();
   services = stack.newInstance({ dataverseFetch: withRequestId });
   stack.idp.server.service.on('beforeResponse', (res: { body: Record<string, unknown> }, req: { body: Record<string, string> }) => {
-    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[key] === 'string') secrets.add(res.body[key] as string);
+    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[key] === 'string') secrets.add(res.body[key]);
     for (const key of ['code', 'code_verifier', 'refresh_token', 'client_assertion']) if (req.body[key]) secrets.add(req.body[key]);
   });
 });

@@ -149,7 +149,7 @@ export function recordingInvoker(
   return {
     call: async (fn, init) => {
       log.invoked(fn);
-      return (await handlerOf(fn)(apiEvent(init) as APIGatewayProxyEventV2, lambdaContext())) as HttpResponse;
+      return (await handlerOf(fn)(apiEvent(init), lambdaContext()));
     },
     stop: () => clients.forEach((c) => c.destroy()),
   };

@@ -29,9 +29,9 @@ async function startDiscoveryResponder(issuer: string, byTenant: () => Record<st
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.url !== '/api/discovery/v2.0/Instances') return reply(404, { error: { code: 'not_found', message: 'no such path' } });
+    if (req.url !== '/api/discovery/v2.0/Instances') { reply(404, { error: { code: 'not_found', message: 'no such path' } }); return; }
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!token) return reply(401, { error: { code: 'unauthorized', message: 'no token' } });
+    if (!token) { reply(401, { error: { code: 'unauthorized', message: 'no token' } }); return; }
     jwtVerify(token, jwks, { issuer, audience: responder.url })
       .then(({ payload }) => {
         const urls = byTenant()[String(payload.tid)] ?? [];

@@ -67,7 +67,7 @@ export interface Routes {
 function invoker(route: ReturnType<typeof loginRoute>): Invoke {
   const handler = createHandler(route);
   return async (init, remainingMs) =>
-    (await handler(apiEvent(init) as APIGatewayProxyEventV2, lambdaContext(remainingMs))) as HttpResponse;
+    (await handler(apiEvent(init), lambdaContext(remainingMs)));
 }
 
 /** Starts dynalite, the dev IdP (oauth2-mock-server) and the Dataverse stand-in on loopback. */

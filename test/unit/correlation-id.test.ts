@@ -34,7 +34,7 @@ async function logLines(run: () => Promise<unknown>): Promise<Record<string, unk
 }
 
 const eventWith = (headers: Record<string, string>, requestId = 'Ab3dE-fGhIjKlMnO=') => {
-  const event = apiEvent({ path: '/auth/session', headers }) as APIGatewayProxyEventV2;
+  const event = apiEvent({ path: '/auth/session', headers });
   event.requestContext.requestId = requestId;
   return event;
 };
@@ -50,7 +50,7 @@ describe('one correlation id per request', () => {
     const handler = createHandler(route);
     let answer: HttpResponse | undefined;
     const lines = await logLines(async () => {
-      answer = (await handler(eventWith({}), lambdaContext())) as HttpResponse;
+      answer = (await handler(eventWith({}), lambdaContext()));
     });
     expect(answer!.headers['x-correlation-id']).toBe('Ab3dE-fGhIjKlMnO=');
     const ours = lines.filter((l) => l.message === 'first line' || l.message === 'second line');
@@ -66,7 +66,7 @@ describe('one correlation id per request', () => {
     const id = '7b0c1e52-8f5d-4d2e-9c1a-2f6e3b4a5c6d';
     let answer: HttpResponse | undefined;
     const lines = await logLines(async () => {
-      answer = (await handler(eventWith({ 'X-Correlation-Id': id }), lambdaContext())) as HttpResponse;
+      answer = (await handler(eventWith({ 'X-Correlation-Id': id }), lambdaContext()));
     });
     expect(answer!.statusCode).toBe(400);
     expect(answer!.headers['x-correlation-id']).toBe(id);

@@ -42,7 +42,7 @@ describe('client assertions signed in any Region with a multi-Region key', () =>
     // The replica Region's functions sign the assertion.
     const auth = privateKeyJwt(replica.signer, { certificateThumbprintS256: certificate.thumbprintS256 });
     const body = new URLSearchParams();
-    await auth({ issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', token_endpoint: TOKEN_ENDPOINT } as oauth.AuthorizationServer, { client_id: 'app' }, body, new Headers());
+    await auth({ issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', token_endpoint: TOKEN_ENDPOINT }, { client_id: 'app' }, body, new Headers());
     const assertion = body.get('client_assertion')!;
     expect(replica.calls()).toBe(1);
 

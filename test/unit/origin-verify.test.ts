@@ -22,7 +22,7 @@ const sm = mockClient(SecretsManagerClient);
 
 async function call(route: RouteHandler, headers: Record<string, string> = {}) {
   const handler = createHandler(route);
-  return (await handler(apiEvent({ path: '/openapi.json', headers }), lambdaContext())) as HttpResponse;
+  return (await handler(apiEvent({ path: '/openapi.json', headers }), lambdaContext()));
 }
 
 describe('origin check (ORIGIN_VERIFY_SECRET_ID set)', () => {
@@ -64,7 +64,7 @@ describe('origin check (ORIGIN_VERIFY_SECRET_ID set)', () => {
       const res = (await handler(
         apiEvent({ path: '/openapi.json', headers: { 'X-Origin-Verify': ORIGIN_SECRET } }),
         lambdaContext(),
-      )) as HttpResponse;
+      ));
       expect(res.statusCode).toBe(200);
     }
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
