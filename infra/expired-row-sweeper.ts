@@ -14,7 +14,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLES } from '../shared/stores/tables.ts';
 import { lambdaCode } from './bundling.ts';
-import { DEFAULT_PROJECT_ROOT, LAMBDA_RUNTIME } from './construct.ts';
+import { DEFAULT_PROJECT_ROOT, LAMBDA_RUNTIME } from './functions.ts';
 
 /**
  * How often the sweep runs. Expired rows are already invisible to readers, so this only bounds

@@ -5,25 +5,32 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
-  DEFAULT_ENTRA_AUTHORITY,
-  DEFAULT_LOG_LEVEL,
   DEFAULT_SIGN_IN_THROTTLE_BURST,
   DEFAULT_SIGN_IN_THROTTLE_RATE,
   DEFAULT_THROTTLE_BURST,
   DEFAULT_THROTTLE_RATE,
-  type DynamicsAuthServiceProps,
-  type LogLevelName,
-  ACM_CERTIFICATE_ARN,
-  HOST_NAME,
-  KMS_KEY_ARN,
-  NATIVE_REDIRECT_SCHEME,
-  TABLE_NAME,
-} from './construct.ts';
+} from './api.ts';
+import { DEFAULT_ENTRA_AUTHORITY, DEFAULT_LOG_LEVEL } from './functions.ts';
+import type { DynamicsAuthServiceProps, LogLevelName } from './props.ts';
+import { ACM_CERTIFICATE_ARN, HOST_NAME, KMS_KEY_ARN, NATIVE_REDIRECT_SCHEME, TABLE_NAME } from './validate.ts';
 
 import { ENTRA_CLOUDS, type EntraCloud } from '../shared/config/clouds.ts';
 import { HostPatternError, parseHostPatterns } from '../shared/config/dataverse-hosts.ts';
-import { GUID } from '../shared/config/guid.ts';
-import { isHttpsOrLoopbackHttp, withoutTrailingSlash } from '../shared/config/urls.ts';
+import {
+  type ContextReader,
+  flag,
+  GUID,
+  isEmailAddress,
+  positive,
+  secretReference,
+  SettingsError,
+  STACK_NAME,
+  text,
+  url,
+} from './setting-values.ts';
+import { withoutTrailingSlash } from '../shared/config/urls.ts';
+
+export { type ContextReader, isEmailAddress, SettingsError } from './setting-values.ts';
 
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
 export const PLACEHOLDER_DYNAMICS_URL = 'https://contoso.crm.dynamics.com';
@@ -70,6 +77,10 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
+const RETENTION_DAYS = new Set(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
 export interface Settings {
   readonly stackName: string;
   readonly serviceProps: DynamicsAuthServiceProps;
@@ -80,100 +91,6 @@ export interface Settings {
   readonly placeholders: SettingName[];
   /** Email address the stack subscribes to its alarm topic; unset means no topic. */
   readonly alarmEmail?: string;
-}
-
-export class SettingsError extends Error {
-  constructor(setting: SettingName, value: unknown, message: string) {
-    super(`Invalid setting "${setting}" (-c ${setting}=${String(value)}): ${message}`);
-    this.name = 'SettingsError';
-  }
-}
-
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
-const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
-/**
- * One plain address: a dot-atom local part (RFC 5322, no quoted strings, no display name) and a DNS
- * domain of at least two labels whose last one starts with a letter (no IP literals).
- */
-const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
-const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
-const EMAIL_ADDRESS = new RegExp(
-  `^${ATEXT}(?:\\.${ATEXT})*@(?:${LABEL}\\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`,
-);
-
-/** Is `value` a single email address SNS can subscribe (at most 254 characters, local part 64)? */
-export function isEmailAddress(value: string): boolean {
-  return value.length <= 254 && EMAIL_ADDRESS.test(value) && value.indexOf('@') <= 64;
-}
-const RETENTION_DAYS = new Set(
-  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
-);
-
-/** Reads one context value; empty strings count as "not set". */
-export type ContextReader = (name: SettingName) => unknown;
-
-function text(read: ContextReader, name: SettingName): string | undefined {
-  const raw = read(name);
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
-    throw new SettingsError(name, JSON.stringify(raw), 'expected a single value');
-  }
-  const value = String(raw).trim();
-  return value === '' ? undefined : value;
-}
-
-function url(name: SettingName, value: string, opts: { httpsOnly: boolean; pathAllowed: boolean }): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new SettingsError(name, value, 'expected an absolute URL such as https://example.com');
-  }
-  if (!(opts.httpsOnly ? parsed.protocol === 'https:' : isHttpsOrLoopbackHttp(parsed))) {
-    throw new SettingsError(name, value, `must use https${opts.httpsOnly ? '' : ' (http only for localhost)'}`);
-  }
-  if (parsed.search || parsed.hash) throw new SettingsError(name, value, 'must not have a query string or fragment');
-  if (parsed.username || parsed.password) throw new SettingsError(name, value, 'must not contain credentials');
-  if (!opts.pathAllowed && parsed.pathname !== '/') throw new SettingsError(name, value, 'must not have a path');
-  return withoutTrailingSlash(value);
-}
-
-/** A Secrets Manager secret name, or a complete secret ARN (a partial ARN is refused). */
-function secretReference(read: ContextReader, name: SettingName): string | undefined {
-  const value = text(read, name);
-  if (value === undefined) return undefined;
-  if (value.startsWith('arn:')) {
-    if (!SECRET_COMPLETE_ARN.test(value)) {
-      throw new SettingsError(
-        name,
-        value,
-        'an ARN must be the complete secret ARN (ending in the 6-character suffix); or pass the secret name',
-      );
-    }
-  } else if (!SECRET_NAME.test(value)) {
-    throw new SettingsError(name, value, 'not a valid Secrets Manager secret name');
-  }
-  return value;
-}
-
-/** true/false (also from `-c name=true`); unset is undefined. */
-function flag(read: ContextReader, name: SettingName): boolean | undefined {
-  const value = text(read, name);
-  if (value === undefined) return undefined;
-  if (value.toLowerCase() === 'true') return true;
-  if (value.toLowerCase() === 'false') return false;
-  throw new SettingsError(name, value, 'expected true or false');
-}
-
-function positive(read: ContextReader, name: SettingName, fallback: number, integer: boolean): number {
-  const value = text(read, name);
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new SettingsError(name, value, `expected a positive ${integer ? 'integer' : 'number'}`);
-  }
-  return n;
 }
 
 const TOKEN_ENDPOINT_AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'];
@@ -195,6 +112,68 @@ function readClientCertificate(read: ContextReader): DynamicsAuthServiceProps['c
     throw new SettingsError('clientCertificateThumbprint', thumbprintS256, 'expected the base64url SHA-256 thumbprint admin cert create prints');
   }
   return { ...(key !== 'create' ? { keyArn: key } : {}), ...(thumbprintS256 !== undefined ? { thumbprintS256 } : {}) };
+}
+
+/** `existingSessionsTableName`, `existingApiKeysTableName`, `existingKeyArn`: data a re-created stack takes over. */
+function readExistingResources(read: ContextReader): Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> {
+  const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> = {};
+  for (const name of ['existingSessionsTableName', 'existingApiKeysTableName'] as const) {
+    const value = text(read, name);
+    if (value === undefined) continue;
+    if (!TABLE_NAME.test(value)) throw new SettingsError(name, value, 'expected a DynamoDB table name');
+    existing[name] = value;
+  }
+  const existingKeyArn = text(read, 'existingKeyArn');
+  if (existingKeyArn !== undefined) {
+    if (!KMS_KEY_ARN.test(existingKeyArn)) {
+      throw new SettingsError('existingKeyArn', existingKeyArn, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias');
+    }
+    existing.existingKeyArn = existingKeyArn;
+  }
+  return existing;
+}
+
+/** `domainName` with its `certificateArn`: both or neither. */
+function readCustomDomain(read: ContextReader): { domainName: string; certificate: string } | undefined {
+  const domainName = text(read, 'domainName');
+  const certificateArn = text(read, 'certificateArn');
+  if (domainName !== undefined && !HOST_NAME.test(domainName)) {
+    throw new SettingsError('domainName', domainName, 'expected a host name such as auth.example.com');
+  }
+  if (certificateArn !== undefined && !ACM_CERTIFICATE_ARN.test(certificateArn)) {
+    throw new SettingsError('certificateArn', certificateArn, 'expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)');
+  }
+  if (domainName !== undefined && certificateArn === undefined) {
+    throw new SettingsError('certificateArn', '', 'domainName needs the ACM certificate for it, in the deployment region');
+  }
+  if (certificateArn !== undefined && domainName === undefined) {
+    throw new SettingsError('domainName', '', 'certificateArn is only used with domainName');
+  }
+  return domainName !== undefined && certificateArn !== undefined ? { domainName, certificate: certificateArn } : undefined;
+}
+
+/** `nativeRedirectSchemes`: comma-separated private-use schemes (RFC 8252 §7.1). */
+function readNativeRedirectSchemes(read: ContextReader): string[] {
+  // Comma-separated; schemes are case-insensitive (RFC 3986), so they are lowercased and deduplicated.
+  const schemesRaw = text(read, 'nativeRedirectSchemes');
+  const nativeRedirectSchemes = [
+    ...new Set(
+      (schemesRaw ?? '')
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== ''),
+    ),
+  ];
+  for (const scheme of nativeRedirectSchemes) {
+    if (!NATIVE_REDIRECT_SCHEME.test(scheme)) {
+      throw new SettingsError(
+        'nativeRedirectSchemes',
+        scheme,
+        'expected comma-separated private-use URI schemes in reverse-domain form, such as com.contoso.crmcli',
+      );
+    }
+  }
+  return nativeRedirectSchemes;
 }
 
 /** Parses and validates all settings. Throws `SettingsError` naming the first bad one. */
@@ -272,20 +251,7 @@ export function readSettings(read: ContextReader): Settings {
       ? undefined
       : url('publicBaseUrl', publicBaseUrlRaw, { httpsOnly: false, pathAllowed: true });
 
-  const domainName = text(read, 'domainName');
-  const certificateArn = text(read, 'certificateArn');
-  if (domainName !== undefined && !HOST_NAME.test(domainName)) {
-    throw new SettingsError('domainName', domainName, 'expected a host name such as auth.example.com');
-  }
-  if (certificateArn !== undefined && !ACM_CERTIFICATE_ARN.test(certificateArn)) {
-    throw new SettingsError('certificateArn', certificateArn, 'expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)');
-  }
-  if (domainName !== undefined && certificateArn === undefined) {
-    throw new SettingsError('certificateArn', '', 'domainName needs the ACM certificate for it, in the deployment region');
-  }
-  if (certificateArn !== undefined && domainName === undefined) {
-    throw new SettingsError('domainName', '', 'certificateArn is only used with domainName');
-  }
+  const customDomain = readCustomDomain(read);
   const disableExecuteApiEndpoint = flag(read, 'disableExecuteApiEndpoint');
 
   const rateLimit = positive(read, 'throttleRate', DEFAULT_THROTTLE_RATE, false);
@@ -314,25 +280,7 @@ export function readSettings(read: ContextReader): Settings {
   // The Region's AWSOpenTelemetryDistroJs layer (checked by the construct): exports the service's spans to X-Ray.
   const otelLayerArn = text(read, 'otelLayerArn');
 
-  // Comma-separated; schemes are case-insensitive (RFC 3986), so they are lowercased and deduplicated.
-  const schemesRaw = text(read, 'nativeRedirectSchemes');
-  const nativeRedirectSchemes = [
-    ...new Set(
-      (schemesRaw ?? '')
-        .split(',')
-        .map((s) => s.trim().toLowerCase())
-        .filter((s) => s !== ''),
-    ),
-  ];
-  for (const scheme of nativeRedirectSchemes) {
-    if (!NATIVE_REDIRECT_SCHEME.test(scheme)) {
-      throw new SettingsError(
-        'nativeRedirectSchemes',
-        scheme,
-        'expected comma-separated private-use URI schemes in reverse-domain form, such as com.contoso.crmcli',
-      );
-    }
-  }
+  const nativeRedirectSchemes = readNativeRedirectSchemes(read);
 
   // IDP_PROFILE, RESOURCE_INDICATOR and POST_LOGOUT_REDIRECT_URI: the URLs are passed verbatim, as
   // providers compare them exactly (the functions check the redirect against allowedReturnUrls).
@@ -347,20 +295,7 @@ export function readSettings(read: ContextReader): Settings {
     url('postLogoutRedirectUri', postLogoutRedirectUri, { httpsOnly: false, pathAllowed: true });
   }
 
-  const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> = {};
-  for (const name of ['existingSessionsTableName', 'existingApiKeysTableName'] as const) {
-    const value = text(read, name);
-    if (value === undefined) continue;
-    if (!TABLE_NAME.test(value)) throw new SettingsError(name, value, 'expected a DynamoDB table name');
-    existing[name] = value;
-  }
-  const existingKeyArn = text(read, 'existingKeyArn');
-  if (existingKeyArn !== undefined) {
-    if (!KMS_KEY_ARN.test(existingKeyArn)) {
-      throw new SettingsError('existingKeyArn', existingKeyArn, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias');
-    }
-    existing.existingKeyArn = existingKeyArn;
-  }
+  const existing = readExistingResources(read);
 
   const alarmEmail = text(read, 'alarmEmail');
   if (alarmEmail !== undefined && !isEmailAddress(alarmEmail)) {
@@ -385,9 +320,7 @@ export function readSettings(read: ContextReader): Settings {
         ? { tokenEndpointAuthMethod: tokenEndpointAuthMethod as DynamicsAuthServiceProps['tokenEndpointAuthMethod'] }
         : {}),
       ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}),
-      ...(domainName !== undefined && certificateArn !== undefined
-        ? { customDomain: { domainName, certificate: certificateArn } }
-        : {}),
+      ...(customDomain !== undefined ? { customDomain } : {}),
       ...(disableExecuteApiEndpoint !== undefined ? { disableExecuteApiEndpoint } : {}),
       throttle: { rateLimit, burstLimit },
       signInThrottle: { rateLimit: signInRateLimit, burstLimit: signInBurstLimit },

@@ -19,7 +19,10 @@ import {
   resourcesOf,
   roleOf,
   roleStatements,
-  ROUTES,
+  ROUTE_KEYS,
+  documentedOperations,
+  samplePath,
+  selectRoute,
 } from './support.ts';
 
 const BASE: DynamicsAuthServiceProps = {
@@ -28,14 +31,20 @@ const BASE: DynamicsAuthServiceProps = {
   allowedReturnUrls: ['https://app.example.com'],
   publicBaseUrl: 'https://auth.example.com',
 };
+/**
+ * The routes anyone may call before signing in: those serving an operation the OpenAPI document
+ * marks `security: []`.
+ */
 const SIGN_IN_ROUTES = [
-  ...ROUTES.login,
-  ...ROUTES.callback,
-  ...ROUTES.token,
-  ...ROUTES['connect-start'],
-  ...ROUTES['connect-environment'],
-  ...ROUTES['admin-consent'],
-  ...ROUTES.openapi,
+  ...new Set(
+    documentedOperations()
+      .filter((op) => op.public)
+      .map((op) => {
+        const key = selectRoute(ROUTE_KEYS, op.method, samplePath(op.path));
+        if (!key) throw new Error(`no route serves ${op.method} ${op.path}`);
+        return key;
+      }),
+  ),
 ];
 
 let defaults: Stack;

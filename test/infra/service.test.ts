@@ -4,6 +4,7 @@
  * infra/app.ts) and shared by every test in this file.
  */
 import { spawnSync } from 'node:child_process';
+import type { IncomingMessage } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,10 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { corsFromAllowedReturnUrls, preflightHeaders, responseCorsHeaders } from '../../local/cors.ts';
 import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
+import { forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
+import { CORRELATION_ID_HEADER } from '../../shared/observability/correlation.ts';
 import { bundleHandler, LAMBDA_BUNDLE } from '../../infra/bundling.ts';
 import { constructIdOf, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, SAME_SITE_WARNING } from '../../infra/construct.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
@@ -37,6 +41,10 @@ import {
   ROUTE_KEYS,
   routeTargets,
   ROUTES,
+  documentedOperations,
+  documentedRequestHeaders,
+  samplePath,
+  selectRoute,
 } from './support.ts';
 
 const SECRET_NAME = 'dynamics-auth/client-secret';
@@ -84,19 +92,35 @@ beforeAll(() => {
   keyId = refId(stack.resolve(stack.service.key.keyArn))!;
 });
 
+const cors = (): Json => Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Api'))[0]!.Properties.CorsConfiguration;
+/** Fetch: response-header names a browser may read without Access-Control-Expose-Headers. */
+const CORS_SAFELISTED_RESPONSE_HEADERS = new Set(['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma']);
+
 const fnProps = (name: Fn): Json => resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties;
 
 describe('routes', () => {
-  it('has exactly the twenty-four routes of the fifteen functions, each function its own Lambda', () => {
+  it('has exactly the routes of shared/http/routes.ts, each function its own Lambda', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
     expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual([...ROUTE_KEYS].sort());
-    expect(ROUTE_KEYS).toHaveLength(24);
     // And the two webhook delivery functions (outbox processor, delivery), which serve no route.
-    template.resourceCountIs('AWS::Lambda::Function', 15 + 2);
-    expect(new Set(Object.values(fns)).size).toBe(15);
+    template.resourceCountIs('AWS::Lambda::Function', FN_NAMES.length + 2);
+    expect(new Set(Object.values(fns)).size).toBe(FN_NAMES.length);
     for (const name of FN_NAMES) {
       expect(fns[name]).toBe(stack.resolve(stack.service.functions[name].functionArn)['Fn::GetAtt'][0]);
     }
+  });
+
+  it('serves every operation of the OpenAPI document with the function that owns its route, and no undocumented route', () => {
+    const targets = routeTargets(template);
+    const served = new Set<string>();
+    for (const op of documentedOperations()) {
+      const key = selectRoute(targets.keys(), op.method, samplePath(op.path));
+      expect(key, `${op.method} ${op.path}`).toBeDefined();
+      served.add(key!);
+      const owner = FN_NAMES.find((name) => ROUTES[name].includes(key!));
+      expect(targets.get(key!), `${op.method} ${op.path}`).toBe(fns[owner!]);
+    }
+    expect([...targets.keys()].filter((key) => !served.has(key))).toEqual([]);
   });
 
   it('routes every route to its function (the three connections routes to one Lambda)', () => {
@@ -137,49 +161,6 @@ describe('routes', () => {
     const cors = api[0]!.Properties.CorsConfiguration;
     expect(cors.AllowOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(cors.AllowCredentials).toBe(true);
-    expect(cors.AllowHeaders).toEqual([
-      'X-CSRF',
-      'Authorization',
-      'Connection-Id',
-      'Accept',
-      'Accept-Language',
-      'Content-Type',
-      'OData-MaxVersion',
-      'OData-Version',
-      'Prefer',
-      'If-Match',
-      'If-None-Match',
-      'Consistency',
-      'MSCRMCallerID',
-      'CallerObjectId',
-      'x-ms-transfer-mode',
-      'x-ms-file-name',
-      'Content-Range',
-      'Range',
-      'MSCRM.SuppressDuplicateDetection',
-      'MSCRM.BypassCustomPluginExecution',
-      'MSCRM.BypassBusinessLogicExecution',
-      'MSCRM.SolutionUniqueName',
-      'MSCRM.MergeLabels',
-    ]);
-    expect(cors.ExposeHeaders).toEqual([
-      'Content-Disposition',
-      'ETag',
-      'Location',
-      'Preference-Applied',
-      'Retry-After',
-      'x-ms-chunk-size',
-      'x-ms-file-name',
-      'x-ms-file-size',
-      'mimetype',
-      'x-ms-service-request-id',
-      'REQ_ID',
-      'OData-EntityId',
-      'OData-Version',
-      'x-ms-ratelimit-burst-remaining-xrm-requests',
-      'x-ms-ratelimit-time-remaining-xrm-requests',
-      'x-correlation-id',
-    ]);
     // The same lists the proxy filters with and the local server answers with (shared/http/cors.ts).
     expect(cors.AllowHeaders).toEqual(CORS_ALLOW_HEADERS);
     expect(cors.ExposeHeaders).toEqual(CORS_EXPOSE_HEADERS);
@@ -189,6 +170,87 @@ describe('routes', () => {
     expect(containsWildcard(cors.AllowOrigins)).toBe(false);
     expect(containsWildcard(cors.AllowHeaders)).toBe(false);
     expect(containsWildcard(cors.ExposeHeaders)).toBe(false);
+  });
+
+  it('answers a preflight exactly as the local server does for an allowed origin', () => {
+    const cors = Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Api'))[0]!.Properties.CorsConfiguration;
+    const origin = 'https://app.example.com';
+    const local = corsFromAllowedReturnUrls('https://app.example.com/return,http://localhost:5173');
+    const request = (headers: Record<string, string>) => ({ method: 'OPTIONS', headers }) as unknown as IncomingMessage;
+    const preflight = preflightHeaders(request({ origin, 'access-control-request-method': 'PATCH' }), local);
+    const names = (list: string) => list.split(',').map((h) => h.trim().toLowerCase());
+    const lower = (list: readonly string[]) => list.map((h) => h.toLowerCase());
+    expect(lower(cors.AllowHeaders)).toEqual(names(preflight['access-control-allow-headers']!));
+    expect(lower(cors.AllowMethods)).toEqual(names(preflight['access-control-allow-methods']!));
+    expect(String(cors.MaxAge)).toBe(preflight['access-control-max-age']);
+    const response = responseCorsHeaders(request({ origin }), local);
+    expect(lower(cors.ExposeHeaders)).toEqual(names(response['access-control-expose-headers']!));
+    expect(cors.AllowOrigins).toEqual([...local.allowOrigins]);
+  });
+
+  it('lets a browser send every header the OpenAPI document asks for and every Web API header the proxy forwards', () => {
+    const allowed = new Set<string>(cors().AllowHeaders.map((h: string) => h.toLowerCase()));
+    // The document's header parameters (X-CSRF, Connection-Id) and, for its bearer schemes, Authorization.
+    for (const name of documentedRequestHeaders()) expect(allowed, name).toContain(name.toLowerCase());
+    // A browser client's Dataverse Web API requests (Microsoft Learn: "Compose HTTP requests and handle
+    // errors", "Impersonate another user", "Use file column data", optional MSCRM.* behaviours).
+    const sent: Record<string, string> = {
+      Accept: 'application/json',
+      'Accept-Language': 'en-US',
+      'Content-Type': 'application/json; charset=utf-8',
+      'OData-MaxVersion': '4.0',
+      'OData-Version': '4.0',
+      Prefer: 'odata.include-annotations="*",return=representation',
+      'If-Match': '*',
+      'If-None-Match': 'W/"123"',
+      Consistency: 'Strong',
+      MSCRMCallerID: '00000000-0000-0000-0000-000000000001',
+      CallerObjectId: '00000000-0000-0000-0000-000000000002',
+      'x-ms-transfer-mode': 'chunked',
+      'x-ms-file-name': 'report.pdf',
+      'Content-Range': 'bytes 0-9/100',
+      Range: 'bytes=0-9',
+      'MSCRM.SuppressDuplicateDetection': 'false',
+      'MSCRM.BypassCustomPluginExecution': 'true',
+      'MSCRM.BypassBusinessLogicExecution': 'CustomSync',
+      'MSCRM.SolutionUniqueName': 'contoso',
+      'MSCRM.MergeLabels': 'true',
+    };
+    const forwarded = forwardableRequestHeaders(sent, { allowImpersonation: true });
+    const fromClient = Object.keys(sent).filter((name) => forwarded.has(name));
+    expect(fromClient.length).toBeGreaterThan(0);
+    for (const name of fromClient) expect(allowed, name).toContain(name.toLowerCase());
+  });
+
+  it('lets a browser read every Dataverse response header the proxy returns', () => {
+    const exposed = new Set<string>(cors().ExposeHeaders.map((h: string) => h.toLowerCase()));
+    // Headers Dataverse answers with (metadata, file downloads, request ids, service protection limits).
+    const dataverse = new Headers({
+      'Content-Type': 'application/json; odata.metadata=minimal',
+      'Content-Disposition': 'attachment; filename="report.pdf"',
+      'Content-Length': '10',
+      ETag: 'W/"123"',
+      Location: 'https://org.crm4.dynamics.com/api/data/v9.2/accounts(1)',
+      'OData-EntityId': 'https://org.crm4.dynamics.com/api/data/v9.2/accounts(1)',
+      'OData-Version': '4.0',
+      'Preference-Applied': 'return=representation',
+      'Retry-After': '5',
+      'x-ms-chunk-size': '4194304',
+      'x-ms-file-name': 'report.pdf',
+      'x-ms-file-size': '10',
+      mimetype: 'application/pdf',
+      'x-ms-service-request-id': 'abc',
+      REQ_ID: 'abc',
+      'x-ms-ratelimit-burst-remaining-xrm-requests': '5999',
+      'x-ms-ratelimit-time-remaining-xrm-requests': '1199.5',
+      'Set-Cookie': 'ARRAffinity=1',
+      'Strict-Transport-Security': 'max-age=31536000',
+    });
+    const returned = Object.keys(returnableResponseHeaders(dataverse)).filter((name) => !CORS_SAFELISTED_RESPONSE_HEADERS.has(name));
+    expect(returned.length).toBeGreaterThan(0);
+    for (const name of returned) expect(exposed, name).toContain(name);
+    // And the correlation id the service adds to every answer.
+    expect(exposed).toContain(CORRELATION_ID_HEADER.toLowerCase());
   });
 });
 

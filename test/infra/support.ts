@@ -6,7 +6,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { FunctionName } from '../../shared/http/routes.ts';
+import { FUNCTIONS, type FunctionName } from '../../shared/http/routes.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -29,31 +29,13 @@ export function nagFindings(scope: IConstruct): string[] {
 }
 
 /**
- * The route contract, written out here (not derived from shared/http/routes.ts) so a change to the
- * table shows up as a failing test. `Record<FunctionName, …>`: a new function does not compile here
- * until its routes are stated.
+ * The routes of each function, as shared/http/routes.ts declares them (`METHOD /path`). What they must
+ * serve is checked against the OpenAPI document (service.test.ts › every documented operation …),
+ * not against a copy of this table.
  */
-export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = {
-  login: ['GET /auth/login'],
-  callback: ['GET /auth/callback'],
-  'admin-consent': ['GET /auth/admin-consent', 'GET /auth/admin-consent/callback'],
-  refresh: ['POST /auth/refresh'],
-  proxy: ['ANY /api/data/{proxy+}', 'ANY /orgs/{host}/api/data/{proxy+}'],
-  session: ['GET /auth/session'],
-  logout: ['POST /auth/logout'],
-  token: ['POST /auth/token'],
-  connect: ['POST /connect/sessions'],
-  'connect-start': ['GET /connect/start'],
-  'connect-environment': ['GET /connect/environment', 'POST /connect/environment'],
-  connections: [
-    'GET /connections/{connectionId}',
-    'GET /connections/{connectionId}/token',
-    'DELETE /connections/{connectionId}',
-  ],
-  environments: ['GET /auth/environments', 'POST /auth/environment'],
-  webhooks: ['POST /webhooks', 'GET /webhooks', 'DELETE /webhooks/{webhookId}', 'POST /webhooks/{webhookId}/rotate-secret'],
-  openapi: ['GET /openapi.json'],
-};
+export const ROUTES: Readonly<Record<FunctionName, readonly string[]>> = Object.fromEntries(
+  FUNCTIONS.map((spec) => [spec.name, spec.routes.map((r) => `${r.method} ${r.path}`)]),
+) as unknown as Record<FunctionName, readonly string[]>;
 export type Fn = FunctionName;
 export const FN_NAMES = Object.keys(ROUTES) as Fn[];
 export const ROUTE_KEYS = Object.values(ROUTES).flat();
@@ -176,4 +158,70 @@ export function containsWildcard(value: Json): boolean {
   if (Array.isArray(value)) return value.some(containsWildcard);
   if (value && typeof value === 'object') return Object.values(value).some(containsWildcard);
   return false;
+}
+
+/** One operation of the OpenAPI document (shared/http/openapi.json). */
+export interface DocumentedOperation {
+  readonly method: string;
+  /** The path template, e.g. `/connections/{connectionId}/token`. */
+  readonly path: string;
+  /** `security: []`: callable before signing in (no credential). */
+  readonly public: boolean;
+}
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Every operation the OpenAPI document describes. */
+export function documentedOperations(): DocumentedOperation[] {
+  const doc = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'shared/http/openapi.json'), 'utf8')) as Json;
+  const out: DocumentedOperation[] = [];
+  for (const [p, item] of Object.entries(doc.paths as Record<string, Json>)) {
+    for (const method of HTTP_METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      const security = op.security ?? doc.security ?? [];
+      out.push({ method: method.toUpperCase(), path: p, public: security.length === 0 });
+    }
+  }
+  return out;
+}
+
+/** Request headers the OpenAPI document asks clients to send: header parameters, and Authorization for bearer schemes. */
+export function documentedRequestHeaders(): string[] {
+  const doc = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'shared/http/openapi.json'), 'utf8')) as Json;
+  const names = new Set<string>();
+  const collect = (value: Json): void => {
+    if (Array.isArray(value)) value.forEach(collect);
+    else if (value && typeof value === 'object') {
+      if (value.in === 'header' && typeof value.name === 'string') names.add(value.name);
+      Object.values(value).forEach(collect);
+    }
+  };
+  collect(doc.paths);
+  collect(doc.components?.parameters);
+  const schemes = Object.values((doc.components?.securitySchemes ?? {}) as Record<string, Json>);
+  if (schemes.some((s) => s.type === 'http' && s.scheme === 'bearer')) names.add('Authorization');
+  return [...names];
+}
+
+/** A concrete request path for a path template: each `{parameter}` becomes `x`. */
+export const samplePath = (template: string): string => template.replace(/\{[^}]+\}/g, 'x');
+
+/**
+ * The route key API Gateway (HTTP API) selects for a request, among `routeKeys`: a `{name}` segment
+ * matches one segment, a trailing `{name+}` one or more; routes without a greedy segment win over
+ * greedy ones, and an exact method over `ANY` (API Gateway: "Routing API requests").
+ */
+export function selectRoute(routeKeys: Iterable<string>, method: string, requestPath: string): string | undefined {
+  const segments = requestPath.split('/').slice(1);
+  const candidates = [...routeKeys].filter((key) => {
+    const [routeMethod, routePath] = key.split(' ') as [string, string];
+    if (routeMethod !== 'ANY' && routeMethod !== method) return false;
+    const parts = routePath.split('/').slice(1);
+    const greedy = parts.at(-1)?.endsWith('+}') ?? false;
+    if (greedy ? segments.length < parts.length : segments.length !== parts.length) return false;
+    return parts.every((part, i) => (part.startsWith('{') && part.endsWith('}')) || part === segments[i]);
+  });
+  const rank = (key: string) => (key.includes('+}') ? 2 : 0) + (key.startsWith('ANY ') ? 1 : 0);
+  return candidates.sort((a, b) => rank(a) - rank(b))[0];
 }
