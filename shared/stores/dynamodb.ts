@@ -2,7 +2,7 @@
  * The DynamoDB stores, one file each under ./dynamodb/: the client factory, attribute marshalling,
  * the conditional-write helper, and the single-use items every short-lived record shares.
  */
-export { attempt } from './dynamodb/requests.ts';
+export { attempt, request } from './dynamodb/requests.ts';
 export { createDynamoClient, traceDynamoCalls, type DynamoClientOptions } from './dynamodb/client.ts';
 export { DynamoApiKeyStore } from './dynamodb/api-keys.ts';
 export { DynamoConnectSessionStore } from './dynamodb/connect-sessions.ts';

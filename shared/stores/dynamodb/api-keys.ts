@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { StoreUnavailableError, type ApiKey, type ApiKeyStore } from '../model.ts';
-import { n, num, s, str, type Item } from './attributes.ts';
-import { attempt } from './requests.ts';
+import { n, num, optNum, s, str, type Item } from './attributes.ts';
+import { attempt, request } from './requests.ts';
 
 export class DynamoApiKeyStore implements ApiKeyStore {
   constructor(
@@ -10,10 +10,11 @@ export class DynamoApiKeyStore implements ApiKeyStore {
   ) {}
 
   async find(id: string): Promise<ApiKey | undefined> {
-    const out = await attempt(() =>
+    const out = await request(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
     );
-    const item = out === false ? undefined : out.Item;
+    const item = out.Item;
+    // Other kinds of item share the table (webhook endpoints): only key items have no `kind`.
     if (!item || item.kind !== undefined) return undefined;
     const key = toApiKey(item);
     return key.revokedAt === undefined ? key : undefined;
@@ -42,10 +43,9 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     const keys: ApiKey[] = [];
     let start: Item | undefined;
     do {
-      const out = await attempt(() =>
+      const out = await request(() =>
         this.client.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, ConsistentRead: true })),
       );
-      if (out === false) break;
       // Other kinds of item share the table (webhook endpoints): only key items have no `kind`.
       keys.push(...(out.Items ?? []).filter((item) => item.kind === undefined).map(toApiKey));
       start = out.LastEvaluatedKey;
@@ -77,7 +77,7 @@ function toApiKey(item: Item): ApiKey {
     keyId: str(item, 'keyId'),
     name: str(item, 'name'),
     createdAt: num(item, 'createdAt'),
-    revokedAt: item.revokedAt?.N !== undefined ? Number(item.revokedAt.N) : undefined,
+    revokedAt: optNum(item, 'revokedAt'),
     // Keys stored before the flag existed have no attribute: disabled.
     allowImpersonation: item.allowImpersonation?.BOOL === true,
   };

@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DataverseEnvironment, DiscoveredEnvironments, EnvironmentToken, Session } from '../model.ts';
 import { SESSIONS_BY_TENANT_INDEX, tenantKey } from '../tables.ts';
 import type { ConnectionEventKind } from '../../webhooks/connection-events.ts';
-import { b, bin, n, num, optStr, s, str, type Item } from './attributes.ts';
+import { b, bin, n, num, optNum, optStr, s, str, type Item } from './attributes.ts';
 
 /**
  * The outbox attributes of a connection row: which life-cycle change its last event-worthy write
@@ -69,16 +69,17 @@ export function toSession(item: Item): Session {
     accessToken: bin(item, 'accessToken'),
     refreshToken: bin(item, 'refreshToken'),
     accessTokenExpiresAt: num(item, 'accessTokenExpiresAt'),
-    accessTokenLifetimeSeconds: item.accessTokenLifetimeSeconds?.N !== undefined ? Number(item.accessTokenLifetimeSeconds.N) : undefined,
+    accessTokenLifetimeSeconds: optNum(item, 'accessTokenLifetimeSeconds'),
     version: num(item, 'version'),
     createdAt: num(item, 'createdAt'),
-    refreshedAt: item.refreshedAt?.N !== undefined ? Number(item.refreshedAt.N) : undefined,
-    lastSeenAt: item.lastSeenAt?.N !== undefined ? Number(item.lastSeenAt.N) : num(item, 'createdAt'),
+    refreshedAt: optNum(item, 'refreshedAt'),
+    // Rows written before `lastSeenAt` existed were last seen when created.
+    lastSeenAt: optNum(item, 'lastSeenAt') ?? num(item, 'createdAt'),
     expiresAt: num(item, 'expiresAt'),
-    leaseUntil: item.leaseUntil?.N !== undefined ? Number(item.leaseUntil.N) : undefined,
-    dataverseRejectedUntil: item.dvRejectedUntil?.N !== undefined ? Number(item.dvRejectedUntil.N) : undefined,
+    leaseUntil: optNum(item, 'leaseUntil'),
+    dataverseRejectedUntil: optNum(item, 'dvRejectedUntil'),
     accessResource: optStr(item, 'accessResource'),
-    accessVersion: item.accessVersion?.N !== undefined ? Number(item.accessVersion.N) : undefined,
+    accessVersion: optNum(item, 'accessVersion'),
     environmentTokens: item.envTokens?.M ? toEnvironmentTokens(item.envTokens.M) : undefined,
     defaultEnvironment: optStr(item, 'defaultEnv'),
     discovered: toDiscovered(item),
@@ -114,11 +115,11 @@ function toEnvironmentTokens(map: Record<string, AttributeValue>): Record<string
     tokens[resource] = {
       accessToken: entry.token?.B,
       expiresAt: num(entry, 'exp'),
-      lifetimeSeconds: entry.life?.N !== undefined ? Number(entry.life.N) : undefined,
+      lifetimeSeconds: optNum(entry, 'life'),
       version: num(entry, 'v'),
       refreshedAt: num(entry, 'at'),
       refusedWith: entry.refused?.S,
-      blockedUntil: entry.blocked?.N !== undefined ? Number(entry.blocked.N) : undefined,
+      blockedUntil: optNum(entry, 'blocked'),
     };
   }
   return tokens;

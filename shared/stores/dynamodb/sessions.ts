@@ -11,7 +11,7 @@ import {
 import { ownerCondition } from '../revocation.ts';
 import type { ConnectionEventKind } from '../../webhooks/connection-events.ts';
 import { b, n, s, type Item } from './attributes.ts';
-import { attempt } from './requests.ts';
+import { attempt, request } from './requests.ts';
 import { connectionEvent, fromEnvironmentTokens, fromSession, toSession } from './session-items.ts';
 
 export class DynamoSessionStore implements SessionStore {
@@ -40,12 +40,11 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   async get(id: string, nowSeconds: number): Promise<Session | undefined> {
-    const out = await attempt(() =>
+    const out = await request(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
     );
-    const item = out === false ? undefined : out.Item;
-    if (!item) return undefined;
-    const session = toSession(item);
+    if (!out.Item) return undefined;
+    const session = toSession(out.Item);
     if (session.expiresAt <= nowSeconds) return undefined;
     // Managed connections serve backends without a user present: no idle timeout.
     if (!session.connection && nowSeconds * 1000 - session.lastSeenAt > this.idleTimeoutSeconds * 1000) return undefined;
@@ -55,7 +54,7 @@ export class DynamoSessionStore implements SessionStore {
   async putConnection(session: Session): Promise<void> {
     // The outbox entry (shared/webhooks/outbox.ts) is part of the same PutItem: the stream carries both.
     const item = { ...fromSession(session), ...connectionEvent('connected', session.version) };
-    await attempt(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item })));
+    await request(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item })));
   }
 
   async markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void> {

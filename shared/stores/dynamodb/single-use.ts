@@ -1,14 +1,26 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { StoreUnavailableError } from '../model.ts';
 import { num, s, type Item } from './attributes.ts';
-import { attempt } from './requests.ts';
+import { attempt, request } from './requests.ts';
 
 export type SingleUseKind = 'login' | 'handoff' | 'connect' | 'environment-choice' | 'admin-consent';
 
+/** Rows written before `kind` existed are logins. */
+const kindOf = (item: Item): string => item.kind?.S ?? 'login';
+
 /**
- * Single-use items (pending logins, handoffs, connect sessions) share one table: written once under
- * a fresh id, consumed once by a conditional delete that returns the old item (DESIGN: state is
- * consumed once), and absent once past `expiresAt` even before TTL deletes them.
+ * DynamoDB TTL deletes expired items only eventually (DynamoDB Developer Guide, "Time to Live"), so
+ * a read treats an item at or past its `expiresAt` (epoch seconds) as absent.
+ */
+export function unexpired(item: Item | undefined, nowSeconds: number): Item | undefined {
+  return item && num(item, 'expiresAt') > nowSeconds ? item : undefined;
+}
+
+/**
+ * Single-use items (pending logins, admin-consent requests, handoffs, connect sessions, environment
+ * choices) share one table: written once under a fresh id, consumed once by a conditional delete
+ * that returns the old item (DESIGN: state is consumed once), and absent once past `expiresAt` even
+ * before TTL deletes them.
  */
 export class SingleUseItems {
   constructor(
@@ -25,19 +37,18 @@ export class SingleUseItems {
     if (ok === false) throw new StoreUnavailableError('Id collision: the single-use item already exists');
   }
 
+  /** Reads without consuming: a GetItem is not filtered by kind, so the kind is checked here. */
   async get(id: string, kind: SingleUseKind, nowSeconds: number): Promise<Item | undefined> {
-    const out = await attempt(() =>
+    const out = await request(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { id: s(id) }, ConsistentRead: true })),
     );
-    const item = out === false ? undefined : out.Item;
-    if (!item || (item.kind?.S ?? 'login') !== kind) return undefined;
-    return num(item, 'expiresAt') > nowSeconds ? item : undefined;
+    return out.Item && kindOf(out.Item) === kind ? unexpired(out.Item, nowSeconds) : undefined;
   }
 
   /**
    * Deletes the item only if it is of `kind`: the kind check is part of the delete's condition, so
    * naming another kind's id (a connect token sent as a handoff, a handoff sent as `state`) destroys
-   * nothing. Rows written before `kind` existed are logins.
+   * nothing, and the item the delete returns is of `kind`.
    */
   async consume(id: string, kind: SingleUseKind, nowSeconds: number): Promise<Item | undefined> {
     const out = await attempt(() =>
@@ -52,8 +63,6 @@ export class SingleUseItems {
         }),
       ),
     );
-    const item = out === false ? undefined : out.Attributes;
-    if (!item || (item.kind?.S ?? 'login') !== kind) return undefined;
-    return num(item, 'expiresAt') > nowSeconds ? item : undefined;
+    return out === false ? undefined : unexpired(out.Attributes, nowSeconds);
   }
 }
