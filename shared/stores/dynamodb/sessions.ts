@@ -47,7 +47,8 @@ export class DynamoSessionStore implements SessionStore {
     const session = toSession(out.Item);
     if (session.expiresAt <= nowSeconds) return undefined;
     // Managed connections serve backends without a user present: no idle timeout.
-    if (!session.connection && nowSeconds * 1000 - session.lastSeenAt > this.idleTimeoutSeconds * 1000) return undefined;
+    const idleMs = nowSeconds * 1000 - session.lastSeenAt;
+    if (!session.connection && idleMs > this.idleTimeoutSeconds * 1000) return undefined;
     return session;
   }
 
