@@ -39,7 +39,7 @@ export function revocationLookup(owner: RowOwner, options: RevocationOptions = {
  * Ends every row of `owner` (its sessions, or its managed connections): pages of candidate ids from
  * the index (or a Scan), each deleted through the store's own `delete`, conditional on still being
  * the owner's (the index is eventually consistent). Deleting a row also ends any refresh in flight
- * for it: the rotation's write is conditional on the row (shared/stores/dynamodb.ts).
+ * for it: the rotation's write is conditional on the row (shared/stores/dynamodb/sessions.ts).
  */
 export async function revokeRows(
   client: DynamoDBClient,

@@ -1,7 +1,8 @@
 /**
  * Table definitions shared by the CDK construct and the local runtime, so both create the same
- * tables. Both tables keep their items' TTL in `expiresAt` (epoch seconds); DynamoDB deletes
- * expired items only eventually, so every read also treats `expiresAt <= now` as absent.
+ * tables. Every table expires items by `expiresAt` (epoch seconds): DynamoDB TTL, or the expired-row
+ * sweeper where TTL is unsupported (shared/stores/sweeper.ts). Both delete only eventually, so every
+ * read of an item that carries it also treats `expiresAt <= now` as absent.
  */
 export interface TableDefinition {
   /** Logical name used for construct ids and local table names. */
@@ -47,9 +48,10 @@ export function tenantKey(kind: SessionRowKind, tenantId: string): string {
 }
 
 /**
- * Short-lived single-use items, keyed by a SHA-256: pending logins (PKCE verifier, nonce, returnTo,
- * browser binding; by state), native-client handoffs (by handoff code) and connect sessions (by
- * connect token).
+ * Short-lived items. Single-use ones, keyed by a SHA-256: pending logins (PKCE verifier, nonce,
+ * returnTo, browser binding; by state), admin-consent requests (by state), native-client handoffs
+ * (by handoff code), connect sessions (by connect token) and environment choices (by the chooser's
+ * token). Also the webhook delivery log (kind `delivery`, shared/webhooks/delivery-log.ts).
  */
 export const PENDING_LOGINS_TABLE: TableDefinition = {
   logicalName: 'PendingLogins',
@@ -70,7 +72,11 @@ export const SESSIONS_TABLE: TableDefinition = {
   ownerIndex: SESSIONS_BY_TENANT_INDEX,
 };
 
-/** API keys for backends (managed connections), keyed by SHA-256(key). No TTL: keys live until revoked. */
+/**
+ * API keys for backends (managed connections), keyed by SHA-256(key), and each key's webhook
+ * endpoints (one item of kind `webhook-endpoints`). TTL is on `expiresAt` like the other tables, but
+ * neither kind of item carries that attribute: keys live until revoked, endpoints until deleted.
+ */
 export const API_KEYS_TABLE: TableDefinition = {
   logicalName: 'ApiKeys',
   partitionKey: 'id',

@@ -38,6 +38,8 @@ export class DynamoDeliveryLog implements DeliveryLog {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** The clock (epoch milliseconds) that decides which entries have expired. */
+    private readonly nowMs: () => number = Date.now,
   ) {}
 
   async record(entry: DeliveryRecord): Promise<void> {
@@ -59,7 +61,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
   }
 
   async recent(limit: number): Promise<DeliveryRecord[]> {
-    const nowSec = Math.floor(Date.now() / 1000);
+    const nowSec = Math.floor(this.nowMs() / 1000);
     const entries: DeliveryRecord[] = [];
     let start: Item | undefined;
     do {

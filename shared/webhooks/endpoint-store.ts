@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { attempt } from '../stores/dynamodb.ts';
+import { attempt, request } from '../stores/dynamodb.ts';
 import { StoreUnavailableError } from '../stores/model.ts';
 import type { WebhookEndpoint, WebhookEndpointSecret, WebhookEndpointStore } from './endpoints.ts';
 
@@ -62,12 +62,12 @@ export class DynamoWebhookEndpointStore implements WebhookEndpointStore {
   }
 
   private async read(ownerKeyId: string): Promise<{ version: number; endpoints: WebhookEndpoint[] }> {
-    const out = await attempt(() =>
+    const out = await request(() =>
       this.client.send(
         new GetItemCommand({ TableName: this.tableName, Key: { id: { S: webhookEndpointsItemId(ownerKeyId) } }, ConsistentRead: true }),
       ),
     );
-    const item = out === false ? undefined : out.Item;
+    const item = out.Item;
     if (!item || item.kind?.S !== WEBHOOK_ENDPOINTS_KIND) return { version: 0, endpoints: [] };
     return { version: Number(item.version?.N ?? 0), endpoints: (item.endpoints?.L ?? []).map((v) => toEndpoint(ownerKeyId, v.M ?? {})) };
   }

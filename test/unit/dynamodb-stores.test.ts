@@ -4,6 +4,7 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -85,6 +86,21 @@ describe('DynamoPendingLoginStore', () => {
     expect(await pending.consume('h', 1)).toBeUndefined();
   });
 
+  it('reads a single-use item without consuming it only as its own kind and while unexpired', async () => {
+    const links = new DynamoConnectSessionStore(client, 'PendingLogins');
+    const link = { id: { S: 'c' }, kind: { S: 'connect' }, ownerKeyId: { S: 'k' }, connectionId: { S: 'x' }, expiresAt: { N: '600' } };
+    ddb.on(GetItemCommand)
+      .resolvesOnce({ Item: link })
+      .resolvesOnce({ Item: link })
+      .resolvesOnce({ Item: { ...link, kind: { S: 'handoff' } } })
+      .resolvesOnce({});
+    expect(await links.find('c', 599)).toMatchObject({ ownerKeyId: 'k', connectionId: 'x', expiresAt: 600 });
+    expect(await links.find('c', 600)).toBeUndefined();
+    expect(await links.find('c', 1)).toBeUndefined();
+    expect(await links.find('c', 1)).toBeUndefined();
+    expect(ddb.commandCalls(DeleteItemCommand)).toHaveLength(0);
+  });
+
   it('reports a throttled DynamoDB as StoreUnavailableError', async () => {
     ddb.on(DeleteItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
     await expect(pending.consume('h', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -103,6 +119,29 @@ describe('DynamoSessionStore', () => {
     expect((await sessions.get('sid', 1999))?.version).toBe(4);
     expect(await sessions.get('sid', 2000)).toBeUndefined();
     expect(ddb.commandCalls(GetItemCommand)[0]!.args[0].input.ConsistentRead).toBe(true);
+  });
+
+  it('reads a row written before lastSeenAt existed as last seen when it was created', async () => {
+    ddb.on(GetItemCommand).resolves({
+      Item: {
+        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
+        version: { N: '4' }, createdAt: { N: '1500' }, expiresAt: { N: '2000' },
+      },
+    });
+    const read = await sessions.get('sid', 1);
+    expect(read?.lastSeenAt).toBe(1500);
+    expect(read?.refreshedAt).toBeUndefined();
+    expect(read?.leaseUntil).toBeUndefined();
+  });
+
+  it('reports a failed read or connection write as StoreUnavailableError, never as an absent session', async () => {
+    const throttled = Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' });
+    ddb.on(GetItemCommand).rejects(throttled);
+    ddb.on(PutItemCommand).rejects(throttled);
+    await expect(sessions.get('sid', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(sessions.putConnection({ ...session, connection: { ownerKeyId: 'k', connectionId: 'c', status: 'active' } }))
+      .rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('creates a session only under a new id', async () => {
@@ -229,5 +268,23 @@ describe('DynamoApiKeyStore', () => {
     ddb.on(GetItemCommand).resolvesOnce({ Item: item }).resolvesOnce({ Item: { ...item, allowImpersonation: { BOOL: true } } });
     expect(await keys.find('h')).toMatchObject({ keyId: 'k', allowImpersonation: false });
     expect(await keys.find('h')).toMatchObject({ keyId: 'k', allowImpersonation: true });
+  });
+
+  it('lists keys across Scan pages, oldest first, without the webhook-endpoints items that share the table', async () => {
+    ddb.on(ScanCommand)
+      .resolvesOnce({ Items: [{ ...item, id: { S: 'h2' }, keyId: { S: 'k2' }, createdAt: { N: '2' } }], LastEvaluatedKey: { id: { S: 'h2' } } })
+      .resolvesOnce({ Items: [item, { id: { S: 'webhooks#k' }, kind: { S: 'webhook-endpoints' } }] });
+    expect((await keys.list()).map((k) => k.keyId)).toEqual(['k', 'k2']);
+    expect(ddb.commandCalls(ScanCommand)[1]!.args[0].input.ExclusiveStartKey).toEqual({ id: { S: 'h2' } });
+  });
+
+  it('finds neither a revoked key nor another kind of item by its id, and reports a failed read as StoreUnavailableError', async () => {
+    ddb.on(GetItemCommand)
+      .resolvesOnce({ Item: { ...item, revokedAt: { N: '5' } } })
+      .resolvesOnce({ Item: { id: { S: 'webhooks#k' }, kind: { S: 'webhook-endpoints' } } })
+      .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
+    expect(await keys.find('h')).toBeUndefined();
+    expect(await keys.find('webhooks#k')).toBeUndefined();
+    await expect(keys.find('h')).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
