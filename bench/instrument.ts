@@ -33,7 +33,7 @@ export function countingDynamo(endpoint: string): CountingDynamo {
   const result: CountingDynamo = { client, counts: new Tally(), durationsMs: [], timing: false, busyMs: 0 };
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      result.counts.add(String(context.commandName ?? 'unknown').replace(/Command$/, ''));
+      result.counts.add((context.commandName ?? 'unknown').replace(/Command$/, ''));
       const started = performance.now();
       try {
         return await next(args);

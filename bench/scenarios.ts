@@ -4,11 +4,9 @@
  * KMS use. Every measured "Lambda instance" is its own `createServices` runtime (own caches).
  */
 import { performance } from 'node:perf_hooks';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { proxyRoute } from '../functions/proxy/handler.ts';
 import { sha256 } from '../shared/crypto/random.ts';
 import { createHandler } from '../shared/http/middleware.ts';
-import type { HttpResponse } from '../shared/http/response.ts';
 import type { ServiceOverrides, Services } from '../shared/runtime.ts';
 import { apiEvent, lambdaContext } from '../test/support/events.ts';
 import { signIn, type TestStack } from '../test/support/stack.ts';

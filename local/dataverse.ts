@@ -70,7 +70,7 @@ export class DataverseStandIn {
     const seed = options.seedAccounts ?? 3;
     const names = ['Contoso Ltd', 'Fabrikam Inc', 'Adventure Works', 'Northwind Traders', 'Litware Inc'];
     for (let i = 0; i < seed; i++) {
-      this.insert('accounts', { name: names[i % names.length] + (i >= names.length ? ` ${i}` : ''), revenue: 1000 * (i + 1) });
+      this.insert('accounts', { name: names[i % names.length]! + (i >= names.length ? ` ${i}` : ''), revenue: 1000 * (i + 1) });
     }
   }
 

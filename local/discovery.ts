@@ -87,7 +87,7 @@ export class DiscoveryStandIn {
       reply(res, 405, { error: { code: 'MethodNotAllowed', message: `The HTTP method '${req.method}' is not allowed.` } });
       return;
     }
-    const mine = this.environmentsOf(String(claims.tid ?? ''), String(claims.oid ?? ''));
+    const mine = this.environmentsOf(typeof claims.tid === 'string' ? claims.tid : '', typeof claims.oid === 'string' ? claims.oid : '');
     const context = `${this.url}/api/discovery/v2.0/$metadata#Instances`;
     if (url.pathname === INSTANCES) {
       reply(res, 200, { '@odata.context': context, value: mine.map((e) => instance(e)) });

@@ -5,7 +5,7 @@ import { TABLES, type TableDefinition } from '../shared/stores/tables.ts';
 
 export interface EmbeddedDynamo {
   endpoint: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Starts dynalite (an in-memory DynamoDB API) on loopback. */

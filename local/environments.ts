@@ -17,7 +17,7 @@ export interface LocalEnvironments {
   discovery: DiscoveryStandIn;
   /** `host:port` of every environment origin (URL and Web API), for `DATAVERSE_HOSTS`. */
   hosts: string[];
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /**

@@ -30,7 +30,7 @@ export const DEV_USERS: readonly DevUser[] = [DEV_USER, DEV_USER_OTHER_TENANT];
 export interface DevIdentityProvider {
   server: OAuth2Server;
   issuer: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /**
@@ -167,8 +167,7 @@ function publishClientAuthMethods(server: OAuth2Server): void {
       Object.defineProperty(res, 'json', {
         configurable: true,
         value(this: JsonResponse, body: Record<string, unknown>) {
-          const json = (Object.getPrototypeOf(this) as JsonResponse).json;
-          return json.call(this, { ...body, token_endpoint_auth_methods_supported: DEV_TOKEN_ENDPOINT_AUTH_METHODS });
+          return (Object.getPrototypeOf(this) as JsonResponse).json.call(this, { ...body, token_endpoint_auth_methods_supported: DEV_TOKEN_ENDPOINT_AUTH_METHODS });
         },
       });
     }

@@ -10,7 +10,8 @@ import { isPreflight, preflightHeaders, responseCorsHeaders, type LocalCors } fr
 export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalRoute {
-  method: string | 'ANY';
+  /** An HTTP method, or `ANY` for every method. */
+  method: string;
   /** Matches the request path (see `routePattern` in shared/http/routes.ts). */
   path: RegExp;
   name: string;
@@ -122,8 +123,11 @@ function lambdaContext(name: string, timeoutMs: number): Context {
     logGroupName: `/local/${name}`,
     logStreamName: 'local',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- Context still declares the legacy callbacks; a fake context must provide them.
     done: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- Context still declares the legacy callbacks; a fake context must provide them.
     fail: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- Context still declares the legacy callbacks; a fake context must provide them.
     succeed: () => undefined,
   };
 }

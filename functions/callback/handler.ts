@@ -2,6 +2,7 @@ import { adminConsentRequiredPage } from '#shared/auth/admin-consent.ts';
 import { completeLogin } from '#shared/auth/callback.ts';
 import { ServiceError } from '#shared/errors/service-error.ts';
 import { clearCookie, LOGIN_BINDING_COOKIE, readCookie, sessionCookie } from '#shared/http/cookies.ts';
+import { rawQueryOf } from '#shared/http/event.ts';
 import { createHandler, handlerDeadline, type RouteHandler } from '#shared/http/middleware.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -11,7 +12,7 @@ export const callbackRoute =
   (services: () => Services): RouteHandler =>
   async (event, context) => {
     const s = services();
-    const query = new URLSearchParams(event.rawQueryString ?? '');
+    const query = new URLSearchParams(rawQueryOf(event));
     const binding = readCookie(event.cookies, LOGIN_BINDING_COOKIE);
     let login;
     try {

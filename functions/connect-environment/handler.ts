@@ -1,6 +1,7 @@
 import { ServiceError } from '#shared/errors/service-error.ts';
 import { chooseEnvironment, showEnvironmentChooser } from '#shared/auth/environment-chooser.ts';
 import { createHandler, type RouteHandler } from '#shared/http/middleware.ts';
+import { headersOf } from '#shared/http/event.ts';
 import { redirect } from '#shared/http/response.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
 
@@ -15,7 +16,7 @@ export const connectEnvironmentRoute =
     if (event.requestContext.http.method.toUpperCase() !== 'POST') {
       return showEnvironmentChooser(s, event.queryStringParameters?.token);
     }
-    const type = (event.headers?.['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = (headersOf(event)['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
       throw new ServiceError('unsupported_media_type', 'The chooser form is sent as application/x-www-form-urlencoded.');
     }

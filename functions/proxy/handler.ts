@@ -4,6 +4,7 @@ import { publicBase } from '#shared/config/config.ts';
 import { resolveEnvironment, type TargetEnvironment } from '#shared/dataverse/discovery.ts';
 import { forwardToDataverse } from '#shared/dataverse/proxy.ts';
 import { createHandler, handlerDeadline, toErrorResponse, type RouteHandler } from '#shared/http/middleware.ts';
+import { rawQueryOf } from '#shared/http/event.ts';
 import type { HttpResponse } from '#shared/http/response.ts';
 import { statusClassOf } from '#shared/observability/metrics.ts';
 import { getServices, type Services } from '#shared/runtime.ts';
@@ -39,7 +40,7 @@ async function forward(s: Services, event: Parameters<RouteHandler>[0], context:
     method: event.requestContext.http.method,
     // Behind the construct's HTTP API rawPath arrives URL-decoded; buildDataverseUrl encodes it again.
     rawPath: orgs ? orgs.path : event.rawPath,
-    rawQuery: event.rawQueryString ?? '',
+    rawQuery: rawQueryOf(event),
     headers: event.headers,
     body: event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'),
     budgetMs: deadline - s.now(),

@@ -52,7 +52,8 @@ export class StandInCallers {
       if (typeof payload.oid === 'string' && this.rejectedUsers.has(payload.oid)) return undefined;
       if (this.options.tenantId && payload.tid !== this.options.tenantId) return undefined;
       this.seenTokens.add(id);
-      return this.userFor(String(payload.oid ?? payload.sub ?? ''), String(payload.name ?? ''));
+      const oid = typeof payload.oid === 'string' ? payload.oid : undefined;
+      return this.userFor(oid ?? payload.sub ?? '', typeof payload.name === 'string' ? payload.name : '');
     } catch {
       return undefined;
     }

@@ -195,6 +195,6 @@ function typedValue(text: string, type: string, name: string): unknown {
 
 /** SQL LIKE: `%` any run, `_` one character, case-insensitive. */
 function likePattern(pattern: string): RegExp {
-  const body = [...pattern].map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  const body = Array.from(pattern).map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
   return new RegExp(`^${body}$`, 'is');
 }

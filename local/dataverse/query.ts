@@ -214,15 +214,20 @@ function compileComparison(left: Operand, right: Operand, comparison: { kind: st
   };
 }
 
+/** A column value (a JSON scalar) as text. */
+function columnText(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+}
+
 /** Orders two values of a column the way Dataverse's database does (text case-insensitively). */
 export function compareValues(a: unknown, b: unknown, type?: ColumnType): number {
   if (a === null || a === undefined) return b === null || b === undefined ? 0 : -1;
   if (b === null || b === undefined) return 1;
-  if (type === 'datetime') return Math.sign(Date.parse(String(a)) - Date.parse(String(b)));
+  if (type === 'datetime') return Math.sign(Date.parse(columnText(a)) - Date.parse(columnText(b)));
   if (typeof a === 'number' && typeof b === 'number') return Math.sign(a - b);
   if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
-  const x = String(a).toLowerCase();
-  const y = String(b).toLowerCase();
+  const x = columnText(a).toLowerCase();
+  const y = columnText(b).toLowerCase();
   return x < y ? -1 : x > y ? 1 : 0;
 }
 

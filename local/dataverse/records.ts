@@ -110,7 +110,7 @@ export function createRecord(store: RecordStore, schema: EntitySetSchema, reques
   const write = parseRecordWrite(request.body, schema, store, { serviceRoot: serviceRoot(context), contentIds: context.contentIds });
   if (parent) write.columns[parent.column] = parent.id;
   const id = typeof write.columns[schema.key] === 'string' ? (write.columns[schema.key] as string) : undefined;
-  delete write.columns[schema.key];
+  Reflect.deleteProperty(write.columns, schema.key);
   const record = store.create(schema.set, write.columns, context.caller.systemuserid, id);
   associate(store, write, record);
   return createdReply(store, schema, record, request, context);
@@ -142,7 +142,7 @@ export function upsertRecord(store: RecordStore, schema: EntitySetSchema, key: K
   const ifMatch = request.headers['if-match'];
   const ifNoneMatch = request.headers['if-none-match'];
   const write = parseRecordWrite(request.body, schema, store, { serviceRoot: serviceRoot(context), contentIds: context.contentIds });
-  delete write.columns[schema.key];
+  Reflect.deleteProperty(write.columns, schema.key);
   if (!existing) {
     if (ifMatch) throw new DataverseError(404, CODES.notFound, `${schema.logicalName} With Id = ${key.id ?? key.alternate!.value} Does Not Exist`);
     if (key.alternate) write.columns[key.alternate.column] = key.alternate.value;

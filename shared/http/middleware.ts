@@ -13,6 +13,8 @@ import { ServiceError } from '../errors/service-error.ts';
 import { originVerifierFromEnvironment } from './origin-verify.ts';
 import { errorResponse, type HttpResponse } from './response.ts';
 
+type Request = middy.Request<APIGatewayProxyEventV2, HttpResponse>;
+
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResponse>;
 
 /** Milliseconds kept back from the Lambda's remaining time to answer before being cut off. */
@@ -106,15 +108,19 @@ export function createHandler(route: RouteHandler, options: { metrics?: () => Me
     // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
     .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use({
-      before: async (request) => {
+      before: async (request: Request) => {
         const id = correlationIdOf(request.event);
         if (id !== undefined) logger.appendKeys({ correlation_id: id });
         if (verifyOrigin === null) verifyOrigin = originVerifierFromEnvironment();
         await verifyOrigin?.(request.event);
       },
-      after: async (request) => answer(request),
-      onError: async (request) => {
-        request.response = toErrorResponse(request.error, request.event?.rawPath);
+      after: (request: Request) => {
+        answer(request);
+      },
+      onError: (request: Request) => {
+        // Outside data: a malformed invocation may carry no event at all.
+        const event = request.event as APIGatewayProxyEventV2 | undefined;
+        request.response = toErrorResponse(request.error, event?.rawPath);
         answer(request);
       },
     })

@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { originVerifySecretId } from '../config/config.ts';
 import { secretsManagerReader } from '../config/secrets.ts';
 import { serviceUnavailable } from './errors.ts';
+import { headersOf } from './event.ts';
 
 /** The origin custom header CloudFront adds (API Gateway hands header names to Lambda in lower case). */
 export const ORIGIN_VERIFY_HEADER = 'x-origin-verify';
@@ -47,7 +48,7 @@ export function originVerifier(source: OriginSecretSource | undefined, now: () =
     }
   };
   return async (event: APIGatewayProxyEventV2): Promise<void> => {
-    const presented = event.headers?.[ORIGIN_VERIFY_HEADER];
+    const presented = headersOf(event)[ORIGIN_VERIFY_HEADER];
     if (originHeaderMatches(presented, await expected())) return;
     if (presented !== undefined && now() - lastReadMs >= ORIGIN_SECRET_REREAD_MS) {
       source.forget();

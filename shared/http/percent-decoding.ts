@@ -16,7 +16,7 @@ function decodeEscapeRun(run: string): string {
   let out = '';
   for (let i = 0; i < escapes.length; ) {
     const size = [4, 3, 2, 1].find((n) => i + n <= escapes.length && decodes(escapes.slice(i, i + n).join('')));
-    out += size ? decodeURIComponent(escapes.slice(i, i + size).join('')) : escapes[i];
+    out += size ? decodeURIComponent(escapes.slice(i, i + size).join('')) : escapes[i]!;
     i += size ?? 1;
   }
   return out;

@@ -16,11 +16,17 @@ export async function inSpan<T>(name: string, attributes: SpanAttributes, work: 
       return await work(span);
     } catch (err) {
       // The error's name only: messages may quote what a provider answered.
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.name ?? 'error' });
-      span.setAttribute('error.type', (err as Error)?.name ?? 'error');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorName(err) });
+      span.setAttribute('error.type', errorName(err));
       throw err;
     } finally {
       span.end();
     }
   });
+}
+
+/** A thrown value's name (`error` when it has none): anything may be thrown, not only Errors. */
+function errorName(err: unknown): string {
+  const name = (err as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' ? name : 'error';
 }

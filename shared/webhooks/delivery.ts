@@ -49,11 +49,13 @@ export function parseDeliveryMessage(body: string): DeliveryMessage | undefined 
   } catch {
     return undefined;
   }
-  const m = value as Partial<DeliveryMessage> | null;
+  // A queue body is outside data: any field, `data` included, may be missing.
+  const m = value as { endpointId?: unknown; event?: Partial<Omit<WebhookEvent, 'data'>> & { data?: Partial<WebhookEvent['data']> } } | null;
   const e = m?.event;
   const ok =
     typeof m?.endpointId === 'string' &&
     typeof e?.id === 'string' &&
+    e.type !== undefined &&
     WEBHOOK_EVENT_TYPES.includes(e.type) &&
     typeof e.ownerKeyId === 'string' &&
     typeof e.timestamp === 'number' &&

@@ -23,7 +23,7 @@ export interface SenderDeps {
    * Test-only allowance for a loopback receiver: an address it approves passes although not public,
    * and plain http is accepted for it. Production wiring never sets it.
    */
-  allowAddress?(ip: string): boolean;
+  allowAddress?: (ip: string) => boolean;
   nowSec(): number;
   /** Whole attempt (DNS, connect, send, response headers); default 5 s. */
   timeoutMs?: number;

@@ -121,7 +121,7 @@ describe('same-site cookie warning', () => {
   it('appears without publicBaseUrl, once per service, on the service construct', () => {
     const warnings = Annotations.fromStack(twoStack).findWarning('*', Match.stringLikeRegexp('Browser apps send.*'));
     expect(warnings.map((w) => w.id).sort()).toEqual(['/TwoServices/Sales', '/TwoServices/Support']);
-    for (const w of warnings) expect(String(w.entry.data)).toContain(SAME_SITE_WARNING);
+    for (const w of warnings) expect(w.entry.data).toEqual(expect.stringContaining(SAME_SITE_WARNING));
   });
 });
 

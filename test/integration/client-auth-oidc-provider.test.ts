@@ -245,9 +245,11 @@ describe.each(METHODS)('token endpoint client authentication: $method', ({ metho
 async function tokenRequestWith(clientId: string, auth: oauth.ClientAuth) {
   const as = await oauth.processDiscoveryResponse(
     new URL(issuer),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     await oauth.discoveryRequest(new URL(issuer), { [oauth.allowInsecureRequests]: true }),
   );
   const response = await oauth.refreshTokenGrantRequest(as, { client_id: clientId }, auth, 'not-a-refresh-token', {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     [oauth.allowInsecureRequests]: true,
   });
   return { status: response.status, body: (await response.json()) as { error: string } };

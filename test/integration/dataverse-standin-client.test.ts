@@ -27,7 +27,7 @@ describe('Dataverse stand-in with dynamics-web-api', () => {
   });
 
   it('create, update, upsert, retrieve, count and delete', async () => {
-    const created = (await api.create({ collection: 'accounts', data: { name: 'Via client' }, returnRepresentation: true })) as { accountid: string; name: string };
+    const created = await api.create<{ name: string }, { accountid: string; name: string }>({ collection: 'accounts', data: { name: 'Via client' }, returnRepresentation: true });
     expect(created.name).toBe('Via client');
     await api.update({ collection: 'accounts', key: created.accountid, data: { name: 'Renamed via client' } });
     await api.upsert({ collection: 'accounts', key: "accountnumber='UP-1'", data: { name: 'Upserted via client' } });
@@ -40,8 +40,8 @@ describe('Dataverse stand-in with dynamics-web-api', () => {
 
   it('a $batch changeset with a Content-ID reference', async () => {
     api.startBatch();
-    api.create({ collection: 'accounts', data: { name: 'Batch via client' }, contentId: '1' });
-    api.create({ collection: 'contacts', data: { lastname: 'Batched', 'parentcustomerid_account@odata.bind': '$1' } });
+    await api.create({ collection: 'accounts', data: { name: 'Batch via client' }, contentId: '1' });
+    await api.create({ collection: 'contacts', data: { lastname: 'Batched', 'parentcustomerid_account@odata.bind': '$1' } });
     const results = await api.executeBatch();
     expect(results).toHaveLength(2);
     const account = await api.retrieveMultiple<{ contact_customer_accounts: { lastname: string }[] }>({
@@ -56,8 +56,8 @@ describe('Dataverse stand-in with dynamics-web-api', () => {
   it('uploads and downloads a file column in chunks', async () => {
     const id = h.dataverse.insert('accounts', { name: 'With file' }).id;
     const data = randomBytes(5 * 1024 * 1024);
-    await api.uploadFile({ collection: 'accounts', key: id, fieldName: 'sample_document', fileName: 'big.bin', data });
-    const downloaded = await api.downloadFile({ collection: 'accounts', key: id, fieldName: 'sample_document' });
+    await api.uploadFile({ collection: 'accounts', key: id, property: 'sample_document', fileName: 'big.bin', data });
+    const downloaded = await api.downloadFile({ collection: 'accounts', key: id, property: 'sample_document' });
     expect(downloaded.fileName).toBe('big.bin');
     expect(Buffer.from(downloaded.data as Uint8Array).equals(data)).toBe(true);
   });

@@ -78,8 +78,8 @@ describe('dynamics-web-api through the proxy', () => {
 
   it('sends a $batch changeset whose second part binds to the first by Content-ID', async () => {
     api.startBatch();
-    api.create({ collection: 'accounts', data: { name: 'Batched via proxy' }, contentId: '1' });
-    api.create({ collection: 'contacts', data: { lastname: 'Batched contact', 'parentcustomerid_account@odata.bind': '$1' } });
+    await api.create({ collection: 'accounts', data: { name: 'Batched via proxy' }, contentId: '1' });
+    await api.create({ collection: 'contacts', data: { lastname: 'Batched contact', 'parentcustomerid_account@odata.bind': '$1' } });
     const results = await api.executeBatch();
     expect(results).toHaveLength(2);
     // The parts named the service (the client builds them from serverUrl); Dataverse saw its own origin.
@@ -102,7 +102,7 @@ describe('dynamics-web-api through the proxy', () => {
   it('uploads a file column in chunks, and downloads it with Range requests', async () => {
     const id = stack.dataverse!.insert('accounts', { name: 'With a large file' }).id;
     const data = randomBytes(5 * 1024 * 1024);
-    await api.uploadFile({ collection: 'accounts', key: id, fieldName: 'sample_document', fileName: 'large.bin', data });
+    await api.uploadFile({ collection: 'accounts', key: id, property: 'sample_document', fileName: 'large.bin', data });
     // Two chunks (Dataverse's x-ms-chunk-size is 4 MB) sent to the upload session the proxy's mapped Location named.
     const chunks = stack.dataverse!.requests.filter((r) => r.headers['content-range']);
     expect(chunks.map((r) => r.headers['content-range'])).toEqual([`bytes 0-${CHUNK - 1}/${data.length}`, `bytes ${CHUNK}-${data.length - 1}/${data.length}`]);
@@ -124,8 +124,8 @@ describe('dynamics-web-api through the proxy', () => {
 
     // A file that fits one download chunk goes both ways through the client.
     const small = randomBytes(2 * 1024 * 1024);
-    await api.uploadFile({ collection: 'accounts', key: id, fieldName: 'sample_document', fileName: 'small.bin', data: small });
-    const downloaded = await api.downloadFile({ collection: 'accounts', key: id, fieldName: 'sample_document' });
+    await api.uploadFile({ collection: 'accounts', key: id, property: 'sample_document', fileName: 'small.bin', data: small });
+    const downloaded = await api.downloadFile({ collection: 'accounts', key: id, property: 'sample_document' });
     expect(downloaded).toMatchObject({ fileName: 'small.bin', fileSize: small.length });
     expect(Buffer.from(downloaded.data as Uint8Array).equals(small)).toBe(true);
     expect(stack.dataverse!.requests.at(-1)!.headers.range).toBe(`bytes=0-${CHUNK - 1}`);

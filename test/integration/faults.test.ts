@@ -5,6 +5,7 @@ import { sha256 } from '../../shared/crypto/random.ts';
 import type { Fetch } from '../../shared/oauth/client.ts';
 import { StoreUnavailableError, type SessionStore } from '../../shared/stores/model.ts';
 import { jsonBody, signIn, startTestStack, type TestStack } from '../support/stack.ts';
+import { abortReason } from '../support/abort.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -27,7 +28,7 @@ function tokenEndpoint(behaviour: 'hang' | 'garbage' | 'html500'): Fetch {
     if (!input.endsWith('/token')) return fetch(input, init);
     if (behaviour === 'hang') {
       return new Promise<Response>((_, reject) => {
-        init.signal?.addEventListener('abort', () => reject(init.signal?.reason ?? new DOMException('aborted', 'AbortError')));
+        init.signal?.addEventListener('abort', () => reject(abortReason(init.signal)));
       });
     }
     if (behaviour === 'garbage') return new Response('{"access_token": "unterminated', { status: 200, headers: { 'content-type': 'application/json' } });

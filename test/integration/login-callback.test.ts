@@ -90,12 +90,11 @@ describe('login and callback', () => {
   });
 
   it('rejects a callback whose pending login is past its expiry even though the item is still stored', async () => {
-    const { routes, binding, callbackQuery } = await startLogin();
+    const { binding, callbackQuery } = await startLogin();
     const late = stack.routes(stack.newInstance({ now: () => Date.now() + 601_000 }));
     const answer = await late.callback({ path: '/auth/callback', query: callbackQuery, cookies: [binding] });
     expect(answer.statusCode).toBe(400);
     expect(jsonBody(answer)).toMatchObject({ error: 'invalid_state' });
-    routes;
   });
 
   it('rejects a callback without the binding cookie, or with another browser’s', async () => {

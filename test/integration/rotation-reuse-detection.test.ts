@@ -7,6 +7,7 @@ import { SESSION_COOKIE } from '../../shared/http/cookies.ts';
 import type { Fetch } from '../../shared/oauth/client.ts';
 import { createServices, type ServiceOverrides, type Services } from '../../shared/runtime.ts';
 import { StoreUnavailableError, type SessionStore } from '../../shared/stores/model.ts';
+import { abortReason } from '../support/abort.ts';
 import { startOidcProvider, type TestOidcProvider } from '../support/oidc-provider.ts';
 import { cookiePair, LOGIN_COOKIE, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
 
@@ -98,10 +99,12 @@ async function storedRefreshToken(sessionId: string): Promise<string> {
 async function expectGrantIntact(sessionId: string): Promise<void> {
   const as = await oauth.processDiscoveryResponse(
     new URL(op.issuer),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     await oauth.discoveryRequest(new URL(op.issuer), { [oauth.allowInsecureRequests]: true }),
   );
   const client = { client_id: CLIENT_ID };
   const response = await oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretPost(CLIENT_SECRET), await storedRefreshToken(sessionId), {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     [oauth.allowInsecureRequests]: true,
   });
   await expect(oauth.processRefreshTokenResponse(as, client, response)).resolves.toHaveProperty('access_token');
@@ -116,7 +119,7 @@ function lateTokenAnswers(delayMs: number): Fetch {
       const timer = setTimeout(resolve, delayMs);
       init.signal?.addEventListener('abort', () => {
         clearTimeout(timer);
-        reject(init.signal?.reason ?? new DOMException('aborted', 'AbortError'));
+        reject(abortReason(init.signal));
       });
     });
     return answer;

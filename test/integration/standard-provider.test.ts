@@ -81,9 +81,11 @@ async function storedRefreshToken(sessionId: string): Promise<string> {
 async function redeemAtProvider(refreshToken: string): Promise<string> {
   const as = await oauth.processDiscoveryResponse(
     new URL(op.issuer),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     await oauth.discoveryRequest(new URL(op.issuer), { [oauth.allowInsecureRequests]: true }),
   );
   const response = await oauth.refreshTokenGrantRequest(as, { client_id: CLIENT_ID }, oauth.ClientSecretPost(CLIENT_SECRET), refreshToken, {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     [oauth.allowInsecureRequests]: true,
   });
   try {

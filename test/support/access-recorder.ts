@@ -4,7 +4,6 @@
  * (as the KMS operation it stands for) and every read of the client credential. The infra tests
  * compare these records with each function's role in the synthesized template.
  */
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY } from '../../shared/crypto/context.ts';
 import type { DataKey, EncryptionContext, KeyProvider } from '../../shared/crypto/key-provider.ts';
 import { createHandler, type RouteHandler } from '../../shared/http/middleware.ts';
@@ -125,7 +124,7 @@ export function recordingInvoker(
     clients.push(dynamo);
     dynamo.middlewareStack.add(
       (next, context) => async (args) => {
-        const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+        const op = (context.commandName ?? 'unknown').replace(/Command$/, '');
         for (const table of tableNamesOf(args.input as Record<string, unknown>)) {
           log.record(fn, `dynamodb:${op} on ${tableKeys[table] ?? table}`);
         }

@@ -54,8 +54,11 @@ export function lambdaContext(remainingMs = 30_000): Context {
     logGroupName: 'test',
     logStreamName: 'test',
     getRemainingTimeInMillis: () => deadline - Date.now(),
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- Context still declares the legacy callbacks; a fake context must provide them.
     done: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- Context still declares the legacy callbacks; a fake context must provide them.
     fail: () => undefined,
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- Context still declares the legacy callbacks; a fake context must provide them.
     succeed: () => undefined,
   };
 }

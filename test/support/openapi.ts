@@ -196,7 +196,7 @@ export function describeAjvErrors(errors: readonly ErrorObject[] | null | undefi
     const params = e.params as Record<string, unknown>;
     const detail =
       params.additionalProperty !== undefined
-        ? ` '${String(params.additionalProperty)}'`
+        ? ` '${typeof params.additionalProperty === 'string' ? params.additionalProperty : JSON.stringify(params.additionalProperty)}'`
         : params.allowedValues !== undefined
           ? ` ${JSON.stringify(params.allowedValues)}`
           : params.allowedValue !== undefined

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { callbackRoute } from '../../functions/callback/handler.ts';
 import { loginRoute } from '../../functions/login/handler.ts';
 import { logoutRoute } from '../../functions/logout/handler.ts';

@@ -11,7 +11,6 @@ import { logger } from '../../shared/observability/logger.ts';
 import { RecordingMetrics } from '../../shared/observability/metrics.ts';
 import { correlationIdOf } from '../../shared/observability/correlation.ts';
 import { apiEvent, lambdaContext } from '../support/events.ts';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
 afterEach(() => vi.restoreAllMocks());
 

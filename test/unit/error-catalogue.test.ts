@@ -90,7 +90,8 @@ describe('the OpenAPI document and the catalogue', () => {
             Object.entries((openApiDocument.paths[template]![m] as { responses: Record<string, unknown> }).responses)
               .filter(([status]) => /^[45]\d\d$/.test(status))
               .map(([status, raw]) => {
-                const description = String(deref(raw).description ?? '');
+                const { description: text } = deref(raw);
+                const description = typeof text === 'string' ? text : '';
                 const codes = [...description.matchAll(/`([a-z][a-z0-9]*(?:_[a-z0-9]+)*)`/g)].map((x) => x[1]!).filter((c) => !NOT_CODES.has(c));
                 return [fn.name, m.toUpperCase(), template, Number(status), codes] as const;
               }),

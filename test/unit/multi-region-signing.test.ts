@@ -6,7 +6,6 @@
  */
 import { constants, createPublicKey, verify } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, importSPKI } from 'jose';
-import type * as oauth from 'oauth4webapi';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelfSignedCertificate } from '../../shared/crypto/certificate.ts';
 import { SigningError } from '../../shared/crypto/signer.ts';

@@ -14,7 +14,6 @@ import {
   originHeaderMatches,
   originVerifier,
 } from '../../shared/http/origin-verify.ts';
-import type { HttpResponse } from '../../shared/http/response.ts';
 import { apiEvent, lambdaContext } from '../support/events.ts';
 
 const ORIGIN_SECRET = 'c2VjcmV0LW9yaWdpbi1oZWFkZXItdmFsdWUtZm9yLXRlc3Rz';

@@ -59,7 +59,7 @@ function valueOr400<T>(f: () => T): { ok: true; value: T } | { ok: false; error:
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const cookieName = fc.oneof(
   fc.constantFrom('__Host-dyn-session', '__Host-dyn-login', 'a', 'A', 'session', 'Session', 'x.y', 'x-y', '1', "!#$%&'*+-.^_`|~"),
-  fc.string({ unit: fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'), minLength: 1, maxLength: 12 }),
+  fc.string({ unit: fc.constantFrom(...Array.from('!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')), minLength: 1, maxLength: 12 }),
 );
 /** RFC 6265 cookie-octets (no whitespace, DQUOTE, comma, semicolon or backslash); may be empty. */
 const cookieValueUnit = fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x22 && c !== 0x2c && c !== 0x3b && c !== 0x5c).map((c) => String.fromCharCode(c));
@@ -309,7 +309,7 @@ describe('checkReturnTo (property-based)', () => {
   });
 
   it('accepts plain URLs under an allowed entry (the properties above are not vacuous)', () => {
-    const segment = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_'), minLength: 1, maxLength: 8 });
+    const segment = fc.string({ unit: fc.constantFrom(...Array.from('abcdefghijklmnopqrstuvwxyz0123456789-_')), minLength: 1, maxLength: 8 });
     fc.assert(
       fc.property(fc.constantFrom(...FIXED_ALLOWED), fc.array(segment, { maxLength: 4 }), (entry, segments) => {
         const base = entry.href.endsWith('/') ? entry.href : `${entry.href}/`;
@@ -493,7 +493,7 @@ const knownHeaderName = fc.constantFrom(
   'referer',
   'user-agent',
 );
-const tokenChar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz');
+const tokenChar = fc.constantFrom(...Array.from('!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz'));
 const anyHeaderName = fc.oneof(
   { arbitrary: fc.mixedCase(knownHeaderName), weight: 8 },
   { arbitrary: fc.tuple(fc.constantFrom('mscrm.', 'MSCRM.', 'odata-', 'x-forwarded-', 'x-ms-ratelimit-'), fc.string({ unit: fc.oneof(tokenChar, trickyUnit, utf16Unit), maxLength: 6 })).map(([p, s]) => p + s), weight: 3 },
