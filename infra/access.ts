@@ -115,7 +115,9 @@ export function tableOperations(table: TableKey): Operation[] {
   for (const op of ops) {
     if (!known.has(op)) throw new Error(`DynamicsAuthService: ${op} is not a DynamoDB operation with metrics`);
   }
-  return [...ops].sort() as Operation[];
+  return Object.values(Operation)
+    .filter((op) => ops.has(op))
+    .sort();
 }
 
 /** What `defineFunctionRole` grants on: the service's resources a function may touch. */

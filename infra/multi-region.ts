@@ -159,7 +159,7 @@ export class DynamicsAuthRegionStack extends Stack {
       replicaKey = new CfnReplicaKey(this, 'TokenKeyReplica', {
         primaryKeyArn: primary.service.key.keyArn,
         description: `Replica of the session-token key (${this.node.path})`,
-        keyPolicy: Lazy.any({ produce: () => this.replicaKeyPolicy().toJSON() }),
+        keyPolicy: Lazy.any({ produce: (): unknown => this.replicaKeyPolicy().toJSON() }),
       });
       replicaKey.applyRemovalPolicy(RemovalPolicy.RETAIN);
       this.replicaKey = replicaKey;
@@ -168,7 +168,7 @@ export class DynamicsAuthRegionStack extends Stack {
         assertionReplicaKey = new CfnReplicaKey(this, 'ClientAssertionKeyReplica', {
           primaryKeyArn: primaryAssertionKey.keyArn,
           description: `Replica of the client-assertion signing key (${this.node.path})`,
-          keyPolicy: assertionKeyPolicy().toJSON(),
+          keyPolicy: assertionKeyPolicy().toJSON() as unknown,
         });
         assertionReplicaKey.applyRemovalPolicy(RemovalPolicy.RETAIN);
         this.assertionReplicaKey = assertionReplicaKey;
@@ -293,7 +293,9 @@ export interface MultiRegionDeployment {
 export function readMultiRegionPlan(read: (name: string) => unknown): MultiRegionPlan | undefined {
   const value = (name: string) => {
     const raw = read(name);
-    return raw === undefined || raw === null || String(raw).trim() === '' ? undefined : String(raw).trim();
+    if (raw === undefined || raw === null) return undefined;
+    const text = (typeof raw === 'string' ? raw : JSON.stringify(raw)).trim();
+    return text === '' ? undefined : text;
   };
   const regions = value('regions');
   if (regions === undefined) return undefined;

@@ -220,7 +220,7 @@ export function createDashboard(scope: Construct, props: DashboardAndAlarmsProps
   const fns = Object.entries(props.functions);
   const graph = (title: string, left: IMetric[], width = 8) => new GraphWidget({ title, left, width, height: 6 });
   const dashboard = new Dashboard(scope, 'Dashboard', {
-    dashboardName: `${props.namePrefix}`.slice(0, 255),
+    dashboardName: props.namePrefix.slice(0, 255),
     defaultInterval: Duration.hours(3),
   });
   dashboard.addWidgets(

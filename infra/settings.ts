@@ -326,14 +326,21 @@ export function readSettings(read: ContextReader): Settings {
       signInThrottle: { rateLimit: signInRateLimit, burstLimit: signInBurstLimit },
       ...(proxyReservedConcurrency !== undefined ? { proxyReservedConcurrency } : {}),
       ...(originVerifySecretName !== undefined ? { originVerifySecret: originVerifySecretName } : {}),
-      logRetention: retention as RetentionDays,
+      logRetention: retentionDaysOf(retention),
       logLevel: logLevel as LogLevelName,
       ...(otelLayerArn !== undefined ? { otelLayerArn } : {}),
       ...(nativeRedirectSchemes.length > 0 ? { nativeRedirectSchemes } : {}),
-      ...(idpProfile !== undefined ? { idpProfile: idpProfile as 'entra' | 'standard' } : {}),
+      ...(idpProfile !== undefined ? { idpProfile: idpProfile } : {}),
       ...(resourceIndicator !== undefined ? { resourceIndicator } : {}),
       ...(postLogoutRedirectUri !== undefined ? { postLogoutRedirectUri } : {}),
       ...existing,
     },
   };
+}
+
+/** The `RetentionDays` member of a day count already checked against RETENTION_DAYS. */
+function retentionDaysOf(days: number): RetentionDays {
+  const member = (Object.values(RetentionDays) as unknown[]).find((v): v is RetentionDays => v === days);
+  if (member === undefined) throw new Error(`${days} is not a CloudWatch Logs retention period`);
+  return member;
 }

@@ -77,11 +77,11 @@ export class DynamicsAuthStack extends Stack {
     if (!this.service.keyAlias) {
       new CfnOutput(this, 'TokenKeyPolicyStatements', {
         description: "Statements to add to the existing key's policy so the functions can use it",
-        value: this.toJsonString(this.service.keyPolicyStatements.map((st) => st.toStatementJson())),
+        value: this.toJsonString(this.service.keyPolicyStatements.map((st): unknown => st.toStatementJson())),
       });
       new CfnOutput(this, 'WebhookKeyPolicyStatements', {
         description: "Statements to add to the existing key's policy so webhook secrets can be sealed and opened",
-        value: this.toJsonString(this.service.webhookKeyPolicyStatements.map((st) => st.toStatementJson())),
+        value: this.toJsonString(this.service.webhookKeyPolicyStatements.map((st): unknown => st.toStatementJson())),
       });
     }
     if (this.service.domainName) {

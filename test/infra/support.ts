@@ -173,7 +173,7 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'
 
 /** Every operation the OpenAPI document describes. */
 export function documentedOperations(): DocumentedOperation[] {
-  const doc = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'shared/http/openapi.json'), 'utf8')) as Json;
+  const doc = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'shared/http/openapi.json'), 'utf8'));
   const out: DocumentedOperation[] = [];
   for (const [p, item] of Object.entries(doc.paths as Record<string, Json>)) {
     for (const method of HTTP_METHODS) {
@@ -188,7 +188,7 @@ export function documentedOperations(): DocumentedOperation[] {
 
 /** Request headers the OpenAPI document asks clients to send: header parameters, and Authorization for bearer schemes. */
 export function documentedRequestHeaders(): string[] {
-  const doc = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'shared/http/openapi.json'), 'utf8')) as Json;
+  const doc = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'shared/http/openapi.json'), 'utf8'));
   const names = new Set<string>();
   const collect = (value: Json): void => {
     if (Array.isArray(value)) value.forEach(collect);
