@@ -11,6 +11,7 @@ import type { Signer } from './crypto/signer.ts';
 import type { EntraClient, Fetch } from './oauth/client.ts';
 import type { MetricsPort } from './observability/metrics.ts';
 import { processMetrics } from './observability/process-metrics.ts';
+import type { Clock } from './ports.ts';
 import {
   createDynamoClient,
   DynamoApiKeyStore,
@@ -48,7 +49,7 @@ export interface Services {
   dataverseFetch: Fetch;
   /** Counts and timings (EMF in Lambda, printed locally with PRINT_METRICS=1, recorded in tests). */
   metrics: MetricsPort;
-  now: () => number;
+  now: Clock;
 }
 
 export interface ServiceOverrides {

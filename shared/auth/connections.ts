@@ -1,6 +1,6 @@
 import { sha256 } from '../crypto/random.ts';
 import { HttpError } from '../http/errors.ts';
-import type { Services } from '../runtime.ts';
+import type { SessionLookup } from '../ports.ts';
 import type { Session } from '../stores/model.ts';
 
 const CONNECTION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -22,14 +22,14 @@ export const reconnectRequired = (reason?: string) =>
   new HttpError(409, 'reconnect_required', `The connection's grant ended${reason ? ` (${reason})` : ''}: connect the user again.`);
 
 /** Loads an API key's connection, or throws 404. */
-export async function loadConnection(services: Services, ownerKeyId: string, connectionId: string): Promise<Session> {
+export async function loadConnection(services: SessionLookup, ownerKeyId: string, connectionId: string): Promise<Session> {
   const session = await services.sessions.get(connectionRowId(ownerKeyId, connectionId), Math.floor(services.now() / 1000));
   if (!session?.connection || session.connection.ownerKeyId !== ownerKeyId) throw connectionNotFound();
   return session;
 }
 
 /** Loads an active connection (409 when its grant ended). */
-export async function loadActiveConnection(services: Services, ownerKeyId: string, connectionId: string): Promise<Session> {
+export async function loadActiveConnection(services: SessionLookup, ownerKeyId: string, connectionId: string): Promise<Session> {
   const session = await loadConnection(services, ownerKeyId, connectionId);
   if (session.connection!.status === 'failed') throw reconnectRequired(session.connection!.lastError);
   return session;

@@ -31,7 +31,7 @@ export interface LoginStart {
  * stored under SHA-256(state) with a TTL and bound to this browser by a cookie.
  */
 export async function startLogin(
-  services: Services,
+  services: Pick<Services, 'config' | 'entra' | 'pendingLogins' | 'now'>,
   returnToParam: string | undefined,
   options: { clientChallenge?: string; connect?: PendingLogin['connect']; environment?: string } = {},
 ): Promise<LoginStart> {

@@ -32,7 +32,7 @@ const InstancesSchema = z.object({
 const unavailable = (message: string, status = 502) => new HttpError(status, 'discovery_unavailable', message, status === 503 ? { 'Retry-After': '1' } : {});
 
 /** The origin of `raw` if it is an environment URL this deployment may call (DATAVERSE_HOSTS), else undefined. */
-function allowedOrigin(services: Services, raw: string | null | undefined): string | undefined {
+function allowedOrigin(services: Pick<Services, 'config'>, raw: string | null | undefined): string | undefined {
   if (!raw) return undefined;
   try {
     const url = new URL(raw);
@@ -63,7 +63,7 @@ function apiOriginOf(url: string, apiUrl: string | null | undefined): string | u
 }
 
 /** Maps a validated discovery answer to the environments this deployment may serve. */
-export function toEnvironments(services: Services, body: unknown): DataverseEnvironment[] {
+export function toEnvironments(services: Pick<Services, 'config'>, body: unknown): DataverseEnvironment[] {
   const parsed = InstancesSchema.safeParse(body);
   if (!parsed.success) throw unavailable('The Global Discovery Service answered in an unexpected shape.');
   const environments: DataverseEnvironment[] = [];
@@ -87,7 +87,7 @@ export function toEnvironments(services: Services, body: unknown): DataverseEnvi
   return environments;
 }
 
-async function getInstances(services: Services, accessToken: string, deadlineMs: number): Promise<Response> {
+async function getInstances(services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>, accessToken: string, deadlineMs: number): Promise<Response> {
   const timeoutMs = Math.min(services.config.upstreamTimeoutMs, deadlineMs - services.now());
   if (timeoutMs <= 0) throw unavailable('The Global Discovery Service did not answer in time.', 504);
   try {

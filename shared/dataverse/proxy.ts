@@ -145,7 +145,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
 }
 
 /** Dataverse service protection answered 429: counted, with the Retry-After it asked for (seconds). */
-function countThrottling(services: Services, retryAfterMs: number | undefined): void {
+function countThrottling(services: Pick<Services, 'metrics'>, retryAfterMs: number | undefined): void {
   services.metrics.add('DataverseThrottled', 1);
   if (retryAfterMs !== undefined) services.metrics.add('DataverseRetryAfter', Math.round(retryAfterMs / 1000));
 }
@@ -213,7 +213,7 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
  * environment), not signed out. Marks the session so that its 401s skip the token endpoint for the
  * cool-down, and answers 403 (a 401 would send the client to sign in again, and round the loop).
  */
-async function rejectedEvenFresh(services: Services, session: Session, resource?: string): Promise<HttpError> {
+async function rejectedEvenFresh(services: Pick<Services, 'config' | 'sessions' | 'now'>, session: Session, resource?: string): Promise<HttpError> {
   const cooldownSeconds = services.config.dataverseRejectionCooldownSeconds;
   const untilMs = services.now() + cooldownSeconds * 1000;
   logger.info('dataverse rejected a fresh token; refresh paused', { cooldownSeconds, connection: session.connection !== undefined });
