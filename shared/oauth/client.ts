@@ -1,7 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import { CLOUDS } from '../config/clouds.ts';
 import { ConfigError, type Config } from '../config/config.ts';
-import { isGuid } from '../config/guid.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
@@ -10,6 +8,7 @@ import { inSpan } from '../observability/tracing.ts';
 import type { SessionUser } from '../stores/model.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
 import { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
+import { expectedDiscoveryIssuer, expectedIdTokenIssuer, expectedIssuerHook, isEntraHost, isTemplateIssuer } from './issuer.ts';
 import { classifyTokenError, promptFor, refreshParameters, resourceParameters } from './profile.ts';
 
 export { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError };
@@ -35,39 +34,6 @@ const RESOURCE_ERRORS = new Set(['invalid_scope', 'invalid_resource', 'invalid_t
  * AADSTS500011 (resource not found in the tenant), AADSTS650052 and AADSTS650057 (invalid resource).
  */
 const RESOURCE_AADSTS = /\bAADSTS(?:65001|500011|650052|650057)\b/;
-const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
-/** Entra's multi-tenant discovery documents publish the issuer template `https://<host>/{tenantid}/v2.0`. */
-const templateIssuer = (host: string) => `https://${host}/{tenantid}/v2.0`;
-const UNMATCHABLE_ISSUER = 'urn:dynamics-auth:no-valid-tenant';
-
-/**
- * The issuer the discovery document must name: the authority itself, except for Entra's
- * multi-tenant aliases, which publish the `{tenantid}` template issuer.
- */
-export function expectedDiscoveryIssuer(authority: URL): URL {
-  const tenant = authority.pathname.split('/').filter(Boolean)[0] ?? '';
-  // Each cloud's Entra publishes the template on its own sign-in host (Microsoft: national clouds).
-  const cloud = Object.values(CLOUDS).find((c) => c.issuerHosts.includes(authority.hostname));
-  if (authority.protocol === 'https:' && cloud && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
-    return new URL(templateIssuer(cloud.loginHost));
-  }
-  return authority;
-}
-
-/**
- * The issuer an id_token must carry. For a `{tenantid}` template issuer it is the template filled
- * with the token's own `tid` claim (Microsoft identity platform: validate issuer against tid).
- */
-export function expectedIdTokenIssuer(discoveredIssuer: string, claims: Record<string, unknown>): string {
-  if (!discoveredIssuer.includes('{tenantid}')) return discoveredIssuer;
-  const tid = claims.tid;
-  // Without a tenant id nothing may match (not even the unfilled template itself).
-  if (typeof tid !== 'string' || !isGuid(tid)) return UNMATCHABLE_ISSUER;
-  return discoveredIssuer.replace('{tenantid}', tid.toLowerCase());
-}
-
-// oauth4webapi's hook for issuers that depend on the token (the same one openid-client uses).
-const expectedIssuerHook = (oauth as unknown as { _expectedIssuer?: symbol })._expectedIssuer;
 
 export interface EntraClientOptions {
   fetch?: Fetch;
@@ -125,7 +91,7 @@ export class EntraClient {
     const expected = expectedDiscoveryIssuer(this.config.entraAuthority);
     const response = await oauth.discoveryRequest(this.config.entraAuthority, this.requestOptions());
     const as = await oauth.processDiscoveryResponse(expected, response);
-    if (as.issuer.includes('{tenantid}')) {
+    if (isTemplateIssuer(as.issuer)) {
       if (!expectedIssuerHook) throw new TokenEndpointError('oauth4webapi lacks the issuer hook multi-tenant Entra needs');
       Object.assign(as, {
         [expectedIssuerHook]: (result: { claims: Record<string, unknown> }) =>
@@ -367,12 +333,6 @@ export class EntraClient {
 /** Whether the provider offers RFC 7009 token revocation (Entra does not). */
 export function offersRevocation(as: oauth.AuthorizationServer): boolean {
   return typeof as.revocation_endpoint === 'string';
-}
-
-/** Whether the authority is Microsoft Entra ID's, in any cloud (the sign-in hosts of the clouds table). */
-function isEntraHost(authority: URL): boolean {
-  const host = authority.hostname.toLowerCase();
-  return Object.values(CLOUDS).some((c) => c.loginHost === host || c.issuerHosts.includes(host));
 }
 
 function accessTokenExpiry(result: oauth.TokenEndpointResponse): Pick<TokenSet, 'accessTokenExpiresAt' | 'accessTokenLifetimeSeconds'> {
