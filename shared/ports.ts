@@ -1,5 +1,3 @@
-import type { Config } from './config/config.ts';
-import type { MetricsPort } from './observability/metrics.ts';
 import type { SessionStore } from './stores/model.ts';
 
 /**
@@ -11,16 +9,11 @@ import type { SessionStore } from './stores/model.ts';
 /** The current time as epoch milliseconds: `Date.now` in production, a fixed or stepped clock in tests. */
 export type Clock = () => number;
 
+/** The one place the core reads the system time; everything else takes a `Clock`. */
+export const systemClock: Clock = () => Date.now();
+
 export interface ClockPort {
   now: Clock;
-}
-
-export interface ConfigPort {
-  config: Config;
-}
-
-export interface MetricsPortOf {
-  metrics: MetricsPort;
 }
 
 /** Reads one Sessions row as of the injected clock. */

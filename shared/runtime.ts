@@ -11,7 +11,7 @@ import type { Signer } from './crypto/signer.ts';
 import type { EntraClient, Fetch } from './oauth/client.ts';
 import type { MetricsPort } from './observability/metrics.ts';
 import { processMetrics } from './observability/process-metrics.ts';
-import type { Clock } from './ports.ts';
+import { systemClock, type Clock } from './ports.ts';
 import {
   createDynamoClient,
   DynamoApiKeyStore,
@@ -79,7 +79,7 @@ function keyProviderFor(config: Config, metrics: MetricsPort): KeyProvider {
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
-  const now = overrides.now ?? Date.now;
+  const now = overrides.now ?? systemClock;
   const metrics = overrides.metrics ?? processMetrics();
   const dynamo = overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint });
   if (overrides.changeFeed) attachChangeFeed(dynamo, config.sessionsTable, overrides.changeFeed, isConnectionRecord);
@@ -101,6 +101,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
           clientSecret: overrides.clientSecret ?? clientSecretSource(config),
           clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config, metrics),
           metrics,
+          now,
         }),
     ));
   const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra, metrics }, { now, ...overrides.refresher });

@@ -6,6 +6,7 @@ import type { EntraClient } from '../oauth/client.ts';
 import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
 import { noMetrics, type MetricsPort, type RefreshTrigger } from '../observability/metrics.ts';
+import { systemClock, type Clock } from '../ports.ts';
 import type { RotatedTokens, Session, SessionStore } from '../stores/model.ts';
 import { reconnectRequired } from './connections.ts';
 import { environmentRefused, resourceToken, sessionResource, withEnvironmentToken } from './resource-tokens.ts';
@@ -17,7 +18,7 @@ export interface RefresherOptions {
   pollMs?: number;
   /** First pause before writing rotated tokens again after a failed write (doubles each time). */
   saveRetryMs?: number;
-  now?: () => number;
+  now?: Clock;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -66,7 +67,7 @@ export class SessionRefresher {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly saveRetryMs: number;
-  private readonly now: () => number;
+  private readonly now: Clock;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly metrics: MetricsPort;
 
@@ -79,7 +80,7 @@ export class SessionRefresher {
     this.leaseMs = options.leaseMs ?? 20_000;
     this.pollMs = options.pollMs ?? 100;
     this.saveRetryMs = options.saveRetryMs ?? 100;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
     this.sleep = options.sleep ?? defaultSleep;
     this.metrics = deps.metrics ?? noMetrics;
   }

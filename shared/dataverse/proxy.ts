@@ -127,7 +127,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
     });
   }
   if (response.status === 429) {
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), services.now());
     countThrottling(services, retryAfterMs);
     if (
       retryAfterMs !== undefined &&
@@ -137,7 +137,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
       logger.info('dataverse throttled; retrying once', { retryAfterMs });
       await sleep(retryAfterMs);
       response = await send(current);
-      if (response.status === 429) countThrottling(services, parseRetryAfter(response.headers.get('retry-after')));
+      if (response.status === 429) countThrottling(services, parseRetryAfter(response.headers.get('retry-after'), services.now()));
     }
   }
   logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
@@ -232,11 +232,11 @@ function headerValue(headers: Record<string, string | undefined> | undefined, na
 }
 
 /** Retry-After in seconds (the form Dataverse uses) or an HTTP date, as milliseconds. */
-export function parseRetryAfter(value: string | null): number | undefined {
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
   if (!value) return undefined;
   if (/^\d{1,6}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  const atMs = Date.parse(value);
+  return Number.isNaN(atMs) ? undefined : Math.max(0, atMs - nowMs);
 }
 
 async function callUpstream(

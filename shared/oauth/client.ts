@@ -5,6 +5,7 @@ import type { Signer } from '../crypto/signer.ts';
 import { HttpError } from '../http/errors.ts';
 import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
 import { inSpan } from '../observability/tracing.ts';
+import { systemClock, type Clock } from '../ports.ts';
 import type { SessionUser } from '../stores/model.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
 import { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
@@ -42,6 +43,8 @@ export interface EntraClientOptions {
   /** Signs `private_key_jwt` client assertions (KMS in AWS, a local key in local mode). */
   clientAssertionSigner?: Signer;
   metrics?: MetricsPort;
+  /** Epoch milliseconds for token expiry, latency and client assertions (runtime.ts injects the service clock). */
+  now?: Clock;
 }
 
 /**
@@ -52,6 +55,7 @@ export class EntraClient {
   private discovery?: Promise<oauth.AuthorizationServer>;
   private readonly client: oauth.Client;
   private readonly fetchImpl: Fetch;
+  private readonly now: Clock;
 
   constructor(
     private readonly config: Config,
@@ -59,6 +63,7 @@ export class EntraClient {
   ) {
     this.client = { client_id: config.clientId };
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.now = options.now ?? systemClock;
   }
 
   /**
@@ -139,13 +144,13 @@ export class EntraClient {
   private tokenRequest(grantType: 'authorization_code' | 'refresh_token', send: () => Promise<Response>): Promise<Response> {
     const metrics = this.options.metrics ?? noMetrics;
     return inSpan('oauth.token', { 'oauth.grant_type': grantType, 'http.request.method': 'POST' }, async (span) => {
-      const started = Date.now();
+      const startedAtMs = this.now();
       try {
         const response = await send();
         span.setAttribute('http.response.status_code', response.status);
         return response;
       } finally {
-        metrics.add('TokenEndpointLatency', Date.now() - started);
+        metrics.add('TokenEndpointLatency', this.now() - startedAtMs);
       }
     });
   }
@@ -170,7 +175,7 @@ export class EntraClient {
       const signer = this.options.clientAssertionSigner;
       const thumbprint = this.config.clientCertificateThumbprintS256;
       if (!signer || !thumbprint) throw new ConfigError('private_key_jwt needs CLIENT_ASSERTION_KEY_ID and CLIENT_CERTIFICATE_THUMBPRINT_S256');
-      return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint });
+      return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint, now: this.now });
     }
     const secret = await this.options.clientSecret?.();
     if (!secret) throw new ConfigError(`${method} needs a client secret, and none is configured`);
@@ -235,7 +240,7 @@ export class EntraClient {
       tokens: {
         accessToken: result.access_token,
         refreshToken: result.refresh_token,
-        ...accessTokenExpiry(result),
+        ...accessTokenExpiry(result, this.now()),
       },
       user: {
         oid,
@@ -269,7 +274,7 @@ export class EntraClient {
       return {
         accessToken: result.access_token,
         refreshToken: result.refresh_token,
-        ...accessTokenExpiry(result),
+        ...accessTokenExpiry(result, this.now()),
       };
     } catch (err) {
       const code = oauthErrorCode(err);
@@ -335,9 +340,9 @@ export function offersRevocation(as: oauth.AuthorizationServer): boolean {
   return typeof as.revocation_endpoint === 'string';
 }
 
-function accessTokenExpiry(result: oauth.TokenEndpointResponse): Pick<TokenSet, 'accessTokenExpiresAt' | 'accessTokenLifetimeSeconds'> {
+function accessTokenExpiry(result: oauth.TokenEndpointResponse, nowMs: number): Pick<TokenSet, 'accessTokenExpiresAt' | 'accessTokenLifetimeSeconds'> {
   const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
-  return { accessTokenExpiresAt: Date.now() + seconds * 1000, accessTokenLifetimeSeconds: seconds };
+  return { accessTokenExpiresAt: nowMs + seconds * 1000, accessTokenLifetimeSeconds: seconds };
 }
 
 /** OAuth error codes are [\x20-\x7E] (RFC 6749 §5.2); keep them short and printable in messages. */
