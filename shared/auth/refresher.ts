@@ -181,7 +181,7 @@ export class SessionRefresher {
             dataKey: sealed.dataKey,
             refreshToken: sealed.refreshToken,
             accessToken: sealed.accessToken,
-            accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+            accessTokenExpiresAt: tokens.accessTokenExpiresAtMs,
             accessTokenLifetimeSeconds: tokens.accessTokenLifetimeSeconds,
           }
         : {
@@ -191,7 +191,7 @@ export class SessionRefresher {
             accessVersion: current.accessVersion ?? current.version,
             environmentTokens: withEnvironmentToken(current.environmentTokens, resource, {
               accessToken: sealed.accessToken,
-              expiresAt: tokens.accessTokenExpiresAt,
+              expiresAt: tokens.accessTokenExpiresAtMs,
               lifetimeSeconds: tokens.accessTokenLifetimeSeconds,
               version: current.version + 1,
               refreshedAt: this.now(),
@@ -232,12 +232,12 @@ export class SessionRefresher {
   }
 
   /**
-   * Writes a rotation; a failed write is retried with backoff until `retryUntil`. The old refresh
+   * Writes a rotation; a failed write is retried with backoff until `retryUntilMs`. The old refresh
    * token is spent at the provider, so it is never fallen back to: when every write fails, the new
    * tokens stay in this process (the next refresh of the session writes them first) and the caller
    * gets 503.
    */
-  private async saveRotation(rotation: UnsavedRotation, retryUntil: number): Promise<Session> {
+  private async saveRotation(rotation: UnsavedRotation, retryUntilMs: number): Promise<Session> {
     const { trigger, current, leaseId, rotated, ownSlot } = rotation;
     let pauseMs = this.saveRetryMs;
     let saved: boolean;
@@ -248,7 +248,7 @@ export class SessionRefresher {
         saved = await this.deps.sessions.saveRotatedTokens(current.id, current.version, leaseId, rotated, nowMs);
         break;
       } catch (err) {
-        if (this.now() + pauseMs >= retryUntil) {
+        if (this.now() + pauseMs >= retryUntilMs) {
           this.unsaved.set(current.id, rotation);
           this.metrics.add('Refresh', 1, { outcome: 'failed', trigger });
           logger.error('rotated tokens could not be saved; kept in memory', { attempt, error: (err as Error).name });

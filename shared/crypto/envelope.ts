@@ -34,7 +34,7 @@ export interface DataKeyCacheOptions {
 
 interface CachedKey {
   key: Buffer;
-  createdAt: number;
+  createdAtMs: number;
   uses: number;
 }
 
@@ -112,7 +112,7 @@ export class TokenVault {
   private take(id: string): Buffer | undefined {
     const entry = this.cache.get(id);
     if (!entry) return undefined;
-    if (this.now() - entry.createdAt >= this.maxAgeMs || entry.uses >= this.maxUses) {
+    if (this.now() - entry.createdAtMs >= this.maxAgeMs || entry.uses >= this.maxUses) {
       this.cache.delete(id);
       return undefined;
     }
@@ -123,7 +123,7 @@ export class TokenVault {
   }
 
   private remember(id: string, key: Buffer): void {
-    this.cache.set(id, { key, createdAt: this.now(), uses: 0 });
+    this.cache.set(id, { key, createdAtMs: this.now(), uses: 0 });
     while (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest === undefined) break;

@@ -145,11 +145,11 @@ export async function discoverEnvironments(
     return { session, discovered: session.discovered };
   }
   const resource = services.config.discoveryUrl.origin;
-  const refreshDeadline = deadlineMs - Math.min(5_000, (deadlineMs - now) / 3);
+  const refreshDeadlineMs = deadlineMs - Math.min(5_000, (deadlineMs - now) / 3);
   let current = session;
   let token = resourceToken(current, resource, services.config);
   if (refreshDue(token, now, services.config)) {
-    current = await services.refresher.refreshFrom(current.id, token?.sealed ? token.version : -1, refreshDeadline, resource, 'ahead');
+    current = await services.refresher.refreshFrom(current.id, token?.sealed ? token.version : -1, refreshDeadlineMs, resource, 'ahead');
     token = resourceToken(current, resource, services.config)!;
   }
   const call = async (s: Session) => {
@@ -159,7 +159,7 @@ export async function discoverEnvironments(
   };
   let response = await call(current);
   if (response.status === 401) {
-    current = await services.refresher.refreshFrom(current.id, token!.version, refreshDeadline, resource, '401');
+    current = await services.refresher.refreshFrom(current.id, token!.version, refreshDeadlineMs, resource, '401');
     response = await call(current);
   }
   const discovered = { cachedAt: services.now(), environments: await environmentsOf(services, response) };

@@ -94,7 +94,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);
   // A refresh may use the budget but must leave time for the upstream call that follows it.
-  const refreshDeadline = () => started + request.budgetMs - Math.min(5_000, request.budgetMs / 3);
+  const refreshDeadlineMs = () => started + request.budgetMs - Math.min(5_000, request.budgetMs / 3);
   const tokenOf = (s: Session) => resourceToken(s, resource, config);
   const ownSlot = (s: Session) => tokenOf(s)?.field === 'access_token' || s.accessResource === resource;
 
@@ -102,7 +102,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const held = tokenOf(current);
   if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused(held.refusedWith);
   if (refreshDue(held, services.now(), config)) {
-    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource, 'ahead');
+    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadlineMs(), resource, 'ahead');
   }
   const send = async (s: Session) => {
     const token = tokenOf(s)!;
@@ -114,9 +114,9 @@ export async function forwardToDataverse(services: Services, session: Session, r
   let response = await send(current);
   if (response.status === 401) {
     // Dataverse rejected this user's fresh token a moment ago: another refresh would change nothing.
-    const rejectedUntil = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
-    if ((rejectedUntil ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
-    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadline(), resource, '401');
+    const rejectedUntilMs = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
+    if ((rejectedUntilMs ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
+    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadlineMs(), resource, '401');
     response = await send(current);
     if (response.status === 401) throw await rejectedEvenFresh(services, current, ownSlot(current) ? undefined : resource);
   }

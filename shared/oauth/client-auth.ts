@@ -31,16 +31,16 @@ export function privateKeyJwt(signer: Signer, options: ClientAssertionOptions): 
   const now = options.now ?? systemClock;
   return async (as, client, body) => {
     if (!as.token_endpoint) throw new ConfigError('The identity provider publishes no token_endpoint for the client assertion audience');
-    const issuedAt = Math.floor(now() / 1000);
+    const issuedAtSec = Math.floor(now() / 1000);
     const header = { alg: 'PS256', typ: 'JWT', 'x5t#S256': options.certificateThumbprintS256 };
     const claims = {
       aud: as.token_endpoint,
       iss: client.client_id,
       sub: client.client_id,
       jti: randomBytes(32).toString('base64url'),
-      iat: issuedAt,
-      nbf: issuedAt,
-      exp: issuedAt + CLIENT_ASSERTION_LIFETIME_SECONDS,
+      iat: issuedAtSec,
+      nbf: issuedAtSec,
+      exp: issuedAtSec + CLIENT_ASSERTION_LIFETIME_SECONDS,
     };
     const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
     let signature: Uint8Array;

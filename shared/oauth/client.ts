@@ -23,7 +23,7 @@ export interface TokenSet {
   /** Absent when the token endpoint did not rotate it (keep the old one). */
   refreshToken?: string;
   /** Epoch milliseconds. */
-  accessTokenExpiresAt: number;
+  accessTokenExpiresAtMs: number;
   /** The access token's lifetime as stated (`expires_in`, RFC 6749 §5.1), or the assumed 3600. */
   accessTokenLifetimeSeconds: number;
 }
@@ -340,9 +340,9 @@ export function offersRevocation(as: oauth.AuthorizationServer): boolean {
   return typeof as.revocation_endpoint === 'string';
 }
 
-function accessTokenExpiry(result: oauth.TokenEndpointResponse, nowMs: number): Pick<TokenSet, 'accessTokenExpiresAt' | 'accessTokenLifetimeSeconds'> {
+function accessTokenExpiry(result: oauth.TokenEndpointResponse, nowMs: number): Pick<TokenSet, 'accessTokenExpiresAtMs' | 'accessTokenLifetimeSeconds'> {
   const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
-  return { accessTokenExpiresAt: nowMs + seconds * 1000, accessTokenLifetimeSeconds: seconds };
+  return { accessTokenExpiresAtMs: nowMs + seconds * 1000, accessTokenLifetimeSeconds: seconds };
 }
 
 /** OAuth error codes are [\x20-\x7E] (RFC 6749 §5.2); keep them short and printable in messages. */

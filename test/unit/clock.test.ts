@@ -44,7 +44,7 @@ describe('the injected clock', () => {
   it('dates a refreshed access token from the injected clock, not the system time', async () => {
     const tokens = await client(() => FIXED_MS).refresh('refresh', 'https://contoso.crm.dynamics.com');
     expect(tokens.accessTokenLifetimeSeconds).toBe(600);
-    expect(tokens.accessTokenExpiresAt).toBe(FIXED_MS + 600_000);
+    expect(tokens.accessTokenExpiresAtMs).toBe(FIXED_MS + 600_000);
   });
 
   it('times the token endpoint with the injected clock', async () => {
