@@ -81,7 +81,7 @@ function chooserPage(services: Pick<Services, 'config'>, token: string, environm
  * GET /connect/environment?token= — the connected user's environments (listed by the callback with
  * the sign-in's own discovery token and stored on the connection) as a form; reloading it is harmless.
  */
-export async function showEnvironmentChooser(services: Services, token: unknown): Promise<HttpResponse> {
+export async function showEnvironmentChooser(services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>, token: unknown): Promise<HttpResponse> {
   const choice = await openChoice(services, token, false);
   const connection = await connectionOf(services, choice);
   return chooserPage(services, token as string, connection.discovered?.environments ?? []);
@@ -92,7 +92,7 @@ export async function showEnvironmentChooser(services: Services, token: unknown)
  * connection: it must be one of the connection's discovered environments (403 otherwise), and the
  * token is spent only by a valid choice.
  */
-export async function chooseEnvironment(services: Services, form: URLSearchParams): Promise<string> {
+export async function chooseEnvironment(services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>, form: URLSearchParams): Promise<string> {
   const token = form.get('token') ?? undefined;
   const pending = await openChoice(services, token, false);
   const origin = environmentOriginOfUrl(services.config, form.get('environment') ?? undefined);

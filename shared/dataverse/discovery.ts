@@ -105,7 +105,7 @@ async function getInstances(services: Pick<Services, 'config' | 'dataverseFetch'
 }
 
 /** The environments of a Global Discovery Service answer, or the error it stands for. */
-async function environmentsOf(services: Services, response: Response): Promise<DataverseEnvironment[]> {
+async function environmentsOf(services: Pick<Services, 'config'>, response: Response): Promise<DataverseEnvironment[]> {
   if (response.status === 401 || response.status === 403) {
     throw new HttpError(403, 'discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
   }
@@ -124,7 +124,7 @@ async function environmentsOf(services: Services, response: Response): Promise<D
  * The environments a discovery access token the caller already holds can list (the callback's own,
  * when the sign-in asked for the discovery service): no refresh, no stored token opened.
  */
-export async function discoverWithToken(services: Services, accessToken: string, deadlineMs: number): Promise<DiscoveredEnvironments> {
+export async function discoverWithToken(services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>, accessToken: string, deadlineMs: number): Promise<DiscoveredEnvironments> {
   const environments = await environmentsOf(services, await getInstances(services, accessToken, deadlineMs));
   return { cachedAt: services.now(), environments };
 }
