@@ -43,7 +43,7 @@ export interface EntraClientOptions {
   /** Signs `private_key_jwt` client assertions (KMS in AWS, a local key in local mode). */
   clientAssertionSigner?: Signer;
   metrics?: MetricsPort;
-  /** Epoch milliseconds for token expiry, latency and client assertions (runtime.ts injects the service clock). */
+  /** Epoch milliseconds for token expiry and token-endpoint latency (runtime.ts injects the service clock). */
   now?: Clock;
 }
 
@@ -175,7 +175,8 @@ export class EntraClient {
       const signer = this.options.clientAssertionSigner;
       const thumbprint = this.config.clientCertificateThumbprintS256;
       if (!signer || !thumbprint) throw new ConfigError('private_key_jwt needs CLIENT_ASSERTION_KEY_ID and CLIENT_CERTIFICATE_THUMBPRINT_S256');
-      return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint, now: this.now });
+      // The assertion's iat/nbf/exp are checked against the provider's clock (RFC 7523 §3): the system time, not the service clock.
+      return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint });
     }
     const secret = await this.options.clientSecret?.();
     if (!secret) throw new ConfigError(`${method} needs a client secret, and none is configured`);
