@@ -11,6 +11,7 @@ import type { Signer } from './crypto/signer.ts';
 import type { EntraClient, Fetch } from './oauth/client.ts';
 import type { MetricsPort } from './observability/metrics.ts';
 import { processMetrics } from './observability/process-metrics.ts';
+import { systemClock, type Clock } from './ports.ts';
 import {
   createDynamoClient,
   DynamoApiKeyStore,
@@ -48,7 +49,7 @@ export interface Services {
   dataverseFetch: Fetch;
   /** Counts and timings (EMF in Lambda, printed locally with PRINT_METRICS=1, recorded in tests). */
   metrics: MetricsPort;
-  now: () => number;
+  now: Clock;
 }
 
 export interface ServiceOverrides {
@@ -78,7 +79,7 @@ function keyProviderFor(config: Config, metrics: MetricsPort): KeyProvider {
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
-  const now = overrides.now ?? Date.now;
+  const now = overrides.now ?? systemClock;
   const metrics = overrides.metrics ?? processMetrics();
   const dynamo = overrides.dynamo ?? createDynamoClient({ endpoint: config.dynamodbEndpoint });
   if (overrides.changeFeed) attachChangeFeed(dynamo, config.sessionsTable, overrides.changeFeed, isConnectionRecord);
@@ -100,6 +101,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
           clientSecret: overrides.clientSecret ?? clientSecretSource(config),
           clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config, metrics),
           metrics,
+          now,
         }),
     ));
   const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra, metrics }, { now, ...overrides.refresher });

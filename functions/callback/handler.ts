@@ -23,7 +23,7 @@ export const callbackRoute =
       throw err;
     }
     if (login.kind !== 'browser') return redirect(login.redirectTo, [clearCookie(LOGIN_BINDING_COOKIE)]);
-    return redirect(login.returnTo, [sessionCookie(login.sessionToken, login.sessionMaxAge), clearCookie(LOGIN_BINDING_COOKIE)]);
+    return redirect(login.returnTo, [sessionCookie(login.sessionToken, login.sessionMaxAgeSeconds), clearCookie(LOGIN_BINDING_COOKIE)]);
   };
 
 export const handler = createHandler(callbackRoute(getServices));

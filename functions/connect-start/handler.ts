@@ -31,7 +31,7 @@ export const connectStartRoute =
       },
       environment: connect.environment,
     });
-    return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAge)]);
+    return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAgeSeconds)]);
   };
 
 export const handler = createHandler(connectStartRoute(getServices));

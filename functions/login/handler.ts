@@ -13,7 +13,7 @@ export const loginRoute =
   async (event) => {
     const query = event.queryStringParameters ?? {};
     const login = await startLogin(services(), query.returnTo, { clientChallenge: query.client_challenge, environment: query.environment });
-    return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAge)]);
+    return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAgeSeconds)]);
   };
 
 export const handler = createHandler(loginRoute(getServices));

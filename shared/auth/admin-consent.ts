@@ -24,7 +24,7 @@ export function needsAdminConsent(error: string, description: string | null): bo
  * platform's admin-consent endpoint (`/{tenant}/v2.0/adminconsent`, Microsoft: "Admin consent on the
  * Microsoft identity platform") for the Dataverse `user_impersonation` scope, with a single-use state.
  */
-export async function startAdminConsent(services: Services, query: Record<string, string | undefined>): Promise<string> {
+export async function startAdminConsent(services: Pick<Services, 'config' | 'pendingLogins' | 'now'>, query: Record<string, string | undefined>): Promise<string> {
   const { config } = services;
   const tenant = query.tenant ?? 'organizations';
   if (tenant !== 'organizations' && !isGuid(tenant) && !TENANT_DOMAIN.test(tenant)) {
@@ -51,7 +51,7 @@ export async function startAdminConsent(services: Services, query: Record<string
  * GET /auth/admin-consent/callback — Entra's answer: `admin_consent=True&tenant=…` or
  * `error=…&error_description=…`, always with the state, which is spent here once.
  */
-export async function completeAdminConsent(services: Services, query: URLSearchParams): Promise<HttpResponse> {
+export async function completeAdminConsent(services: Pick<Services, 'config' | 'pendingLogins' | 'now'>, query: URLSearchParams): Promise<HttpResponse> {
   const { config } = services;
   const state = query.get('state');
   const spent = state && state.length <= 512 ? await services.pendingLogins.consumeAdminConsent(sha256(state), Math.floor(services.now() / 1000)) : undefined;

@@ -19,7 +19,7 @@ import type { Session } from '../stores/model.ts';
 
 /** How the callback ends: a browser session cookie, a native client's handoff, or a connected backend user. */
 export type LoginComplete =
-  | { kind: 'browser'; sessionToken: string; returnTo: string; sessionMaxAge: number }
+  | { kind: 'browser'; sessionToken: string; returnTo: string; sessionMaxAgeSeconds: number }
   | { kind: 'native'; redirectTo: string }
   | { kind: 'connection'; redirectTo: string };
 
@@ -105,7 +105,7 @@ async function signIn(
       dataKey: sealed.dataKey,
       accessToken: sealed.accessToken,
       refreshToken: sealed.refreshToken,
-      accessTokenExpiresAt: tokenSet.accessTokenExpiresAt,
+      accessTokenExpiresAt: tokenSet.accessTokenExpiresAtMs,
       accessTokenLifetimeSeconds: tokenSet.accessTokenLifetimeSeconds,
       createdAt: nowMs,
       lastSeenAt: nowMs,
@@ -161,5 +161,5 @@ async function signIn(
     const handoff = await createHandoff(services, sessionToken, expiresAt, pending.native.clientChallenge);
     return { kind: 'native', redirectTo: withParams(pending.returnTo, { handoff }) };
   }
-  return { kind: 'browser', sessionToken, returnTo: pending.returnTo, sessionMaxAge: services.config.sessionTtlSeconds };
+  return { kind: 'browser', sessionToken, returnTo: pending.returnTo, sessionMaxAgeSeconds: services.config.sessionTtlSeconds };
 }

@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors/service-error.ts';
 import { sha256 } from '../crypto/random.ts';
-import type { Services } from '../runtime.ts';
+import type { SessionLookup } from '../ports.ts';
 import type { Session } from '../stores/model.ts';
 
 const CONNECTION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -23,14 +23,14 @@ export const reconnectRequired = () =>
   new ServiceError('reconnect_required', "The connection's grant ended: connect the user again (GET /connections/{id} shows lastError).");
 
 /** Loads an API key's connection, or throws 404. */
-export async function loadConnection(services: Services, ownerKeyId: string, connectionId: string): Promise<Session> {
+export async function loadConnection(services: SessionLookup, ownerKeyId: string, connectionId: string): Promise<Session> {
   const session = await services.sessions.get(connectionRowId(ownerKeyId, connectionId), Math.floor(services.now() / 1000));
   if (!session?.connection || session.connection.ownerKeyId !== ownerKeyId) throw connectionNotFound();
   return session;
 }
 
 /** Loads an active connection (409 when its grant ended). */
-export async function loadActiveConnection(services: Services, ownerKeyId: string, connectionId: string): Promise<Session> {
+export async function loadActiveConnection(services: SessionLookup, ownerKeyId: string, connectionId: string): Promise<Session> {
   const session = await loadConnection(services, ownerKeyId, connectionId);
   if (session.connection!.status === 'failed') throw reconnectRequired();
   return session;

@@ -27,7 +27,7 @@ export const connectedUrl = (returnTo: string, connectionId: string) => withPara
  * callback sends the browser to. Its token (256 bits, stored only as SHA-256) is the page's CSRF
  * guard: only the browser that completed this sign-in has it, and it may set only this connection.
  */
-export async function startEnvironmentChoice(services: Services, connection: Session, returnTo: string): Promise<string> {
+export async function startEnvironmentChoice(services: Pick<Services, 'config' | 'connectSessions' | 'now'>, connection: Session, returnTo: string): Promise<string> {
   const token = randomToken();
   await services.connectSessions.saveChoice({
     id: sha256(token),
@@ -39,7 +39,7 @@ export async function startEnvironmentChoice(services: Services, connection: Ses
   return withParams(`${publicBase(services.config)}${CHOOSER_PATH}`, { token });
 }
 
-async function openChoice(services: Services, token: unknown, consume: boolean): Promise<EnvironmentChoice> {
+async function openChoice(services: Pick<Services, 'connectSessions' | 'now'>, token: unknown, consume: boolean): Promise<EnvironmentChoice> {
   if (typeof token !== 'string' || token.length === 0 || token.length > 128) throw invalidChoice();
   const nowSeconds = Math.floor(services.now() / 1000);
   const choice = consume
@@ -49,14 +49,14 @@ async function openChoice(services: Services, token: unknown, consume: boolean):
   return choice;
 }
 
-async function connectionOf(services: Services, choice: EnvironmentChoice): Promise<Session> {
+async function connectionOf(services: Pick<Services, 'sessions' | 'now'>, choice: EnvironmentChoice): Promise<Session> {
   const row = await services.sessions.get(choice.connectionRowId, Math.floor(services.now() / 1000));
   // Reconnected or deleted meanwhile: the choice belongs to a grant that is gone.
   if (!row?.connection || row.connection.connectionId !== choice.connectionId) throw invalidChoice();
   return row;
 }
 
-function chooserPage(services: Services, token: string, environments: DataverseEnvironment[]): HttpResponse {
+function chooserPage(services: Pick<Services, 'config'>, token: string, environments: DataverseEnvironment[]): HttpResponse {
   const options = environments
     .map((e, i) => {
       const id = `environment-${i}`;
@@ -81,7 +81,7 @@ function chooserPage(services: Services, token: string, environments: DataverseE
  * GET /connect/environment?token= — the connected user's environments (listed by the callback with
  * the sign-in's own discovery token and stored on the connection) as a form; reloading it is harmless.
  */
-export async function showEnvironmentChooser(services: Services, token: unknown): Promise<HttpResponse> {
+export async function showEnvironmentChooser(services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>, token: unknown): Promise<HttpResponse> {
   const choice = await openChoice(services, token, false);
   const connection = await connectionOf(services, choice);
   return chooserPage(services, token as string, connection.discovered?.environments ?? []);
@@ -92,7 +92,7 @@ export async function showEnvironmentChooser(services: Services, token: unknown)
  * connection: it must be one of the connection's discovered environments (403 otherwise), and the
  * token is spent only by a valid choice.
  */
-export async function chooseEnvironment(services: Services, form: URLSearchParams): Promise<string> {
+export async function chooseEnvironment(services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>, form: URLSearchParams): Promise<string> {
   const token = form.get('token') ?? undefined;
   const pending = await openChoice(services, token, false);
   const origin = environmentOriginOfUrl(services.config, form.get('environment') ?? undefined);

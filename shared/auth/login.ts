@@ -23,7 +23,7 @@ export interface LoginStart {
   authorizationUrl: string;
   /** Value of the browser-binding cookie (its hash is stored with the pending login). */
   binding: string;
-  bindingMaxAge: number;
+  bindingMaxAgeSeconds: number;
 }
 
 /**
@@ -31,7 +31,7 @@ export interface LoginStart {
  * stored under SHA-256(state) with a TTL and bound to this browser by a cookie.
  */
 export async function startLogin(
-  services: Services,
+  services: Pick<Services, 'config' | 'entra' | 'pendingLogins' | 'now'>,
   returnToParam: string | undefined,
   options: { clientChallenge?: string; connect?: PendingLogin['connect']; environment?: string } = {},
 ): Promise<LoginStart> {
@@ -78,5 +78,5 @@ export async function startLogin(
     environment,
   });
   logger.info('login started', { returnToOrigin: new URL(returnTo).origin });
-  return { authorizationUrl, binding, bindingMaxAge: config.pendingLoginTtlSeconds };
+  return { authorizationUrl, binding, bindingMaxAgeSeconds: config.pendingLoginTtlSeconds };
 }

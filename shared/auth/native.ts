@@ -40,7 +40,7 @@ function handoffKey(handoff: string): Buffer {
  * recover the session token, and whoever intercepts the handoff still needs the client's verifier.
  */
 export async function createHandoff(
-  services: Services,
+  services: Pick<Services, 'handoffs' | 'now'>,
   sessionToken: string,
   sessionExpiresAt: number,
   clientChallenge: string,
@@ -65,7 +65,7 @@ const invalidGrant = () => new ServiceError('invalid_grant');
  * checked, so a wrong guess burns it (no retries against one handoff).
  */
 export async function redeemHandoff(
-  services: Services,
+  services: Pick<Services, 'handoffs' | 'now'>,
   body: { handoff?: unknown; client_verifier?: unknown },
 ): Promise<{ sessionToken: string; expiresAt: number }> {
   const { handoff, client_verifier: verifier } = body;

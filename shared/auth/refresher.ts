@@ -7,6 +7,7 @@ import type { EntraClient } from '../oauth/client.ts';
 import { TerminalGrantError } from '../oauth/errors.ts';
 import { logger } from '../observability/logger.ts';
 import { noMetrics, type MetricsPort, type RefreshTrigger } from '../observability/metrics.ts';
+import { systemClock, type Clock } from '../ports.ts';
 import type { RotatedTokens, Session, SessionStore } from '../stores/model.ts';
 import { reconnectRequired } from './connections.ts';
 import { environmentRefused, resourceToken, sessionResource, withEnvironmentToken } from './resource-tokens.ts';
@@ -18,7 +19,7 @@ export interface RefresherOptions {
   pollMs?: number;
   /** First pause before writing rotated tokens again after a failed write (doubles each time). */
   saveRetryMs?: number;
-  now?: () => number;
+  now?: Clock;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -67,7 +68,7 @@ export class SessionRefresher {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly saveRetryMs: number;
-  private readonly now: () => number;
+  private readonly now: Clock;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly metrics: MetricsPort;
 
@@ -80,7 +81,7 @@ export class SessionRefresher {
     this.leaseMs = options.leaseMs ?? 20_000;
     this.pollMs = options.pollMs ?? 100;
     this.saveRetryMs = options.saveRetryMs ?? 100;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
     this.sleep = options.sleep ?? defaultSleep;
     this.metrics = deps.metrics ?? noMetrics;
   }
@@ -181,7 +182,7 @@ export class SessionRefresher {
             dataKey: sealed.dataKey,
             refreshToken: sealed.refreshToken,
             accessToken: sealed.accessToken,
-            accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+            accessTokenExpiresAt: tokens.accessTokenExpiresAtMs,
             accessTokenLifetimeSeconds: tokens.accessTokenLifetimeSeconds,
           }
         : {
@@ -191,7 +192,7 @@ export class SessionRefresher {
             accessVersion: current.accessVersion ?? current.version,
             environmentTokens: withEnvironmentToken(current.environmentTokens, resource, {
               accessToken: sealed.accessToken,
-              expiresAt: tokens.accessTokenExpiresAt,
+              expiresAt: tokens.accessTokenExpiresAtMs,
               lifetimeSeconds: tokens.accessTokenLifetimeSeconds,
               version: current.version + 1,
               refreshedAt: this.now(),
@@ -232,12 +233,12 @@ export class SessionRefresher {
   }
 
   /**
-   * Writes a rotation; a failed write is retried with backoff until `retryUntil`. The old refresh
+   * Writes a rotation; a failed write is retried with backoff until `retryUntilMs`. The old refresh
    * token is spent at the provider, so it is never fallen back to: when every write fails, the new
    * tokens stay in this process (the next refresh of the session writes them first) and the caller
    * gets 503.
    */
-  private async saveRotation(rotation: UnsavedRotation, retryUntil: number): Promise<Session> {
+  private async saveRotation(rotation: UnsavedRotation, retryUntilMs: number): Promise<Session> {
     const { trigger, current, leaseId, rotated, ownSlot } = rotation;
     let pauseMs = this.saveRetryMs;
     let saved: boolean;
@@ -248,7 +249,7 @@ export class SessionRefresher {
         saved = await this.deps.sessions.saveRotatedTokens(current.id, current.version, leaseId, rotated, nowMs);
         break;
       } catch (err) {
-        if (this.now() + pauseMs >= retryUntil) {
+        if (this.now() + pauseMs >= retryUntilMs) {
           this.unsaved.set(current.id, rotation);
           this.metrics.add('Refresh', 1, { outcome: 'failed', trigger });
           logger.error('rotated tokens could not be saved; kept in memory', { attempt, error: (err as Error).name });

@@ -82,7 +82,7 @@ export interface ProxyCaller {
  * connection (`Authorization: Bearer <API key>` with `Connection-Id`). A bearer credential meant as an
  * API key (its prefix, or sent with `Connection-Id`) that is wrong gets 401 `invalid_api_key`.
  */
-export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Services): Promise<ProxyCaller> {
+export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Pick<Services, 'apiKeys' | 'config' | 'sessions' | 'now'>): Promise<ProxyCaller> {
   const bearer = bearerCredential(header(event, 'authorization'));
   if (bearer && (isMeantAsApiKey(bearer) || header(event, 'connection-id') !== undefined)) {
     const key = await requireApiKey(event, services.apiKeys);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Signer } from './signer.ts';
+import { systemClock } from '../ports.ts';
 
 /**
  * A self-signed X.509 v3 certificate (RFC 5280) for a key that never leaves its signer (KMS): the
@@ -44,7 +45,7 @@ export async function createSelfSignedCertificate(signer: Signer, request: Certi
   }
   const name = encodeName(request.subject);
   // A little back-dated so a verifier with a slow clock accepts it at once.
-  const notBefore = new Date(Math.floor(((request.now ?? new Date()).getTime() - 5 * 60_000) / 1000) * 1000);
+  const notBefore = new Date(Math.floor(((request.now ?? new Date(systemClock())).getTime() - 5 * 60_000) / 1000) * 1000);
   const notAfter = new Date(notBefore.getTime() + request.days * 86_400_000);
   const spki = (await signer.publicKey()).export({ type: 'spki', format: 'der' });
   const algorithm = sequence(oid(OID.sha256WithRSAEncryption), der(0x05, Buffer.alloc(0)));

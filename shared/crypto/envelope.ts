@@ -1,6 +1,7 @@
 import { AES_GCM_OVERHEAD, openAesGcm, sealAesGcm } from './aes-gcm.ts';
 import { ENCRYPTION_PURPOSE, ENCRYPTION_PURPOSE_KEY, ENCRYPTION_SESSION_KEY } from './context.ts';
 import { canonicalContext, DecryptionError, type EncryptionContext, type KeyProvider } from './key-provider.ts';
+import { systemClock, type Clock } from '../ports.ts';
 
 /**
  * Which secret a ciphertext holds; part of the GCM additional data, so fields cannot be swapped either.
@@ -28,12 +29,12 @@ export interface DataKeyCacheOptions {
   maxUses?: number;
   /** At most this many keys are kept (least recently used evicted; default 1,000). */
   maxEntries?: number;
-  now?: () => number;
+  now?: Clock;
 }
 
 interface CachedKey {
   key: Buffer;
-  createdAt: number;
+  createdAtMs: number;
   uses: number;
 }
 
@@ -55,7 +56,7 @@ export class TokenVault {
   private readonly maxAgeMs: number;
   private readonly maxUses: number;
   private readonly maxEntries: number;
-  private readonly now: () => number;
+  private readonly now: Clock;
 
   constructor(
     private readonly keys: KeyProvider,
@@ -64,7 +65,7 @@ export class TokenVault {
     this.maxAgeMs = options.maxAgeMs ?? 15 * 60_000;
     this.maxUses = options.maxUses ?? 10_000;
     this.maxEntries = options.maxEntries ?? 1_000;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
   }
 
   /**
@@ -111,7 +112,7 @@ export class TokenVault {
   private take(id: string): Buffer | undefined {
     const entry = this.cache.get(id);
     if (!entry) return undefined;
-    if (this.now() - entry.createdAt >= this.maxAgeMs || entry.uses >= this.maxUses) {
+    if (this.now() - entry.createdAtMs >= this.maxAgeMs || entry.uses >= this.maxUses) {
       this.cache.delete(id);
       return undefined;
     }
@@ -122,7 +123,7 @@ export class TokenVault {
   }
 
   private remember(id: string, key: Buffer): void {
-    this.cache.set(id, { key, createdAt: this.now(), uses: 0 });
+    this.cache.set(id, { key, createdAtMs: this.now(), uses: 0 });
     while (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest === undefined) break;

@@ -30,7 +30,7 @@ const InstancesSchema = z.object({
 });
 
 /** The origin of `raw` if it is an environment URL this deployment may call (DATAVERSE_HOSTS), else undefined. */
-function allowedOrigin(services: Services, raw: string | null | undefined): string | undefined {
+function allowedOrigin(services: Pick<Services, 'config'>, raw: string | null | undefined): string | undefined {
   if (!raw) return undefined;
   try {
     const url = new URL(raw);
@@ -61,7 +61,7 @@ function apiOriginOf(url: string, apiUrl: string | null | undefined): string | u
 }
 
 /** Maps a validated discovery answer to the environments this deployment may serve. */
-export function toEnvironments(services: Services, body: unknown): DataverseEnvironment[] {
+export function toEnvironments(services: Pick<Services, 'config'>, body: unknown): DataverseEnvironment[] {
   const parsed = InstancesSchema.safeParse(body);
   if (!parsed.success) throw new ServiceError('discovery_error', 'The Global Discovery Service answered in an unexpected shape.');
   const environments: DataverseEnvironment[] = [];
@@ -85,7 +85,7 @@ export function toEnvironments(services: Services, body: unknown): DataverseEnvi
   return environments;
 }
 
-async function getInstances(services: Services, accessToken: string, deadlineMs: number): Promise<Response> {
+async function getInstances(services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>, accessToken: string, deadlineMs: number): Promise<Response> {
   const timeoutMs = Math.min(services.config.upstreamTimeoutMs, deadlineMs - services.now());
   if (timeoutMs <= 0) throw new ServiceError('discovery_timeout');
   try {
@@ -103,7 +103,7 @@ async function getInstances(services: Services, accessToken: string, deadlineMs:
 }
 
 /** The environments of a Global Discovery Service answer, or the error it stands for. */
-async function environmentsOf(services: Services, response: Response): Promise<DataverseEnvironment[]> {
+async function environmentsOf(services: Pick<Services, 'config'>, response: Response): Promise<DataverseEnvironment[]> {
   if (response.status === 401 || response.status === 403) {
     throw new ServiceError('discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
   }
@@ -122,7 +122,7 @@ async function environmentsOf(services: Services, response: Response): Promise<D
  * The environments a discovery access token the caller already holds can list (the callback's own,
  * when the sign-in asked for the discovery service): no refresh, no stored token opened.
  */
-export async function discoverWithToken(services: Services, accessToken: string, deadlineMs: number): Promise<DiscoveredEnvironments> {
+export async function discoverWithToken(services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>, accessToken: string, deadlineMs: number): Promise<DiscoveredEnvironments> {
   const environments = await environmentsOf(services, await getInstances(services, accessToken, deadlineMs));
   return { cachedAt: services.now(), environments };
 }
@@ -143,11 +143,11 @@ export async function discoverEnvironments(
     return { session, discovered: session.discovered };
   }
   const resource = services.config.discoveryUrl.origin;
-  const refreshDeadline = deadlineMs - Math.min(5_000, (deadlineMs - now) / 3);
+  const refreshDeadlineMs = deadlineMs - Math.min(5_000, (deadlineMs - now) / 3);
   let current = session;
   let token = resourceToken(current, resource, services.config);
   if (refreshDue(token, now, services.config)) {
-    current = await services.refresher.refreshFrom(current.id, token?.sealed ? token.version : -1, refreshDeadline, resource, 'ahead');
+    current = await services.refresher.refreshFrom(current.id, token?.sealed ? token.version : -1, refreshDeadlineMs, resource, 'ahead');
     token = resourceToken(current, resource, services.config)!;
   }
   const call = async (s: Session) => {
@@ -157,7 +157,7 @@ export async function discoverEnvironments(
   };
   let response = await call(current);
   if (response.status === 401) {
-    current = await services.refresher.refreshFrom(current.id, token!.version, refreshDeadline, resource, '401');
+    current = await services.refresher.refreshFrom(current.id, token!.version, refreshDeadlineMs, resource, '401');
     response = await call(current);
   }
   const discovered = { cachedAt: services.now(), environments: await environmentsOf(services, response) };

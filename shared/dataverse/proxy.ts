@@ -95,7 +95,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);
   // A refresh may use the budget but must leave time for the upstream call that follows it.
-  const refreshDeadline = () => started + request.budgetMs - Math.min(5_000, request.budgetMs / 3);
+  const refreshDeadlineMs = () => started + request.budgetMs - Math.min(5_000, request.budgetMs / 3);
   const tokenOf = (s: Session) => resourceToken(s, resource, config);
   const ownSlot = (s: Session) => tokenOf(s)?.field === 'access_token' || s.accessResource === resource;
 
@@ -103,7 +103,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const held = tokenOf(current);
   if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused();
   if (refreshDue(held, services.now(), config)) {
-    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadline(), resource, 'ahead');
+    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadlineMs(), resource, 'ahead');
   }
   const send = async (s: Session) => {
     const token = tokenOf(s)!;
@@ -115,9 +115,9 @@ export async function forwardToDataverse(services: Services, session: Session, r
   let response = await send(current);
   if (response.status === 401) {
     // Dataverse rejected this user's fresh token a moment ago: another refresh would change nothing.
-    const rejectedUntil = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
-    if ((rejectedUntil ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
-    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadline(), resource, '401');
+    const rejectedUntilMs = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
+    if ((rejectedUntilMs ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
+    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadlineMs(), resource, '401');
     response = await send(current);
     if (response.status === 401) throw await rejectedEvenFresh(services, current, ownSlot(current) ? undefined : resource);
   }
@@ -128,7 +128,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
     });
   }
   if (response.status === 429) {
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), services.now());
     countThrottling(services, retryAfterMs);
     if (
       retryAfterMs !== undefined &&
@@ -138,7 +138,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
       logger.info('dataverse throttled; retrying once', { retryAfterMs });
       await sleep(retryAfterMs);
       response = await send(current);
-      if (response.status === 429) countThrottling(services, parseRetryAfter(response.headers.get('retry-after')));
+      if (response.status === 429) countThrottling(services, parseRetryAfter(response.headers.get('retry-after'), services.now()));
     }
   }
   logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
@@ -146,7 +146,7 @@ export async function forwardToDataverse(services: Services, session: Session, r
 }
 
 /** Dataverse service protection answered 429: counted, with the Retry-After it asked for (seconds). */
-function countThrottling(services: Services, retryAfterMs: number | undefined): void {
+function countThrottling(services: Pick<Services, 'metrics'>, retryAfterMs: number | undefined): void {
   services.metrics.add('DataverseThrottled', 1);
   if (retryAfterMs !== undefined) services.metrics.add('DataverseRetryAfter', Math.round(retryAfterMs / 1000));
 }
@@ -214,7 +214,7 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
  * environment), not signed out. Marks the session so that its 401s skip the token endpoint for the
  * cool-down, and answers 403 (a 401 would send the client to sign in again, and round the loop).
  */
-async function rejectedEvenFresh(services: Services, session: Session, resource?: string): Promise<ServiceError> {
+async function rejectedEvenFresh(services: Pick<Services, 'config' | 'sessions' | 'now'>, session: Session, resource?: string): Promise<ServiceError> {
   const cooldownSeconds = services.config.dataverseRejectionCooldownSeconds;
   const untilMs = services.now() + cooldownSeconds * 1000;
   logger.info('dataverse rejected a fresh token; refresh paused', { cooldownSeconds, connection: session.connection !== undefined });
@@ -233,11 +233,11 @@ function headerValue(headers: Record<string, string | undefined> | undefined, na
 }
 
 /** Retry-After in seconds (the form Dataverse uses) or an HTTP date, as milliseconds. */
-export function parseRetryAfter(value: string | null): number | undefined {
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
   if (!value) return undefined;
   if (/^\d{1,6}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  const atMs = Date.parse(value);
+  return Number.isNaN(atMs) ? undefined : Math.max(0, atMs - nowMs);
 }
 
 async function callUpstream(

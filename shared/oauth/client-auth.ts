@@ -4,6 +4,7 @@ import type * as oauth from 'oauth4webapi';
 import { ConfigError } from '../config/config.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
+import { systemClock, type Clock } from '../ports.ts';
 
 /** Token-endpoint client authentication methods (OIDC Core §9, RFC 8414 §2). */
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -17,7 +18,7 @@ export const CLIENT_ASSERTION_LIFETIME_SECONDS = 300;
 export interface ClientAssertionOptions {
   /** base64url SHA-256 of the certificate's DER, sent as `x5t#S256` so Entra finds the credential. */
   certificateThumbprintS256: string;
-  now?: () => number;
+  now?: Clock;
 }
 
 /**
@@ -27,19 +28,19 @@ export interface ClientAssertionOptions {
  * `{tenantid}` template issuer), `iss` = `sub` = client_id, a random `jti`, `iat`/`nbf`/`exp`.
  */
 export function privateKeyJwt(signer: Signer, options: ClientAssertionOptions): oauth.ClientAuth {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? systemClock;
   return async (as, client, body) => {
     if (!as.token_endpoint) throw new ConfigError('The identity provider publishes no token_endpoint for the client assertion audience');
-    const issuedAt = Math.floor(now() / 1000);
+    const issuedAtSec = Math.floor(now() / 1000);
     const header = { alg: 'PS256', typ: 'JWT', 'x5t#S256': options.certificateThumbprintS256 };
     const claims = {
       aud: as.token_endpoint,
       iss: client.client_id,
       sub: client.client_id,
       jti: randomBytes(32).toString('base64url'),
-      iat: issuedAt,
-      nbf: issuedAt,
-      exp: issuedAt + CLIENT_ASSERTION_LIFETIME_SECONDS,
+      iat: issuedAtSec,
+      nbf: issuedAtSec,
+      exp: issuedAtSec + CLIENT_ASSERTION_LIFETIME_SECONDS,
     };
     const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
     let signature: Uint8Array;

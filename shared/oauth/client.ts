@@ -1,15 +1,15 @@
 import * as oauth from 'oauth4webapi';
-import { CLOUDS } from '../config/clouds.ts';
 import { ConfigError, type Config } from '../config/config.ts';
-import { isGuid } from '../config/guid.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
 import { ServiceError } from '../errors/service-error.ts';
 import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
 import { inSpan } from '../observability/tracing.ts';
+import { systemClock, type Clock } from '../ports.ts';
 import type { SessionUser } from '../stores/model.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
 import { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
+import { expectedDiscoveryIssuer, expectedIdTokenIssuer, expectedIssuerHook, isEntraHost, isTemplateIssuer } from './issuer.ts';
 import { classifyTokenError, promptFor, refreshParameters, resourceParameters } from './profile.ts';
 
 export { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError };
@@ -23,7 +23,7 @@ export interface TokenSet {
   /** Absent when the token endpoint did not rotate it (keep the old one). */
   refreshToken?: string;
   /** Epoch milliseconds. */
-  accessTokenExpiresAt: number;
+  accessTokenExpiresAtMs: number;
   /** The access token's lifetime as stated (`expires_in`, RFC 6749 §5.1), or the assumed 3600. */
   accessTokenLifetimeSeconds: number;
 }
@@ -35,39 +35,6 @@ const RESOURCE_ERRORS = new Set(['invalid_scope', 'invalid_resource', 'invalid_t
  * AADSTS500011 (resource not found in the tenant), AADSTS650052 and AADSTS650057 (invalid resource).
  */
 const RESOURCE_AADSTS = /\bAADSTS(?:65001|500011|650052|650057)\b/;
-const MULTI_TENANT_ALIASES = new Set(['common', 'organizations']);
-/** Entra's multi-tenant discovery documents publish the issuer template `https://<host>/{tenantid}/v2.0`. */
-const templateIssuer = (host: string) => `https://${host}/{tenantid}/v2.0`;
-const UNMATCHABLE_ISSUER = 'urn:dynamics-auth:no-valid-tenant';
-
-/**
- * The issuer the discovery document must name: the authority itself, except for Entra's
- * multi-tenant aliases, which publish the `{tenantid}` template issuer.
- */
-export function expectedDiscoveryIssuer(authority: URL): URL {
-  const tenant = authority.pathname.split('/').filter(Boolean)[0] ?? '';
-  // Each cloud's Entra publishes the template on its own sign-in host (Microsoft: national clouds).
-  const cloud = Object.values(CLOUDS).find((c) => c.issuerHosts.includes(authority.hostname));
-  if (authority.protocol === 'https:' && cloud && MULTI_TENANT_ALIASES.has(tenant.toLowerCase())) {
-    return new URL(templateIssuer(cloud.loginHost));
-  }
-  return authority;
-}
-
-/**
- * The issuer an id_token must carry. For a `{tenantid}` template issuer it is the template filled
- * with the token's own `tid` claim (Microsoft identity platform: validate issuer against tid).
- */
-export function expectedIdTokenIssuer(discoveredIssuer: string, claims: Record<string, unknown>): string {
-  if (!discoveredIssuer.includes('{tenantid}')) return discoveredIssuer;
-  const tid = claims.tid;
-  // Without a tenant id nothing may match (not even the unfilled template itself).
-  if (typeof tid !== 'string' || !isGuid(tid)) return UNMATCHABLE_ISSUER;
-  return discoveredIssuer.replace('{tenantid}', tid.toLowerCase());
-}
-
-// oauth4webapi's hook for issuers that depend on the token (the same one openid-client uses).
-const expectedIssuerHook = (oauth as unknown as { _expectedIssuer?: symbol })._expectedIssuer;
 
 export interface EntraClientOptions {
   fetch?: Fetch;
@@ -76,6 +43,8 @@ export interface EntraClientOptions {
   /** Signs `private_key_jwt` client assertions (KMS in AWS, a local key in local mode). */
   clientAssertionSigner?: Signer;
   metrics?: MetricsPort;
+  /** Epoch milliseconds for token expiry and token-endpoint latency (runtime.ts injects the service clock). */
+  now?: Clock;
 }
 
 /**
@@ -86,6 +55,7 @@ export class EntraClient {
   private discovery?: Promise<oauth.AuthorizationServer>;
   private readonly client: oauth.Client;
   private readonly fetchImpl: Fetch;
+  private readonly now: Clock;
 
   constructor(
     private readonly config: Config,
@@ -93,6 +63,7 @@ export class EntraClient {
   ) {
     this.client = { client_id: config.clientId };
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.now = options.now ?? systemClock;
   }
 
   /**
@@ -125,7 +96,7 @@ export class EntraClient {
     const expected = expectedDiscoveryIssuer(this.config.entraAuthority);
     const response = await oauth.discoveryRequest(this.config.entraAuthority, this.requestOptions());
     const as = await oauth.processDiscoveryResponse(expected, response);
-    if (as.issuer.includes('{tenantid}')) {
+    if (isTemplateIssuer(as.issuer)) {
       if (!expectedIssuerHook) throw new TokenEndpointError('oauth4webapi lacks the issuer hook multi-tenant Entra needs');
       Object.assign(as, {
         [expectedIssuerHook]: (result: { claims: Record<string, unknown> }) =>
@@ -173,13 +144,13 @@ export class EntraClient {
   private tokenRequest(grantType: 'authorization_code' | 'refresh_token', send: () => Promise<Response>): Promise<Response> {
     const metrics = this.options.metrics ?? noMetrics;
     return inSpan('oauth.token', { 'oauth.grant_type': grantType, 'http.request.method': 'POST' }, async (span) => {
-      const started = Date.now();
+      const startedAtMs = this.now();
       try {
         const response = await send();
         span.setAttribute('http.response.status_code', response.status);
         return response;
       } finally {
-        metrics.add('TokenEndpointLatency', Date.now() - started);
+        metrics.add('TokenEndpointLatency', this.now() - startedAtMs);
       }
     });
   }
@@ -204,6 +175,7 @@ export class EntraClient {
       const signer = this.options.clientAssertionSigner;
       const thumbprint = this.config.clientCertificateThumbprintS256;
       if (!signer || !thumbprint) throw new ConfigError('private_key_jwt needs CLIENT_ASSERTION_KEY_ID and CLIENT_CERTIFICATE_THUMBPRINT_S256');
+      // The assertion's iat/nbf/exp are checked against the provider's clock (RFC 7523 §3): the system time, not the service clock.
       return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint });
     }
     const secret = await this.options.clientSecret?.();
@@ -269,7 +241,7 @@ export class EntraClient {
       tokens: {
         accessToken: result.access_token,
         refreshToken: result.refresh_token,
-        ...accessTokenExpiry(result),
+        ...accessTokenExpiry(result, this.now()),
       },
       user: {
         oid,
@@ -303,7 +275,7 @@ export class EntraClient {
       return {
         accessToken: result.access_token,
         refreshToken: result.refresh_token,
-        ...accessTokenExpiry(result),
+        ...accessTokenExpiry(result, this.now()),
       };
     } catch (err) {
       const code = oauthErrorCode(err);
@@ -369,15 +341,9 @@ export function offersRevocation(as: oauth.AuthorizationServer): boolean {
   return typeof as.revocation_endpoint === 'string';
 }
 
-/** Whether the authority is Microsoft Entra ID's, in any cloud (the sign-in hosts of the clouds table). */
-function isEntraHost(authority: URL): boolean {
-  const host = authority.hostname.toLowerCase();
-  return Object.values(CLOUDS).some((c) => c.loginHost === host || c.issuerHosts.includes(host));
-}
-
-function accessTokenExpiry(result: oauth.TokenEndpointResponse): Pick<TokenSet, 'accessTokenExpiresAt' | 'accessTokenLifetimeSeconds'> {
+function accessTokenExpiry(result: oauth.TokenEndpointResponse, nowMs: number): Pick<TokenSet, 'accessTokenExpiresAtMs' | 'accessTokenLifetimeSeconds'> {
   const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
-  return { accessTokenExpiresAt: Date.now() + seconds * 1000, accessTokenLifetimeSeconds: seconds };
+  return { accessTokenExpiresAtMs: nowMs + seconds * 1000, accessTokenLifetimeSeconds: seconds };
 }
 
 /** OAuth error codes are [\x20-\x7E] (RFC 6749 §5.2); keep them short and printable in messages. */

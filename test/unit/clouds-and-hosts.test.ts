@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLOUDS } from '../../shared/config/clouds.ts';
 import { ConfigError, environmentHostAllowed, loadConfig } from '../../shared/config/config.ts';
 import { hostAllowed } from '../../shared/config/dataverse-hosts.ts';
-import { expectedDiscoveryIssuer } from '../../shared/oauth/client.ts';
+import { expectedDiscoveryIssuer, isEntraHost } from '../../shared/oauth/issuer.ts';
 
 const BASE = {
   CLIENT_ID: 'client',
@@ -112,5 +112,16 @@ describe('Entra issuer rules per cloud', () => {
     expect(expectedDiscoveryIssuer(tenant)).toBe(tenant);
     const other = new URL('https://login.example.com/organizations/v2.0');
     expect(expectedDiscoveryIssuer(other)).toBe(other);
+  });
+
+  it.each(Object.entries(CLOUDS))('%s: its sign-in hosts are Entra hosts, any case', (_name, cloud) => {
+    for (const host of [cloud.loginHost, ...cloud.issuerHosts]) {
+      expect(isEntraHost(new URL(`https://${host.toUpperCase()}/organizations/v2.0`))).toBe(true);
+    }
+  });
+
+  it('another provider is not an Entra host', () => {
+    expect(isEntraHost(new URL('https://login.example.com/organizations/v2.0'))).toBe(false);
+    expect(isEntraHost(new URL('http://127.0.0.1:4000/tenant/v2.0'))).toBe(false);
   });
 });

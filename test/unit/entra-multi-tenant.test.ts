@@ -2,7 +2,8 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdentityProvider, type DevIdentityProvider } from '../../local/idp.ts';
 import { loadConfig } from '../../shared/config/config.ts';
-import { EntraClient, expectedDiscoveryIssuer, expectedIdTokenIssuer } from '../../shared/oauth/client.ts';
+import { EntraClient } from '../../shared/oauth/client.ts';
+import { expectedDiscoveryIssuer, expectedIdTokenIssuer } from '../../shared/oauth/issuer.ts';
 
 const ENTRA = 'https://login.microsoftonline.com';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
