@@ -1,3 +1,4 @@
+import { headersOf } from '../http/event.ts';
 import { ServiceError } from '../errors/service-error.ts';
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -32,7 +33,7 @@ export const invalidApiKey = () => new ServiceError('invalid_api_key');
 
 /** Authenticates a backend by `Authorization: Bearer <API key>`. */
 export async function requireApiKey(event: APIGatewayProxyEventV2, keys: ApiKeyStore): Promise<ApiKey> {
-  const value = bearerCredential(event.headers?.authorization);
+  const value = bearerCredential(headersOf(event).authorization);
   if (!value || !isApiKeyShaped(value)) throw invalidApiKey();
   const key = await keys.find(sha256(value));
   if (!key) throw invalidApiKey();

@@ -1,3 +1,4 @@
+import { headersOf } from '../http/event.ts';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../config/config.ts';
 import { isTokenShaped, sha256 } from '../crypto/random.ts';
@@ -17,7 +18,7 @@ export const ACTIVITY_WRITE_INTERVAL_MS = 5 * 60_000;
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
-  return event.headers?.[name.toLowerCase()];
+  return headersOf(event)[name.toLowerCase()];
 }
 
 /**

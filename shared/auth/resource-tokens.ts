@@ -80,7 +80,7 @@ export function withEnvironmentToken(
 ): Record<string, EnvironmentToken> {
   const next = { ...tokens, [resource]: token };
   const byAge = Object.entries(next).sort(([, a], [, b]) => a.refreshedAt - b.refreshedAt);
-  while (byAge.length > MAX_ENVIRONMENT_TOKENS) delete next[byAge.shift()![0]];
+  while (byAge.length > MAX_ENVIRONMENT_TOKENS) Reflect.deleteProperty(next, byAge.shift()![0]);
   return next;
 }
 

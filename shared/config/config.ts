@@ -99,7 +99,7 @@ export function publicBase(config: Pick<Config, 'publicBaseUrl'>): string {
   return withoutTrailingSlash(config.publicBaseUrl.href);
 }
 
-type Issues = z.core.ParsePayload<unknown>;
+type Issues = z.core.ParsePayload;
 const fail = (ctx: Issues, input: unknown, message: string) => {
   ctx.issues.push({ code: 'custom', message, input });
   return z.NEVER;

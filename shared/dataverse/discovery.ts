@@ -1,4 +1,5 @@
 import { ServiceError } from '../errors/service-error.ts';
+import { thrownName } from '../errors/thrown.ts';
 import * as z from 'zod/mini';
 import { refreshDue, resourceToken } from '../auth/resource-tokens.ts';
 import { environmentHostAllowed } from '../config/config.ts';
@@ -96,7 +97,7 @@ async function getInstances(services: Pick<Services, 'config' | 'dataverseFetch'
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    const name = (err as Error)?.name;
+    const name = thrownName(err);
     if (name === 'TimeoutError' || name === 'AbortError') throw new ServiceError('discovery_timeout');
     throw new ServiceError('discovery_unavailable', 'The Global Discovery Service could not be reached.');
   }

@@ -1,4 +1,5 @@
 import { ServiceError } from '../errors/service-error.ts';
+import { thrownName } from '../errors/thrown.ts';
 import type { Fetch } from '../oauth/client.ts';
 import { dataverseRejected } from '../http/errors.ts';
 import type { HttpResponse } from '../http/response.ts';
@@ -272,7 +273,7 @@ async function callUpstream(
     });
   } catch (err) {
     if (err instanceof ServiceError) throw err;
-    const name = (err as Error)?.name;
+    const name = thrownName(err);
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new ServiceError('upstream_timeout', 'Dataverse did not answer in time.');
     }

@@ -8,7 +8,7 @@ import { secretsManagerReader } from '../config/secrets.ts';
 export function clientSecretSource(config: Config): (() => Promise<string | undefined>) | undefined {
   if (config.clientSecret) {
     const secret = config.clientSecret;
-    return async () => secret;
+    return () => Promise.resolve(secret);
   }
   const secretId = config.clientSecretArn;
   if (!secretId) return undefined;

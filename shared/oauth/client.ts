@@ -3,6 +3,7 @@ import { ConfigError, type Config } from '../config/config.ts';
 import { KeyServiceUnavailableError } from '../crypto/key-provider.ts';
 import type { Signer } from '../crypto/signer.ts';
 import { ServiceError } from '../errors/service-error.ts';
+import { thrownCause, thrownName } from '../errors/thrown.ts';
 import { noMetrics, type MetricsPort } from '../observability/metrics.ts';
 import { inSpan } from '../observability/tracing.ts';
 import { systemClock, type Clock } from '../ports.ts';
@@ -79,6 +80,8 @@ export class EntraClient {
     return {
       signal: AbortSignal.timeout(timeoutMs),
       [oauth.customFetch]: this.fetchImpl as unknown as typeof fetch,
+      // Plain http only to a loopback provider (local mode, tests): config allows nothing else.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated to make it stand out; needed for loopback
       [oauth.allowInsecureRequests]: this.config.allowInsecureLoopback,
     };
   }
@@ -352,7 +355,7 @@ function safeCode(code: string): string {
 }
 
 function isTimeoutOrNetwork(err: unknown): boolean {
-  const name = (err as { name?: string })?.name;
+  const name = thrownName(err);
   return name === 'TimeoutError' || name === 'AbortError' || (err instanceof TypeError && /fetch/i.test(err.message));
 }
 
@@ -369,7 +372,7 @@ function oauthErrorCode(err: unknown): string | undefined {
 
 function upstreamStatus(err: unknown): number | undefined {
   if (err instanceof oauth.ResponseBodyError) return err.status;
-  const cause = (err as { cause?: unknown })?.cause;
+  const cause = thrownCause(err);
   return cause instanceof Response ? cause.status : undefined;
 }
 
@@ -384,7 +387,7 @@ function mapTokenEndpointFailure(err: unknown, what: string): Error {
     return new TransientTokenError(`${what} answered HTTP ${status}`);
   }
   if (err instanceof oauth.ResponseBodyError) return new TokenEndpointError(`${what} answered ${safeCode(err.error)}`);
-  return new TokenEndpointError(`${what} answered an unusable response (${(err as Error)?.name ?? 'error'})`);
+  return new TokenEndpointError(`${what} answered an unusable response (${thrownName(err) ?? 'error'})`);
 }
 
 function mapCodeExchangeFailure(err: unknown): Error {
