@@ -38,7 +38,13 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { document: 'readonly', fetch: 'readonly', location: 'readonly', JSON: 'readonly', URLSearchParams: 'readonly' },
+      globals: {
+        document: 'readonly',
+        fetch: 'readonly',
+        location: 'readonly',
+        JSON: 'readonly',
+        URLSearchParams: 'readonly',
+      },
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },

@@ -82,9 +82,19 @@ function packageOf(input: string): string {
 export async function measureColdStart(projectRoot: string, rounds = 12): Promise<ColdStartResult> {
   const dir = await mkdtemp(join(tmpdir(), 'dyn-bench-bundles-'));
   try {
-    const targets: { name: string; entry: string; file: string; sizes: { loaded: number; entry: number; total: number } }[] = [
+    const targets: {
+      name: string;
+      entry: string;
+      file: string;
+      sizes: { loaded: number; entry: number; total: number };
+    }[] = [
       { name: 'baseline', entry: BASELINE_ENTRY, file: '', sizes: { loaded: 0, entry: 0, total: 0 } },
-      ...FUNCTIONS.map((name) => ({ name, entry: `functions/${name}/handler.ts`, file: '', sizes: { loaded: 0, entry: 0, total: 0 } })),
+      ...FUNCTIONS.map((name) => ({
+        name,
+        entry: `functions/${name}/handler.ts`,
+        file: '',
+        sizes: { loaded: 0, entry: 0, total: 0 },
+      })),
     ];
     let proxyInputs: { input: string; bytesInOutput: number }[] = [];
     for (const t of targets) {
@@ -101,7 +111,8 @@ export async function measureColdStart(projectRoot: string, rounds = 12): Promis
       const visit = (path: string) => {
         if (loaded.has(path)) return;
         loaded.add(path);
-        for (const imp of byPath.get(path)?.imports ?? []) if (imp.kind === 'import-statement' && byPath.has(imp.path)) visit(imp.path);
+        for (const imp of byPath.get(path)?.imports ?? [])
+          if (imp.kind === 'import-statement' && byPath.has(imp.path)) visit(imp.path);
       };
       visit(entryPath);
       t.sizes = {
@@ -112,14 +123,18 @@ export async function measureColdStart(projectRoot: string, rounds = 12): Promis
       if (t.name === 'proxy') {
         const perInput = new Map<string, number>();
         for (const path of loaded) {
-          for (const [input, v] of Object.entries(byPath.get(path)!.inputs)) perInput.set(input, (perInput.get(input) ?? 0) + v.bytesInOutput);
+          for (const [input, v] of Object.entries(byPath.get(path)!.inputs))
+            perInput.set(input, (perInput.get(input) ?? 0) + v.bytesInOutput);
         }
-        proxyInputs = [...perInput].map(([input, bytesInOutput]) => ({ input, bytesInOutput })).sort((x, y) => y.bytesInOutput - x.bytesInOutput);
+        proxyInputs = [...perInput]
+          .map(([input, bytesInOutput]) => ({ input, bytesInOutput }))
+          .sort((x, y) => y.bytesInOutput - x.bytesInOutput);
       }
     }
     const inputs = proxyInputs;
     const byPackage = new Map<string, number>();
-    for (const i of inputs) byPackage.set(packageOf(i.input), (byPackage.get(packageOf(i.input)) ?? 0) + i.bytesInOutput);
+    for (const i of inputs)
+      byPackage.set(packageOf(i.input), (byPackage.get(packageOf(i.input)) ?? 0) + i.bytesInOutput);
 
     // Interleaved: every round starts one fresh process per bundle, in a rotated order.
     const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
@@ -140,7 +155,12 @@ export async function measureColdStart(projectRoot: string, rounds = 12): Promis
         kb: round(bytes / 1024, 1),
         entryBytes: t.sizes.entry,
         totalBytes: t.sizes.total,
-        initMs: { median: round(median(s), 2), min: round(Math.min(...s), 2), max: round(Math.max(...s), 2), samples: s.map((v) => round(v, 2)) },
+        initMs: {
+          median: round(median(s), 2),
+          min: round(Math.min(...s), 2),
+          max: round(Math.max(...s), 2),
+          samples: s.map((v) => round(v, 2)),
+        },
       };
     };
     const baseline = await describe(targets[0]!);

@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
-import { canonicalContext, type DataKey, type EncryptionContext, type KeyProvider } from '../shared/crypto/key-provider.ts';
+import {
+  canonicalContext,
+  type DataKey,
+  type EncryptionContext,
+  type KeyProvider,
+} from '../shared/crypto/key-provider.ts';
 import { KmsKeyProvider } from '../shared/crypto/kms-key-provider.ts';
 import { createDynamoClient } from '../shared/stores/dynamodb.ts';
 import { Tally } from './stats.ts';
@@ -101,9 +106,14 @@ export interface MockedKms {
 
 /** A real `KmsKeyProvider` whose own KMSClient instance is mocked (GenerateDataKey / Decrypt against `kms`). */
 export function mockedKmsKeyProvider(kms: FakeKms): MockedKms {
-  const client = new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  const client = new KMSClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
   const stub = mockClient(client);
-  stub.on(GenerateDataKeyCommand).callsFake((input: { EncryptionContext?: Record<string, string> }) => kms.generate(input.EncryptionContext));
+  stub
+    .on(GenerateDataKeyCommand)
+    .callsFake((input: { EncryptionContext?: Record<string, string> }) => kms.generate(input.EncryptionContext));
   stub
     .on(DecryptCommand)
     .callsFake((input: { CiphertextBlob?: Uint8Array; EncryptionContext?: Record<string, string> }) =>

@@ -61,7 +61,12 @@ async function drive(url: string, cookie: string, clients: number, seconds: numb
   return { latencies, non2xx, errors, elapsedMs: performance.now() - started };
 }
 
-export async function localThroughput(projectRoot: string, clients = 20, seconds = 10, warmupSeconds = 1): Promise<LocalThroughputResult> {
+export async function localThroughput(
+  projectRoot: string,
+  clients = 20,
+  seconds = 10,
+  warmupSeconds = 1,
+): Promise<LocalThroughputResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/local-throughput.ts'], {
     cwd: projectRoot,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

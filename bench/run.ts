@@ -73,7 +73,14 @@ import { fileURLToPath } from 'node:url';
 import { startTestStack } from '../test/support/stack.ts';
 import { measureColdStart, type ColdStartResult } from './cold-start.ts';
 import { localThroughput } from './load.ts';
-import { largestPages, measureCompressionLevels, measureMapping, type CompressionFigures, type LargestPage, type MappingFigures } from './odata-pages.ts';
+import {
+  largestPages,
+  measureCompressionLevels,
+  measureMapping,
+  type CompressionFigures,
+  type LargestPage,
+  type MappingFigures,
+} from './odata-pages.ts';
 import { kmsRun, refreshStorm, tokenCallCounter, warmProxy } from './scenarios.ts';
 import { table, round } from './stats.ts';
 
@@ -122,7 +129,15 @@ function odataTable(o: OdataPages): string {
     `compression of a ${mb(c.pageBytes)} MB page (${c.pageRows.toLocaleString('en-US')} rows), median of ${c.runs}; Lambda estimate = ms / ${c.cpuShare} (${c.proxyMemoryMb} MB of 1,769 MB per vCPU)`,
     table(
       ['coding', 'level', 'median ms', 'MB/s', 'bytes', 'ratio', 'Lambda est. ms'],
-      c.levels.map((l) => [l.coding, l.level, fmt(l.medianMs, 1), fmt(l.mbPerSecond, 1), l.bytes, fmt(l.ratio), l.lambdaEstimateMs]),
+      c.levels.map((l) => [
+        l.coding,
+        l.level,
+        fmt(l.medianMs, 1),
+        fmt(l.mbPerSecond, 1),
+        l.bytes,
+        fmt(l.ratio),
+        l.lambdaEstimateMs,
+      ]),
     ),
     'largest page answered with 200 (levels in use)',
     table(
@@ -138,7 +153,12 @@ async function main(): Promise<void> {
     const odataPages = measureOdataPages();
     const previous = JSON.parse(await readFile(resultsFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
     await writeFile(resultsFile, `${JSON.stringify({ ...previous, odataPages }, null, 2)}\n`);
-    console.log(`Benchmark ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}\n`);
+    console.log(
+      `Benchmark ${new Date().toISOString()} — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, load ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')}\n`,
+    );
     console.log(odataTable(odataPages));
     return;
   }
@@ -178,18 +198,48 @@ async function main(): Promise<void> {
 
   const proxy = coldStart.functions.proxy!;
   const targets: Target[] = [
-    { name: 'warm proxy: DynamoDB reads per request', target: '<= 1', value: warm.dynamodbReadsPerRequest, pass: warm.dynamodbReadsPerRequest <= 1 },
-    { name: 'warm proxy: DynamoDB writes per request', target: '0', value: warm.dynamodbWritesPerRequest, pass: warm.dynamodbWritesPerRequest === 0 },
-    { name: 'warm proxy: KMS calls per request (LocalKeyProvider, counted)', target: '0', value: warm.kmsCallsPerRequest, pass: warm.kmsCallsPerRequest === 0 },
+    {
+      name: 'warm proxy: DynamoDB reads per request',
+      target: '<= 1',
+      value: warm.dynamodbReadsPerRequest,
+      pass: warm.dynamodbReadsPerRequest <= 1,
+    },
+    {
+      name: 'warm proxy: DynamoDB writes per request',
+      target: '0',
+      value: warm.dynamodbWritesPerRequest,
+      pass: warm.dynamodbWritesPerRequest === 0,
+    },
+    {
+      name: 'warm proxy: KMS calls per request (LocalKeyProvider, counted)',
+      target: '0',
+      value: warm.kmsCallsPerRequest,
+      pass: warm.kmsCallsPerRequest === 0,
+    },
     {
       name: 'warm proxy: KMS calls per request (KmsKeyProvider, mocked KMSClient)',
       target: '0',
       value: warm.kmsAdapter.kmsCallsPerRequest,
       pass: warm.kmsAdapter.kmsCallsPerRequest === 0,
     },
-    { name: 'warm proxy: handler overhead, median ms', target: '<= 1', value: warm.overheadMs, pass: warm.overheadMs <= 1 },
-    { name: 'refresh storm: token-endpoint calls', target: '= 1', value: storm.tokenCalls, pass: storm.tokenCalls === 1 },
-    { name: 'refresh storm: successes', target: `= ${storm.requests}`, value: storm.successes, pass: storm.successes === storm.requests },
+    {
+      name: 'warm proxy: handler overhead, median ms',
+      target: '<= 1',
+      value: warm.overheadMs,
+      pass: warm.overheadMs <= 1,
+    },
+    {
+      name: 'refresh storm: token-endpoint calls',
+      target: '= 1',
+      value: storm.tokenCalls,
+      pass: storm.tokenCalls === 1,
+    },
+    {
+      name: 'refresh storm: successes',
+      target: `= ${storm.requests}`,
+      value: storm.successes,
+      pass: storm.successes === storm.requests,
+    },
     ...kms.runs.map((r) => ({
       name: `KMS: calls, ${r.sessions} sessions x ${r.requests} requests on one instance`,
       target: `<= ${r.sessions}`,
@@ -202,8 +252,18 @@ async function main(): Promise<void> {
       value: `${kms.runs[1]!.kmsTotal} vs ${kms.runs[0]!.kmsTotal}`,
       pass: !kms.grows,
     },
-    { name: 'proxy bundle loaded at cold start, KB (1,024 bytes)', target: '<= 600', value: proxy.kb, pass: proxy.bytes <= 600 * 1024 },
-    { name: 'proxy bundle, all chunks incl. lazy ones, KB', target: '<= 600', value: round(proxy.totalBytes / 1024, 1), pass: proxy.totalBytes <= 600 * 1024 },
+    {
+      name: 'proxy bundle loaded at cold start, KB (1,024 bytes)',
+      target: '<= 600',
+      value: proxy.kb,
+      pass: proxy.bytes <= 600 * 1024,
+    },
+    {
+      name: 'proxy bundle, all chunks incl. lazy ones, KB',
+      target: '<= 600',
+      value: round(proxy.totalBytes / 1024, 1),
+      pass: proxy.totalBytes <= 600 * 1024,
+    },
     { name: 'proxy init / baseline init (median)', target: '<= 1.25', value: proxy.ratio, pass: proxy.ratio <= 1.25 },
   ];
 
@@ -232,18 +292,41 @@ async function main(): Promise<void> {
         ['proxy handler', fmt(warm.handlerMs.median), fmt(warm.handlerMs.p99), fmt(warm.handlerMs.max)],
         ['direct fetch', fmt(warm.directMs.median), fmt(warm.directMs.p99), fmt(warm.directMs.max)],
         ['overhead / ratio', `${fmt(warm.overheadMs)} ms`, `× ${fmt(warm.ratio)}`, ''],
-        ['  DynamoDB call inside handler', fmt(warm.dynamodbCallMs.median), fmt(warm.dynamodbCallMs.p99), fmt(warm.dynamodbCallMs.max)],
-        ['  handler minus its DynamoDB time', fmt(warm.handlerExcludingDynamodbMs.median), fmt(warm.handlerExcludingDynamodbMs.p99), fmt(warm.handlerExcludingDynamodbMs.max)],
+        [
+          '  DynamoDB call inside handler',
+          fmt(warm.dynamodbCallMs.median),
+          fmt(warm.dynamodbCallMs.p99),
+          fmt(warm.dynamodbCallMs.max),
+        ],
+        [
+          '  handler minus its DynamoDB time',
+          fmt(warm.handlerExcludingDynamodbMs.median),
+          fmt(warm.handlerExcludingDynamodbMs.p99),
+          fmt(warm.handlerExcludingDynamodbMs.max),
+        ],
         ['  overhead without DynamoDB', `${fmt(warm.overheadExcludingDynamodbMs)} ms`, '', ''],
-        ['proxy handler (KMS adapter, not interleaved)', fmt(warm.kmsAdapter.handlerMs.median), fmt(warm.kmsAdapter.handlerMs.p99), fmt(warm.kmsAdapter.handlerMs.max)],
+        [
+          'proxy handler (KMS adapter, not interleaved)',
+          fmt(warm.kmsAdapter.handlerMs.median),
+          fmt(warm.kmsAdapter.handlerMs.p99),
+          fmt(warm.kmsAdapter.handlerMs.max),
+        ],
       ],
     ),
     table(
       ['per warm request', 'DynamoDB', 'KMS'],
       [
         ['LocalKeyProvider (counted)', counts(warm.dynamodbPerRequest), counts(warm.kmsPerRequest)],
-        ['KmsKeyProvider (mocked client)', counts(warm.kmsAdapter.dynamodbPerRequest), counts(warm.kmsAdapter.kmsPerRequest)],
-        ['first request, fresh instance', counts(warm.firstRequestOnFreshInstance.dynamodb), counts(warm.kmsAdapter.firstRequestOnFreshInstance.kms)],
+        [
+          'KmsKeyProvider (mocked client)',
+          counts(warm.kmsAdapter.dynamodbPerRequest),
+          counts(warm.kmsAdapter.kmsPerRequest),
+        ],
+        [
+          'first request, fresh instance',
+          counts(warm.firstRequestOnFreshInstance.dynamodb),
+          counts(warm.kmsAdapter.firstRequestOnFreshInstance.kms),
+        ],
       ],
     ),
     `statuses: ${counts(warm.statuses)} (KMS adapter: ${counts(warm.kmsAdapter.statuses)})`,
@@ -269,15 +352,41 @@ async function main(): Promise<void> {
     `3. KMS use: ${kms.sessions} sessions, one fresh instance, one forced rotation per session (real KmsKeyProvider, mocked KMSClient)`,
     table(
       ['requests', 'rotations', 'statuses', 'KMS calls', 'KMS total', 'per 1,000 req', 'DynamoDB per request'],
-      kms.runs.map((r) => [r.requests, r.rotations, counts(r.statuses), counts(r.kmsCalls), r.kmsTotal, fmt(r.kmsPer1000Requests), counts(r.dynamodbPerRequest)]),
+      kms.runs.map((r) => [
+        r.requests,
+        r.rotations,
+        counts(r.statuses),
+        counts(r.kmsCalls),
+        r.kmsTotal,
+        fmt(r.kmsPer1000Requests),
+        counts(r.dynamodbPerRequest),
+      ]),
     ),
     '',
     `4. Cold start: esbuild bundles (infra/bundling.ts settings), module init in fresh node ${coldStart.node} processes, median of ${coldStart.rounds}`,
     table(
       ['bundle', 'loaded at init, bytes', 'KB', 'all chunks, KB', 'init median ms', 'min', 'max', '× baseline'],
       [
-        ['baseline (DynamoDBClient)', coldStart.baseline.bytes, fmt(coldStart.baseline.kb, 1), fmt(coldStart.baseline.totalBytes / 1024, 1), fmt(coldStart.baseline.initMs.median), fmt(coldStart.baseline.initMs.min), fmt(coldStart.baseline.initMs.max), '1.00'],
-        ...Object.entries(coldStart.functions).map(([name, f]) => [name, f.bytes, fmt(f.kb, 1), fmt(f.totalBytes / 1024, 1), fmt(f.initMs.median), fmt(f.initMs.min), fmt(f.initMs.max), fmt(f.ratio)]),
+        [
+          'baseline (DynamoDBClient)',
+          coldStart.baseline.bytes,
+          fmt(coldStart.baseline.kb, 1),
+          fmt(coldStart.baseline.totalBytes / 1024, 1),
+          fmt(coldStart.baseline.initMs.median),
+          fmt(coldStart.baseline.initMs.min),
+          fmt(coldStart.baseline.initMs.max),
+          '1.00',
+        ],
+        ...Object.entries(coldStart.functions).map(([name, f]) => [
+          name,
+          f.bytes,
+          fmt(f.kb, 1),
+          fmt(f.totalBytes / 1024, 1),
+          fmt(f.initMs.median),
+          fmt(f.initMs.min),
+          fmt(f.initMs.max),
+          fmt(f.ratio),
+        ]),
       ],
     ),
     'proxy, loaded at cold start, top inputs by bytes in output:',
@@ -294,7 +403,17 @@ async function main(): Promise<void> {
     `5. Local server throughput: ${local.clients} clients × ${local.durationSeconds} s, ${local.path} (after ${local.warmupSeconds} s warm-up)`,
     table(
       ['requests', 'req/s', 'median ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
-      [[local.requests, fmt(local.requestsPerSecond, 1), fmt(local.latencyMs.median), fmt(local.latencyMs.p99), fmt(local.latencyMs.max), local.non2xx, local.errors]],
+      [
+        [
+          local.requests,
+          fmt(local.requestsPerSecond, 1),
+          fmt(local.latencyMs.median),
+          fmt(local.latencyMs.p99),
+          fmt(local.latencyMs.max),
+          local.non2xx,
+          local.errors,
+        ],
+      ],
     ),
     '',
     odataTable(odataPages),
@@ -302,7 +421,12 @@ async function main(): Promise<void> {
     'Targets',
     table(
       ['target', 'goal', 'value', 'result'],
-      targets.map((t) => [t.name, t.target, typeof t.value === 'number' ? String(t.value) : t.value, t.pass ? 'PASS' : 'MISS']),
+      targets.map((t) => [
+        t.name,
+        t.target,
+        typeof t.value === 'number' ? String(t.value) : t.value,
+        t.pass ? 'PASS' : 'MISS',
+      ]),
     ),
     '',
     `${targets.filter((t) => t.pass).length}/${targets.length} targets met; results in bench/results.json (${((Date.now() - startedAt) / 1000).toFixed(0)} s)`,

@@ -66,11 +66,14 @@ function instance(stack: TestStack, overrides: ServiceOverrides, countUpstream =
     dynamo,
     upstreamCalls: () => upstream,
     async invoke(sessionToken) {
-      const event = apiEvent({ path: WHOAMI, headers: { authorization: `Bearer ${sessionToken}`, accept: 'application/json' } });
+      const event = apiEvent({
+        path: WHOAMI,
+        headers: { authorization: `Bearer ${sessionToken}`, accept: 'application/json' },
+      });
       const context = lambdaContext(PROXY_BUDGET_MS);
       const busy = dynamo.busyMs;
       const started = performance.now();
-      const response = (await handler(event, context));
+      const response = await handler(event, context);
       return { ms: performance.now() - started, status: response.statusCode, dynamoMs: dynamo.busyMs - busy };
     },
   };
@@ -126,7 +129,12 @@ export interface WarmProxyResult {
   };
 }
 
-export async function warmProxy(stack: TestStack, requests = 1_000, batchSize = 50, warmup = 30): Promise<WarmProxyResult> {
+export async function warmProxy(
+  stack: TestStack,
+  requests = 1_000,
+  batchSize = 50,
+  warmup = 30,
+): Promise<WarmProxyResult> {
   // Sign in through the stack's own runtime (the "callback function"), measure on a fresh one.
   const { sessionToken } = await signIn(stack);
   const id = sha256(sessionToken);
@@ -138,7 +146,12 @@ export async function warmProxy(stack: TestStack, requests = 1_000, batchSize = 
   const lambda = instance(stack, { keyProvider: keys });
   const upstream = new URL(WHOAMI, stack.dataverse.url).href;
   // What the proxy itself sends upstream for this request (its OData defaults included).
-  const directHeaders = { authorization: `Bearer ${accessToken}`, accept: 'application/json', 'odata-maxversion': '4.0', 'odata-version': '4.0' };
+  const directHeaders = {
+    authorization: `Bearer ${accessToken}`,
+    accept: 'application/json',
+    'odata-maxversion': '4.0',
+    'odata-version': '4.0',
+  };
   const direct = async () => {
     const started = performance.now();
     const response = await fetch(upstream, { headers: directHeaders, redirect: 'manual' });
@@ -269,7 +282,12 @@ export interface RefreshStormResult {
   kms: Record<string, number>;
 }
 
-export async function refreshStorm(stack: TestStack, tokenCalls: () => number, requests = 50, instances = 5): Promise<RefreshStormResult> {
+export async function refreshStorm(
+  stack: TestStack,
+  tokenCalls: () => number,
+  requests = 50,
+  instances = 5,
+): Promise<RefreshStormResult> {
   const { sessionToken } = await signIn(stack);
   const keys = Array.from({ length: instances }, () => new CountingKeyProvider(stack.keyProvider));
   const lambdas = keys.map((k) => instance(stack, { keyProvider: k }, true));
@@ -286,7 +304,9 @@ export async function refreshStorm(stack: TestStack, tokenCalls: () => number, r
   const tokenBefore = tokenCalls();
   const upstreamBefore = lambdas.reduce((sum, l) => sum + l.upstreamCalls(), 0);
 
-  const answers = await Promise.all(Array.from({ length: requests }, (_, i) => lambdas[i % instances]!.invoke(sessionToken)));
+  const answers = await Promise.all(
+    Array.from({ length: requests }, (_, i) => lambdas[i % instances]!.invoke(sessionToken)),
+  );
 
   const dynamo = new Tally();
   const kms = new Tally();
@@ -320,7 +340,12 @@ export interface KmsRun {
   dynamodbPerRequest: Record<string, number>;
 }
 
-export async function kmsRun(stack: TestStack, tokenCalls: () => number, requests: number, sessions = 10): Promise<KmsRun> {
+export async function kmsRun(
+  stack: TestStack,
+  tokenCalls: () => number,
+  requests: number,
+  sessions = 10,
+): Promise<KmsRun> {
   const fake = new FakeKms();
   const signerKms = mockedKmsKeyProvider(fake);
   const measuredKms = mockedKmsKeyProvider(fake);

@@ -20,8 +20,11 @@ import { dirname, join } from 'node:path';
 import { readServiceFile, serviceFilePath } from '../local/service-file.ts';
 import { withoutTrailingSlash } from '../shared/config/urls.ts';
 
-const service = withoutTrailingSlash(process.env.DYNAMICS_AUTH_URL ?? readServiceFile(serviceFilePath())?.url ?? 'http://localhost:3000');
-const sessionFile = process.env.DYNAMICS_AUTH_CLI_SESSION ?? join(homedir(), '.config', 'dynamics-auth-cli', 'session.json');
+const service = withoutTrailingSlash(
+  process.env.DYNAMICS_AUTH_URL ?? readServiceFile(serviceFilePath())?.url ?? 'http://localhost:3000',
+);
+const sessionFile =
+  process.env.DYNAMICS_AUTH_CLI_SESSION ?? join(homedir(), '.config', 'dynamics-auth-cli', 'session.json');
 const LOGIN_TIMEOUT_MS = 5 * 60_000;
 
 function readSession(): { session_token: string; expires_at: string } {
@@ -32,7 +35,9 @@ function readSession(): { session_token: string; expires_at: string } {
 function openBrowser(url: string): void {
   const command = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
   const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
-  spawn(command, args, { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+  spawn(command, args, { stdio: 'ignore', detached: true })
+    .on('error', () => undefined)
+    .unref();
 }
 
 /** Waits on the loopback interface for the service's redirect carrying the one-time handoff. */
@@ -71,7 +76,9 @@ async function login(open: boolean): Promise<void> {
     const body = (await response.json()) as Record<string, string>;
     if (!response.ok) throw new Error(`Token exchange failed: ${response.status} ${body.error ?? ''}`);
     mkdirSync(dirname(sessionFile), { recursive: true });
-    writeFileSync(sessionFile, JSON.stringify({ session_token: body.session_token, expires_at: body.expires_at }), { mode: 0o600 });
+    writeFileSync(sessionFile, JSON.stringify({ session_token: body.session_token, expires_at: body.expires_at }), {
+      mode: 0o600,
+    });
     chmodSync(sessionFile, 0o600);
     console.log(`Signed in until ${body.expires_at}.`);
   } finally {
@@ -83,7 +90,10 @@ async function login(open: boolean): Promise<void> {
 
 async function call(method: string, path: string): Promise<unknown> {
   const { session_token } = readSession();
-  const response = await fetch(`${service}${path}`, { method, headers: { authorization: `Bearer ${session_token}`, accept: 'application/json' } });
+  const response = await fetch(`${service}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${session_token}`, accept: 'application/json' },
+  });
   const text = await response.text();
   const body = text ? (JSON.parse(text) as unknown) : null;
   if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(body)}`);
@@ -96,7 +106,8 @@ function apiBase(args: string[]): string {
   if (index < 0) return '/api/data/v9.2';
   const value = args[index + 1] ?? '';
   const host = (value.includes('://') ? URL.parse(value)?.host : value)?.toLowerCase();
-  if (!host || !/^[a-z0-9.-]+(:\d+)?$/.test(host)) throw new Error('usage: --env <host or URL>, e.g. --env contoso.crm.dynamics.com');
+  if (!host || !/^[a-z0-9.-]+(:\d+)?$/.test(host))
+    throw new Error('usage: --env <host or URL>, e.g. --env contoso.crm.dynamics.com');
   return `/orgs/${host}/api/data/v9.2`;
 }
 
@@ -110,7 +121,8 @@ async function main([command, ...args]: string[]): Promise<number> {
       return 0;
     case 'get': {
       const entitySet = args[0];
-      if (!entitySet || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entitySet)) throw new Error('usage: get <entitySet> [--top N] [--env E]');
+      if (!entitySet || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entitySet))
+        throw new Error('usage: get <entitySet> [--top N] [--env E]');
       const topIndex = args.indexOf('--top');
       const top = topIndex >= 0 ? Number(args[topIndex + 1]) : 10;
       console.log(JSON.stringify(await call('GET', `${apiBase(args)}/${entitySet}?$top=${top}`), null, 2));
@@ -127,7 +139,9 @@ async function main([command, ...args]: string[]): Promise<number> {
       console.log('Signed out.');
       return 0;
     default:
-      console.error('usage: cli login [--no-open] | whoami [--env E] | get <entitySet> [--top N] [--env E] | environments | logout');
+      console.error(
+        'usage: cli login [--no-open] | whoami [--env E] | get <entitySet> [--top N] [--env E] | environments | logout',
+      );
       return 2;
   }
 }

@@ -133,7 +133,6 @@ export class DynamicsAuthBehindCloudFrontStack extends Stack {
           'your own domain and ACM certificate, set minimumProtocolVersion to TLSv1.2_2021.',
       },
     );
-
   }
 }
 

@@ -50,7 +50,11 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     clientSecret: true,
   },
   // Writes and spends an admin-consent request's state; touches no session or token.
-  'admin-consent': { dynamodb: { pendingLogins: ['dynamodb:PutItem', 'dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
+  'admin-consent': {
+    dynamodb: { pendingLogins: ['dynamodb:PutItem', 'dynamodb:DeleteItem'] },
+    kms: [],
+    clientSecret: false,
+  },
   refresh: { dynamodb: { sessions: SESSION_READ_WRITE }, kms: TOKEN_ENVELOPE, clientSecret: true },
   proxy: {
     dynamodb: { sessions: SESSION_READ_WRITE, apiKeys: ['dynamodb:GetItem'] },
@@ -61,7 +65,11 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   session: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] }, kms: [], clientSecret: false },
   // Reads the session, deletes it, and where the provider offers RFC 7009 revocation decrypts its
   // refresh token and revokes it with client authentication (shared/auth/logout.ts).
-  logout: { dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] }, kms: ['kms:Decrypt'], clientSecret: true },
+  logout: {
+    dynamodb: { sessions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] },
+    kms: ['kms:Decrypt'],
+    clientSecret: true,
+  },
   // Redeems a native client's one-time handoff.
   token: { dynamodb: { pendingLogins: ['dynamodb:DeleteItem'] }, kms: [], clientSecret: false },
   // Checks the backend's API key, then stores a connect session.
@@ -79,7 +87,10 @@ const ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   // The chooser after a connection's sign-in: reads and spends its one-time choice, reads the
   // connection's stored environment list, stores the chosen one; opens no token.
   'connect-environment': {
-    dynamodb: { pendingLogins: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] },
+    dynamodb: {
+      pendingLogins: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+      sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    },
     kms: [],
     clientSecret: false,
   },
@@ -155,7 +166,9 @@ export function defineFunctionRole(
     }),
   );
   for (const [key, actions] of Object.entries(access.dynamodb) as [TableKey, readonly string[]][]) {
-    role.addToPrincipalPolicy(new PolicyStatement({ actions: [...actions], resources: [targets.tables[key].tableArn] }));
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...actions], resources: [targets.tables[key].tableArn] }),
+    );
   }
   const keyUse = access.kms.length > 0 ? grantSessionTokenKeyUse(role, idStem, access.kms, targets.key) : undefined;
   grantSecretReads(role, access, targets);

@@ -5,7 +5,15 @@
  */
 import { Duration, Names, Stack } from 'aws-cdk-lib';
 import type { HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Alarm, ComparisonOperator, type Dashboard, type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type Dashboard,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -77,7 +85,15 @@ export function defineAlarms(
   }
 
   // Rate alarms (with OK notifications) and the dashboard: infra/observability.ts.
-  const observed = { ...props, namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, serviceName: props.serviceName ?? DEFAULT_SERVICE_NAME, functions: targets.functions, stage: targets.stage, namePrefix, topic };
+  const observed = {
+    ...props,
+    namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+    serviceName: props.serviceName ?? DEFAULT_SERVICE_NAME,
+    functions: targets.functions,
+    stage: targets.stage,
+    namePrefix,
+    topic,
+  };
   alarms.push(...createRateAlarms(scope, observed));
   const dashboard = createDashboard(scope, observed);
   if (topic) allowAlarmsToPublish(scope, topic, alarms);

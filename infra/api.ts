@@ -23,7 +23,12 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+} from '../shared/http/cors.ts';
 import { FUNCTIONS, type FunctionName, type FunctionSpec } from '../shared/http/routes.ts';
 import type { DynamicsAuthServiceProps, ThrottleProps } from './props.ts';
 import { requireHttpUrl, stripTrailingSlash } from './validate.ts';
@@ -39,7 +44,15 @@ export const DEFAULT_SIGN_IN_THROTTLE_BURST = 20;
  * describe the API). Each of their routes gets its own throttle (`signInThrottle`), and so does the
  * proxy route (`throttle`), so a flood on one cannot use up the others' allowance.
  */
-export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = ['login', 'callback', 'token', 'connect-start', 'connect-environment', 'admin-consent', 'openapi'];
+export const SIGN_IN_FUNCTIONS: readonly FunctionName[] = [
+  'login',
+  'callback',
+  'token',
+  'connect-start',
+  'connect-environment',
+  'admin-consent',
+  'openapi',
+];
 
 /**
  * Warning (annotation) when `publicBaseUrl` is not set: the session cookie is `SameSite=Lax`, and the
@@ -50,7 +63,6 @@ export const SAME_SITE_WARNING =
   'Browser apps send the session cookie only to a service on their own site: set publicBaseUrl to a ' +
   "custom domain on the app's site (e.g. auth.example.com for app.example.com), or use bearer/native clients.";
 
-
 /** Why no route has an API Gateway authorizer (cdk-nag AwsSolutions-APIG4, acknowledged per route). */
 const APIG4_REASON =
   'No API Gateway authorizer by design: each function authenticates the caller itself. ' +
@@ -58,7 +70,7 @@ const APIG4_REASON =
   '(they start and finish the OAuth flow, or describe the API). /auth/token authenticates with the ' +
   'one-time handoff code plus the PKCE-style verifier. The API-key routes /connect/sessions and ' +
   "/connections/* authenticate the backend's API key in the function (the API keys table stores only " +
-  "its SHA-256). The other routes look up the opaque session token (HttpOnly __Host- cookie, with an " +
+  'its SHA-256). The other routes look up the opaque session token (HttpOnly __Host- cookie, with an ' +
   'X-CSRF header on unsafe methods, or a bearer header) in the sessions table. An authorizer could ' +
   'only repeat the same table lookups, adding a hop and cost. (Sign-in is Microsoft Entra ID, not ' +
   'Cognito, so a Cognito authorizer does not apply.)';
@@ -85,7 +97,12 @@ export interface ServiceApi {
  * The API (construct id `Api` in `scope`, named `<stack name>-<id>`), its `$default` stage and custom
  * domain. Created before the functions: PUBLIC_BASE_URL references the Api resource only.
  */
-export function defineApi(scope: Construct, id: string, props: DynamicsAuthServiceProps, logRetention: RetentionDays): ServiceApi {
+export function defineApi(
+  scope: Construct,
+  id: string,
+  props: DynamicsAuthServiceProps,
+  logRetention: RetentionDays,
+): ServiceApi {
   const api = new HttpApi(scope, 'Api', {
     apiName: `${Stack.of(scope).stackName}-${id}`,
     description: 'Dynamics 365 / Dataverse OAuth 2.0 service',
@@ -126,7 +143,12 @@ export function defineApi(scope: Construct, id: string, props: DynamicsAuthServi
  * path is logged, never the query string (the callback's query carries the authorization code), and
  * no headers (cookies, bearer tokens).
  */
-function defineStage(scope: Construct, api: HttpApi, props: DynamicsAuthServiceProps, logRetention: RetentionDays): { stage: HttpStage; accessLogs: LogGroup } {
+function defineStage(
+  scope: Construct,
+  api: HttpApi,
+  props: DynamicsAuthServiceProps,
+  logRetention: RetentionDays,
+): { stage: HttpStage; accessLogs: LogGroup } {
   const accessLogs = new LogGroup(scope, 'AccessLogs', {
     retention: logRetention,
     removalPolicy: RemovalPolicy.DESTROY,
@@ -166,12 +188,19 @@ function defineStage(scope: Construct, api: HttpApi, props: DynamicsAuthServiceP
 }
 
 /** The regional custom domain (TLS 1.2), mapped to the `$default` stage. */
-function defineDomain(scope: Construct, api: HttpApi, stage: HttpStage, custom: NonNullable<DynamicsAuthServiceProps['customDomain']>): DomainName {
+function defineDomain(
+  scope: Construct,
+  api: HttpApi,
+  stage: HttpStage,
+  custom: NonNullable<DynamicsAuthServiceProps['customDomain']>,
+): DomainName {
   const { domainName, certificate } = custom;
   const domain = new DomainName(scope, 'Domain', {
     domainName,
     certificate:
-      typeof certificate === 'string' ? Certificate.fromCertificateArn(scope, 'DomainCertificate', certificate) : certificate,
+      typeof certificate === 'string'
+        ? Certificate.fromCertificateArn(scope, 'DomainCertificate', certificate)
+        : certificate,
     endpointType: EndpointType.REGIONAL,
     securityPolicy: SecurityPolicy.TLS_1_2,
   });
@@ -197,7 +226,11 @@ export function addFunctionRoutes(api: HttpApi, spec: FunctionSpec, idStem: stri
  * Route-level throttles (CfnStage RouteSettings, keyed by route key): each sign-in route its own
  * `signInThrottle`, the proxy route its own `throttle`, so proxy traffic cannot starve sign-in.
  */
-export function throttleRoutes(api: HttpApi, stage: HttpStage, props: Pick<DynamicsAuthServiceProps, 'throttle' | 'signInThrottle'>): void {
+export function throttleRoutes(
+  api: HttpApi,
+  stage: HttpStage,
+  props: Pick<DynamicsAuthServiceProps, 'throttle' | 'signInThrottle'>,
+): void {
   // RouteSettings is untyped JSON in CloudFormation's schema, so CDK passes it as written.
   const routeThrottle = (t: ThrottleProps | undefined, rate: number, burst: number) => ({
     ThrottlingRateLimit: t?.rateLimit ?? rate,

@@ -41,11 +41,13 @@ const stacks = plan
       ...(settings.alarmEmail !== undefined ? { alarmEmail: settings.alarmEmail } : {}),
     }).stacks
   : [];
-const stack = stacks[0] ?? new DynamicsAuthStack(app, settings.stackName, {
-  // Environment-agnostic: deploys to the CLI's account/region; synth never needs credentials.
-  service: settings.serviceProps,
-  ...(settings.alarmEmail !== undefined ? { alarmEmail: settings.alarmEmail } : {}),
-});
+const stack =
+  stacks[0] ??
+  new DynamicsAuthStack(app, settings.stackName, {
+    // Environment-agnostic: deploys to the CLI's account/region; synth never needs credentials.
+    service: settings.serviceProps,
+    ...(settings.alarmEmail !== undefined ? { alarmEmail: settings.alarmEmail } : {}),
+  });
 
 /** Why a placeholder matters beyond "the service won't work", where it does. */
 const PLACEHOLDER_RISK: Partial<Record<SettingName, string>> = {
@@ -53,10 +55,11 @@ const PLACEHOLDER_RISK: Partial<Record<SettingName, string>> = {
 };
 
 for (const name of settings.placeholders) {
-  for (const target of stacks.length > 0 ? stacks : [stack]) Annotations.of(target).addWarningV2(
-    `dynamics-auth:placeholder-${name}`,
-    `"${name}" is still the placeholder${PLACEHOLDER_RISK[name] ?? ''}; pass -c ${name}=... before deploying a working service.`,
-  );
+  for (const target of stacks.length > 0 ? stacks : [stack])
+    Annotations.of(target).addWarningV2(
+      `dynamics-auth:placeholder-${name}`,
+      `"${name}" is still the placeholder${PLACEHOLDER_RISK[name] ?? ''}; pass -c ${name}=... before deploying a working service.`,
+    );
 }
 
 // cdk-nag v3 is a CDK policy-validation plugin: any unacknowledged finding fails `cdk synth`.

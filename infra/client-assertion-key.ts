@@ -85,7 +85,9 @@ export class ClientAssertionKey extends Construct {
     super(scope, id);
     const thumbprint = props.thumbprintS256;
     if (thumbprint !== undefined && !Token.isUnresolved(thumbprint) && !THUMBPRINT_S256.test(thumbprint)) {
-      throw new Error('DynamicsAuthService: clientCertificate.thumbprintS256 must be the 43-character base64url SHA-256 thumbprint `admin cert create` prints');
+      throw new Error(
+        'DynamicsAuthService: clientCertificate.thumbprintS256 must be the 43-character base64url SHA-256 thumbprint `admin cert create` prints',
+      );
     }
     this.key = props.keyArn
       ? Key.fromKeyArn(this, 'Key', props.keyArn)
@@ -100,7 +102,9 @@ export class ClientAssertionKey extends Construct {
           policy: assertionKeyPolicy(),
         });
     this.environment =
-      thumbprint === undefined ? {} : { CLIENT_ASSERTION_KEY_ID: this.key.keyArn, CLIENT_CERTIFICATE_THUMBPRINT_S256: thumbprint };
+      thumbprint === undefined
+        ? {}
+        : { CLIENT_ASSERTION_KEY_ID: this.key.keyArn, CLIENT_CERTIFICATE_THUMBPRINT_S256: thumbprint };
   }
 
   /** `kms:Sign` with RSASSA-PSS SHA-256 on this key only: no GetPublicKey, no other algorithm. */

@@ -129,7 +129,8 @@ export class DynamicsAuthService extends Construct {
     if (props.originVerifySecret !== undefined) {
       this.originVerifySecret = importSecret(this, 'OriginVerifySecret', props.originVerifySecret);
     }
-    if (props.clientCertificate) this.clientAssertionKey = new ClientAssertionKey(this, 'ClientAssertionKey', props.clientCertificate);
+    if (props.clientCertificate)
+      this.clientAssertionKey = new ClientAssertionKey(this, 'ClientAssertionKey', props.clientCertificate);
 
     // The API before the functions: PUBLIC_BASE_URL references the Api resource only.
     const api = defineApi(this, id, props, props.logRetention ?? DEFAULT_LOG_RETENTION);
@@ -170,7 +171,12 @@ export class DynamicsAuthService extends Construct {
     this.keyPolicyStatements = keyPolicyStatements;
     // Registration seals new webhook secrets under their own encryption context (infra/webhooks.ts).
     this.webhookKeyPolicyStatements.push(
-      grantWebhookSecretKeyUse(this.key, this.functions.webhooks.role!, ['kms:GenerateDataKey'], 'WebhookSecretSealingForWebhooks'),
+      grantWebhookSecretKeyUse(
+        this.key,
+        this.functions.webhooks.role!,
+        ['kms:GenerateDataKey'],
+        'WebhookSecretSealingForWebhooks',
+      ),
     );
     throttleRoutes(this.api, this.stage, props);
 

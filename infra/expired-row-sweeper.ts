@@ -39,13 +39,30 @@ export class ExpiredRowSweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: ExpiredRowSweeperProps) {
     super(scope, id);
-    if (props.tables.length !== TABLES.length || props.tableNames.length !== TABLES.length) throw new Error(`ExpiredRowSweeper needs the ${TABLES.length} service tables`);
-    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    const role = new Role(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: 'Dynamics auth service: expired-row sweeper' });
-    role.addToPrincipalPolicy(new PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    if (props.tables.length !== TABLES.length || props.tableNames.length !== TABLES.length)
+      throw new Error(`ExpiredRowSweeper needs the ${TABLES.length} service tables`);
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Dynamics auth service: expired-row sweeper',
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     // Scan (keys and expiry only) and DeleteItem: it cannot read a row's sealed tokens through any other call, nor write.
     role.addToPrincipalPolicy(
-      new PolicyStatement({ sid: 'SweepExpiredRows', actions: ['dynamodb:Scan', 'dynamodb:DeleteItem'], resources: props.tables.map((t) => t.tableArn) }),
+      new PolicyStatement({
+        sid: 'SweepExpiredRows',
+        actions: ['dynamodb:Scan', 'dynamodb:DeleteItem'],
+        resources: props.tables.map((t) => t.tableArn),
+      }),
     );
     const environment = Object.fromEntries(TABLES.map((def, i) => [def.envVar, props.tableNames[i]!]));
     this.function = new LambdaFunction(this, 'Function', {

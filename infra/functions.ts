@@ -81,7 +81,8 @@ export function functionEnvironment(props: DynamicsAuthServiceProps, targets: Fu
   if (props.dynamicsUrl !== undefined) environment.DYNAMICS_URL = stripTrailingSlash(props.dynamicsUrl);
   if (props.entraCloud !== undefined) environment.ENTRA_CLOUD = props.entraCloud;
   if (props.discoveryUrl !== undefined) environment.DISCOVERY_URL = stripTrailingSlash(props.discoveryUrl);
-  if (props.dataverseHosts !== undefined && props.dataverseHosts.length > 0) environment.DATAVERSE_HOSTS = props.dataverseHosts.join(',');
+  if (props.dataverseHosts !== undefined && props.dataverseHosts.length > 0)
+    environment.DATAVERSE_HOSTS = props.dataverseHosts.join(',');
   if (targets.clientSecret) environment.CLIENT_SECRET_ARN = secretIdOf(targets.clientSecret);
   if (targets.originVerifySecret) environment.ORIGIN_VERIFY_SECRET_ID = secretIdOf(targets.originVerifySecret);
   Object.assign(environment, targets.clientAssertionKey?.environment);
@@ -109,7 +110,11 @@ export interface ServiceFunctions {
  * Every function of `FUNCTIONS` in `scope` (construct ids `<Stem>Logs`, `<Stem>Role`, `<Stem>Function`,
  * `<Stem>Integration`), bundled from `functions/<name>/handler.ts`, with its routes on `targets.api`.
  */
-export function defineFunctions(scope: Construct, props: DynamicsAuthServiceProps, targets: FunctionTargets): ServiceFunctions {
+export function defineFunctions(
+  scope: Construct,
+  props: DynamicsAuthServiceProps,
+  targets: FunctionTargets,
+): ServiceFunctions {
   const projectRoot = props.projectRoot ?? DEFAULT_PROJECT_ROOT;
   const logRetention = props.logRetention ?? DEFAULT_LOG_RETENTION;
   const environment = functionEnvironment(props, targets);
@@ -125,7 +130,10 @@ export function defineFunctions(scope: Construct, props: DynamicsAuthServiceProp
   for (const spec of FUNCTIONS) {
     const name = spec.name;
     const cap = constructIdOf(name);
-    const logGroup = new LogGroup(scope, `${cap}Logs`, { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new LogGroup(scope, `${cap}Logs`, {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const { role, keyUse } = defineFunctionRole(scope, name, cap, logGroup, roleTargets);
     if (keyUse) keyPolicyStatements.push(keyUse);
     const fn = new LambdaFunction(scope, `${cap}Function`, {

@@ -6,5 +6,10 @@ import { AccountRootPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
  * In a key policy, Resource "*" means "this key".
  */
 export function keyAdministrationStatement(actions: string[]): PolicyStatement {
-  return new PolicyStatement({ sid: 'KeyAdministration', principals: [new AccountRootPrincipal()], actions, resources: ['*'] });
+  return new PolicyStatement({
+    sid: 'KeyAdministration',
+    principals: [new AccountRootPrincipal()],
+    actions,
+    resources: ['*'],
+  });
 }

@@ -9,7 +9,14 @@ import { Certificate, CertificateValidation } from 'aws-cdk-lib/aws-certificatem
 import { AttributeType, Billing, MultiRegionConsistency, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { CfnReplicaKey } from 'aws-cdk-lib/aws-kms';
-import { ARecord, HealthCheck, HealthCheckType, HostedZone, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
+import {
+  ARecord,
+  HealthCheck,
+  HealthCheckType,
+  HostedZone,
+  type IHostedZone,
+  RecordTarget,
+} from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -53,9 +60,14 @@ export class MultiRegionError extends Error {
  * witness, all in one supported Region set
  * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/multi-region-strong-consistency-gt.html).
  */
-export function multiRegionPlan(regions: readonly string[], witnessRegion?: string, hostedZone?: MultiRegionPlan['hostedZone']): MultiRegionPlan {
+export function multiRegionPlan(
+  regions: readonly string[],
+  witnessRegion?: string,
+  hostedZone?: MultiRegionPlan['hostedZone'],
+): MultiRegionPlan {
   const all = [...regions, ...(witnessRegion ? [witnessRegion] : [])];
-  if (new Set(all).size !== all.length) throw new MultiRegionError(`regions and witnessRegion must all differ: ${all.join(',')}`);
+  if (new Set(all).size !== all.length)
+    throw new MultiRegionError(`regions and witnessRegion must all differ: ${all.join(',')}`);
   if (!(regions.length === 3 && !witnessRegion) && !(regions.length === 2 && witnessRegion)) {
     throw new MultiRegionError(
       `multi-Region strong consistency needs exactly three regions, or two regions and a witnessRegion (got ${regions.length} region(s)${witnessRegion ? ' and a witness' : ''})`,
@@ -99,12 +111,19 @@ export class DynamicsAuthRegionStack extends Stack {
   constructor(scope: Construct, id: string, props: DynamicsAuthRegionStackProps) {
     const { plan, service, primary, alarmEmail, ...stackProps } = props;
     // The replica key names the primary key's ARN, which only exists in the primary Region's stack.
-    super(scope, id, { description: 'Serverless OAuth 2.0 service for Microsoft Dynamics 365 / Dataverse (one Region of a multi-Region deployment)', crossRegionReferences: true, ...stackProps });
+    super(scope, id, {
+      description:
+        'Serverless OAuth 2.0 service for Microsoft Dynamics 365 / Dataverse (one Region of a multi-Region deployment)',
+      crossRegionReferences: true,
+      ...stackProps,
+    });
     const region = this.region;
     refuseRegionalCredentials(service);
     if (service.customDomain && !plan.hostedZone) {
       // An ACM certificate ARN names one Region; each Region needs its own, validated in the zone.
-      throw new MultiRegionError('domainName in multi-Region mode needs hostedZoneId and hostedZoneName (each Region validates its own certificate)');
+      throw new MultiRegionError(
+        'domainName in multi-Region mode needs hostedZoneId and hostedZoneName (each Region validates its own certificate)',
+      );
     }
     const isPrimary = primary === undefined;
     const tableNames = {
@@ -120,7 +139,11 @@ export class DynamicsAuthRegionStack extends Stack {
     const regionalName = domainName && zone ? `${region}.${domainName}` : undefined;
     const certificate =
       domainName && zone && regionalName
-        ? new Certificate(this, 'Certificate', { domainName, subjectAlternativeNames: [regionalName], validation: CertificateValidation.fromDns(zone) })
+        ? new Certificate(this, 'Certificate', {
+            domainName,
+            subjectAlternativeNames: [regionalName],
+            validation: CertificateValidation.fromDns(zone),
+          })
         : undefined;
 
     let replicaKey: CfnReplicaKey | undefined;
@@ -133,7 +156,9 @@ export class DynamicsAuthRegionStack extends Stack {
         ? { ...requested, multiRegion: true }
         : { ...requested, keyArn: Lazy.string({ produce: () => assertionReplicaKey!.attrArn }) }
       : undefined;
-    const alarmTopic = alarmEmail ? new Topic(this, 'AlarmTopic', { displayName: 'Dynamics auth service alarms', enforceSSL: true }) : undefined;
+    const alarmTopic = alarmEmail
+      ? new Topic(this, 'AlarmTopic', { displayName: 'Dynamics auth service alarms', enforceSSL: true })
+      : undefined;
     alarmTopic?.addSubscription(new EmailSubscription(alarmEmail!));
     this.service = new DynamicsAuthService(this, 'Service', {
       ...service,
@@ -141,15 +166,23 @@ export class DynamicsAuthRegionStack extends Stack {
       ...tableNames,
       ...(certificate && domainName ? { customDomain: { domainName, certificate } } : {}),
       ...(alarmTopic ? { alarmTopic } : {}),
-      ...(isPrimary ? { multiRegionKey: true } : { existingKeyArn: Lazy.string({ produce: () => replicaKey!.attrArn }) }),
+      ...(isPrimary
+        ? { multiRegionKey: true }
+        : { existingKeyArn: Lazy.string({ produce: () => replicaKey!.attrArn }) }),
     });
 
     if (isPrimary) {
-      this.globalTables = [PENDING_LOGINS_TABLE, SESSIONS_TABLE, API_KEYS_TABLE].map((def) => this.globalTable(def, plan));
+      this.globalTables = [PENDING_LOGINS_TABLE, SESSIONS_TABLE, API_KEYS_TABLE].map((def) =>
+        this.globalTable(def, plan),
+      );
       for (const table of this.globalTables) this.service.node.addDependency(table);
       this.sweeper = new ExpiredRowSweeper(this, 'ExpiredRowSweeper', {
         tables: this.globalTables,
-        tableNames: [tableNames.existingPendingLoginsTableName, tableNames.existingSessionsTableName, tableNames.existingApiKeysTableName],
+        tableNames: [
+          tableNames.existingPendingLoginsTableName,
+          tableNames.existingSessionsTableName,
+          tableNames.existingApiKeysTableName,
+        ],
         ...(service.projectRoot ? { projectRoot: service.projectRoot } : {}),
       });
     } else {
@@ -180,15 +213,25 @@ export class DynamicsAuthRegionStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { description: 'URL of the HTTP API in this Region', value: this.service.apiUrl });
-    new CfnOutput(this, 'TokenKeyArn', { description: "This Region's session-token key (multi-Region primary or replica)", value: this.service.key.keyArn });
+    new CfnOutput(this, 'TokenKeyArn', {
+      description: "This Region's session-token key (multi-Region primary or replica)",
+      value: this.service.key.keyArn,
+    });
     if (this.service.clientAssertionKey) {
       new CfnOutput(this, 'ClientAssertionKeyArn', {
-        description: "This Region's client-assertion signing key (multi-Region primary or replica; one certificate serves all)",
+        description:
+          "This Region's client-assertion signing key (multi-Region primary or replica; one certificate serves all)",
         value: this.service.clientAssertionKey.key.keyArn,
       });
     }
-    new CfnOutput(this, 'SessionsTable', { description: 'Sessions global table (same name in every Region)', value: tableNames.existingSessionsTableName });
-    new CfnOutput(this, 'ApiKeysTable', { description: 'API keys global table (same name in every Region)', value: tableNames.existingApiKeysTableName });
+    new CfnOutput(this, 'SessionsTable', {
+      description: 'Sessions global table (same name in every Region)',
+      value: tableNames.existingSessionsTableName,
+    });
+    new CfnOutput(this, 'ApiKeysTable', {
+      description: 'API keys global table (same name in every Region)',
+      value: tableNames.existingApiKeysTableName,
+    });
   }
 
   /** A global table with MRSC: replicas in the other serving Regions, or one replica and the witness. */
@@ -218,7 +261,13 @@ export class DynamicsAuthRegionStack extends Stack {
     return new PolicyDocument({
       statements: [
         keyAdministrationStatement(KEY_ADMIN_ACTIONS),
-        new PolicyStatement({ sid: 'DenyGrants', effect: Effect.DENY, principals: [new AnyPrincipal()], actions: ['kms:CreateGrant'], resources: ['*'] }),
+        new PolicyStatement({
+          sid: 'DenyGrants',
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['kms:CreateGrant'],
+          resources: ['*'],
+        }),
         ...this.service.keyPolicyStatements,
         ...this.service.webhookKeyPolicyStatements,
       ],
@@ -237,11 +286,17 @@ export class DynamicsAuthRegionStack extends Stack {
       endpointType: EndpointType.REGIONAL,
       securityPolicy: SecurityPolicy.TLS_1_2,
     });
-    new ApiMapping(this, 'RegionalDomainMapping', { api: this.service.api, domainName: regional, stage: this.service.stage });
+    new ApiMapping(this, 'RegionalDomainMapping', {
+      api: this.service.api,
+      domainName: regional,
+      stage: this.service.stage,
+    });
     new ARecord(this, 'RegionalRecord', {
       zone,
       recordName: regionalName,
-      target: RecordTarget.fromAlias(new ApiGatewayv2DomainProperties(regional.regionalDomainName, regional.regionalHostedZoneId)),
+      target: RecordTarget.fromAlias(
+        new ApiGatewayv2DomainProperties(regional.regionalDomainName, regional.regionalHostedZoneId),
+      ),
     });
     const healthCheck = new HealthCheck(this, 'HealthCheck', {
       type: HealthCheckType.HTTPS,
@@ -257,7 +312,9 @@ export class DynamicsAuthRegionStack extends Stack {
       region: this.region,
       setIdentifier: this.region,
       healthCheck,
-      target: RecordTarget.fromAlias(new ApiGatewayv2DomainProperties(domain.regionalDomainName, domain.regionalHostedZoneId)),
+      target: RecordTarget.fromAlias(
+        new ApiGatewayv2DomainProperties(domain.regionalDomainName, domain.regionalHostedZoneId),
+      ),
     });
     return healthCheck;
   }
@@ -272,11 +329,15 @@ export class DynamicsAuthRegionStack extends Stack {
  */
 function refuseRegionalCredentials(service: DynamicsAuthServiceProps): void {
   if (typeof service.clientSecret === 'string' && service.clientSecret.startsWith('arn:')) {
-    throw new MultiRegionError('clientSecretName: pass the secret name (each Region resolves its replica secret), not one Region\'s ARN');
+    throw new MultiRegionError(
+      "clientSecretName: pass the secret name (each Region resolves its replica secret), not one Region's ARN",
+    );
   }
   if (service.clientCertificate?.keyArn) {
     // An existing key names one Region; the deployment creates a multi-Region key and its replicas instead.
-    throw new MultiRegionError('clientCertificateKey: an existing KMS key ARN names one Region; use clientCertificateKey=create in multi-Region mode (a multi-Region key with a replica in every Region)');
+    throw new MultiRegionError(
+      'clientCertificateKey: an existing KMS key ARN names one Region; use clientCertificateKey=create in multi-Region mode (a multi-Region key with a replica in every Region)',
+    );
   }
 }
 
@@ -301,7 +362,8 @@ export function readMultiRegionPlan(read: (name: string) => unknown): MultiRegio
   if (regions === undefined) return undefined;
   const hostedZoneId = value('hostedZoneId');
   const zoneName = value('hostedZoneName');
-  if ((hostedZoneId === undefined) !== (zoneName === undefined)) throw new MultiRegionError('hostedZoneId and hostedZoneName go together');
+  if ((hostedZoneId === undefined) !== (zoneName === undefined))
+    throw new MultiRegionError('hostedZoneId and hostedZoneName go together');
   return multiRegionPlan(
     regions.split(',').map((r) => r.trim()),
     value('witnessRegion'),
@@ -324,7 +386,9 @@ export function addMultiRegionStacks(
   const stacks = [primary];
   for (const region of rest) {
     // The cross-Region reference to the primary key makes this stack depend on the primary's.
-    stacks.push(new DynamicsAuthRegionStack(app, `${stackName}-${region}`, { stackName, env: env(region), primary, ...common }));
+    stacks.push(
+      new DynamicsAuthRegionStack(app, `${stackName}-${region}`, { stackName, env: env(region), primary, ...common }),
+    );
   }
   return { primary, stacks };
 }

@@ -76,15 +76,23 @@ export interface ObservabilitySettings {
 
 export function checkObservabilitySettings(settings: Pick<ObservabilitySettings, 'otelLayerArn'>): void {
   if (settings.otelLayerArn !== undefined && !ADOT_LAYER_ARN.test(settings.otelLayerArn)) {
-    throw new Error(`DynamicsAuthService: otelLayerArn "${settings.otelLayerArn}" must be an AWSOpenTelemetryDistroJs layer ARN of the Region`);
+    throw new Error(
+      `DynamicsAuthService: otelLayerArn "${settings.otelLayerArn}" must be an AWSOpenTelemetryDistroJs layer ARN of the Region`,
+    );
   }
 }
 
 /** Function settings for logs and traces: JSON logs with levels set by Lambda, active tracing, the ADOT layer if named. */
-export function functionTelemetry(scope: Construct, settings: ObservabilitySettings): Pick<FunctionProps, 'tracing' | 'loggingFormat' | 'applicationLogLevelV2' | 'systemLogLevelV2' | 'layers'> & { environment: Record<string, string> } {
+export function functionTelemetry(
+  scope: Construct,
+  settings: ObservabilitySettings,
+): Pick<FunctionProps, 'tracing' | 'loggingFormat' | 'applicationLogLevelV2' | 'systemLogLevelV2' | 'layers'> & {
+  environment: Record<string, string>;
+} {
   checkObservabilitySettings(settings);
   const layer = settings.otelLayerArn
-    ? ((scope.node.tryFindChild('OtelLayer') as LayerVersion | undefined) ?? LayerVersion.fromLayerVersionArn(scope, 'OtelLayer', settings.otelLayerArn))
+    ? ((scope.node.tryFindChild('OtelLayer') as LayerVersion | undefined) ??
+      LayerVersion.fromLayerVersionArn(scope, 'OtelLayer', settings.otelLayerArn))
     : undefined;
   return {
     tracing: settings.tracing === false ? Tracing.DISABLED : Tracing.ACTIVE,
@@ -122,7 +130,13 @@ export interface DashboardAndAlarmsProps {
 }
 
 /** One metric of the service's own (EMF), `service` plus the given dimensions, summed per 5 minutes. */
-function own(props: DashboardAndAlarmsProps, name: string, dimensions: Record<string, string> = {}, statistic = 'Sum', label?: string): Metric {
+function own(
+  props: DashboardAndAlarmsProps,
+  name: string,
+  dimensions: Record<string, string> = {},
+  statistic = 'Sum',
+  label?: string,
+): Metric {
   return new Metric({
     namespace: props.namespace,
     metricName: name,
@@ -233,7 +247,9 @@ export function createDashboard(scope: Construct, props: DashboardAndAlarmsProps
     graph(
       'Refreshes by outcome and trigger',
       DIMENSION_VALUES.trigger.flatMap((trigger) =>
-        ['ok', 'terminal', 'failed'].map((outcome) => own(props, 'Refresh', { outcome, trigger }, 'Sum', `${outcome} (${trigger})`)),
+        ['ok', 'terminal', 'failed'].map((outcome) =>
+          own(props, 'Refresh', { outcome, trigger }, 'Sum', `${outcome} (${trigger})`),
+        ),
       ),
     ),
     graph('Token endpoint latency (ms)', [
@@ -242,21 +258,41 @@ export function createDashboard(scope: Construct, props: DashboardAndAlarmsProps
     ]),
   );
   dashboard.addWidgets(
-    graph('Proxy calls by status class', DIMENSION_VALUES.statusClass.map((statusClass) => own(props, 'ProxyCall', { statusClass }, 'Sum', statusClass))),
-    graph('Proxy latency (ms)', [own(props, 'ProxyLatency', {}, 'p50', 'p50'), own(props, 'ProxyLatency', {}, 'p99', 'p99')]),
+    graph(
+      'Proxy calls by status class',
+      DIMENSION_VALUES.statusClass.map((statusClass) => own(props, 'ProxyCall', { statusClass }, 'Sum', statusClass)),
+    ),
+    graph('Proxy latency (ms)', [
+      own(props, 'ProxyLatency', {}, 'p50', 'p50'),
+      own(props, 'ProxyLatency', {}, 'p99', 'p99'),
+    ]),
     graph('Dataverse throttling (429) and Retry-After (s)', [
       own(props, 'DataverseThrottled', {}, 'Sum', '429s'),
       own(props, 'DataverseRetryAfter', {}, 'Maximum', 'Retry-After max (s)'),
     ]),
   );
   dashboard.addWidgets(
-    graph('KMS calls', DIMENSION_VALUES.operation.map((operation) => own(props, 'KmsCall', { operation }, 'Sum', operation))),
+    graph(
+      'KMS calls',
+      DIMENSION_VALUES.operation.map((operation) => own(props, 'KmsCall', { operation }, 'Sum', operation)),
+    ),
     graph('Refresh lease waits', [own(props, 'RefreshLeaseWait', {}, 'Sum', 'waits')]),
-    graph('Connection state changes', DIMENSION_VALUES.state.map((state) => own(props, 'ConnectionStateChange', { state }, 'Sum', state))),
+    graph(
+      'Connection state changes',
+      DIMENSION_VALUES.state.map((state) => own(props, 'ConnectionStateChange', { state }, 'Sum', state)),
+    ),
   );
   dashboard.addWidgets(
-    graph('Lambda errors', fns.map(([name, fn]) => fn.metricErrors({ period: RATE_PERIOD, statistic: 'Sum', label: name })), 8),
-    graph('Lambda throttles', fns.map(([name, fn]) => fn.metricThrottles({ period: RATE_PERIOD, statistic: 'Sum', label: name })), 8),
+    graph(
+      'Lambda errors',
+      fns.map(([name, fn]) => fn.metricErrors({ period: RATE_PERIOD, statistic: 'Sum', label: name })),
+      8,
+    ),
+    graph(
+      'Lambda throttles',
+      fns.map(([name, fn]) => fn.metricThrottles({ period: RATE_PERIOD, statistic: 'Sum', label: name })),
+      8,
+    ),
     graph('API 4xx / 5xx', [
       props.stage.metricClientError({ period: RATE_PERIOD, statistic: 'Sum', label: '4xx' }),
       props.stage.metricServerError({ period: RATE_PERIOD, statistic: 'Sum', label: '5xx' }),

@@ -14,7 +14,8 @@ export class SettingsError extends Error {
 
 export { GUID } from '../shared/config/guid.ts';
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const SECRET_COMPLETE_ARN =
+  /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 export const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 /**
  * One plain address: a dot-atom local part (RFC 5322, no quoted strings, no display name) and a DNS
@@ -96,4 +97,3 @@ export function positive(read: ContextReader, name: SettingName, fallback: numbe
   }
   return n;
 }
-

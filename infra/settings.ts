@@ -77,9 +77,7 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
-const RETENTION_DAYS = new Set(
-  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
-);
+const RETENTION_DAYS = new Set(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
 
 export interface Settings {
   readonly stackName: string;
@@ -101,22 +99,37 @@ function readClientCertificate(read: ContextReader): DynamicsAuthServiceProps['c
   const thumbprintS256 = text(read, 'clientCertificateThumbprint');
   if (key === undefined) {
     if (thumbprintS256 !== undefined) {
-      throw new SettingsError('clientCertificateThumbprint', thumbprintS256, 'needs clientCertificateKey (create, or a KMS key ARN)');
+      throw new SettingsError(
+        'clientCertificateThumbprint',
+        thumbprintS256,
+        'needs clientCertificateKey (create, or a KMS key ARN)',
+      );
     }
     return undefined;
   }
   if (key !== 'create' && !KMS_KEY_ARN.test(key)) {
-    throw new SettingsError('clientCertificateKey', key, 'expected create, or the ARN of an asymmetric RSA KMS key (not an alias)');
+    throw new SettingsError(
+      'clientCertificateKey',
+      key,
+      'expected create, or the ARN of an asymmetric RSA KMS key (not an alias)',
+    );
   }
   if (thumbprintS256 !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(thumbprintS256)) {
-    throw new SettingsError('clientCertificateThumbprint', thumbprintS256, 'expected the base64url SHA-256 thumbprint admin cert create prints');
+    throw new SettingsError(
+      'clientCertificateThumbprint',
+      thumbprintS256,
+      'expected the base64url SHA-256 thumbprint admin cert create prints',
+    );
   }
   return { ...(key !== 'create' ? { keyArn: key } : {}), ...(thumbprintS256 !== undefined ? { thumbprintS256 } : {}) };
 }
 
 /** `existingSessionsTableName`, `existingApiKeysTableName`, `existingKeyArn`: data a re-created stack takes over. */
-function readExistingResources(read: ContextReader): Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> {
-  const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> = {};
+function readExistingResources(
+  read: ContextReader,
+): Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> {
+  const existing: Partial<Record<'existingSessionsTableName' | 'existingApiKeysTableName' | 'existingKeyArn', string>> =
+    {};
   for (const name of ['existingSessionsTableName', 'existingApiKeysTableName'] as const) {
     const value = text(read, name);
     if (value === undefined) continue;
@@ -126,7 +139,11 @@ function readExistingResources(read: ContextReader): Partial<Record<'existingSes
   const existingKeyArn = text(read, 'existingKeyArn');
   if (existingKeyArn !== undefined) {
     if (!KMS_KEY_ARN.test(existingKeyArn)) {
-      throw new SettingsError('existingKeyArn', existingKeyArn, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias');
+      throw new SettingsError(
+        'existingKeyArn',
+        existingKeyArn,
+        'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias',
+      );
     }
     existing.existingKeyArn = existingKeyArn;
   }
@@ -141,15 +158,25 @@ function readCustomDomain(read: ContextReader): { domainName: string; certificat
     throw new SettingsError('domainName', domainName, 'expected a host name such as auth.example.com');
   }
   if (certificateArn !== undefined && !ACM_CERTIFICATE_ARN.test(certificateArn)) {
-    throw new SettingsError('certificateArn', certificateArn, 'expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)');
+    throw new SettingsError(
+      'certificateArn',
+      certificateArn,
+      'expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)',
+    );
   }
   if (domainName !== undefined && certificateArn === undefined) {
-    throw new SettingsError('certificateArn', '', 'domainName needs the ACM certificate for it, in the deployment region');
+    throw new SettingsError(
+      'certificateArn',
+      '',
+      'domainName needs the ACM certificate for it, in the deployment region',
+    );
   }
   if (certificateArn !== undefined && domainName === undefined) {
     throw new SettingsError('domainName', '', 'certificateArn is only used with domainName');
   }
-  return domainName !== undefined && certificateArn !== undefined ? { domainName, certificate: certificateArn } : undefined;
+  return domainName !== undefined && certificateArn !== undefined
+    ? { domainName, certificate: certificateArn }
+    : undefined;
 }
 
 /** `nativeRedirectSchemes`: comma-separated private-use schemes (RFC 8252 §7.1). */
@@ -196,9 +223,15 @@ export function readSettings(read: ContextReader): Settings {
     throw new SettingsError('entraCloud', entraCloud, `one of ${ENTRA_CLOUDS.join(', ')}`);
   }
   const discoveryUrlRaw = text(read, 'discoveryUrl');
-  const discoveryUrl = discoveryUrlRaw === undefined ? undefined : url('discoveryUrl', discoveryUrlRaw, { httpsOnly: true, pathAllowed: false });
+  const discoveryUrl =
+    discoveryUrlRaw === undefined
+      ? undefined
+      : url('discoveryUrl', discoveryUrlRaw, { httpsOnly: true, pathAllowed: false });
   const hostsRaw = text(read, 'dataverseHosts');
-  const dataverseHosts = hostsRaw?.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const dataverseHosts = hostsRaw
+    ?.split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   if (dataverseHosts !== undefined) {
     try {
       parseHostPatterns(dataverseHosts, false);
@@ -210,7 +243,10 @@ export function readSettings(read: ContextReader): Settings {
   // A multi-environment deployment (any of the three set) needs no default environment.
   const multiEnvironment = entraCloud !== undefined || discoveryUrl !== undefined || dataverseHosts !== undefined;
   const dynamicsUrlRaw = text(read, 'dynamicsUrl') ?? (multiEnvironment ? undefined : PLACEHOLDER_DYNAMICS_URL);
-  const dynamicsUrl = dynamicsUrlRaw === undefined ? undefined : url('dynamicsUrl', dynamicsUrlRaw, { httpsOnly: true, pathAllowed: false });
+  const dynamicsUrl =
+    dynamicsUrlRaw === undefined
+      ? undefined
+      : url('dynamicsUrl', dynamicsUrlRaw, { httpsOnly: true, pathAllowed: false });
   if (dynamicsUrl === PLACEHOLDER_DYNAMICS_URL) placeholders.push('dynamicsUrl');
 
   const allowedRaw = text(read, 'allowedReturnUrls') ?? DEFAULT_ALLOWED_RETURN_URLS;
@@ -242,7 +278,11 @@ export function readSettings(read: ContextReader): Settings {
   const clientCertificate = readClientCertificate(read);
   const tokenEndpointAuthMethod = text(read, 'tokenEndpointAuthMethod');
   if (tokenEndpointAuthMethod !== undefined && !TOKEN_ENDPOINT_AUTH_METHODS.includes(tokenEndpointAuthMethod)) {
-    throw new SettingsError('tokenEndpointAuthMethod', tokenEndpointAuthMethod, `expected one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`);
+    throw new SettingsError(
+      'tokenEndpointAuthMethod',
+      tokenEndpointAuthMethod,
+      `expected one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(', ')}`,
+    );
   }
 
   const publicBaseUrlRaw = text(read, 'publicBaseUrl');
@@ -289,7 +329,8 @@ export function readSettings(read: ContextReader): Settings {
     throw new SettingsError('idpProfile', idpProfile, 'expected entra or standard');
   }
   const resourceIndicator = text(read, 'resourceIndicator');
-  if (resourceIndicator !== undefined) url('resourceIndicator', resourceIndicator, { httpsOnly: true, pathAllowed: true });
+  if (resourceIndicator !== undefined)
+    url('resourceIndicator', resourceIndicator, { httpsOnly: true, pathAllowed: true });
   const postLogoutRedirectUri = text(read, 'postLogoutRedirectUri');
   if (postLogoutRedirectUri !== undefined) {
     url('postLogoutRedirectUri', postLogoutRedirectUri, { httpsOnly: false, pathAllowed: true });

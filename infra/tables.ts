@@ -15,7 +15,12 @@ export type ServiceTables = { readonly [key in TableKey]: ITable };
  * One table in `scope` (construct id: the definition's logical name): the existing table named
  * `existingName`, imported, or a new on-demand table with point-in-time recovery.
  */
-function defineTable(scope: Construct, def: TableDefinition, retain: boolean, existingName: string | undefined): ITable {
+function defineTable(
+  scope: Construct,
+  def: TableDefinition,
+  retain: boolean,
+  existingName: string | undefined,
+): ITable {
   if (existingName !== undefined) return Table.fromTableName(scope, def.logicalName, existingName);
   const created = new Table(scope, def.logicalName, {
     // The Sessions stream is the webhook outbox (infra/webhook-delivery.ts).
@@ -35,7 +40,10 @@ function defineTable(scope: Construct, def: TableDefinition, retain: boolean, ex
 /** The three tables, created in `scope` or taken from the `existing…TableName` props. */
 export function defineTables(
   scope: Construct,
-  props: Pick<DynamicsAuthServiceProps, 'existingPendingLoginsTableName' | 'existingSessionsTableName' | 'existingApiKeysTableName'>,
+  props: Pick<
+    DynamicsAuthServiceProps,
+    'existingPendingLoginsTableName' | 'existingSessionsTableName' | 'existingApiKeysTableName'
+  >,
 ): ServiceTables {
   return {
     // Minutes-long PKCE/state rows: nothing worth keeping once the stack is gone.

@@ -47,7 +47,6 @@ export function requireHttpUrl(setting: string, value: string, { httpsOnly }: { 
   return url;
 }
 
-
 /** Is `v` a value known at synth time (not a token resolved at deploy time)? */
 const concrete = (v: string | undefined): v is string => v !== undefined && !Token.isUnresolved(v);
 
@@ -66,7 +65,8 @@ function validateEndpoints(props: DynamicsAuthServiceProps): void {
   if (concrete(props.clientId) && props.clientId.trim() === '') throw invalid('clientId', 'must not be empty');
   if (concrete(props.dynamicsUrl)) requireHttpUrl('dynamicsUrl', props.dynamicsUrl, { httpsOnly: true });
   if (concrete(props.entraAuthority)) requireHttpUrl('entraAuthority', props.entraAuthority, { httpsOnly: false });
-  if (props.entraCloud !== undefined && !ENTRA_CLOUDS.includes(props.entraCloud)) throw invalid('entraCloud', `must be one of ${ENTRA_CLOUDS.join(', ')}`);
+  if (props.entraCloud !== undefined && !ENTRA_CLOUDS.includes(props.entraCloud))
+    throw invalid('entraCloud', `must be one of ${ENTRA_CLOUDS.join(', ')}`);
   if (concrete(props.discoveryUrl)) requireHttpUrl('discoveryUrl', props.discoveryUrl, { httpsOnly: true });
   if (props.dataverseHosts !== undefined && !props.dataverseHosts.some((h) => Token.isUnresolved(h))) {
     try {
@@ -85,9 +85,11 @@ function validateAllowedReturnUrls(allowedReturnUrls: readonly string[]): void {
   if (allowedReturnUrls.length === 0) throw invalid('allowedReturnUrls', 'name at least one origin or URL');
   for (const u of allowedReturnUrls) {
     if (Token.isUnresolved(u)) throw invalid('allowedReturnUrls', 'must be literal values (they become CORS origins)');
-    if (u.includes(',')) throw invalid('allowedReturnUrls', `"${u}" must not contain a comma (the list is comma-separated)`);
+    if (u.includes(','))
+      throw invalid('allowedReturnUrls', `"${u}" must not contain a comma (the list is comma-separated)`);
     const url = requireHttpUrl('allowedReturnUrls', u, { httpsOnly: false });
-    if (url.search || url.hash) throw invalid('allowedReturnUrls', `"${u}" must be an origin or an origin with a path prefix`);
+    if (url.search || url.hash)
+      throw invalid('allowedReturnUrls', `"${u}" must be an origin or an origin with a path prefix`);
   }
 }
 
@@ -128,7 +130,10 @@ function validateExistingResources(props: DynamicsAuthServiceProps): void {
     if (concrete(value) && !TABLE_NAME.test(value)) throw invalid(name, `"${value}" is not a DynamoDB table name`);
   }
   if (concrete(props.existingKeyArn) && !KMS_KEY_ARN.test(props.existingKeyArn)) {
-    throw invalid('existingKeyArn', `"${props.existingKeyArn}" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
+    throw invalid(
+      'existingKeyArn',
+      `"${props.existingKeyArn}" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`,
+    );
   }
 }
 

@@ -10,7 +10,14 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Architecture, EventSourceMapping, FilterCriteria, Function as LambdaFunction, type Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  EventSourceMapping,
+  FilterCriteria,
+  Function as LambdaFunction,
+  type Runtime,
+  StartingPosition,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -74,12 +81,28 @@ export class WebhookDelivery extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_DELIVERY_ATTEMPTS },
     });
 
-    const fn = (name: string, entry: string, description: string, timeout: Duration, environment: Record<string, string>) => {
-      const logGroup = new LogGroup(this, `${name}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
-      const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description });
+    const fn = (
+      name: string,
+      entry: string,
+      description: string,
+      timeout: Duration,
+      environment: Record<string, string>,
+    ) => {
+      const logGroup = new LogGroup(this, `${name}Logs`, {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new Role(this, `${name}Role`, {
+        assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+        description,
+      });
       acknowledgeTracingPolicy(role, { tracing: props.tracing });
       role.addToPrincipalPolicy(
-        new PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+        new PolicyStatement({
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
       );
       return new LambdaFunction(this, `${name}Function`, {
         description,
@@ -96,17 +119,30 @@ export class WebhookDelivery extends Construct {
       });
     };
 
-    this.processor = fn('Outbox', 'functions/webhook-outbox/handler.ts', 'Dynamics auth service: connection changes to webhook deliveries', Duration.seconds(30), {
-      API_KEYS_TABLE: props.apiKeys.tableName,
-      WEBHOOK_QUEUE_URL: this.queue.queueUrl,
-    });
-    this.processor.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.apiKeys.tableArn] }));
+    this.processor = fn(
+      'Outbox',
+      'functions/webhook-outbox/handler.ts',
+      'Dynamics auth service: connection changes to webhook deliveries',
+      Duration.seconds(30),
+      {
+        API_KEYS_TABLE: props.apiKeys.tableName,
+        WEBHOOK_QUEUE_URL: this.queue.queueUrl,
+      },
+    );
+    this.processor.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.apiKeys.tableArn] }),
+    );
     this.queue.grantSendMessages(this.processor);
     // Stream reads scoped to the Sessions stream itself (the event source's own grant adds ListStreams on "*").
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
     this.processor.addToRolePolicy(
       new PolicyStatement({
-        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+        actions: [
+          'dynamodb:DescribeStream',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:ListStreams',
+        ],
         resources: [props.sessions.tableStreamArn!],
       }),
     );
@@ -125,19 +161,33 @@ export class WebhookDelivery extends Construct {
       filters: CONNECTION_RECORD_FILTERS.map((pattern) => FilterCriteria.filter(pattern)),
     });
 
-    this.delivery = fn('Delivery', 'functions/webhook-delivery/handler.ts', 'Dynamics auth service: signs and sends webhooks', DELIVERY_FUNCTION_TIMEOUT, {
-      API_KEYS_TABLE: props.apiKeys.tableName,
-      PENDING_LOGINS_TABLE: props.pendingLogins.tableName,
-      KMS_KEY_ID: props.key.keyArn,
-      WEBHOOK_QUEUE_URL: this.queue.queueUrl,
-      WEBHOOK_DLQ_URL: this.deadLetterQueue.queueUrl,
-    });
-    this.delivery.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.apiKeys.tableArn] }));
-    this.delivery.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.pendingLogins.tableArn] }));
+    this.delivery = fn(
+      'Delivery',
+      'functions/webhook-delivery/handler.ts',
+      'Dynamics auth service: signs and sends webhooks',
+      DELIVERY_FUNCTION_TIMEOUT,
+      {
+        API_KEYS_TABLE: props.apiKeys.tableName,
+        PENDING_LOGINS_TABLE: props.pendingLogins.tableName,
+        KMS_KEY_ID: props.key.keyArn,
+        WEBHOOK_QUEUE_URL: this.queue.queueUrl,
+        WEBHOOK_DLQ_URL: this.deadLetterQueue.queueUrl,
+      },
+    );
+    this.delivery.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [props.apiKeys.tableArn] }),
+    );
+    this.delivery.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.pendingLogins.tableArn] }),
+    );
     // Opening an endpoint's signing secret: Decrypt only, only under the webhook-secret context.
-    this.keyPolicyStatements = [grantWebhookSecretKeyUse(props.key, this.delivery.role!, ['kms:Decrypt'], 'WebhookSecretOpeningForDelivery')];
+    this.keyPolicyStatements = [
+      grantWebhookSecretKeyUse(props.key, this.delivery.role!, ['kms:Decrypt'], 'WebhookSecretOpeningForDelivery'),
+    ];
     this.deadLetterQueue.grantSendMessages(this.delivery);
-    this.delivery.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }));
+    this.delivery.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
 
     this.alarms = this.createAlarms(props);
   }
@@ -153,7 +203,10 @@ export class WebhookDelivery extends Construct {
           '(not https, private address, redirect, 4xx), or the outbox processor gave up on Sessions stream records; ' +
           `they wait in ${this.deadLetterQueue.queueName}. Look at "admin webhooks deliveries" and the webhook ` +
           "functions' logs, fix (or ask the receiver to fix) the endpoint, then redrive (docs/webhook-delivery.md).",
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
         threshold: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

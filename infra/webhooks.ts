@@ -32,7 +32,12 @@ export function grantWebhookSecretKeyUse(
   sid: string,
 ): PolicyStatement {
   role.addToPrincipalPolicy(
-    new PolicyStatement({ sid: 'WebhookSecretEnvelope', actions: [...actions], resources: [key.keyArn], conditions: WEBHOOK_SECRET_CONTEXT }),
+    new PolicyStatement({
+      sid: 'WebhookSecretEnvelope',
+      actions: [...actions],
+      resources: [key.keyArn],
+      conditions: WEBHOOK_SECRET_CONTEXT,
+    }),
   );
   const keyUse = new PolicyStatement({
     sid,

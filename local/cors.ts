@@ -1,5 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS } from '../shared/http/cors.ts';
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+} from '../shared/http/cors.ts';
 
 /** The origins the local server answers CORS requests for (the allowed return URLs' origins, as in AWS). */
 export interface LocalCors {
@@ -23,7 +28,11 @@ const originOf = (req: IncomingMessage, cors: LocalCors): string | undefined => 
 
 /** A preflight: OPTIONS with Origin and Access-Control-Request-Method (API Gateway answers these itself). */
 export function isPreflight(req: IncomingMessage): boolean {
-  return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    req.headers['access-control-request-method'] !== undefined
+  );
 }
 
 /**

@@ -70,7 +70,10 @@ export class DataverseStandIn {
     const seed = options.seedAccounts ?? 3;
     const names = ['Contoso Ltd', 'Fabrikam Inc', 'Adventure Works', 'Northwind Traders', 'Litware Inc'];
     for (let i = 0; i < seed; i++) {
-      this.insert('accounts', { name: names[i % names.length]! + (i >= names.length ? ` ${i}` : ''), revenue: 1000 * (i + 1) });
+      this.insert('accounts', {
+        name: names[i % names.length]! + (i >= names.length ? ` ${i}` : ''),
+        revenue: 1000 * (i + 1),
+      });
     }
   }
 
@@ -146,7 +149,8 @@ export class DataverseStandIn {
   /** Adds a record directly (test set-up); columns must exist in the table's schema. */
   insert(set: string, data: Record<string, unknown>): EntityRecord {
     const schema = this.store.schema(set);
-    for (const name of Object.keys(data)) if (!schema.columns[name]) throw new Error(`${schema.logicalName} has no column ${name}`);
+    for (const name of Object.keys(data))
+      if (!schema.columns[name]) throw new Error(`${schema.logicalName} has no column ${name}`);
     return this.store.create(set, data);
   }
 
@@ -155,7 +159,13 @@ export class DataverseStandIn {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', origin);
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, headers: { ...req.headers }, body };
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.search,
+      headers: { ...req.headers },
+      body,
+    };
     this.requests.push(recorded);
     if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -166,7 +176,14 @@ export class DataverseStandIn {
         'content-type': 'application/json',
         'www-authenticate': `Bearer error="invalid_token", authorization_uri="${this.options.issuer}", resource_id="${this.url}"`,
       });
-      res.end(JSON.stringify({ error: { code: CODES.token, message: 'The access token is expired, invalid or issued for another environment.' } }));
+      res.end(
+        JSON.stringify({
+          error: {
+            code: CODES.token,
+            message: 'The access token is expired, invalid or issued for another environment.',
+          },
+        }),
+      );
       return;
     }
     const scripted = this.scripted.shift();
@@ -179,8 +196,13 @@ export class DataverseStandIn {
       res.end(scripted.body);
       return;
     }
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
-    const reply = await this.dispatch({ method: req.method ?? 'GET', url, headers, body }, { origin, user, caller: user });
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    );
+    const reply = await this.dispatch(
+      { method: req.method ?? 'GET', url, headers, body },
+      { origin, user, caller: user },
+    );
     recorded.response = { status: reply.status, headers: reply.headers, body: reply.body };
     const older = this.requests.at(-MAX_RECORDED_RESPONSES - 1);
     if (older && older !== recorded) delete older.response;
@@ -192,7 +214,11 @@ export class DataverseStandIn {
   private async dispatch(request: StandInRequest, context: RequestContext): Promise<Reply> {
     try {
       const caller = this.callers.impersonated(context.user, request.headers);
-      return await route(request, { ...context, caller }, { store: this.store, files: this.files, dispatch: (r, c) => this.dispatch(r, c) });
+      return await route(
+        request,
+        { ...context, caller },
+        { store: this.store, files: this.files, dispatch: (r, c) => this.dispatch(r, c) },
+      );
     } catch (err) {
       if (err instanceof DataverseError) return errorReply(err);
       throw err;

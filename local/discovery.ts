@@ -51,7 +51,9 @@ export class DiscoveryStandIn {
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
     const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => reply(res, 500, { error: { code: 'InternalServerError', message: 'Stand-in failure' } }));
+      this.handle(req, res).catch(() =>
+        reply(res, 500, { error: { code: 'InternalServerError', message: 'Stand-in failure' } }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(port, host, resolve));
     this.server = server;
@@ -70,7 +72,9 @@ export class DiscoveryStandIn {
   /** The environments a user (by tenant and object id) can reach. */
   environmentsOf(tenantId: string, objectId: string): DiscoveredEnvironment[] {
     return this.environments.filter(
-      (e) => e.tenantId === tenantId && (!e.members || e.members.map((m) => m.toLowerCase()).includes(objectId.toLowerCase())),
+      (e) =>
+        e.tenantId === tenantId &&
+        (!e.members || e.members.map((m) => m.toLowerCase()).includes(objectId.toLowerCase())),
     );
   }
 
@@ -79,21 +83,36 @@ export class DiscoveryStandIn {
     const url = new URL(req.url ?? '/', this.url);
     const claims = await this.authenticate(req.headers.authorization);
     if (!claims) {
-      res.setHeader('www-authenticate', `Bearer error="invalid_token", authorization_uri="${this.options.issuer}", resource_id="${this.url}"`);
-      reply(res, 401, { error: { code: 'Unauthorized', message: 'The access token is missing, expired, invalid or issued for another resource.' } });
+      res.setHeader(
+        'www-authenticate',
+        `Bearer error="invalid_token", authorization_uri="${this.options.issuer}", resource_id="${this.url}"`,
+      );
+      reply(res, 401, {
+        error: {
+          code: 'Unauthorized',
+          message: 'The access token is missing, expired, invalid or issued for another resource.',
+        },
+      });
       return;
     }
     if (req.method !== 'GET') {
-      reply(res, 405, { error: { code: 'MethodNotAllowed', message: `The HTTP method '${req.method}' is not allowed.` } });
+      reply(res, 405, {
+        error: { code: 'MethodNotAllowed', message: `The HTTP method '${req.method}' is not allowed.` },
+      });
       return;
     }
-    const mine = this.environmentsOf(typeof claims.tid === 'string' ? claims.tid : '', typeof claims.oid === 'string' ? claims.oid : '');
+    const mine = this.environmentsOf(
+      typeof claims.tid === 'string' ? claims.tid : '',
+      typeof claims.oid === 'string' ? claims.oid : '',
+    );
     const context = `${this.url}/api/discovery/v2.0/$metadata#Instances`;
     if (url.pathname === INSTANCES) {
       reply(res, 200, { '@odata.context': context, value: mine.map((e) => instance(e)) });
       return;
     }
-    const byName = /^\/api\/discovery\/v2\.0\/Instances\(UniqueName='([^']*)'\)$/.exec(decodeURIComponent(url.pathname));
+    const byName = /^\/api\/discovery\/v2\.0\/Instances\(UniqueName='([^']*)'\)$/.exec(
+      decodeURIComponent(url.pathname),
+    );
     const found = byName && mine.find((e) => e.uniqueName.toLowerCase() === byName[1]!.toLowerCase());
     if (found) {
       reply(res, 200, { '@odata.context': `${context}/$entity`, ...instance(found) });

@@ -29,8 +29,20 @@ export interface LocalEnvironments {
 export async function startLocalEnvironments(issuer: string): Promise<LocalEnvironments> {
   const specs = [
     { uniqueName: 'contoso', friendlyName: 'Contoso', tenantId: DEV_USER.tid, seedAccounts: 3, apiOrigin: true },
-    { uniqueName: 'contoso-sandbox', friendlyName: 'Contoso Sandbox', tenantId: DEV_USER.tid, seedAccounts: 1, apiOrigin: false },
-    { uniqueName: 'fabrikam', friendlyName: 'Fabrikam', tenantId: DEV_USER_OTHER_TENANT.tid, seedAccounts: 0, apiOrigin: false },
+    {
+      uniqueName: 'contoso-sandbox',
+      friendlyName: 'Contoso Sandbox',
+      tenantId: DEV_USER.tid,
+      seedAccounts: 1,
+      apiOrigin: false,
+    },
+    {
+      uniqueName: 'fabrikam',
+      friendlyName: 'Fabrikam',
+      tenantId: DEV_USER_OTHER_TENANT.tid,
+      seedAccounts: 0,
+      apiOrigin: false,
+    },
   ];
   const started: { stop(): Promise<void> }[] = [];
   const stop = async () => {
@@ -45,7 +57,8 @@ export async function startLocalEnvironments(issuer: string): Promise<LocalEnvir
       environments.push({ ...spec, dataverse });
     }
     // Fabrikam's records differ from Contoso's, so a call that reaches the wrong environment shows.
-    for (const name of ['Fabrikam Fiber', 'Fabrikam Residences']) environments[2]!.dataverse.insert('accounts', { name, revenue: 99_000 });
+    for (const name of ['Fabrikam Fiber', 'Fabrikam Residences'])
+      environments[2]!.dataverse.insert('accounts', { name, revenue: 99_000 });
     const discovery = new DiscoveryStandIn({
       issuer,
       environments: environments.map((e) => ({
@@ -58,7 +71,9 @@ export async function startLocalEnvironments(issuer: string): Promise<LocalEnvir
     });
     await discovery.start();
     started.push(discovery);
-    const hosts = [...new Set(environments.flatMap((e) => [e.dataverse.url, e.dataverse.apiUrl]).map((u) => new URL(u).host))];
+    const hosts = [
+      ...new Set(environments.flatMap((e) => [e.dataverse.url, e.dataverse.apiUrl]).map((u) => new URL(u).host)),
+    ];
     return { environments, discovery, hosts, stop };
   } catch (err) {
     await stop();

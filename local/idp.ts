@@ -44,7 +44,13 @@ export interface DevIdentityProvider {
  * scope names.
  */
 export async function startDevIdentityProvider(
-  options: { port?: number; user?: DevUser; users?: readonly DevUser[]; accessTokenTtlSeconds?: number; audience?: string } = {},
+  options: {
+    port?: number;
+    user?: DevUser;
+    users?: readonly DevUser[];
+    accessTokenTtlSeconds?: number;
+    audience?: string;
+  } = {},
 ): Promise<DevIdentityProvider> {
   const server = new OAuth2Server();
   await server.issuer.keys.generate('RS256');
@@ -55,40 +61,52 @@ export async function startDevIdentityProvider(
   const usersByCode = new Map<string, DevUser>();
   // The user each refresh token was issued to: a refresh token redeems tokens for that user only.
   const usersByRefreshToken = new Map<string, DevUser>();
-  server.service.on('beforeAuthorizeRedirect', (redirect: { url: URL }, req: { query: Record<string, unknown>; headers: IncomingMessage['headers'] }) => {
-    const code = redirect.url.searchParams.get('code');
-    if (!code) return;
-    if (typeof req.query.scope === 'string') scopesByCode.set(code, req.query.scope);
-    usersByCode.set(code, userNamed(users, req.query.login_hint) ?? userNamed(users, chosenAccount(req.headers)) ?? defaultUser);
-  });
+  server.service.on(
+    'beforeAuthorizeRedirect',
+    (redirect: { url: URL }, req: { query: Record<string, unknown>; headers: IncomingMessage['headers'] }) => {
+      const code = redirect.url.searchParams.get('code');
+      if (!code) return;
+      if (typeof req.query.scope === 'string') scopesByCode.set(code, req.query.scope);
+      usersByCode.set(
+        code,
+        userNamed(users, req.query.login_hint) ?? userNamed(users, chosenAccount(req.headers)) ?? defaultUser,
+      );
+    },
+  );
   serveAccountChooser(server, users);
   const userOf = (body: Record<string, unknown> | undefined): DevUser => {
     if (typeof body?.code === 'string') return usersByCode.get(body.code) ?? defaultUser;
     if (typeof body?.refresh_token === 'string') return usersByRefreshToken.get(body.refresh_token) ?? defaultUser;
     return defaultUser;
   };
-  server.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
-    const user = userOf(req.body);
-    // `uti`, like Entra's: a unique id, so two tokens issued in the same second never coincide.
-    Object.assign(token.payload, { ...user, sub: user.oid, uti: randomUUID() });
-    const isAccessToken = 'scope' in token.payload;
-    if (!isAccessToken) return;
-    const code = typeof req.body?.code === 'string' ? req.body.code : undefined;
-    const scope = code ? scopesByCode.get(code) : typeof req.body?.scope === 'string' ? req.body.scope : undefined;
-    if (code) scopesByCode.delete(code);
-    if (scope) token.payload.scope = scope;
-    // Entra issues an access token for the resource its scopes name: `aud` is that resource's URL.
-    const audience = options.audience ?? resourceOf(scope);
-    if (audience) token.payload.aud = audience;
-    if (options.accessTokenTtlSeconds !== undefined) {
-      token.payload.exp = Math.floor(Date.now() / 1000) + options.accessTokenTtlSeconds;
-    }
-  });
-  server.service.on('beforeResponse', (response: { body: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
-    const user = userOf(req.body);
-    if (typeof req.body?.code === 'string') usersByCode.delete(req.body.code);
-    if (typeof response.body.refresh_token === 'string') usersByRefreshToken.set(response.body.refresh_token, user);
-  });
+  server.service.on(
+    'beforeTokenSigning',
+    (token: { payload: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
+      const user = userOf(req.body);
+      // `uti`, like Entra's: a unique id, so two tokens issued in the same second never coincide.
+      Object.assign(token.payload, { ...user, sub: user.oid, uti: randomUUID() });
+      const isAccessToken = 'scope' in token.payload;
+      if (!isAccessToken) return;
+      const code = typeof req.body?.code === 'string' ? req.body.code : undefined;
+      const scope = code ? scopesByCode.get(code) : typeof req.body?.scope === 'string' ? req.body.scope : undefined;
+      if (code) scopesByCode.delete(code);
+      if (scope) token.payload.scope = scope;
+      // Entra issues an access token for the resource its scopes name: `aud` is that resource's URL.
+      const audience = options.audience ?? resourceOf(scope);
+      if (audience) token.payload.aud = audience;
+      if (options.accessTokenTtlSeconds !== undefined) {
+        token.payload.exp = Math.floor(Date.now() / 1000) + options.accessTokenTtlSeconds;
+      }
+    },
+  );
+  server.service.on(
+    'beforeResponse',
+    (response: { body: Record<string, unknown> }, req: { body?: Record<string, unknown> }) => {
+      const user = userOf(req.body);
+      if (typeof req.body?.code === 'string') usersByCode.delete(req.body.code);
+      if (typeof response.body.refresh_token === 'string') usersByRefreshToken.set(response.body.refresh_token, user);
+    },
+  );
   if (options.accessTokenTtlSeconds !== undefined) {
     const ttl = options.accessTokenTtlSeconds;
     server.service.on('beforeResponse', (response: { body: Record<string, unknown> }) => {
@@ -117,18 +135,28 @@ function chosenAccount(headers: IncomingMessage['headers']): string | undefined 
  * one this browser signs in as (until changed), like choosing an account at Entra's sign-in page.
  */
 function serveAccountChooser(server: OAuth2Server, users: readonly DevUser[]): void {
-  const app = server.service.requestHandler as unknown as { handle: (req: IncomingMessage, res: ServerResponse, next: unknown) => void };
+  const app = server.service.requestHandler as unknown as {
+    handle: (req: IncomingMessage, res: ServerResponse, next: unknown) => void;
+  };
   const handle = app.handle.bind(app);
   app.handle = (req, res, next) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/select-account' || req.method !== 'GET') { handle(req, res, next); return; }
+    if (url.pathname !== '/select-account' || req.method !== 'GET') {
+      handle(req, res, next);
+      return;
+    }
     const chosen = userNamed(users, url.searchParams.get('user'));
     const current = userNamed(users, chosenAccount(req.headers)) ?? users[0];
     const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
-    if (chosen) headers['set-cookie'] = `${ACCOUNT_COOKIE}=${encodeURIComponent(chosen.preferred_username)}; Path=/; HttpOnly; SameSite=Lax`;
+    if (chosen)
+      headers['set-cookie'] =
+        `${ACCOUNT_COOKIE}=${encodeURIComponent(chosen.preferred_username)}; Path=/; HttpOnly; SameSite=Lax`;
     const signedIn = chosen ?? current;
     const items = users
-      .map((u) => `<li><a href="/select-account?user=${encodeURIComponent(u.preferred_username)}">${escapeHtml(u.name)} (${escapeHtml(u.preferred_username)})</a></li>`)
+      .map(
+        (u) =>
+          `<li><a href="/select-account?user=${encodeURIComponent(u.preferred_username)}">${escapeHtml(u.name)} (${escapeHtml(u.preferred_username)})</a></li>`,
+      )
       .join('');
     res.writeHead(200, headers);
     res.end(
@@ -160,14 +188,19 @@ type JsonResponse = ServerResponse & { json(body: Record<string, unknown>): unkn
 
 function publishClientAuthMethods(server: OAuth2Server): void {
   // The service's Express app: wrap its entry point to amend the discovery document it sends.
-  const app = server.service.requestHandler as unknown as { handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void };
+  const app = server.service.requestHandler as unknown as {
+    handle(req: IncomingMessage, res: ServerResponse, next?: unknown): void;
+  };
   const handle = app.handle.bind(app);
   app.handle = (req, res, next) => {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/.well-known/openid-configuration') {
       Object.defineProperty(res, 'json', {
         configurable: true,
         value(this: JsonResponse, body: Record<string, unknown>) {
-          return (Object.getPrototypeOf(this) as JsonResponse).json.call(this, { ...body, token_endpoint_auth_methods_supported: DEV_TOKEN_ENDPOINT_AUTH_METHODS });
+          return (Object.getPrototypeOf(this) as JsonResponse).json.call(this, {
+            ...body,
+            token_endpoint_auth_methods_supported: DEV_TOKEN_ENDPOINT_AUTH_METHODS,
+          });
         },
       });
     }

@@ -7,7 +7,10 @@ import { decodePercentEscapes } from '../shared/http/percent-decoding.ts';
 import { errorResponse } from '../shared/http/response.ts';
 import { isPreflight, preflightHeaders, responseCorsHeaders, type LocalCors } from './cors.ts';
 
-export type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type LambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalRoute {
   /** An HTTP method, or `ANY` for every method. */
@@ -98,7 +101,13 @@ export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewa
       apiId: 'local',
       domainName: headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method,
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
@@ -214,18 +223,30 @@ export function createLocalServer(app: LocalApp): Server {
         return;
       }
       const route = matchRoute(routes, method, path);
-      if (!route) { sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`)); return; }
+      if (!route) {
+        sendError(res, new ServiceError('not_found', `No route for ${method} ${path}.`));
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) { sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.')); return; }
+        if (size > MAX_BODY_BYTES) {
+          sendError(res, new ServiceError('payload_too_large', 'The request body exceeds 10 MB.'));
+          return;
+        }
         chunks.push(chunk as Buffer);
       }
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
-      if (payloadBytes(event) >= LAMBDA_MAX_EVENT_BYTES) { sendGatewayError(res, 413); return; }
+      if (payloadBytes(event) >= LAMBDA_MAX_EVENT_BYTES) {
+        sendGatewayError(res, 413);
+        return;
+      }
       const result = await route.handler(event, lambdaContext(route.name, route.timeoutMs));
-      if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) { sendGatewayError(res, 500); return; }
+      if (payloadBytes(result) > LAMBDA_MAX_RESULT_BYTES) {
+        sendGatewayError(res, 500);
+        return;
+      }
       writeResult(res, result);
     })().catch(() => {
       if (!res.headersSent) sendError(res, new ServiceError('internal_error'));

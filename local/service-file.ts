@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
  * `DYNAMICS_AUTH_LOCAL_SERVICE`, else `.local/service.json` in the project (next to the local key).
  */
 export function serviceFilePath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DYNAMICS_AUTH_LOCAL_SERVICE ?? resolve(fileURLToPath(new URL('..', import.meta.url)), '.local', 'service.json');
+  return (
+    env.DYNAMICS_AUTH_LOCAL_SERVICE ?? resolve(fileURLToPath(new URL('..', import.meta.url)), '.local', 'service.json')
+  );
 }
 
 /** What the file holds: no secret, only where the running local service listens. */
@@ -39,7 +41,8 @@ export function readServiceFile(file = serviceFilePath()): LocalServiceInfo | un
   } catch {
     return undefined;
   }
-  if (typeof info.url !== 'string' || typeof info.dynamodb !== 'string' || !Number.isInteger(info.pid)) return undefined;
+  if (typeof info.url !== 'string' || typeof info.dynamodb !== 'string' || !Number.isInteger(info.pid))
+    return undefined;
   return isRunning(info.pid!) ? (info as LocalServiceInfo) : undefined;
 }
 

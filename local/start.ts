@@ -12,7 +12,8 @@ const stack = await startLocalStack().catch((err: unknown) => {
 
 // Local tools (the example CLI) read the chosen URL here, whatever PORT was.
 const serviceFile = serviceFilePath();
-const environments = stack.environments && Object.fromEntries(stack.environments.map((e) => [e.uniqueName, e.dataverse.url]));
+const environments =
+  stack.environments && Object.fromEntries(stack.environments.map((e) => [e.uniqueName, e.dataverse.url]));
 writeServiceFile({ url: stack.url, dynamodb: stack.dynamodbEndpoint, environments, pid: process.pid }, serviceFile);
 
 console.log(`

@@ -20,7 +20,13 @@ import {
   DynamoPendingLoginStore,
   DynamoSessionStore,
 } from './stores/dynamodb.ts';
-import type { ApiKeyStore, ConnectSessionStore, HandoffStore, PendingLoginStore, SessionStore } from './stores/model.ts';
+import type {
+  ApiKeyStore,
+  ConnectSessionStore,
+  HandoffStore,
+  PendingLoginStore,
+  SessionStore,
+} from './stores/model.ts';
 import { isConnectionRecord } from './webhooks/connection-events.ts';
 import { DynamoWebhookEndpointStore } from './webhooks/endpoint-store.ts';
 import type { WebhookEndpointStore } from './webhooks/endpoints.ts';
@@ -96,7 +102,8 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   // Loaded on first use: a warm proxy request never needs the protocol library.
   const getEntra = () =>
     (entra ??= import('./oauth/client.ts').then(
-      ({ EntraClient }) => new EntraClient(config, {
+      ({ EntraClient }) =>
+        new EntraClient(config, {
           fetch: overrides.idpFetch,
           clientSecret: overrides.clientSecret ?? clientSecretSource(config),
           clientAssertionSigner: overrides.clientAssertionSigner ?? clientAssertionSignerFor(config, metrics),
@@ -104,7 +111,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
           now,
         }),
     ));
-  const refresher = new SessionRefresher({ config, sessions, vault: getVault, entra: getEntra, metrics }, { now, ...overrides.refresher });
+  const refresher = new SessionRefresher(
+    { config, sessions, vault: getVault, entra: getEntra, metrics },
+    { now, ...overrides.refresher },
+  );
   return {
     config,
     pendingLogins,
@@ -132,7 +142,8 @@ export function getServices(): Services {
   // Local mode has no DynamoDB Streams: a change feed drives the webhook outbox (docs/webhook-delivery.md).
   // Imported on use, so no Lambda bundle carries the local pipeline.
   const changeFeed: ChangeListener | undefined = config.dynamodbEndpoint
-    ? async (record) => (await import('./webhooks/local-outbox.ts')).onLocalConnectionChange(record, config, () => processServices!)
+    ? async (record) =>
+        (await import('./webhooks/local-outbox.ts')).onLocalConnectionChange(record, config, () => processServices!)
     : undefined;
   processServices = createServices(config, changeFeed ? { changeFeed } : {});
   return processServices;

@@ -26,7 +26,10 @@ async function main(args: string[]): Promise<number> {
   if (group === 'sessions' || group === 'connections') {
     const client = createDynamoClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
     try {
-      return await revokeCommand(group === 'sessions' ? 'session' : 'connection', args.slice(1), { client, tableName: defaultSessionsTable() });
+      return await revokeCommand(group === 'sessions' ? 'session' : 'connection', args.slice(1), {
+        client,
+        tableName: defaultSessionsTable(),
+      });
     } finally {
       client.destroy();
     }
@@ -50,7 +53,9 @@ async function main(args: string[]): Promise<number> {
       const { key, record } = generateApiKey(name, Date.now(), { allowImpersonation });
       await store.create(record);
       const scope = allowImpersonation ? ' It may impersonate users (MSCRMCallerID, CallerObjectId).' : '';
-      console.log(`Created API key ${record.keyId} ("${name}").${scope} It is shown only now; store it as a secret:\n\n${key}\n`);
+      console.log(
+        `Created API key ${record.keyId} ("${name}").${scope} It is shown only now; store it as a secret:\n\n${key}\n`,
+      );
       return 0;
     }
     if (command === 'list') {

@@ -39,7 +39,8 @@ export function parseRevocation(kind: SessionRowKind, args: string[]): { owner: 
   const values = new Map<string, string>();
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i]!;
-    if (!FLAGS.has(flag) || values.has(flag)) return `unknown or repeated option ${JSON.stringify(flag.slice(0, 40))}\n${revokeUsage}`;
+    if (!FLAGS.has(flag) || values.has(flag))
+      return `unknown or repeated option ${JSON.stringify(flag.slice(0, 40))}\n${revokeUsage}`;
     if (!FLAGS_WITH_VALUE.has(flag)) {
       values.set(flag, '');
       continue;
@@ -53,7 +54,8 @@ export function parseRevocation(kind: SessionRowKind, args: string[]): { owner: 
   }
   const tenantId = values.get('--tenant');
   const userId = values.get('--user');
-  if (tenantId === undefined && userId === undefined) return `${kind === 'session' ? 'sessions' : 'connections'} revoke needs --tenant or --user\n${revokeUsage}`;
+  if (tenantId === undefined && userId === undefined)
+    return `${kind === 'session' ? 'sessions' : 'connections'} revoke needs --tenant or --user\n${revokeUsage}`;
   return { owner: { kind, tenantId, userId }, scan: values.has('--scan') };
 }
 
@@ -64,7 +66,12 @@ const LOOKUP_NOTE: Record<RevocationLookup, string> = {
 };
 
 /** `sessions revoke …` / `connections revoke …`: deletes the rows and says how many. */
-export async function revokeCommand(kind: SessionRowKind, args: string[], deps: RevokeDeps, out: Output = console): Promise<number> {
+export async function revokeCommand(
+  kind: SessionRowKind,
+  args: string[],
+  deps: RevokeDeps,
+  out: Output = console,
+): Promise<number> {
   const parsed = parseRevocation(kind, args);
   if (typeof parsed === 'string') {
     out.error(parsed);
@@ -75,7 +82,14 @@ export async function revokeCommand(kind: SessionRowKind, args: string[], deps: 
   const store = new DynamoSessionStore(deps.client, deps.tableName);
   try {
     const result = await revokeRows(deps.client, deps.tableName, store, owner, { scan, pageSize: deps.pageSize });
-    const what = kind === 'session' ? (result.revoked === 1 ? 'session' : 'sessions') : result.revoked === 1 ? 'connection' : 'connections';
+    const what =
+      kind === 'session'
+        ? result.revoked === 1
+          ? 'session'
+          : 'sessions'
+        : result.revoked === 1
+          ? 'connection'
+          : 'connections';
     out.log(`Revoked ${result.revoked} ${what} of ${describe(owner)}.`);
     out.log(LOOKUP_NOTE[result.lookup]);
     return 0;
@@ -93,7 +107,8 @@ export async function revokeCommand(kind: SessionRowKind, args: string[], deps: 
 }
 
 function describe(owner: RowOwner): string {
-  if (owner.userId !== undefined && owner.tenantId !== undefined) return `user ${owner.userId} in tenant ${owner.tenantId}`;
+  if (owner.userId !== undefined && owner.tenantId !== undefined)
+    return `user ${owner.userId} in tenant ${owner.tenantId}`;
   return owner.userId !== undefined ? `user ${owner.userId}` : `tenant ${owner.tenantId}`;
 }
 

@@ -18,7 +18,9 @@ export async function deliveriesCommand(args: string[]): Promise<number> {
   }
   const client = createDynamoClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
   try {
-    const entries = await new DynamoDeliveryLog(client, process.env.PENDING_LOGINS_TABLE ?? 'PendingLogins').recent(limit);
+    const entries = await new DynamoDeliveryLog(client, process.env.PENDING_LOGINS_TABLE ?? 'PendingLogins').recent(
+      limit,
+    );
     if (entries.length === 0) console.log('No webhook deliveries in the log (entries expire after 7 days).');
     for (const entry of entries) console.log(formatDelivery(entry));
     return 0;

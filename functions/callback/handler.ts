@@ -19,11 +19,15 @@ export const callbackRoute =
       login = await completeLogin(s, query, binding, handlerDeadline(context, s.now()));
     } catch (err) {
       // A page for the person at the browser, saying what an administrator must do.
-      if (err instanceof ServiceError && err.code === 'admin_consent_required') return { ...adminConsentRequiredPage(s.config), cookies: [clearCookie(LOGIN_BINDING_COOKIE)] };
+      if (err instanceof ServiceError && err.code === 'admin_consent_required')
+        return { ...adminConsentRequiredPage(s.config), cookies: [clearCookie(LOGIN_BINDING_COOKIE)] };
       throw err;
     }
     if (login.kind !== 'browser') return redirect(login.redirectTo, [clearCookie(LOGIN_BINDING_COOKIE)]);
-    return redirect(login.returnTo, [sessionCookie(login.sessionToken, login.sessionMaxAgeSeconds), clearCookie(LOGIN_BINDING_COOKIE)]);
+    return redirect(login.returnTo, [
+      sessionCookie(login.sessionToken, login.sessionMaxAgeSeconds),
+      clearCookie(LOGIN_BINDING_COOKIE),
+    ]);
   };
 
 export const handler = createHandler(callbackRoute(getServices));

@@ -18,7 +18,10 @@ export const connectEnvironmentRoute =
     }
     const type = (headersOf(event)['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
-      throw new ServiceError('unsupported_media_type', 'The chooser form is sent as application/x-www-form-urlencoded.');
+      throw new ServiceError(
+        'unsupported_media_type',
+        'The chooser form is sent as application/x-www-form-urlencoded.',
+      );
     }
     const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
     if (raw.length > 4096) throw new ServiceError('invalid_request', 'The form is too large.');

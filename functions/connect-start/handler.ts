@@ -17,7 +17,9 @@ export const connectStartRoute =
     const s = services();
     const token = event.queryStringParameters?.token;
     const connectSessionId = token ? sha256(token) : undefined;
-    const connect = connectSessionId ? await s.connectSessions.find(connectSessionId, Math.floor(s.now() / 1000)) : undefined;
+    const connect = connectSessionId
+      ? await s.connectSessions.find(connectSessionId, Math.floor(s.now() / 1000))
+      : undefined;
     if (!connect || !connectSessionId) {
       throw new ServiceError('invalid_connect_token', 'This connect link is unknown, expired or was already used.');
     }

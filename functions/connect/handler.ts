@@ -35,11 +35,16 @@ export const connectRoute =
     const connectionId = checkConnectionId(body.connectionId);
     let returnTo: string | undefined;
     if (body.returnTo !== undefined) {
-      returnTo = typeof body.returnTo === 'string' ? checkReturnTo(body.returnTo, s.config.allowedReturnUrls) : undefined;
+      returnTo =
+        typeof body.returnTo === 'string' ? checkReturnTo(body.returnTo, s.config.allowedReturnUrls) : undefined;
       if (!returnTo) throw new ServiceError('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
     }
     const expectedTenantId = optionalMatch(body.expectedTenantId, GUID, 'expectedTenantId must be a tenant id (GUID).');
-    const loginHint = optionalMatch(body.loginHint, LOGIN_HINT, 'loginHint must be a sign-in name of at most 256 characters.');
+    const loginHint = optionalMatch(
+      body.loginHint,
+      LOGIN_HINT,
+      'loginHint must be a sign-in name of at most 256 characters.',
+    );
     const environment = body.environment === undefined ? undefined : environmentOriginOfUrl(s.config, body.environment);
     const token = randomToken();
     const expiresAt = Math.floor(s.now() / 1000) + s.config.pendingLoginTtlSeconds;

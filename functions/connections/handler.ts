@@ -48,12 +48,22 @@ export const connectionsRoute =
       if (!resource) throw environmentRequired();
       let token = resourceToken(connection, resource, s.config);
       if (refreshDue(token, s.now(), s.config) || !token) {
-        connection = await s.refresher.refreshFrom(connection.id, token?.sealed ? token.version : -1, deadline, resource, 'ahead');
+        connection = await s.refresher.refreshFrom(
+          connection.id,
+          token?.sealed ? token.version : -1,
+          deadline,
+          resource,
+          'ahead',
+        );
         token = resourceToken(connection, resource, s.config)!;
       }
       const vault = await s.vault();
       const accessToken = await vault.open(connection.id, connection.dataKey, token.field, token.sealed!);
-      return json(200, { accessToken, expiresAt: new Date(token.expiresAt).toISOString(), environment: chosen ?? resource });
+      return json(200, {
+        accessToken,
+        expiresAt: new Date(token.expiresAt).toISOString(),
+        environment: chosen ?? resource,
+      });
     }
     if (!match[2] && method === 'GET') {
       const c = await loadConnection(s, key.keyId, connectionId);

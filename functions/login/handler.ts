@@ -12,7 +12,10 @@ export const loginRoute =
   (services: () => Services): RouteHandler =>
   async (event) => {
     const query = event.queryStringParameters ?? {};
-    const login = await startLogin(services(), query.returnTo, { clientChallenge: query.client_challenge, environment: query.environment });
+    const login = await startLogin(services(), query.returnTo, {
+      clientChallenge: query.client_challenge,
+      environment: query.environment,
+    });
     return redirect(login.authorizationUrl, [loginBindingCookie(login.binding, login.bindingMaxAgeSeconds)]);
   };
 

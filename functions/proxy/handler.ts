@@ -20,13 +20,19 @@ export const proxyRoute =
     const s = services();
     const started = s.now();
     // The proxy answers its own errors (the same mapping as the middleware) so that every call is counted.
-    const response: HttpResponse = await forward(s, event, context).catch((err: unknown) => toErrorResponse(err, event.rawPath));
+    const response: HttpResponse = await forward(s, event, context).catch((err: unknown) =>
+      toErrorResponse(err, event.rawPath),
+    );
     s.metrics.add('ProxyCall', 1, { statusClass: statusClassOf(response.statusCode) });
     s.metrics.add('ProxyLatency', s.now() - started);
     return response;
   };
 
-async function forward(s: Services, event: Parameters<RouteHandler>[0], context: Parameters<RouteHandler>[1]): Promise<HttpResponse> {
+async function forward(
+  s: Services,
+  event: Parameters<RouteHandler>[0],
+  context: Parameters<RouteHandler>[1],
+): Promise<HttpResponse> {
   const deadline = handlerDeadline(context, s.now());
   const orgs = splitOrgsPath(event.rawPath);
   // Checked before authentication too: a malformed host is a bad request whoever sends it.

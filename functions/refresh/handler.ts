@@ -15,7 +15,14 @@ export const refreshRoute =
     const session = await requireSession(event, s.sessions, s.config, s.now());
     // Concurrent "refresh now" calls (many tabs, many instances) share one rotation.
     const justRotated = session.refreshedAt !== undefined && s.now() - session.refreshedAt < COALESCE_WINDOW_MS;
-    const refreshed = justRotated ? session : await s.refresher.refreshFrom(session.id, session.accessVersion ?? session.version, handlerDeadline(context, s.now()), sessionResource(session, s.config));
+    const refreshed = justRotated
+      ? session
+      : await s.refresher.refreshFrom(
+          session.id,
+          session.accessVersion ?? session.version,
+          handlerDeadline(context, s.now()),
+          sessionResource(session, s.config),
+        );
     return json(200, { expiresAt: new Date(refreshed.accessTokenExpiresAt).toISOString() });
   };
 

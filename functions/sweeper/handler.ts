@@ -13,7 +13,10 @@ const SAFETY_MS = 10_000;
  * Scheduled (EventBridge) in one Region of a multi-Region deployment: deletes expired rows from the
  * global tables, which have no DynamoDB TTL in multi-Region strong consistency mode.
  */
-export async function handler(_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SweepResult[]> {
+export async function handler(
+  _event: unknown,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<SweepResult[]> {
   const client = createDynamoClient();
   const outOfTime = () => context.getRemainingTimeInMillis() < SAFETY_MS;
   const results: SweepResult[] = [];
@@ -21,7 +24,11 @@ export async function handler(_event: unknown, context: Pick<Context, 'getRemain
   for (const def of TABLES) {
     const table = process.env[def.envVar];
     if (!table) continue;
-    const result = await sweepExpired(client, table, def.partitionKey, { nowSeconds: Date.now() / 1000, maxDeletes: budget, outOfTime });
+    const result = await sweepExpired(client, table, def.partitionKey, {
+      nowSeconds: Date.now() / 1000,
+      maxDeletes: budget,
+      outOfTime,
+    });
     budget -= result.deleted;
     results.push(result);
     logger.info('expired rows swept', { ...result });

@@ -6,7 +6,6 @@ import { GUID } from '../../shared/config/guid.ts';
 import { withoutTrailingSlash } from '../../shared/config/urls.ts';
 import { bearerCredential } from '../../shared/http/bearer.ts';
 
-
 /**
  * Who calls the stand-in: bearer tokens checked as Dataverse checks them, the environment's
  * systemusers, and impersonation. Tests can expire the tokens seen so far or reject one user.
@@ -63,7 +62,12 @@ export class StandInCallers {
   private userFor(objectId: string, name: string): StandInUser {
     const known = this.users.find((u) => u.azureactivedirectoryobjectid === objectId.toLowerCase());
     if (known) return known;
-    const user = { systemuserid: randomUUID(), azureactivedirectoryobjectid: objectId.toLowerCase(), fullname: name, canImpersonate: false };
+    const user = {
+      systemuserid: randomUUID(),
+      azureactivedirectoryobjectid: objectId.toLowerCase(),
+      fullname: name,
+      canImpersonate: false,
+    };
     this.users.push(user);
     return user;
   }
@@ -85,11 +89,13 @@ export class StandInCallers {
       );
     }
     const id = (byUserId ?? byObjectId)!;
-    if (!GUID.test(id)) throw new DataverseError(400, CODES.argument, `'${id}' is not a valid user id for impersonation.`);
+    if (!GUID.test(id))
+      throw new DataverseError(400, CODES.argument, `'${id}' is not a valid user id for impersonation.`);
     const target = byUserId
       ? this.users.find((u) => u.systemuserid === id.toLowerCase())
       : this.users.find((u) => u.azureactivedirectoryobjectid === id.toLowerCase());
-    if (!target) throw new DataverseError(404, CODES.notFound, `systemuser With Id = ${id.toLowerCase()} Does Not Exist`);
+    if (!target)
+      throw new DataverseError(404, CODES.notFound, `systemuser With Id = ${id.toLowerCase()} Does Not Exist`);
     return target;
   }
 }

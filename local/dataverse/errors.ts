@@ -34,4 +34,5 @@ export const CODES = {
 export const badQuery = (message: string) => new DataverseError(400, CODES.query, message);
 export const badPayload = (message: string) => new DataverseError(400, CODES.payload, message);
 export const badArgument = (message: string) => new DataverseError(400, CODES.argument, message);
-export const notImplemented = (message: string) => new DataverseError(501, CODES.unsupported, `The stand-in does not implement ${message}.`);
+export const notImplemented = (message: string) =>
+  new DataverseError(501, CODES.unsupported, `The stand-in does not implement ${message}.`);

@@ -11,7 +11,23 @@ import type { EntityRecord, RecordStore } from './store.ts';
 import { parseXml, XmlSyntaxError, type XmlElement } from './xml.ts';
 
 const MAX_COUNT = 5_000;
-const FETCH_ATTRIBUTES = new Set(['version', 'mapping', 'top', 'count', 'page', 'paging-cookie', 'distinct', 'no-lock', 'output-format', 'returntotalrecordcount', 'aggregate', 'latematerialize', 'useraworderby', 'options', 'datasource']);
+const FETCH_ATTRIBUTES = new Set([
+  'version',
+  'mapping',
+  'top',
+  'count',
+  'page',
+  'paging-cookie',
+  'distinct',
+  'no-lock',
+  'output-format',
+  'returntotalrecordcount',
+  'aggregate',
+  'latematerialize',
+  'useraworderby',
+  'options',
+  'datasource',
+]);
 const CONDITIONS: Record<string, (value: unknown, operands: unknown[], type: string) => boolean> = {
   eq: (v, [o], t) => v !== null && compareValues(v, o, t as never) === 0,
   ne: (v, [o], t) => v !== null && compareValues(v, o, t as never) !== 0,
@@ -40,7 +56,12 @@ interface FetchQuery {
 }
 
 /** Runs a FetchXML query on `schema`'s table and returns the Web API's JSON answer. */
-export function runFetchXml(text: string, schema: EntitySetSchema, store: RecordStore, serviceRoot: string): Record<string, unknown> {
+export function runFetchXml(
+  text: string,
+  schema: EntitySetSchema,
+  store: RecordStore,
+  serviceRoot: string,
+): Record<string, unknown> {
   const query = parseFetch(text, schema);
   const matched = evaluate(store.all(schema.set), schema, query.filter, query.orderBy);
   let rows = query.top === undefined ? matched : matched.slice(0, query.top);
@@ -94,16 +115,20 @@ function parseFetch(text: string, schema: EntitySetSchema): FetchQuery {
     if (err instanceof XmlSyntaxError) throw badArgument(`Invalid XML in the fetchXml parameter: ${err.message}.`);
     throw err;
   }
-  if (fetch.name !== 'fetch') throw badArgument(`The root element of a FetchXML query must be 'fetch', not '${fetch.name}'.`);
+  if (fetch.name !== 'fetch')
+    throw badArgument(`The root element of a FetchXML query must be 'fetch', not '${fetch.name}'.`);
   for (const name of Object.keys(fetch.attributes)) {
     if (!FETCH_ATTRIBUTES.has(name)) throw badArgument(`The 'fetch' element does not allow the attribute '${name}'.`);
   }
   if (fetch.attributes.aggregate === 'true') throw notImplemented('FetchXML aggregation');
   const entities = fetch.children.filter((c) => c.name === 'entity');
-  if (entities.length !== 1 || fetch.children.length !== 1) throw badArgument("A FetchXML query must contain exactly one 'entity' element.");
+  if (entities.length !== 1 || fetch.children.length !== 1)
+    throw badArgument("A FetchXML query must contain exactly one 'entity' element.");
   const entity = entities[0]!;
   if (entity.attributes.name !== schema.logicalName) {
-    throw badArgument(`The entity name '${entity.attributes.name ?? ''}' in the FetchXML does not match the entity set '${schema.set}' (${schema.logicalName}).`);
+    throw badArgument(
+      `The entity name '${entity.attributes.name ?? ''}' in the FetchXML does not match the entity set '${schema.set}' (${schema.logicalName}).`,
+    );
   }
   const top = positive(fetch.attributes.top, 'top', MAX_COUNT);
   const count = positive(fetch.attributes.count, 'count', MAX_COUNT);
@@ -111,12 +136,19 @@ function parseFetch(text: string, schema: EntitySetSchema): FetchQuery {
   if (top !== undefined && (count !== undefined || fetch.attributes.page !== undefined)) {
     throw badArgument("The 'top' attribute can't be specified with the paging attributes 'page' and 'count'.");
   }
-  const query: FetchQuery = { orderBy: [], top, count, page, totalCount: fetch.attributes.returntotalrecordcount === 'true' };
+  const query: FetchQuery = {
+    orderBy: [],
+    top,
+    count,
+    page,
+    totalCount: fetch.attributes.returntotalrecordcount === 'true',
+  };
   const filters: Predicate[] = [];
   for (const child of entity.children) {
     switch (child.name) {
       case 'attribute':
-        if (child.attributes.alias || child.attributes.aggregate) throw notImplemented('attribute aliases and aggregates in FetchXML');
+        if (child.attributes.alias || child.attributes.aggregate)
+          throw notImplemented('attribute aliases and aggregates in FetchXML');
         (query.columns ??= []).push(column(child.attributes.name, schema));
         break;
       case 'all-attributes':
@@ -124,7 +156,10 @@ function parseFetch(text: string, schema: EntitySetSchema): FetchQuery {
         break;
       case 'order':
         if (child.attributes.alias) throw notImplemented('ordering by an alias');
-        query.orderBy.push({ column: column(child.attributes.attribute, schema), descending: child.attributes.descending === 'true' });
+        query.orderBy.push({
+          column: column(child.attributes.attribute, schema),
+          descending: child.attributes.descending === 'true',
+        });
         break;
       case 'filter':
         filters.push(parseFilter(child, schema));
@@ -142,7 +177,9 @@ function parseFetch(text: string, schema: EntitySetSchema): FetchQuery {
 function positive(text: string | undefined, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw badArgument(`The '${name}' attribute must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, not '${text}'.`);
+    throw badArgument(
+      `The '${name}' attribute must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, not '${text}'.`,
+    );
   }
   return Number(text);
 }
@@ -153,7 +190,11 @@ function column(name: string | undefined, schema: EntitySetSchema): string {
   if (schema.columns[name]) return name;
   const lookup = `_${name}_value`;
   if (schema.columns[lookup]) return lookup;
-  throw new DataverseError(400, '0x80041103', `'${schema.logicalName}' entity doesn't contain attribute with Name = '${name}'.`);
+  throw new DataverseError(
+    400,
+    '0x80041103',
+    `'${schema.logicalName}' entity doesn't contain attribute with Name = '${name}'.`,
+  );
 }
 
 function parseFilter(filter: XmlElement, schema: EntitySetSchema): Predicate {
@@ -177,7 +218,8 @@ function parseCondition(condition: XmlElement, schema: EntitySetSchema): Predica
   if (NO_VALUE.has(operator)) texts = [];
   else if (MANY_VALUES.has(operator)) texts = condition.children.filter((c) => c.name === 'value').map((c) => c.text);
   else texts = condition.attributes.value === undefined ? [] : [condition.attributes.value];
-  if (!NO_VALUE.has(operator) && texts.length === 0) throw badArgument(`The condition '${operator}' on '${name}' needs a value.`);
+  if (!NO_VALUE.has(operator) && texts.length === 0)
+    throw badArgument(`The condition '${operator}' on '${name}' needs a value.`);
   const operands = texts.map((t) => typedValue(t, type, name));
   return (r) => test(r.data[name] ?? null, operands, type);
 }
@@ -185,7 +227,8 @@ function parseCondition(condition: XmlElement, schema: EntitySetSchema): Predica
 function typedValue(text: string, type: string, name: string): unknown {
   if (type === 'decimal' || type === 'integer') {
     const value = Number(text);
-    if (text.trim() === '' || Number.isNaN(value)) throw badArgument(`The value '${text}' is not a number for '${name}'.`);
+    if (text.trim() === '' || Number.isNaN(value))
+      throw badArgument(`The value '${text}' is not a number for '${name}'.`);
     return value;
   }
   if (type === 'boolean') return text === '1' || text.toLowerCase() === 'true';
@@ -195,6 +238,8 @@ function typedValue(text: string, type: string, name: string): unknown {
 
 /** SQL LIKE: `%` any run, `_` one character, case-insensitive. */
 function likePattern(pattern: string): RegExp {
-  const body = Array.from(pattern).map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  const body = Array.from(pattern)
+    .map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
   return new RegExp(`^${body}$`, 'is');
 }

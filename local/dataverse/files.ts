@@ -42,7 +42,13 @@ export class FileColumns {
   constructor(private readonly store: RecordStore) {}
 
   /** PATCH `set(id)/column`: open a chunked session, upload a chunk to one, or upload the whole file. */
-  upload(schema: EntitySetSchema, record: EntityRecord, column: string, request: StandInRequest, context: RequestContext): Reply {
+  upload(
+    schema: EntitySetSchema,
+    record: EntityRecord,
+    column: string,
+    request: StandInRequest,
+    context: RequestContext,
+  ): Reply {
     const token = request.url.searchParams.get('sessiontoken');
     if (token !== null) return this.uploadChunk(token, schema, record, column, request);
     const fileName = requireFileName(request);
@@ -59,12 +65,23 @@ export class FileColumns {
       });
     }
     requireOctetStream(request);
-    if (request.body.length > MAX_SINGLE_UPLOAD) throw badArgument('The file is larger than a single request may carry; upload it in chunks.');
-    this.store.putFile(schema.set, record, column, { name: fileName, mimetype: mimeTypeOf(fileName), bytes: request.body });
+    if (request.body.length > MAX_SINGLE_UPLOAD)
+      throw badArgument('The file is larger than a single request may carry; upload it in chunks.');
+    this.store.putFile(schema.set, record, column, {
+      name: fileName,
+      mimetype: mimeTypeOf(fileName),
+      bytes: request.body,
+    });
     return emptyReply(204);
   }
 
-  private uploadChunk(token: string, schema: EntitySetSchema, record: EntityRecord, column: string, request: StandInRequest): Reply {
+  private uploadChunk(
+    token: string,
+    schema: EntitySetSchema,
+    record: EntityRecord,
+    column: string,
+    request: StandInRequest,
+  ): Reply {
     const session = this.sessions.get(token);
     if (!session || session.set !== schema.set || session.id !== record.id || session.column !== column) {
       throw badArgument('The upload session token is not valid for this record and column.');
@@ -73,19 +90,26 @@ export class FileColumns {
     const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(request.headers['content-range'] ?? '');
     if (!range) throw badArgument("A chunk needs a 'Content-Range: bytes <first>-<last>/<total>' header.");
     const [first, last, total] = [Number(range[1]), Number(range[2]), Number(range[3])];
-    if (first !== session.received) throw badArgument(`The chunk starts at byte ${first}, but ${session.received} bytes were received so far.`);
+    if (first !== session.received)
+      throw badArgument(`The chunk starts at byte ${first}, but ${session.received} bytes were received so far.`);
     if (last < first || last >= total || last - first + 1 !== request.body.length) {
       throw badArgument('The Content-Range does not match the chunk that was sent.');
     }
-    if (request.body.length > CHUNK_SIZE) throw badArgument(`A chunk may carry at most ${CHUNK_SIZE} bytes (x-ms-chunk-size).`);
-    if (session.total !== undefined && session.total !== total) throw badArgument('The total size changed between chunks.');
+    if (request.body.length > CHUNK_SIZE)
+      throw badArgument(`A chunk may carry at most ${CHUNK_SIZE} bytes (x-ms-chunk-size).`);
+    if (session.total !== undefined && session.total !== total)
+      throw badArgument('The total size changed between chunks.');
     session.total = total;
     session.chunks.push(request.body);
     session.received += request.body.length;
     if (session.received < total) return emptyReply(206);
     this.sessions.delete(token);
     const bytes = Buffer.concat(session.chunks);
-    this.store.putFile(schema.set, record, column, { name: session.fileName, mimetype: mimeTypeOf(session.fileName), bytes });
+    this.store.putFile(schema.set, record, column, {
+      name: session.fileName,
+      mimetype: mimeTypeOf(session.fileName),
+      bytes,
+    });
     return emptyReply(204);
   }
 
@@ -93,9 +117,20 @@ export class FileColumns {
    * GET `set(id)/column/$value`: the whole file, or the requested byte range with 206. GET
    * `set(id)/column` answers the same bytes base64-encoded in a JSON `value` (the form some clients use).
    */
-  download(schema: EntitySetSchema, record: EntityRecord, column: string, request: StandInRequest, context?: RequestContext): Reply {
+  download(
+    schema: EntitySetSchema,
+    record: EntityRecord,
+    column: string,
+    request: StandInRequest,
+    context?: RequestContext,
+  ): Reply {
     const file = this.store.file(schema.set, record.id, column);
-    if (!file) throw new DataverseError(404, CODES.notFound, `No file attachment found for attribute: ${column} EntityId: ${record.id}.`);
+    if (!file)
+      throw new DataverseError(
+        404,
+        CODES.notFound,
+        `No file attachment found for attribute: ${column} EntityId: ${record.id}.`,
+      );
     const headers = {
       'content-type': 'application/octet-stream',
       'x-ms-file-name': file.name,
@@ -107,7 +142,14 @@ export class FileColumns {
     };
     const shape = (status: number, bytes: Buffer, extra: Record<string, string> = {}): Reply =>
       context
-        ? jsonReply(status, { '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${column}`, value: bytes.toString('base64') }, { ...headers, ...extra, 'content-type': 'application/json; odata.metadata=minimal' })
+        ? jsonReply(
+            status,
+            {
+              '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${column}`,
+              value: bytes.toString('base64'),
+            },
+            { ...headers, ...extra, 'content-type': 'application/json; odata.metadata=minimal' },
+          )
         : { status, headers: { ...headers, ...extra, 'odata-version': '4.0' }, body: bytes };
     const rangeHeader = request.headers.range;
     if (rangeHeader === undefined) return shape(200, file.bytes);
@@ -117,11 +159,18 @@ export class FileColumns {
     if (!range || first >= file.bytes.length || last < first) {
       return { status: 416, headers: { 'content-range': `bytes */${file.bytes.length}` }, body: Buffer.alloc(0) };
     }
-    return shape(206, file.bytes.subarray(first, last + 1), { 'content-range': `bytes ${first}-${last}/${file.bytes.length}` });
+    return shape(206, file.bytes.subarray(first, last + 1), {
+      'content-range': `bytes ${first}-${last}/${file.bytes.length}`,
+    });
   }
 
   remove(schema: EntitySetSchema, record: EntityRecord, column: string): Reply {
-    if (!this.store.file(schema.set, record.id, column)) throw new DataverseError(404, CODES.notFound, `No file attachment found for attribute: ${column} EntityId: ${record.id}.`);
+    if (!this.store.file(schema.set, record.id, column))
+      throw new DataverseError(
+        404,
+        CODES.notFound,
+        `No file attachment found for attribute: ${column} EntityId: ${record.id}.`,
+      );
     this.store.deleteFile(schema.set, record, column);
     return emptyReply(204);
   }

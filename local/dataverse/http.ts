@@ -36,7 +36,11 @@ export function serviceRoot(context: RequestContext): string {
 }
 
 export function jsonReply(status: number, payload: unknown, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'content-type': ODATA_JSON, 'odata-version': '4.0', ...headers }, body: Buffer.from(JSON.stringify(payload)) };
+  return {
+    status,
+    headers: { 'content-type': ODATA_JSON, 'odata-version': '4.0', ...headers },
+    body: Buffer.from(JSON.stringify(payload)),
+  };
 }
 
 export function emptyReply(status: number, headers: Record<string, string> = {}): Reply {

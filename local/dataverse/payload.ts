@@ -28,15 +28,22 @@ export interface RecordWrite {
   associations: { set: string; id: string; column: string }[];
 }
 
-
-export function parseRecordWrite(body: Buffer, schema: EntitySetSchema, store: RecordStore, context: WriteContext): RecordWrite {
+export function parseRecordWrite(
+  body: Buffer,
+  schema: EntitySetSchema,
+  store: RecordStore,
+  context: WriteContext,
+): RecordWrite {
   let payload: unknown;
   try {
     payload = JSON.parse(body.toString('utf8') || '{}');
   } catch {
-    throw badPayload('Error identified in Payload provided by the user for Entity :\'\'. The request body is not valid JSON.');
+    throw badPayload(
+      "Error identified in Payload provided by the user for Entity :''. The request body is not valid JSON.",
+    );
   }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw badPayload('The request body must be a JSON object.');
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw badPayload('The request body must be a JSON object.');
   const write: RecordWrite = { columns: {}, associations: [] };
   for (const [name, value] of Object.entries(payload as Record<string, unknown>)) {
     if (name.startsWith('@odata.')) continue;
@@ -48,9 +55,14 @@ export function parseRecordWrite(body: Buffer, schema: EntitySetSchema, store: R
     if (name.includes('@')) continue; // instance annotations (e.g. @OData.Community.Display.V1.FormattedValue) are ignored
     const column = schema.columns[name];
     if (!column) {
-      throw badPayload(`The property '${name}' does not exist on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'. Make sure to only use property names that are defined by the type.`);
+      throw badPayload(
+        `The property '${name}' does not exist on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'. Make sure to only use property names that are defined by the type.`,
+      );
     }
-    if (column.readOnly) throw badPayload(`The property '${name}' of 'Microsoft.Dynamics.CRM.${schema.logicalName}' cannot be written by a client.`);
+    if (column.readOnly)
+      throw badPayload(
+        `The property '${name}' of 'Microsoft.Dynamics.CRM.${schema.logicalName}' cannot be written by a client.`,
+      );
     checkType(name, column, value, schema);
     write.columns[name] = typeof value === 'string' && column.type === 'guid' ? value.toLowerCase() : value;
   }
@@ -67,28 +79,46 @@ function checkType(name: string, column: Column, value: unknown, schema: EntityS
     (column.type === 'guid' && typeof value === 'string' && GUID.test(value)) ||
     (column.type === 'datetime' && typeof value === 'string' && !Number.isNaN(Date.parse(value)));
   if (!ok) {
-    throw badPayload(`Cannot convert the literal '${JSON.stringify(value)}' to the expected type of '${name}' (${column.type}) on 'Microsoft.Dynamics.CRM.${schema.logicalName}'.`);
+    throw badPayload(
+      `Cannot convert the literal '${JSON.stringify(value)}' to the expected type of '${name}' (${column.type}) on 'Microsoft.Dynamics.CRM.${schema.logicalName}'.`,
+    );
   }
 }
 
-function applyBind(navigation: string, value: unknown, schema: EntitySetSchema, store: RecordStore, context: WriteContext, write: RecordWrite): void {
+function applyBind(
+  navigation: string,
+  value: unknown,
+  schema: EntitySetSchema,
+  store: RecordStore,
+  context: WriteContext,
+  write: RecordWrite,
+): void {
   const lookup = schema.lookups[navigation];
   const collection = schema.collections[navigation];
   if (!lookup && !collection) {
-    throw badPayload(`An undeclared property '${navigation}' which only has property annotations in the payload but no property value was found in the payload.`);
+    throw badPayload(
+      `An undeclared property '${navigation}' which only has property annotations in the payload but no property value was found in the payload.`,
+    );
   }
   if (lookup) {
-    if (typeof value !== 'string') throw badPayload(`The value of '${navigation}@odata.bind' must be the URL of one record.`);
+    if (typeof value !== 'string')
+      throw badPayload(`The value of '${navigation}@odata.bind' must be the URL of one record.`);
     const ref = resolveRecordUrl(value, store, context);
-    if (ref.set !== lookup.target) throw badPayload(`'${navigation}' points at ${store.schema(lookup.target).logicalName} records, not at '${value}'.`);
+    if (ref.set !== lookup.target)
+      throw badPayload(
+        `'${navigation}' points at ${store.schema(lookup.target).logicalName} records, not at '${value}'.`,
+      );
     write.columns[lookup.column] = ref.id;
     return;
   }
-  if (!Array.isArray(value)) throw badPayload(`The value of '${navigation}@odata.bind' must be an array of record URLs.`);
+  if (!Array.isArray(value))
+    throw badPayload(`The value of '${navigation}@odata.bind' must be an array of record URLs.`);
   for (const item of value) {
-    if (typeof item !== 'string') throw badPayload(`The value of '${navigation}@odata.bind' must be an array of record URLs.`);
+    if (typeof item !== 'string')
+      throw badPayload(`The value of '${navigation}@odata.bind' must be an array of record URLs.`);
     const ref = resolveRecordUrl(item, store, context);
-    if (ref.set !== collection!.set) throw badPayload(`'${navigation}' holds ${store.schema(collection!.set).logicalName} records, not '${item}'.`);
+    if (ref.set !== collection!.set)
+      throw badPayload(`'${navigation}' holds ${store.schema(collection!.set).logicalName} records, not '${item}'.`);
     write.associations.push({ set: ref.set, id: ref.id, column: collection!.column });
   }
 }
@@ -110,10 +140,16 @@ export function resolveRecordUrl(value: string, store: RecordStore, context: Wri
     path = value.replace(/^\/(api\/data\/v9\.2\/)?/, '');
   }
   const match = /^([A-Za-z_]\w*)\(([0-9a-fA-F-]{36})\)$/.exec(path);
-  if (!match || !GUID.test(match[2]!)) throw badPayload(`The URI '${value}' does not name a record (expected <entityset>(<id>)).`);
+  if (!match || !GUID.test(match[2]!))
+    throw badPayload(`The URI '${value}' does not name a record (expected <entityset>(<id>)).`);
   const set = match[1]!;
   store.schema(set);
   const record = store.get(set, match[2]!);
-  if (!record) throw new DataverseError(404, CODES.notFound, `${store.schema(set).logicalName} With Id = ${match[2]!.toLowerCase()} Does Not Exist`);
+  if (!record)
+    throw new DataverseError(
+      404,
+      CODES.notFound,
+      `${store.schema(set).logicalName} With Id = ${match[2]!.toLowerCase()} Does Not Exist`,
+    );
   return { set, id: record.id };
 }

@@ -54,7 +54,8 @@ export function parseQueryOptions(params: URLSearchParams, schema: EntitySetSche
   }
   const top = params.get('$top');
   const count = params.get('$count');
-  if (count !== null && count !== 'true' && count !== 'false') throw badQuery(`Invalid value '${count}' for $count query option.`);
+  if (count !== null && count !== 'true' && count !== 'false')
+    throw badQuery(`Invalid value '${count}' for $count query option.`);
   const filter = params.get('$filter');
   const select = params.get('$select');
   const orderBy = params.get('$orderby');
@@ -70,13 +71,17 @@ export function parseQueryOptions(params: URLSearchParams, schema: EntitySetSche
 }
 
 function parseTop(text: string): number {
-  if (!/^\d+$/.test(text)) throw badQuery(`Invalid value '${text}' for $top query option found. The $top query option requires a non-negative integer value.`);
+  if (!/^\d+$/.test(text))
+    throw badQuery(
+      `Invalid value '${text}' for $top query option found. The $top query option requires a non-negative integer value.`,
+    );
   return Number(text);
 }
 
 function requireColumn(schema: EntitySetSchema, name: string): ColumnType {
   const column = schema.columns[name];
-  if (!column) throw badQuery(`Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'.`);
+  if (!column)
+    throw badQuery(`Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'.`);
   return column.type;
 }
 
@@ -85,7 +90,9 @@ export function parseSelect(text: string, schema: EntitySetSchema): string[] {
   for (const name of names) {
     if (!IDENTIFIER.test(name)) throw badQuery(`Syntax error at position 0 in '${text}'.`);
     if (schema.lookups[name] || schema.collections[name]) {
-      throw badQuery(`Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'. Use _${name}_value or $expand.`);
+      throw badQuery(
+        `Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'. Use _${name}_value or $expand.`,
+      );
     }
     requireColumn(schema, name);
   }
@@ -113,7 +120,8 @@ export function parseOrderBy(text: string, schema: EntitySetSchema): OrderBy[] {
 
 // --- $filter ---------------------------------------------------------------------------------
 
-type Operand = { kind: 'property'; column: string; type: ColumnType } | { kind: 'literal'; edm: string; value: unknown };
+type Operand =
+  { kind: 'property'; column: string; type: ColumnType } | { kind: 'literal'; edm: string; value: unknown };
 
 const EDM_OF: Record<ColumnType, string> = {
   string: 'Edm.String',
@@ -126,7 +134,16 @@ const EDM_OF: Record<ColumnType, string> = {
   file: 'Edm.Guid',
   image: 'Edm.Binary',
 };
-const NUMERIC = new Set(['Edm.Byte', 'Edm.SByte', 'Edm.Int16', 'Edm.Int32', 'Edm.Int64', 'Edm.Decimal', 'Edm.Double', 'Edm.Single']);
+const NUMERIC = new Set([
+  'Edm.Byte',
+  'Edm.SByte',
+  'Edm.Int16',
+  'Edm.Int32',
+  'Edm.Int64',
+  'Edm.Decimal',
+  'Edm.Double',
+  'Edm.Single',
+]);
 const COMPARISONS: Record<string, { kind: string; test: (order: number) => boolean }> = {
   EqualsExpression: { kind: 'Equal', test: (o) => o === 0 },
   NotEqualsExpression: { kind: 'NotEqual', test: (o) => o !== 0 },
@@ -180,7 +197,13 @@ function compileMethod(node: Node, schema: EntitySetSchema): Predicate {
   const test = STRING_FUNCTIONS[method];
   if (!test) throw notImplemented(`the '${method}' function in $filter`);
   const [target, search] = parameters.map((p) => operand(p, schema));
-  if (parameters.length !== 2 || target?.kind !== 'property' || search?.kind !== 'literal' || target.type !== 'string' || search.edm !== 'Edm.String') {
+  if (
+    parameters.length !== 2 ||
+    target?.kind !== 'property' ||
+    search?.kind !== 'literal' ||
+    target.type !== 'string' ||
+    search.edm !== 'Edm.String'
+  ) {
     throw badQuery(`The '${method}' function takes a string property and a string literal.`);
   }
   const needle = String(search.value).toLowerCase();
@@ -190,15 +213,27 @@ function compileMethod(node: Node, schema: EntitySetSchema): Predicate {
   };
 }
 
-function compileComparison(left: Operand, right: Operand, comparison: { kind: string; test: (o: number) => boolean }): Predicate {
+function compileComparison(
+  left: Operand,
+  right: Operand,
+  comparison: { kind: string; test: (o: number) => boolean },
+): Predicate {
   const edm = (o: Operand) => (o.kind === 'property' ? EDM_OF[o.type] : o.edm);
   const compatible = (a: string, b: string) =>
-    a === b || a === 'null' || b === 'null' || (NUMERIC.has(a) && NUMERIC.has(b)) || (a === 'Edm.DateTimeOffset' && b === 'Edm.Date') || (a === 'Edm.Date' && b === 'Edm.DateTimeOffset');
+    a === b ||
+    a === 'null' ||
+    b === 'null' ||
+    (NUMERIC.has(a) && NUMERIC.has(b)) ||
+    (a === 'Edm.DateTimeOffset' && b === 'Edm.Date') ||
+    (a === 'Edm.Date' && b === 'Edm.DateTimeOffset');
   if (!compatible(edm(left), edm(right))) {
-    throw badQuery(`A binary operator with incompatible types was detected. Found operand types '${edm(left)}' and '${edm(right)}' for operator kind '${comparison.kind}'.`);
+    throw badQuery(
+      `A binary operator with incompatible types was detected. Found operand types '${edm(left)}' and '${edm(right)}' for operator kind '${comparison.kind}'.`,
+    );
   }
   const ordered = comparison.kind !== 'Equal' && comparison.kind !== 'NotEqual';
-  if (ordered && (edm(left) === 'null' || edm(right) === 'null')) throw badQuery(`The operator '${comparison.kind}' cannot compare with null.`);
+  if (ordered && (edm(left) === 'null' || edm(right) === 'null'))
+    throw badQuery(`The operator '${comparison.kind}' cannot compare with null.`);
   const valueOf = (o: Operand, rec: EntityRecord) => (o.kind === 'property' ? (rec.data[o.column] ?? null) : o.value);
   const type = left.kind === 'property' ? left.type : right.kind === 'property' ? right.type : undefined;
   return (rec) => {
@@ -216,7 +251,11 @@ function compileComparison(left: Operand, right: Operand, comparison: { kind: st
 
 /** A column value (a JSON scalar) as text. */
 function columnText(value: unknown): string {
-  return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : JSON.stringify(value);
 }
 
 /** Orders two values of a column the way Dataverse's database does (text case-insensitively). */
@@ -234,7 +273,8 @@ export function compareValues(a: unknown, b: unknown, type?: ColumnType): number
 function operand(node: Node, schema: EntitySetSchema): Operand {
   if (node.type === 'Literal') return literal(node);
   if (node.type === 'CommonExpression' || node.type === 'ParenExpression') return operand(node.value as Node, schema);
-  if (node.type === 'MethodCallExpression') throw notImplemented(`the '${(node.value as { method: string }).method}' function in $filter`);
+  if (node.type === 'MethodCallExpression')
+    throw notImplemented(`the '${(node.value as { method: string }).method}' function in $filter`);
   const column = propertyName(node);
   return { kind: 'property', column, type: requireColumn(schema, column) };
 }
@@ -279,7 +319,9 @@ export function parseExpand(text: string, schema: EntitySetSchema, store: Record
     const lookup = schema.lookups[navigation];
     const collection = schema.collections[navigation];
     if (!lookup && !collection) {
-      throw badQuery(`Could not find a property named '${navigation}' on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'.`);
+      throw badQuery(
+        `Could not find a property named '${navigation}' on type 'Microsoft.Dynamics.CRM.${schema.logicalName}'.`,
+      );
     }
     const target = store.schema(lookup ? lookup.target : collection!.set);
     const expansion: Expansion = lookup
@@ -289,7 +331,8 @@ export function parseExpand(text: string, schema: EntitySetSchema, store: Record
       const raw = option.raw.slice(option.raw.indexOf('=') + 1);
       if (option.type === 'Select') expansion.select = parseSelect(raw, target);
       else if (option.type === 'Expand') throw notImplemented('nested $expand (more than one level)');
-      else if (lookup) throw badQuery(`Only $select and $expand are supported in $expand of the single-valued '${navigation}'.`);
+      else if (lookup)
+        throw badQuery(`Only $select and $expand are supported in $expand of the single-valued '${navigation}'.`);
       else if (option.type === 'Filter') expansion.filter = parseFilter(raw, target);
       else if (option.type === 'OrderBy') expansion.orderBy = parseOrderBy(raw, target);
       else if (option.type === 'Top') expansion.top = parseTop(raw);
@@ -302,7 +345,12 @@ export function parseExpand(text: string, schema: EntitySetSchema, store: Record
 // --- evaluation ------------------------------------------------------------------------------
 
 /** Filters and orders `records` (stable, by each key in turn). */
-export function evaluate(records: EntityRecord[], schema: EntitySetSchema, filter?: Predicate, orderBy: OrderBy[] = []): EntityRecord[] {
+export function evaluate(
+  records: EntityRecord[],
+  schema: EntitySetSchema,
+  filter?: Predicate,
+  orderBy: OrderBy[] = [],
+): EntityRecord[] {
   const matched = filter ? records.filter(filter) : [...records];
   if (orderBy.length > 0) {
     matched.sort((a, b) => {
@@ -317,7 +365,13 @@ export function evaluate(records: EntityRecord[], schema: EntitySetSchema, filte
 }
 
 /** A record as JSON: `@odata.etag`, the selected (or default) columns with nulls, expanded navigation. */
-export function shapeRecord(record: EntityRecord, schema: EntitySetSchema, store: RecordStore, select?: string[], expand: Expansion[] = []): Record<string, unknown> {
+export function shapeRecord(
+  record: EntityRecord,
+  schema: EntitySetSchema,
+  store: RecordStore,
+  select?: string[],
+  expand: Expansion[] = [],
+): Record<string, unknown> {
   const columns = select ? [...new Set([...select, schema.key])] : defaultColumns(schema);
   const shaped: Record<string, unknown> = { '@odata.etag': etagOf(record) };
   for (const column of columns) shaped[column] = record.data[column] ?? null;
@@ -342,7 +396,11 @@ export function etagOf(record: EntityRecord): string {
 }
 
 /** The `#…` part of `@odata.context`: the set, the selected columns and expanded navigation. */
-export function contextFragment(schema: EntitySetSchema, options: Pick<QueryOptions, 'select' | 'expand'>, single: boolean): string {
+export function contextFragment(
+  schema: EntitySetSchema,
+  options: Pick<QueryOptions, 'select' | 'expand'>,
+  single: boolean,
+): string {
   const parts = [...(options.select ?? [])];
   for (const e of options.expand) parts.push(`${e.navigation}(${(e.select ?? []).join(',')})`);
   return `${schema.set}${parts.length > 0 ? `(${parts.join(',')})` : ''}${single ? '/$entity' : ''}`;

@@ -5,7 +5,15 @@
  */
 import { badQuery, DataverseError, CODES } from './errors.ts';
 import { runFetchXml } from './fetchxml.ts';
-import { emptyReply, jsonReply, preferences, serviceRoot, type Reply, type RequestContext, type StandInRequest } from './http.ts';
+import {
+  emptyReply,
+  jsonReply,
+  preferences,
+  serviceRoot,
+  type Reply,
+  type RequestContext,
+  type StandInRequest,
+} from './http.ts';
 import { parseRecordWrite, type RecordWrite } from './payload.ts';
 import { contextFragment, etagOf, evaluate, parseQueryOptions, parseSelect, shapeRecord } from './query.ts';
 import type { EntitySetSchema } from './schema.ts';
@@ -40,7 +48,9 @@ export function parseKey(encoded: string, schema: EntitySetSchema): KeyPredicate
 }
 
 export function findByKey(store: RecordStore, schema: EntitySetSchema, key: KeyPredicate): EntityRecord | undefined {
-  return key.id ? store.get(schema.set, key.id) : store.findByKey(schema.set, key.alternate!.column, key.alternate!.value);
+  return key.id
+    ? store.get(schema.set, key.id)
+    : store.findByKey(schema.set, key.alternate!.column, key.alternate!.value);
 }
 
 export function requireRecord(store: RecordStore, schema: EntitySetSchema, key: KeyPredicate): EntityRecord {
@@ -55,10 +65,17 @@ export function entityUrl(context: RequestContext, schema: EntitySetSchema, reco
 }
 
 /** GET on a collection: query options and server-driven paging, or a FetchXML query. */
-export function listRecords(store: RecordStore, schema: EntitySetSchema, request: StandInRequest, context: RequestContext, scope?: (r: EntityRecord) => boolean): Reply {
+export function listRecords(
+  store: RecordStore,
+  schema: EntitySetSchema,
+  request: StandInRequest,
+  context: RequestContext,
+  scope?: (r: EntityRecord) => boolean,
+): Reply {
   const params = request.url.searchParams;
   if (params.has('fetchXml')) {
-    if ([...params.keys()].some((k) => k.startsWith('$'))) throw badQuery('A FetchXML query cannot be combined with OData query options.');
+    if ([...params.keys()].some((k) => k.startsWith('$')))
+      throw badQuery('A FetchXML query cannot be combined with OData query options.');
     if (scope) throw badQuery('A FetchXML query is sent to an entity set, not to a navigation property.');
     return jsonReply(200, runFetchXml(params.get('fetchXml')!, schema, store, serviceRoot(context)));
   }
@@ -73,7 +90,9 @@ export function listRecords(store: RecordStore, schema: EntitySetSchema, request
   if (!/^\d+$/.test(skipToken)) throw badQuery(`The skip token '${skipToken}' is not valid.`);
   const skip = Number(skipToken);
   const page = limited.slice(skip, skip + pageSize);
-  const payload: Record<string, unknown> = { '@odata.context': `${serviceRoot(context)}$metadata#${contextFragment(schema, options, false)}` };
+  const payload: Record<string, unknown> = {
+    '@odata.context': `${serviceRoot(context)}$metadata#${contextFragment(schema, options, false)}`,
+  };
   if (options.count) {
     payload['@odata.count'] = Math.min(matched.length, MAX_PAGE_SIZE);
     if (matched.length > MAX_PAGE_SIZE) payload['@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded'] = true;
@@ -85,7 +104,9 @@ export function listRecords(store: RecordStore, schema: EntitySetSchema, request
     next.searchParams.set('$skiptoken', String(skip + pageSize));
     payload['@odata.nextLink'] = next.href;
   }
-  const applied: Record<string, string> = prefer.has('odata.maxpagesize') ? { 'preference-applied': `odata.maxpagesize=${pageSize}` } : {};
+  const applied: Record<string, string> = prefer.has('odata.maxpagesize')
+    ? { 'preference-applied': `odata.maxpagesize=${pageSize}` }
+    : {};
   return jsonReply(200, payload, applied);
 }
 
@@ -93,21 +114,43 @@ export function listRecords(store: RecordStore, schema: EntitySetSchema, request
 export function countRecords(store: RecordStore, schema: EntitySetSchema, request: StandInRequest): Reply {
   const options = parseQueryOptions(request.url.searchParams, schema, store);
   const count = Math.min(evaluate(store.all(schema.set), schema, options.filter).length, MAX_PAGE_SIZE);
-  return { status: 200, headers: { 'content-type': 'text/plain', 'odata-version': '4.0' }, body: Buffer.from(String(count)) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/plain', 'odata-version': '4.0' },
+    body: Buffer.from(String(count)),
+  };
 }
 
-export function readRecord(store: RecordStore, schema: EntitySetSchema, key: KeyPredicate, request: StandInRequest, context: RequestContext): Reply {
+export function readRecord(
+  store: RecordStore,
+  schema: EntitySetSchema,
+  key: KeyPredicate,
+  request: StandInRequest,
+  context: RequestContext,
+): Reply {
   const record = requireRecord(store, schema, key);
   const options = parseQueryOptions(request.url.searchParams, schema, store);
   const etag = etagOf(record);
   if (request.headers['if-none-match'] === etag) return emptyReply(304, { etag });
-  const body = { '@odata.context': `${serviceRoot(context)}$metadata#${contextFragment(schema, options, true)}`, ...shapeRecord(record, schema, store, options.select, options.expand) };
+  const body = {
+    '@odata.context': `${serviceRoot(context)}$metadata#${contextFragment(schema, options, true)}`,
+    ...shapeRecord(record, schema, store, options.select, options.expand),
+  };
   return jsonReply(200, body, { etag });
 }
 
 /** POST on a collection (optionally under a parent: `accounts(<id>)/contact_customer_accounts`). */
-export function createRecord(store: RecordStore, schema: EntitySetSchema, request: StandInRequest, context: RequestContext, parent?: { column: string; id: string }): Reply {
-  const write = parseRecordWrite(request.body, schema, store, { serviceRoot: serviceRoot(context), contentIds: context.contentIds });
+export function createRecord(
+  store: RecordStore,
+  schema: EntitySetSchema,
+  request: StandInRequest,
+  context: RequestContext,
+  parent?: { column: string; id: string },
+): Reply {
+  const write = parseRecordWrite(request.body, schema, store, {
+    serviceRoot: serviceRoot(context),
+    contentIds: context.contentIds,
+  });
   if (parent) write.columns[parent.column] = parent.id;
   const id = typeof write.columns[schema.key] === 'string' ? (write.columns[schema.key] as string) : undefined;
   Reflect.deleteProperty(write.columns, schema.key);
@@ -116,13 +159,26 @@ export function createRecord(store: RecordStore, schema: EntitySetSchema, reques
   return createdReply(store, schema, record, request, context);
 }
 
-function createdReply(store: RecordStore, schema: EntitySetSchema, record: EntityRecord, request: StandInRequest, context: RequestContext): Reply {
+function createdReply(
+  store: RecordStore,
+  schema: EntitySetSchema,
+  record: EntityRecord,
+  request: StandInRequest,
+  context: RequestContext,
+): Reply {
   const location = entityUrl(context, schema, record);
   if (preferences(request).get('return') === 'representation') {
     const select = request.url.searchParams.get('$select');
     const columns = select === null ? undefined : parseSelect(select, schema);
-    const body = { '@odata.context': `${serviceRoot(context)}$metadata#${contextFragment(schema, { select: columns, expand: [] }, true)}`, ...shapeRecord(record, schema, store, columns) };
-    return jsonReply(201, body, { 'odata-entityid': location, 'preference-applied': 'return=representation', etag: etagOf(record) });
+    const body = {
+      '@odata.context': `${serviceRoot(context)}$metadata#${contextFragment(schema, { select: columns, expand: [] }, true)}`,
+      ...shapeRecord(record, schema, store, columns),
+    };
+    return jsonReply(201, body, {
+      'odata-entityid': location,
+      'preference-applied': 'return=representation',
+      etag: etagOf(record),
+    });
   }
   return emptyReply(204, { 'odata-entityid': location, location });
 }
@@ -137,32 +193,59 @@ function associate(store: RecordStore, write: RecordWrite, record: EntityRecord)
  * PATCH on a record is an upsert: it updates an existing record and creates a missing one, unless
  * `If-Match: *` (update only: 404 when missing) or `If-None-Match: *` (create only: 412 when present).
  */
-export function upsertRecord(store: RecordStore, schema: EntitySetSchema, key: KeyPredicate, request: StandInRequest, context: RequestContext): Reply {
+export function upsertRecord(
+  store: RecordStore,
+  schema: EntitySetSchema,
+  key: KeyPredicate,
+  request: StandInRequest,
+  context: RequestContext,
+): Reply {
   const existing = findByKey(store, schema, key);
   const ifMatch = request.headers['if-match'];
   const ifNoneMatch = request.headers['if-none-match'];
-  const write = parseRecordWrite(request.body, schema, store, { serviceRoot: serviceRoot(context), contentIds: context.contentIds });
+  const write = parseRecordWrite(request.body, schema, store, {
+    serviceRoot: serviceRoot(context),
+    contentIds: context.contentIds,
+  });
   Reflect.deleteProperty(write.columns, schema.key);
   if (!existing) {
-    if (ifMatch) throw new DataverseError(404, CODES.notFound, `${schema.logicalName} With Id = ${key.id ?? key.alternate!.value} Does Not Exist`);
+    if (ifMatch)
+      throw new DataverseError(
+        404,
+        CODES.notFound,
+        `${schema.logicalName} With Id = ${key.id ?? key.alternate!.value} Does Not Exist`,
+      );
     if (key.alternate) write.columns[key.alternate.column] = key.alternate.value;
     const record = store.create(schema.set, write.columns, context.caller.systemuserid, key.id);
     associate(store, write, record);
     return createdReply(store, schema, record, request, context);
   }
-  if (ifNoneMatch === '*') throw new DataverseError(412, CODES.duplicate, 'A record with matching key values already exists.');
+  if (ifNoneMatch === '*')
+    throw new DataverseError(412, CODES.duplicate, 'A record with matching key values already exists.');
   checkIfMatch(existing, ifMatch);
   store.update(schema.set, existing, write.columns);
   associate(store, write, existing);
   const location = entityUrl(context, schema, existing);
   if (preferences(request).get('return') === 'representation') {
-    const body = { '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}/$entity`, ...shapeRecord(existing, schema, store) };
-    return jsonReply(200, body, { 'odata-entityid': location, 'preference-applied': 'return=representation', etag: etagOf(existing) });
+    const body = {
+      '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}/$entity`,
+      ...shapeRecord(existing, schema, store),
+    };
+    return jsonReply(200, body, {
+      'odata-entityid': location,
+      'preference-applied': 'return=representation',
+      etag: etagOf(existing),
+    });
   }
   return emptyReply(204, { 'odata-entityid': location });
 }
 
-export function deleteRecord(store: RecordStore, schema: EntitySetSchema, key: KeyPredicate, request: StandInRequest): Reply {
+export function deleteRecord(
+  store: RecordStore,
+  schema: EntitySetSchema,
+  key: KeyPredicate,
+  request: StandInRequest,
+): Reply {
   const record = requireRecord(store, schema, key);
   checkIfMatch(record, request.headers['if-match']);
   store.delete(schema.set, record.id);
@@ -172,6 +255,10 @@ export function deleteRecord(store: RecordStore, schema: EntitySetSchema, key: K
 /** Optimistic concurrency: `If-Match` must be `*` or the record's current ETag. */
 function checkIfMatch(record: EntityRecord, ifMatch: string | undefined): void {
   if (ifMatch && ifMatch !== '*' && ifMatch !== etagOf(record)) {
-    throw new DataverseError(412, CODES.concurrency, "The version of the existing record doesn't match the RowVersion property provided.");
+    throw new DataverseError(
+      412,
+      CODES.concurrency,
+      "The version of the existing record doesn't match the RowVersion property provided.",
+    );
   }
 }

@@ -2,7 +2,16 @@ import { executeBatch, type Dispatch } from './batch.ts';
 import { CODES, DataverseError } from './errors.ts';
 import type { FileColumns } from './files.ts';
 import { API_ROOT, jsonReply, serviceRoot, type Reply, type RequestContext, type StandInRequest } from './http.ts';
-import { countRecords, createRecord, deleteRecord, listRecords, parseKey, readRecord, requireRecord, upsertRecord } from './records.ts';
+import {
+  countRecords,
+  createRecord,
+  deleteRecord,
+  listRecords,
+  parseKey,
+  readRecord,
+  requireRecord,
+  upsertRecord,
+} from './records.ts';
 import type { EntitySetSchema } from './schema.ts';
 import type { EntityRecord, RecordStore } from './store.ts';
 
@@ -82,18 +91,27 @@ function routeRecordPart(
   }
   if (collection && value === undefined) {
     const target = store.schema(collection.set);
-    if (method === 'POST') return createRecord(store, target, request, context, { column: collection.column, id: record.id });
-    if (method === 'GET') return listRecords(store, target, request, context, (r) => r.data[collection.column] === record.id);
+    if (method === 'POST')
+      return createRecord(store, target, request, context, { column: collection.column, id: record.id });
+    if (method === 'GET')
+      return listRecords(store, target, request, context, (r) => r.data[collection.column] === record.id);
     throw notAllowed(request);
   }
   if (column && value === undefined && method === 'GET') {
-    return jsonReply(200, { '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${property}`, value: record.data[property] ?? null });
+    return jsonReply(200, {
+      '@odata.context': `${serviceRoot(context)}$metadata#${schema.set}(${record.id})/${property}`,
+      value: record.data[property] ?? null,
+    });
   }
   throw new DataverseError(404, CODES.query, `Resource not found for the segment '${property}'.`);
 }
 
 function notAllowed(request: StandInRequest): DataverseError {
-  return new DataverseError(405, CODES.query, `The HTTP method '${request.method}' is not allowed on '${request.url.pathname}'.`);
+  return new DataverseError(
+    405,
+    CODES.query,
+    `The HTTP method '${request.method}' is not allowed on '${request.url.pathname}'.`,
+  );
 }
 
 /** WhoAmI: the (possibly impersonated) user, with the environment's business unit and organization. */

@@ -1,7 +1,8 @@
 import { DEV_USER } from '../idp.ts';
 
 /** The column types the stand-in checks values against (Dataverse's Edm types, simplified). */
-export type ColumnType = 'string' | 'decimal' | 'integer' | 'boolean' | 'guid' | 'datetime' | 'lookup' | 'file' | 'image';
+export type ColumnType =
+  'string' | 'decimal' | 'integer' | 'boolean' | 'guid' | 'datetime' | 'lookup' | 'file' | 'image';
 
 export interface Column {
   type: ColumnType;

@@ -49,23 +49,31 @@ export class RecordStore {
   /** The record whose alternate key `column` equals `value` (Dataverse compares text case-insensitively). */
   findByKey(set: string, column: string, value: string): EntityRecord | undefined {
     const wanted = value.toLowerCase();
-    return this.all(set).find((r) => typeof r.data[column] === 'string' && (r.data[column]).toLowerCase() === wanted);
+    return this.all(set).find((r) => typeof r.data[column] === 'string' && r.data[column].toLowerCase() === wanted);
   }
 
   /** Must be called with an existing record (or throws 404 in Dataverse's words). */
   require(set: string, id: string): EntityRecord {
     const record = this.get(set, id);
-    if (!record) throw new DataverseError(404, CODES.notFound, `${this.schema(set).logicalName} With Id = ${id} Does Not Exist`);
+    if (!record)
+      throw new DataverseError(404, CODES.notFound, `${this.schema(set).logicalName} With Id = ${id} Does Not Exist`);
     return record;
   }
 
   create(set: string, columns: Record<string, unknown>, createdBy?: string, id: string = randomUUID()): EntityRecord {
     const schema = this.schema(set);
     const key = id.toLowerCase();
-    if (this.table(set).has(key)) throw new DataverseError(412, CODES.duplicate, 'A record with matching key values already exists.');
+    if (this.table(set).has(key))
+      throw new DataverseError(412, CODES.duplicate, 'A record with matching key values already exists.');
     const now = new Date().toISOString();
     const record: EntityRecord = { id: key, version: this.nextVersion(), data: {} };
-    record.data = { ...columns, [schema.key]: key, createdon: now, modifiedon: now, _createdby_value: createdBy ?? null };
+    record.data = {
+      ...columns,
+      [schema.key]: key,
+      createdon: now,
+      modifiedon: now,
+      _createdby_value: createdBy ?? null,
+    };
     this.computeColumns(set, record);
     record.data.versionnumber = record.version;
     this.table(set).set(key, record);
@@ -102,7 +110,10 @@ export class RecordStore {
   /** A copy of everything, for a changeset to roll back to. */
   snapshot(): Snapshot {
     return {
-      tables: [...this.tables].map(([set, rows]) => [set, [...rows].map(([id, r]) => [id, { ...r, data: { ...r.data } }])]),
+      tables: [...this.tables].map(([set, rows]) => [
+        set,
+        [...rows].map(([id, r]) => [id, { ...r, data: { ...r.data } }]),
+      ]),
       files: [...this.files],
       version: this.version,
     };

@@ -36,7 +36,10 @@ export function parseXml(source: string): XmlElement {
   };
   const decode = (text: string) =>
     text.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (whole, ref: string) => {
-      if (ref[0] === '#') return String.fromCodePoint(ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : Number(ref.slice(1)));
+      if (ref[0] === '#')
+        return String.fromCodePoint(
+          ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : Number(ref.slice(1)),
+        );
       const value = ENTITIES[ref];
       return value ?? fail(`Unknown entity ${whole}`);
     });

@@ -59,7 +59,10 @@ async function loadEnvironments(signedIn) {
   select.replaceChildren(option('Default environment', ''));
   picker.hidden = true;
   if (!signedIn) return;
-  const response = await fetch('/auth/environments', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  const response = await fetch('/auth/environments', {
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json' },
+  });
   if (!response.ok) return;
   const body = await response.json().catch(() => undefined);
   const list = Array.isArray(body) ? body : (body?.environments ?? body?.value ?? []);
@@ -70,7 +73,8 @@ async function loadEnvironments(signedIn) {
     link.href = url;
     const host = link.host;
     if (!/^[a-z0-9.-]+(:\d+)?$/.test(host)) continue;
-    const name = environment.friendlyName ?? environment.FriendlyName ?? environment.uniqueName ?? environment.UniqueName ?? host;
+    const name =
+      environment.friendlyName ?? environment.FriendlyName ?? environment.uniqueName ?? environment.UniqueName ?? host;
     select.append(option(`${name} (${host})`, host));
   }
   select.value = [...select.options].some((o) => o.value === chosen) ? chosen : '';
@@ -104,7 +108,12 @@ $('create').addEventListener('click', async () => {
   const created = $('created');
   created.hidden = true;
   // Dataverse returns the created record with 201 when asked to (Prefer: return=representation).
-  const { status, body } = await call('POST', `${api()}/accounts`, { name: $('account-name').value }, { Prefer: 'return=representation' });
+  const { status, body } = await call(
+    'POST',
+    `${api()}/accounts`,
+    { name: $('account-name').value },
+    { Prefer: 'return=representation' },
+  );
   if (status === 201 && body && typeof body === 'object') {
     created.textContent = `Created account “${body.name}” (${body.accountid})`;
     created.hidden = false;

@@ -16,7 +16,13 @@ const CONSENT_CODES = /\bAADSTS(?:65001|90094)\b/;
 
 /** The callback error means the user's tenant lets only an administrator consent to this app. */
 export function needsAdminConsent(error: string, description: string | null): boolean {
-  return (error === 'consent_required' || error === 'access_denied' || error === 'interaction_required' || error === 'invalid_grant') && CONSENT_CODES.test(description ?? '');
+  return (
+    (error === 'consent_required' ||
+      error === 'access_denied' ||
+      error === 'interaction_required' ||
+      error === 'invalid_grant') &&
+    CONSENT_CODES.test(description ?? '')
+  );
 }
 
 /**
@@ -24,11 +30,17 @@ export function needsAdminConsent(error: string, description: string | null): bo
  * platform's admin-consent endpoint (`/{tenant}/v2.0/adminconsent`, Microsoft: "Admin consent on the
  * Microsoft identity platform") for the Dataverse `user_impersonation` scope, with a single-use state.
  */
-export async function startAdminConsent(services: Pick<Services, 'config' | 'pendingLogins' | 'now'>, query: Record<string, string | undefined>): Promise<string> {
+export async function startAdminConsent(
+  services: Pick<Services, 'config' | 'pendingLogins' | 'now'>,
+  query: Record<string, string | undefined>,
+): Promise<string> {
   const { config } = services;
   const tenant = query.tenant ?? 'organizations';
   if (tenant !== 'organizations' && !isGuid(tenant) && !TENANT_DOMAIN.test(tenant)) {
-    throw new ServiceError('invalid_tenant', 'tenant must be a tenant id (GUID), a verified domain name, or "organizations".');
+    throw new ServiceError(
+      'invalid_tenant',
+      'tenant must be a tenant id (GUID), a verified domain name, or "organizations".',
+    );
   }
   const environment = query.environment === undefined ? undefined : environmentOriginOfUrl(config, query.environment);
   const state = randomToken();
@@ -51,12 +63,24 @@ export async function startAdminConsent(services: Pick<Services, 'config' | 'pen
  * GET /auth/admin-consent/callback — Entra's answer: `admin_consent=True&tenant=…` or
  * `error=…&error_description=…`, always with the state, which is spent here once.
  */
-export async function completeAdminConsent(services: Pick<Services, 'config' | 'pendingLogins' | 'now'>, query: URLSearchParams): Promise<HttpResponse> {
+export async function completeAdminConsent(
+  services: Pick<Services, 'config' | 'pendingLogins' | 'now'>,
+  query: URLSearchParams,
+): Promise<HttpResponse> {
   const { config } = services;
   const state = query.get('state');
-  const spent = state && state.length <= 512 ? await services.pendingLogins.consumeAdminConsent(sha256(state), Math.floor(services.now() / 1000)) : undefined;
+  const spent =
+    state && state.length <= 512
+      ? await services.pendingLogins.consumeAdminConsent(sha256(state), Math.floor(services.now() / 1000))
+      : undefined;
   if (!spent) {
-    return htmlPage(config, 400, 'Consent not confirmed', '<h1>Consent not confirmed</h1><p>This answer is unknown, expired or was already used. Start the administrator consent again.</p>' + startLink(config));
+    return htmlPage(
+      config,
+      400,
+      'Consent not confirmed',
+      '<h1>Consent not confirmed</h1><p>This answer is unknown, expired or was already used. Start the administrator consent again.</p>' +
+        startLink(config),
+    );
   }
   const error = query.get('error');
   if (error) {
@@ -74,7 +98,10 @@ export async function completeAdminConsent(services: Pick<Services, 'config' | '
   }
   const tenant = query.get('tenant') ?? '';
   if (query.get('admin_consent') !== 'True' || !isGuid(tenant)) {
-    throw new ServiceError('invalid_request', 'The admin-consent answer carries neither admin_consent=True with a tenant nor an error.');
+    throw new ServiceError(
+      'invalid_request',
+      'The admin-consent answer carries neither admin_consent=True with a tenant nor an error.',
+    );
   }
   logger.info('admin consent granted', { tid: tenant });
   return htmlPage(

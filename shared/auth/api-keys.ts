@@ -14,10 +14,17 @@ export function isApiKeyShaped(value: string): boolean {
 }
 
 /** Makes a new API key. Only `record` is stored; `key` is shown to the admin once. */
-export function generateApiKey(name: string, nowMs: number, options: { allowImpersonation?: boolean } = {}): { key: string; record: ApiKey } {
+export function generateApiKey(
+  name: string,
+  nowMs: number,
+  options: { allowImpersonation?: boolean } = {},
+): { key: string; record: ApiKey } {
   const keyId = randomBytes(9).toString('base64url').replace(/_/g, '-');
   const key = `dak_${keyId}_${randomBytes(32).toString('base64url')}`;
-  return { key, record: { id: sha256(key), keyId, name, createdAt: nowMs, allowImpersonation: options.allowImpersonation === true } };
+  return {
+    key,
+    record: { id: sha256(key), keyId, name, createdAt: nowMs, allowImpersonation: options.allowImpersonation === true },
+  };
 }
 
 /** The API-key prefix: a bearer credential starting with it is meant as an API key, whatever follows. */

@@ -69,7 +69,8 @@ async function signIn(
   const pending = await services.pendingLogins.consume(sha256(state), Math.floor(nowMs / 1000));
   if (!pending) throw new ServiceError('invalid_state', 'The login is unknown, expired or was already completed.');
   // A binding cookie sent twice binds nothing: it fails like a missing one (RFC 9700 §4.7 login CSRF).
-  if (bindingCookie.kind === 'ambiguous') throw new ServiceError('invalid_state', 'The login-binding cookie was sent more than once.');
+  if (bindingCookie.kind === 'ambiguous')
+    throw new ServiceError('invalid_state', 'The login-binding cookie was sent more than once.');
   if (bindingCookie.kind === 'absent' || !sameHash(sha256(bindingCookie.value), pending.bindingHash)) {
     throw new ServiceError('invalid_state', 'The login was started in another browser.');
   }
@@ -79,7 +80,9 @@ async function signIn(
     if (needsAdminConsent(error, query.get('error_description'))) throw new ServiceError('admin_consent_required');
     // The identity provider's code is never the service's own: it goes to the logs only. RFC 6749
     // §4.1.2.1: access_denied = the user or the organization declined; any other code = not completed.
-    logger.info('identity provider ended the sign-in', { oauthError: /^[a-z_]{1,64}$/.test(error) ? error : 'unreadable' });
+    logger.info('identity provider ended the sign-in', {
+      oauthError: /^[a-z_]{1,64}$/.test(error) ? error : 'unreadable',
+    });
     throw error === 'access_denied' ? new ServiceError('sign_in_declined') : new ServiceError('authorization_failed');
   }
   const entra = await services.entra();
@@ -133,7 +136,8 @@ async function signIn(
     };
     // Without a named environment or DYNAMICS_URL, the sign-in asked for the discovery service: its
     // token lists the user's environments now; one is taken as it is, several go to the chooser.
-    const choose = !pending.environment && !services.config.dynamicsUrl && resource === services.config.discoveryUrl.origin;
+    const choose =
+      !pending.environment && !services.config.dynamicsUrl && resource === services.config.discoveryUrl.origin;
     if (choose) {
       row.discovered = await discoverWithToken(services, tokens.accessToken, deadlineMs).catch((err: unknown) => {
         if (!(err instanceof ServiceError)) throw err;
@@ -161,5 +165,10 @@ async function signIn(
     const handoff = await createHandoff(services, sessionToken, expiresAt, pending.native.clientChallenge);
     return { kind: 'native', redirectTo: withParams(pending.returnTo, { handoff }) };
   }
-  return { kind: 'browser', sessionToken, returnTo: pending.returnTo, sessionMaxAgeSeconds: services.config.sessionTtlSeconds };
+  return {
+    kind: 'browser',
+    sessionToken,
+    returnTo: pending.returnTo,
+    sessionMaxAgeSeconds: services.config.sessionTtlSeconds,
+  };
 }

@@ -19,7 +19,8 @@ export function environmentOriginOfHost(config: Config, host: string): string {
 
 /** The origin of an environment URL a client names (`?environment=`, `{"environment": …}`), or 400. */
 export function environmentOriginOfUrl(config: Config, raw: unknown): string {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 300) throw invalidEnvironment('environment must be an environment URL.');
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 300)
+    throw invalidEnvironment('environment must be an environment URL.');
   let url: URL;
   try {
     url = new URL(raw);

@@ -11,7 +11,11 @@ import { publicBase } from '../config/config.ts';
 /** The chooser's path; the form posts back to it. */
 export const CHOOSER_PATH = '/connect/environment';
 
-const invalidChoice = () => new ServiceError('invalid_choice_token', 'This environment choice is unknown, expired or was already made; connect again.');
+const invalidChoice = () =>
+  new ServiceError(
+    'invalid_choice_token',
+    'This environment choice is unknown, expired or was already made; connect again.',
+  );
 
 function withParams(base: string, params: Record<string, string>): string {
   const url = new URL(base);
@@ -20,14 +24,19 @@ function withParams(base: string, params: Record<string, string>): string {
 }
 
 /** Where the browser lands once the connection is complete. */
-export const connectedUrl = (returnTo: string, connectionId: string) => withParams(returnTo, { connectionId, status: 'connected' });
+export const connectedUrl = (returnTo: string, connectionId: string) =>
+  withParams(returnTo, { connectionId, status: 'connected' });
 
 /**
  * A one-time choice for a just-stored connection that has no environment yet: the chooser URL the
  * callback sends the browser to. Its token (256 bits, stored only as SHA-256) is the page's CSRF
  * guard: only the browser that completed this sign-in has it, and it may set only this connection.
  */
-export async function startEnvironmentChoice(services: Pick<Services, 'config' | 'connectSessions' | 'now'>, connection: Session, returnTo: string): Promise<string> {
+export async function startEnvironmentChoice(
+  services: Pick<Services, 'config' | 'connectSessions' | 'now'>,
+  connection: Session,
+  returnTo: string,
+): Promise<string> {
   const token = randomToken();
   await services.connectSessions.saveChoice({
     id: sha256(token),
@@ -39,7 +48,11 @@ export async function startEnvironmentChoice(services: Pick<Services, 'config' |
   return withParams(`${publicBase(services.config)}${CHOOSER_PATH}`, { token });
 }
 
-async function openChoice(services: Pick<Services, 'connectSessions' | 'now'>, token: unknown, consume: boolean): Promise<EnvironmentChoice> {
+async function openChoice(
+  services: Pick<Services, 'connectSessions' | 'now'>,
+  token: unknown,
+  consume: boolean,
+): Promise<EnvironmentChoice> {
   if (typeof token !== 'string' || token.length === 0 || token.length > 128) throw invalidChoice();
   const nowSeconds = Math.floor(services.now() / 1000);
   const choice = consume
@@ -56,7 +69,11 @@ async function connectionOf(services: Pick<Services, 'sessions' | 'now'>, choice
   return row;
 }
 
-function chooserPage(services: Pick<Services, 'config'>, token: string, environments: DataverseEnvironment[]): HttpResponse {
+function chooserPage(
+  services: Pick<Services, 'config'>,
+  token: string,
+  environments: DataverseEnvironment[],
+): HttpResponse {
   const options = environments
     .map((e, i) => {
       const id = `environment-${i}`;
@@ -81,7 +98,10 @@ function chooserPage(services: Pick<Services, 'config'>, token: string, environm
  * GET /connect/environment?token= — the connected user's environments (listed by the callback with
  * the sign-in's own discovery token and stored on the connection) as a form; reloading it is harmless.
  */
-export async function showEnvironmentChooser(services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>, token: unknown): Promise<HttpResponse> {
+export async function showEnvironmentChooser(
+  services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>,
+  token: unknown,
+): Promise<HttpResponse> {
   const choice = await openChoice(services, token, false);
   const connection = await connectionOf(services, choice);
   return chooserPage(services, token as string, connection.discovered?.environments ?? []);
@@ -92,13 +112,19 @@ export async function showEnvironmentChooser(services: Pick<Services, 'config' |
  * connection: it must be one of the connection's discovered environments (403 otherwise), and the
  * token is spent only by a valid choice.
  */
-export async function chooseEnvironment(services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>, form: URLSearchParams): Promise<string> {
+export async function chooseEnvironment(
+  services: Pick<Services, 'config' | 'connectSessions' | 'sessions' | 'now'>,
+  form: URLSearchParams,
+): Promise<string> {
   const token = form.get('token') ?? undefined;
   const pending = await openChoice(services, token, false);
   const origin = environmentOriginOfUrl(services.config, form.get('environment') ?? undefined);
   const connection = await connectionOf(services, pending);
   if (!connection.discovered?.environments.some((e) => e.url === origin)) {
-    throw new ServiceError('environment_not_allowed', 'This environment is not one of the connected user’s environments.');
+    throw new ServiceError(
+      'environment_not_allowed',
+      'This environment is not one of the connected user’s environments.',
+    );
   }
   const choice = await openChoice(services, token, true);
   await services.sessions.setDefaultEnvironment(connection.id, origin);

@@ -37,17 +37,24 @@ export async function startLogin(
 ): Promise<LoginStart> {
   const { config } = services;
   // Checked against DATAVERSE_HOSTS now, against the user's discovered environments when first used.
-  const environment = options.environment === undefined ? undefined : environmentOriginOfUrl(config, options.environment);
-  const native = returnToParam === undefined ? undefined : checkNativeReturnTo(returnToParam, config.nativeRedirectSchemes);
+  const environment =
+    options.environment === undefined ? undefined : environmentOriginOfUrl(config, options.environment);
+  const native =
+    returnToParam === undefined ? undefined : checkNativeReturnTo(returnToParam, config.nativeRedirectSchemes);
   if (native && !isS256Challenge(options.clientChallenge)) {
-    throw new ServiceError('invalid_request', 'A loopback or app-scheme returnTo needs client_challenge (S256, 43 characters).');
+    throw new ServiceError(
+      'invalid_request',
+      'A loopback or app-scheme returnTo needs client_challenge (S256, 43 characters).',
+    );
   }
   if (!native && options.clientChallenge !== undefined) {
     throw new ServiceError('invalid_return_to', 'client_challenge is only for loopback or app-scheme returnTo URLs.');
   }
   const returnTo =
     native ??
-    (returnToParam === undefined ? config.allowedReturnUrls[0]!.href : checkReturnTo(returnToParam, config.allowedReturnUrls));
+    (returnToParam === undefined
+      ? config.allowedReturnUrls[0]!.href
+      : checkReturnTo(returnToParam, config.allowedReturnUrls));
   if (!returnTo) throw new ServiceError('invalid_return_to', 'returnTo is not one of the allowed return URLs.');
 
   const state = oauth.generateRandomState();

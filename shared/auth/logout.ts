@@ -6,7 +6,10 @@ import type { Services } from '../runtime.ts';
  * (RFC 7009; Entra has no revocation endpoint). Revocation is best effort: the session is gone
  * whatever the provider answers. Returns the provider's end-session URL for the browser.
  */
-export async function endSession(services: Pick<Services, 'sessions' | 'entra' | 'vault' | 'now'>, sessionId: string | undefined): Promise<string | undefined> {
+export async function endSession(
+  services: Pick<Services, 'sessions' | 'entra' | 'vault' | 'now'>,
+  sessionId: string | undefined,
+): Promise<string | undefined> {
   const session = sessionId ? await services.sessions.get(sessionId, Math.floor(services.now() / 1000)) : undefined;
   const entra = await services.entra();
   let refreshToken: string | undefined;

@@ -69,7 +69,12 @@ export async function redeemHandoff(
   body: { handoff?: unknown; client_verifier?: unknown },
 ): Promise<{ sessionToken: string; expiresAt: number }> {
   const { handoff, client_verifier: verifier } = body;
-  if (typeof handoff !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(handoff) || typeof verifier !== 'string' || !VERIFIER.test(verifier)) {
+  if (
+    typeof handoff !== 'string' ||
+    !/^[A-Za-z0-9_-]{43}$/.test(handoff) ||
+    typeof verifier !== 'string' ||
+    !VERIFIER.test(verifier)
+  ) {
     throw new ServiceError('invalid_request', 'Send JSON {"handoff": "...", "client_verifier": "..."}.');
   }
   const id = sha256(handoff);

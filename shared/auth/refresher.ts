@@ -104,7 +104,9 @@ export class SessionRefresher {
     const key = `${sessionId}#${resource ?? this.deps.config.dynamicsUrl?.origin ?? ''}#${staleVersion}`;
     let flight = this.inFlight.get(key);
     if (!flight) {
-      flight = this.run(sessionId, staleVersion, deadlineMs, trigger, resource).finally(() => this.inFlight.delete(key));
+      flight = this.run(sessionId, staleVersion, deadlineMs, trigger, resource).finally(() =>
+        this.inFlight.delete(key),
+      );
       this.inFlight.set(key, flight);
     }
     return this.within(flight, deadlineMs);
@@ -115,14 +117,21 @@ export class SessionRefresher {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(serviceUnavailable('The identity provider has not answered yet; the refresh goes on. Retry shortly.')),
+        () =>
+          reject(serviceUnavailable('The identity provider has not answered yet; the refresh goes on. Retry shortly.')),
         Math.min(Math.max(0, deadlineMs - this.now()), MAX_TIMER_MS),
       );
     });
     return Promise.race([flight, late]).finally(() => clearTimeout(timer));
   }
 
-  private async run(sessionId: string, staleVersion: number, deadlineMs: number, trigger: RefreshTrigger, requested?: string): Promise<Session> {
+  private async run(
+    sessionId: string,
+    staleVersion: number,
+    deadlineMs: number,
+    trigger: RefreshTrigger,
+    requested?: string,
+  ): Promise<Session> {
     const unsaved = this.unsaved.get(sessionId);
     if (unsaved) {
       // New tokens this process holds but could not write: write them before anything else.
@@ -158,7 +167,13 @@ export class SessionRefresher {
   }
 
   /** Calls the token endpoint under the lease (until `leaseUntil`) and writes the rotation. */
-  private async rotate(current: Session, resource: string, leaseId: string, leaseUntil: number, trigger: RefreshTrigger): Promise<Session> {
+  private async rotate(
+    current: Session,
+    resource: string,
+    leaseId: string,
+    leaseUntil: number,
+    trigger: RefreshTrigger,
+  ): Promise<Session> {
     const { sessions, config } = this.deps;
     const ownSlot = resource === sessionResource(current, config);
     const field = resourceToken(current, resource, config)?.field ?? `access_token@${resource}`;

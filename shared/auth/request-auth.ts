@@ -31,7 +31,10 @@ export function readCredential(event: APIGatewayProxyEventV2): Credential | unde
     const token = bearerCredential(authorization);
     return isTokenShaped(token) ? { via: 'bearer', sessionId: sha256(token) } : undefined;
   }
-  const cookie = readCookie(event.cookies ?? (header(event, 'cookie') ? [header(event, 'cookie')!] : []), SESSION_COOKIE);
+  const cookie = readCookie(
+    event.cookies ?? (header(event, 'cookie') ? [header(event, 'cookie')!] : []),
+    SESSION_COOKIE,
+  );
   // A session cookie sent twice authenticates nothing: picking one would let a planted cookie win.
   if (cookie.kind !== 'single') return undefined;
   return isTokenShaped(cookie.value) ? { via: 'cookie', sessionId: sha256(cookie.value) } : undefined;
@@ -45,7 +48,8 @@ export function checkCsrf(event: APIGatewayProxyEventV2, credential: Credential 
   // Only the cookie is ambient (sent by the browser on its own); a request without it has nothing to forge.
   if (credential?.via !== 'cookie') return;
   if (!UNSAFE_METHODS.has(event.requestContext.http.method.toUpperCase())) return;
-  if (header(event, 'x-csrf') !== '1') throw csrfRejected('Cookie-authenticated requests must send the header X-CSRF: 1.');
+  if (header(event, 'x-csrf') !== '1')
+    throw csrfRejected('Cookie-authenticated requests must send the header X-CSRF: 1.');
   const origin = header(event, 'origin');
   if (origin !== undefined && origin !== config.publicBaseUrl.origin && !config.allowedOrigins.has(origin)) {
     throw csrfRejected('The request comes from an origin that is not allowed.');
@@ -83,14 +87,23 @@ export interface ProxyCaller {
  * connection (`Authorization: Bearer <API key>` with `Connection-Id`). A bearer credential meant as an
  * API key (its prefix, or sent with `Connection-Id`) that is wrong gets 401 `invalid_api_key`.
  */
-export async function requireProxyCaller(event: APIGatewayProxyEventV2, services: Pick<Services, 'apiKeys' | 'config' | 'sessions' | 'now'>): Promise<ProxyCaller> {
+export async function requireProxyCaller(
+  event: APIGatewayProxyEventV2,
+  services: Pick<Services, 'apiKeys' | 'config' | 'sessions' | 'now'>,
+): Promise<ProxyCaller> {
   const bearer = bearerCredential(header(event, 'authorization'));
   if (bearer && (isMeantAsApiKey(bearer) || header(event, 'connection-id') !== undefined)) {
     const key = await requireApiKey(event, services.apiKeys);
     const connectionId = checkConnectionId(header(event, 'connection-id'));
     // A backend acting for its users impersonates only if its key was created for it (off by default).
-    return { session: await loadActiveConnection(services, key.keyId, connectionId), mayImpersonate: key.allowImpersonation === true };
+    return {
+      session: await loadActiveConnection(services, key.keyId, connectionId),
+      mayImpersonate: key.allowImpersonation === true,
+    };
   }
   // Signed-in users may: Dataverse grants it only to users holding prvActOnBehalfOfAnotherUser themselves.
-  return { session: await requireSession(event, services.sessions, services.config, services.now()), mayImpersonate: true };
+  return {
+    session: await requireSession(event, services.sessions, services.config, services.now()),
+    mayImpersonate: true,
+  };
 }

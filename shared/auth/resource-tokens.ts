@@ -57,7 +57,10 @@ export const REFRESH_AHEAD_FRACTION = 1 / 4;
  * its lifetime, so a 2-minute token is not refreshed on every request under the default 120 s skew.
  * Tokens stored without their lifetime keep the skew alone.
  */
-export function refreshAheadMs(token: Pick<ResourceToken, 'lifetimeSeconds'>, config: Pick<Config, 'refreshSkewSeconds'>): number {
+export function refreshAheadMs(
+  token: Pick<ResourceToken, 'lifetimeSeconds'>,
+  config: Pick<Config, 'refreshSkewSeconds'>,
+): number {
   const skewMs = config.refreshSkewSeconds * 1000;
   if (token.lifetimeSeconds === undefined || !(token.lifetimeSeconds > 0)) return skewMs;
   return Math.min(skewMs, token.lifetimeSeconds * 1000 * REFRESH_AHEAD_FRACTION);

@@ -22,7 +22,11 @@ export function checkReturnTo(raw: string, allowed: readonly URL[]): string | un
   for (const entry of allowed) {
     if (url.origin !== entry.origin) continue;
     const prefix = entry.pathname;
-    if (prefix === '/' || url.pathname === prefix || url.pathname.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)) {
+    if (
+      prefix === '/' ||
+      url.pathname === prefix ||
+      url.pathname.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)
+    ) {
       return url.href;
     }
   }

@@ -18,7 +18,10 @@ export interface CloudSettings {
 }
 
 /** Commercial regions: `crm` (North America), `crm2`…`crm21` (other regions; `crm9` is GCC). */
-const COMMERCIAL_REGIONS = ['crm', ...Array.from({ length: 21 }, (_, i) => `crm${i + 1}`).filter((r) => r !== 'crm1' && r !== 'crm9')];
+const COMMERCIAL_REGIONS = [
+  'crm',
+  ...Array.from({ length: 21 }, (_, i) => `crm${i + 1}`).filter((r) => r !== 'crm1' && r !== 'crm9'),
+];
 
 export const CLOUDS: Readonly<Record<EntraCloud, CloudSettings>> = {
   commercial: {

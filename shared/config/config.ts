@@ -196,7 +196,9 @@ const EnvSchema = z.object({
     z.optional(z.string()),
     z.transform((raw: string | undefined, ctx: Issues): IdpProfile => {
       const value = raw?.trim().toLowerCase() || 'entra';
-      return value === 'entra' || value === 'standard' ? value : fail(ctx, raw, 'IDP_PROFILE must be entra or standard');
+      return value === 'entra' || value === 'standard'
+        ? value
+        : fail(ctx, raw, 'IDP_PROFILE must be entra or standard');
     }),
   ),
   RESOURCE_INDICATOR: optionalString,
@@ -245,7 +247,9 @@ function checkResourceIndicator(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const url = URL.canParse(raw) ? new URL(raw) : undefined;
   if (!url || url.search || url.hash || url.username || url.password) {
-    throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must be an absolute URL without query or fragment');
+    throw new ConfigError(
+      'Invalid configuration: RESOURCE_INDICATOR must be an absolute URL without query or fragment',
+    );
   }
   if (!isHttpsOrLoopbackHttp(url)) {
     throw new ConfigError('Invalid configuration: RESOURCE_INDICATOR must use https (http only for loopback hosts)');
@@ -256,9 +260,14 @@ function checkResourceIndicator(raw: string | undefined): string | undefined {
 /** RFC 8252 §7.1: private-use schemes in reverse-domain form, never http(s) or well-known ones. */
 function parseSchemes(raw: string | undefined): Set<string> {
   const schemes = new Set<string>();
-  for (const entry of (raw ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     if (!/^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$/.test(entry)) {
-      throw new ConfigError(`NATIVE_REDIRECT_SCHEMES: "${entry}" must be a reverse-domain scheme such as com.example.app`);
+      throw new ConfigError(
+        `NATIVE_REDIRECT_SCHEMES: "${entry}" must be a reverse-domain scheme such as com.example.app`,
+      );
     }
     schemes.add(entry);
   }
@@ -284,24 +293,41 @@ function parseClientAuthentication(e: {
   CLIENT_ASSERTION_KEY_ID?: string;
   CLIENT_ASSERTION_KEY_FILE?: string;
   CLIENT_CERTIFICATE_THUMBPRINT_S256?: string;
-}): Pick<Config, 'tokenEndpointAuthMethod' | 'clientAssertionKeyId' | 'clientAssertionKeyFile' | 'clientCertificateThumbprintS256'> {
+}): Pick<
+  Config,
+  'tokenEndpointAuthMethod' | 'clientAssertionKeyId' | 'clientAssertionKeyFile' | 'clientCertificateThumbprintS256'
+> {
   const method = e.TOKEN_ENDPOINT_AUTH_METHOD;
   if (method !== undefined && !AUTH_METHODS.has(method)) {
-    throw new ConfigError(`Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD must be one of ${[...AUTH_METHODS].join(', ')}`);
+    throw new ConfigError(
+      `Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD must be one of ${[...AUTH_METHODS].join(', ')}`,
+    );
   }
   if (e.CLIENT_ASSERTION_KEY_ID && e.CLIENT_ASSERTION_KEY_FILE) {
     throw new ConfigError('Invalid configuration: set CLIENT_ASSERTION_KEY_ID or CLIENT_ASSERTION_KEY_FILE, not both');
   }
   const hasKey = Boolean(e.CLIENT_ASSERTION_KEY_ID || e.CLIENT_ASSERTION_KEY_FILE);
-  const thumbprint = e.CLIENT_CERTIFICATE_THUMBPRINT_S256 ? parseThumbprintS256(e.CLIENT_CERTIFICATE_THUMBPRINT_S256) : undefined;
+  const thumbprint = e.CLIENT_CERTIFICATE_THUMBPRINT_S256
+    ? parseThumbprintS256(e.CLIENT_CERTIFICATE_THUMBPRINT_S256)
+    : undefined;
   if (hasKey && !thumbprint) {
-    throw new ConfigError('Invalid configuration: CLIENT_CERTIFICATE_THUMBPRINT_S256 is required with a client assertion key');
+    throw new ConfigError(
+      'Invalid configuration: CLIENT_CERTIFICATE_THUMBPRINT_S256 is required with a client assertion key',
+    );
   }
   if (method === 'private_key_jwt' && !hasKey) {
-    throw new ConfigError('Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD=private_key_jwt needs CLIENT_ASSERTION_KEY_ID (or CLIENT_ASSERTION_KEY_FILE)');
+    throw new ConfigError(
+      'Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD=private_key_jwt needs CLIENT_ASSERTION_KEY_ID (or CLIENT_ASSERTION_KEY_FILE)',
+    );
   }
-  if ((method === 'client_secret_basic' || method === 'client_secret_post') && !e.CLIENT_SECRET && !e.CLIENT_SECRET_ARN) {
-    throw new ConfigError(`Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD=${method} needs CLIENT_SECRET_ARN (or CLIENT_SECRET in local mode)`);
+  if (
+    (method === 'client_secret_basic' || method === 'client_secret_post') &&
+    !e.CLIENT_SECRET &&
+    !e.CLIENT_SECRET_ARN
+  ) {
+    throw new ConfigError(
+      `Invalid configuration: TOKEN_ENDPOINT_AUTH_METHOD=${method} needs CLIENT_SECRET_ARN (or CLIENT_SECRET in local mode)`,
+    );
   }
   return {
     tokenEndpointAuthMethod: method as Config['tokenEndpointAuthMethod'],
@@ -316,7 +342,9 @@ function parseThumbprintS256(raw: string): string {
   if (/^[A-Za-z0-9_-]{43}$/.test(raw)) return raw;
   const hex = raw.replace(/:/g, '');
   if (/^[0-9a-fA-F]{64}$/.test(hex)) return Buffer.from(hex, 'hex').toString('base64url');
-  throw new ConfigError('Invalid configuration: CLIENT_CERTIFICATE_THUMBPRINT_S256 must be a SHA-256 thumbprint (43 base64url characters or 64 hex digits)');
+  throw new ConfigError(
+    'Invalid configuration: CLIENT_CERTIFICATE_THUMBPRINT_S256 must be a SHA-256 thumbprint (43 base64url characters or 64 hex digits)',
+  );
 }
 
 /** Parses and validates the environment. Throws `ConfigError` naming the first bad variables. */
@@ -345,17 +373,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (allowedReturnUrls.length === 0) throw new ConfigError('Invalid configuration: ALLOWED_RETURN_URLS is empty');
   const publicBaseUrl = new URL(withoutTrailingSlash(e.PUBLIC_BASE_URL.href));
   const loopback =
-    e.ENTRA_AUTHORITY.protocol === 'http:' || e.DYNAMICS_URL?.protocol === 'http:' || publicBaseUrl.protocol === 'http:';
+    e.ENTRA_AUTHORITY.protocol === 'http:' ||
+    e.DYNAMICS_URL?.protocol === 'http:' ||
+    publicBaseUrl.protocol === 'http:';
   const discoveryUrl = e.DISCOVERY_URL!;
   if (discoveryUrl.pathname !== '/' || discoveryUrl.search) {
-    throw new ConfigError('Invalid configuration: DISCOVERY_URL must be an origin, e.g. https://globaldisco.crm.dynamics.com');
+    throw new ConfigError(
+      'Invalid configuration: DISCOVERY_URL must be an origin, e.g. https://globaldisco.crm.dynamics.com',
+    );
   }
   let dataverseHosts: string[];
   try {
-    const entries = e.DATAVERSE_HOSTS?.split(',').map((h) => h.trim()).filter(Boolean) ?? [...CLOUDS[entraCloud].dataverseHosts];
+    const entries = e.DATAVERSE_HOSTS?.split(',')
+      .map((h) => h.trim())
+      .filter(Boolean) ?? [...CLOUDS[entraCloud].dataverseHosts];
     dataverseHosts = parseHostPatterns(entries, loopback);
   } catch (err) {
-    if (err instanceof HostPatternError) throw new ConfigError(`Invalid configuration: DATAVERSE_HOSTS: ${err.message}`);
+    if (err instanceof HostPatternError)
+      throw new ConfigError(`Invalid configuration: DATAVERSE_HOSTS: ${err.message}`);
     throw err;
   }
   return {

@@ -30,13 +30,16 @@ export function parseHostPatterns(entries: readonly string[], allowLoopback: boo
   return entries.map((entry) => {
     if (entry !== entry.toLowerCase()) throw new HostPatternError(`"${entry}" must be lower case`);
     if (isLoopbackHost(entry)) {
-      if (!allowLoopback) throw new HostPatternError(`"${entry}": loopback hosts are allowed only in local mode and tests`);
+      if (!allowLoopback)
+        throw new HostPatternError(`"${entry}": loopback hosts are allowed only in local mode and tests`);
       return entry;
     }
     const rest = entry.startsWith('*.') ? entry.slice(2) : entry;
     // A wildcard must leave a registrable suffix of at least two labels (`*.com` would allow the world).
     if (!isDnsName(rest) || (entry.startsWith('*.') && rest.split('.').length < 2)) {
-      throw new HostPatternError(`"${entry}" must be a host name or *.<host name> (no scheme, port, path or IP address)`);
+      throw new HostPatternError(
+        `"${entry}" must be a host name or *.<host name> (no scheme, port, path or IP address)`,
+      );
     }
     return entry;
   });

@@ -8,7 +8,10 @@ export function secretsManagerReader(secretId: string): { read: () => Promise<st
   const read = () => {
     value ??= import('@aws-sdk/client-secrets-manager')
       .then(async ({ SecretsManagerClient, GetSecretValueCommand }) => {
-        const client = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } });
+        const client = new SecretsManagerClient({
+          maxAttempts: 2,
+          requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+        });
         const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
         if (!out.SecretString) throw new Error('The secret in Secrets Manager is empty');
         return out.SecretString.trim();

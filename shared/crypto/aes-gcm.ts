@@ -11,7 +11,10 @@ export function sealAesGcm(key: Uint8Array, plaintext: Uint8Array | string, addi
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(additionalData);
-  const body = Buffer.concat([typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext), cipher.final()]);
+  const body = Buffer.concat([
+    typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext),
+    cipher.final(),
+  ]);
   return Buffer.concat([iv, body, cipher.getAuthTag()]);
 }
 

@@ -39,13 +39,18 @@ const OID = {
 } as const;
 type NameAttribute = 'CN' | 'C' | 'L' | 'ST' | 'O' | 'OU';
 
-export async function createSelfSignedCertificate(signer: Signer, request: CertificateRequest): Promise<SelfSignedCertificate> {
+export async function createSelfSignedCertificate(
+  signer: Signer,
+  request: CertificateRequest,
+): Promise<SelfSignedCertificate> {
   if (!Number.isInteger(request.days) || request.days < 1 || request.days > 3650) {
     throw new RangeError('days must be a whole number from 1 to 3650');
   }
   const name = encodeName(request.subject);
   // A little back-dated so a verifier with a slow clock accepts it at once.
-  const notBefore = new Date(Math.floor(((request.now ?? new Date(systemClock())).getTime() - 5 * 60_000) / 1000) * 1000);
+  const notBefore = new Date(
+    Math.floor(((request.now ?? new Date(systemClock())).getTime() - 5 * 60_000) / 1000) * 1000,
+  );
   const notAfter = new Date(notBefore.getTime() + request.days * 86_400_000);
   const spki = (await signer.publicKey()).export({ type: 'spki', format: 'der' });
   const algorithm = sequence(oid(OID.sha256WithRSAEncryption), der(0x05, Buffer.alloc(0)));
@@ -82,14 +87,18 @@ export async function createSelfSignedCertificate(signer: Signer, request: Certi
 
 /** `CN=x, O=y` → RDNSequence; one attribute per RDN, no escapes (kept to what an app credential needs). */
 function encodeName(subject: string): Buffer {
-  const parts = subject.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = subject
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new RangeError('subject must name at least CN=…');
   const rdns = parts.map((part) => {
     const match = /^(CN|C|L|ST|O|OU)=([^=+\\"<>;]{1,64})$/i.exec(part);
     if (!match) throw new RangeError(`subject: "${part}" is not one of CN=, O=, OU=, L=, ST=, C= with a plain value`);
     const type = match[1]!.toUpperCase() as NameAttribute;
     const value = match[2]!.trim();
-    if (type === 'C' && !/^[A-Z]{2}$/.test(value)) throw new RangeError('subject: C= must be a two-letter country code');
+    if (type === 'C' && !/^[A-Z]{2}$/.test(value))
+      throw new RangeError('subject: C= must be a two-letter country code');
     // RFC 5280 §4.1.2.4: UTF8String, except countryName which is a PrintableString.
     const text = type === 'C' ? der(0x13, Buffer.from(value, 'ascii')) : der(0x0c, Buffer.from(value, 'utf8'));
     return der(0x31, sequence(oid(OID[type]), text));
@@ -105,7 +114,9 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
 function time(date: Date): Buffer {
   const iso = date.toISOString().replace(/[-:T]/g, '').slice(0, 14); // YYYYMMDDHHMMSS
-  return date.getUTCFullYear() < 2050 ? der(0x17, Buffer.from(`${iso.slice(2)}Z`, 'ascii')) : der(0x18, Buffer.from(`${iso}Z`, 'ascii'));
+  return date.getUTCFullYear() < 2050
+    ? der(0x17, Buffer.from(`${iso.slice(2)}Z`, 'ascii'))
+    : der(0x18, Buffer.from(`${iso}Z`, 'ascii'));
 }
 
 function sequence(...items: Buffer[]): Buffer {
@@ -143,4 +154,3 @@ function der(tag: number, content: Buffer): Buffer {
   }
   return Buffer.concat([Buffer.from(header), content]);
 }
-

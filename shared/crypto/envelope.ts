@@ -142,13 +142,16 @@ function additionalData(context: EncryptionContext, field: string): Buffer {
 
 /** AES-256-GCM with the context and the field name as additional data (also seals webhook secrets). */
 export function encrypt(key: Buffer, context: EncryptionContext, field: string, plaintext: string): Uint8Array {
-  return new Uint8Array(Buffer.concat([Buffer.from([FORMAT_VERSION]), sealAesGcm(key, plaintext, additionalData(context, field))]));
+  return new Uint8Array(
+    Buffer.concat([Buffer.from([FORMAT_VERSION]), sealAesGcm(key, plaintext, additionalData(context, field))]),
+  );
 }
 
 /** Opens what `encrypt` sealed; throws `DecryptionError` for another context or field. */
 export function decrypt(key: Buffer, context: EncryptionContext, field: string, sealed: Uint8Array): string {
   const blob = Buffer.from(sealed);
-  if (blob.length < 1 + AES_GCM_OVERHEAD || blob[0] !== FORMAT_VERSION) throw new DecryptionError('Malformed ciphertext');
+  if (blob.length < 1 + AES_GCM_OVERHEAD || blob[0] !== FORMAT_VERSION)
+    throw new DecryptionError('Malformed ciphertext');
   try {
     return openAesGcm(key, blob.subarray(1), additionalData(context, field)).toString('utf8');
   } catch {

@@ -18,7 +18,9 @@ export function lazyKmsClient(clientFactory?: () => KMSClient): () => Promise<Lo
   return () =>
     (loaded ??= import('@aws-sdk/client-kms').then((sdk) => ({
       sdk,
-      client: clientFactory?.() ?? new sdk.KMSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+      client:
+        clientFactory?.() ??
+        new sdk.KMSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
     })));
 }
 
@@ -27,11 +29,15 @@ export type KmsOperation = 'GenerateDataKey' | 'Decrypt' | 'Sign';
 /** One KMS call, counted (KmsCall by operation) and in a span; the key id and payloads stay out of both. */
 export function observeKmsCall<T>(metrics: MetricsPort, operation: KmsOperation, call: () => Promise<T>): Promise<T> {
   metrics.add('KmsCall', 1, { operation });
-  return inSpan(`KMS.${operation}`, { 'rpc.system': 'aws-api', 'rpc.service': 'KMS', 'rpc.method': operation }, async (span) => {
-    const out = await call();
-    const meta = (out as { $metadata?: { httpStatusCode?: number; requestId?: string } } | undefined)?.$metadata;
-    if (meta?.httpStatusCode) span.setAttribute('http.response.status_code', meta.httpStatusCode);
-    if (meta?.requestId) span.setAttribute('aws.request_id', meta.requestId);
-    return out;
-  });
+  return inSpan(
+    `KMS.${operation}`,
+    { 'rpc.system': 'aws-api', 'rpc.service': 'KMS', 'rpc.method': operation },
+    async (span) => {
+      const out = await call();
+      const meta = (out as { $metadata?: { httpStatusCode?: number; requestId?: string } } | undefined)?.$metadata;
+      if (meta?.httpStatusCode) span.setAttribute('http.response.status_code', meta.httpStatusCode);
+      if (meta?.requestId) span.setAttribute('aws.request_id', meta.requestId);
+      return out;
+    },
+  );
 }

@@ -37,7 +37,9 @@ export class KmsKeyProvider implements KeyProvider {
     const { client, sdk } = await this.load();
     try {
       const out = await observeKmsCall(this.metrics, 'GenerateDataKey', () =>
-        client.send(new sdk.GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } })),
+        client.send(
+          new sdk.GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...context } }),
+        ),
       );
       if (!out.Plaintext || !out.CiphertextBlob) throw new Error('KMS GenerateDataKey returned no key');
       return { plaintext: out.Plaintext, encrypted: out.CiphertextBlob };
@@ -50,7 +52,9 @@ export class KmsKeyProvider implements KeyProvider {
     const { client, sdk } = await this.load();
     try {
       const out = await observeKmsCall(this.metrics, 'Decrypt', () =>
-        client.send(new sdk.DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted, EncryptionContext: { ...context } })),
+        client.send(
+          new sdk.DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted, EncryptionContext: { ...context } }),
+        ),
       );
       if (!out.Plaintext) throw new Error('KMS Decrypt returned no plaintext');
       return out.Plaintext;

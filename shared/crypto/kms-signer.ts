@@ -34,7 +34,14 @@ export class KmsSigner implements Signer {
     try {
       // DIGEST: KMS signs the SHA-256 we computed, so the message never leaves the function and has no size limit.
       const out = await observeKmsCall(this.metrics, 'Sign', () =>
-        client.send(new sdk.SignCommand({ KeyId: this.keyId, Message: sha256Digest(data), MessageType: 'DIGEST', SigningAlgorithm: KMS_ALGORITHM[scheme] })),
+        client.send(
+          new sdk.SignCommand({
+            KeyId: this.keyId,
+            Message: sha256Digest(data),
+            MessageType: 'DIGEST',
+            SigningAlgorithm: KMS_ALGORITHM[scheme],
+          }),
+        ),
       );
       signature = out.Signature;
     } catch (err) {
@@ -50,8 +57,10 @@ export class KmsSigner implements Signer {
     const { client, sdk } = await this.load();
     const out = await client.send(new sdk.GetPublicKeyCommand({ KeyId: this.keyId }));
     if (!out.PublicKey) throw new SigningError('KMS GetPublicKey returned no key');
-    if (out.KeyUsage && out.KeyUsage !== 'SIGN_VERIFY') throw new SigningError('The KMS key must have KeyUsage SIGN_VERIFY');
-    if (out.KeySpec && !/^RSA_(2048|3072|4096)$/.test(out.KeySpec)) throw new SigningError('The KMS key must be an RSA key (RSA_2048 or RSA_3072)');
+    if (out.KeyUsage && out.KeyUsage !== 'SIGN_VERIFY')
+      throw new SigningError('The KMS key must have KeyUsage SIGN_VERIFY');
+    if (out.KeySpec && !/^RSA_(2048|3072|4096)$/.test(out.KeySpec))
+      throw new SigningError('The KMS key must be an RSA key (RSA_2048 or RSA_3072)');
     return createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' });
   }
 }

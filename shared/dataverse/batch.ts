@@ -59,7 +59,11 @@ export function mapBatchRequest(body: Uint8Array, contentType: string, bases: Ur
 
 /** Maps a `$batch` response body from Dataverse's URLs to the service's. */
 export function mapBatchResponse(body: Uint8Array, contentType: string, bases: UrlBases): Uint8Array {
-  return mapBatch(body, contentType, { request: false, map: responseUrlMap(bases), isAnnotation: annotationMatcher(RESPONSE_URL_ANNOTATIONS) });
+  return mapBatch(body, contentType, {
+    request: false,
+    map: responseUrlMap(bases),
+    isAnnotation: annotationMatcher(RESPONSE_URL_ANNOTATIONS),
+  });
 }
 
 function mapBatch(body: Uint8Array, contentType: string, direction: Direction): Uint8Array {
@@ -102,7 +106,11 @@ function findDelimiter(buf: Buffer, from: number, entityStart: number, end: numb
     if (i < 0 || i + delimiter.length > end) return -1;
     const next = buf[i + delimiter.length];
     const atLineStart = i === entityStart || buf[i - 1] === LF;
-    if (atLineStart && (next === undefined || next === 0x2d || next === CR || next === LF || next === 0x20 || next === 0x09)) return i;
+    if (
+      atLineStart &&
+      (next === undefined || next === 0x2d || next === CR || next === LF || next === 0x20 || next === 0x09)
+    )
+      return i;
     at = i + 1;
   }
 }
@@ -129,14 +137,27 @@ function readHeaders(buf: Buffer, start: number, end: number): { headers: Header
     if (colon > 0) {
       const lead = line.slice(colon + 1).length - line.slice(colon + 1).trimStart().length;
       const value = line.slice(colon + 1).trim();
-      headers.push({ name: line.slice(0, colon).trim().toLowerCase(), value, valueStart: at + colon + 1 + lead, valueEnd: at + colon + 1 + lead + value.length });
+      headers.push({
+        name: line.slice(0, colon).trim().toLowerCase(),
+        value,
+        valueStart: at + colon + 1 + lead,
+        valueEnd: at + colon + 1 + lead + value.length,
+      });
     }
     at = lineEnd + 1;
   }
   return { headers, bodyStart: -1 };
 }
 
-function mapMultipart(buf: Buffer, start: number, end: number, boundary: string, d: Direction, edits: ByteEdit[], depth: number): void {
+function mapMultipart(
+  buf: Buffer,
+  start: number,
+  end: number,
+  boundary: string,
+  d: Direction,
+  edits: ByteEdit[],
+  depth: number,
+): void {
   if (depth > MAX_DEPTH) return;
   for (const [partStart, partEnd] of multipartParts(buf, start, end, boundary)) {
     const { headers, bodyStart } = readHeaders(buf, partStart, partEnd);
@@ -162,16 +183,22 @@ function mapHttpMessage(buf: Buffer, start: number, end: number, d: Direction, e
       if (mapped === target && d.pathMap) mapped = mapUrl(target, d.pathMap);
       if (mapped !== target) {
         const targetStart = start + match[1]!.length + 1;
-        edits.push({ start: targetStart, end: targetStart + Buffer.byteLength(target, 'latin1'), text: Buffer.from(mapped, 'latin1') });
+        edits.push({
+          start: targetStart,
+          end: targetStart + Buffer.byteLength(target, 'latin1'),
+          text: Buffer.from(mapped, 'latin1'),
+        });
       }
     }
   }
   const { headers, bodyStart } = readHeaders(buf, Math.min(lineEnd + 1, end), end);
   for (const header of headers) {
     let mapped = header.value;
-    if (d.request && header.name === 'host' && d.hosts && header.value.toLowerCase() === d.hosts.from.toLowerCase()) mapped = d.hosts.to;
+    if (d.request && header.name === 'host' && d.hosts && header.value.toLowerCase() === d.hosts.from.toLowerCase())
+      mapped = d.hosts.to;
     if (!d.request && URL_RESPONSE_HEADERS.includes(header.name)) mapped = mapUrl(header.value, d.map);
-    if (mapped !== header.value) edits.push({ start: header.valueStart, end: header.valueEnd, text: Buffer.from(mapped, 'latin1') });
+    if (mapped !== header.value)
+      edits.push({ start: header.valueStart, end: header.valueEnd, text: Buffer.from(mapped, 'latin1') });
   }
   if (bodyStart < 0 || bodyStart >= end) return;
   const contentType = headers.find((h) => h.name === 'content-type')?.value;
@@ -181,5 +208,10 @@ function mapHttpMessage(buf: Buffer, start: number, end: number, d: Direction, e
   if (mappedBody === body) return;
   edits.push({ start: bodyStart, end, text: Buffer.from(mappedBody) });
   const length = headers.find((h) => h.name === 'content-length');
-  if (length) edits.push({ start: length.valueStart, end: length.valueEnd, text: Buffer.from(String(mappedBody.length), 'latin1') });
+  if (length)
+    edits.push({
+      start: length.valueStart,
+      end: length.valueEnd,
+      text: Buffer.from(String(mappedBody.length), 'latin1'),
+    });
 }

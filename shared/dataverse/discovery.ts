@@ -37,7 +37,9 @@ function allowedOrigin(services: Pick<Services, 'config'>, raw: string | null | 
     const url = new URL(raw);
     if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
     // https only (http solely for loopback stand-ins), exactly as `/orgs/{host}` would reach it.
-    return environmentHostAllowed(services.config, url.host) && url.origin === originOfHost(url.host) ? url.origin : undefined;
+    return environmentHostAllowed(services.config, url.host) && url.origin === originOfHost(url.host)
+      ? url.origin
+      : undefined;
   } catch {
     return undefined;
   }
@@ -64,7 +66,8 @@ function apiOriginOf(url: string, apiUrl: string | null | undefined): string | u
 /** Maps a validated discovery answer to the environments this deployment may serve. */
 export function toEnvironments(services: Pick<Services, 'config'>, body: unknown): DataverseEnvironment[] {
   const parsed = InstancesSchema.safeParse(body);
-  if (!parsed.success) throw new ServiceError('discovery_error', 'The Global Discovery Service answered in an unexpected shape.');
+  if (!parsed.success)
+    throw new ServiceError('discovery_error', 'The Global Discovery Service answered in an unexpected shape.');
   const environments: DataverseEnvironment[] = [];
   for (const instance of parsed.data.value) {
     const url = allowedOrigin(services, instance.Url);
@@ -86,7 +89,11 @@ export function toEnvironments(services: Pick<Services, 'config'>, body: unknown
   return environments;
 }
 
-async function getInstances(services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>, accessToken: string, deadlineMs: number): Promise<Response> {
+async function getInstances(
+  services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>,
+  accessToken: string,
+  deadlineMs: number,
+): Promise<Response> {
   const timeoutMs = Math.min(services.config.upstreamTimeoutMs, deadlineMs - services.now());
   if (timeoutMs <= 0) throw new ServiceError('discovery_timeout');
   try {
@@ -106,10 +113,14 @@ async function getInstances(services: Pick<Services, 'config' | 'dataverseFetch'
 /** The environments of a Global Discovery Service answer, or the error it stands for. */
 async function environmentsOf(services: Pick<Services, 'config'>, response: Response): Promise<DataverseEnvironment[]> {
   if (response.status === 401 || response.status === 403) {
-    throw new ServiceError('discovery_rejected', 'The Global Discovery Service refuses this user; no environments can be listed.');
+    throw new ServiceError(
+      'discovery_rejected',
+      'The Global Discovery Service refuses this user; no environments can be listed.',
+    );
   }
   if (response.status === 429 || response.status >= 500) throw new ServiceError('discovery_unavailable');
-  if (response.status !== 200) throw new ServiceError('discovery_error', `The Global Discovery Service answered HTTP ${response.status}.`);
+  if (response.status !== 200)
+    throw new ServiceError('discovery_error', `The Global Discovery Service answered HTTP ${response.status}.`);
   let body: unknown;
   try {
     body = await response.json();
@@ -123,7 +134,11 @@ async function environmentsOf(services: Pick<Services, 'config'>, response: Resp
  * The environments a discovery access token the caller already holds can list (the callback's own,
  * when the sign-in asked for the discovery service): no refresh, no stored token opened.
  */
-export async function discoverWithToken(services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>, accessToken: string, deadlineMs: number): Promise<DiscoveredEnvironments> {
+export async function discoverWithToken(
+  services: Pick<Services, 'config' | 'dataverseFetch' | 'now'>,
+  accessToken: string,
+  deadlineMs: number,
+): Promise<DiscoveredEnvironments> {
   const environments = await environmentsOf(services, await getInstances(services, accessToken, deadlineMs));
   return { cachedAt: services.now(), environments };
 }
@@ -148,7 +163,13 @@ export async function discoverEnvironments(
   let current = session;
   let token = resourceToken(current, resource, services.config);
   if (refreshDue(token, now, services.config)) {
-    current = await services.refresher.refreshFrom(current.id, token?.sealed ? token.version : -1, refreshDeadlineMs, resource, 'ahead');
+    current = await services.refresher.refreshFrom(
+      current.id,
+      token?.sealed ? token.version : -1,
+      refreshDeadlineMs,
+      resource,
+      'ahead',
+    );
     token = resourceToken(current, resource, services.config)!;
   }
   const call = async (s: Session) => {

@@ -9,7 +9,12 @@
 export const IMPERSONATION_HEADERS = ['MSCRMCallerID', 'CallerObjectId'] as const;
 
 /** File columns uploaded and downloaded in chunks (Microsoft: "Use file column data"). */
-export const FILE_TRANSFER_REQUEST_HEADERS = ['x-ms-transfer-mode', 'x-ms-file-name', 'Content-Range', 'Range'] as const;
+export const FILE_TRANSFER_REQUEST_HEADERS = [
+  'x-ms-transfer-mode',
+  'x-ms-file-name',
+  'Content-Range',
+  'Range',
+] as const;
 
 /** Request headers forwarded by name (never Cookie, Authorization, Host or hop-by-hop headers). */
 export const FORWARDED_REQUEST_HEADERS = [

@@ -45,7 +45,11 @@ let stringHasEscape = false;
  * string elements of an array-valued one, as collection-valued `@odata.bind`) from `map.from` to
  * `map.to`. Returns `json` itself when nothing changes or the document is not valid JSON.
  */
-export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotation: (name: string) => boolean): Uint8Array {
+export function mapJsonAnnotations(
+  json: Uint8Array,
+  map: PrefixMap,
+  isAnnotation: (name: string) => boolean,
+): Uint8Array {
   const buf = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
   const edits: Edit[] = [];
   const stack: number[] = [];
@@ -65,7 +69,8 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
       const end = scanString(buf, i);
       if (end < 0) return json;
       if (expect === Expect.Key || expect === Expect.KeyOrEnd) {
-        annotatedValue = (stringHasAt || stringHasEscape) && isAnnotationName(buf, i, end, stringHasEscape, isAnnotation);
+        annotatedValue =
+          (stringHasAt || stringHasEscape) && isAnnotationName(buf, i, end, stringHasEscape, isAnnotation);
         expect = Expect.Colon;
       } else if (expect === Expect.Value || expect === Expect.ValueOrEnd) {
         if (annotatedValue || top === ANNOTATED_ARRAY) {
@@ -95,7 +100,8 @@ export function mapJsonAnnotations(json: Uint8Array, map: PrefixMap, isAnnotatio
         // ]
         const closesObject = c === 0x7d;
         if (top < 0 || (top === OBJECT) !== closesObject) return json;
-        if (expect !== Expect.CommaOrEnd && expect !== (closesObject ? Expect.KeyOrEnd : Expect.ValueOrEnd)) return json;
+        if (expect !== Expect.CommaOrEnd && expect !== (closesObject ? Expect.KeyOrEnd : Expect.ValueOrEnd))
+          return json;
         top = stack.pop()!;
         expect = top < 0 ? Expect.Nothing : Expect.CommaOrEnd;
         i++;
@@ -144,7 +150,17 @@ function scanString(buf: Buffer, start: number): number {
         continue;
       }
       // " \ / b f n r t
-      if (e !== QUOTE && e !== BACKSLASH && e !== SLASH && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      if (
+        e !== QUOTE &&
+        e !== BACKSLASH &&
+        e !== SLASH &&
+        e !== 0x62 &&
+        e !== 0x66 &&
+        e !== 0x6e &&
+        e !== 0x72 &&
+        e !== 0x74
+      )
+        return -1;
       j += 2;
       continue;
     }
@@ -169,7 +185,8 @@ function scanLiteral(buf: Buffer, start: number): number {
   if (c === 0x6e) return matches(buf, start, NULL);
   let j = start;
   if (buf[j] === 0x2d) j++; // -
-  if (buf[j] === 0x30) j++; // a leading 0 stands alone
+  if (buf[j] === 0x30)
+    j++; // a leading 0 stands alone
   else if (isDigit(buf[j])) while (isDigit(buf[j])) j++;
   else return -1;
   if (buf[j] === 0x2e) {
@@ -199,11 +216,19 @@ function matches(buf: Buffer, start: number, word: Buffer): number {
 
 /** What may follow a number or literal: the end, whitespace or structure (`,` `]` `}`). */
 function isDelimiter(b: number | undefined): boolean {
-  return b === undefined || b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09 || b === 0x2c || b === 0x5d || b === 0x7d;
+  return (
+    b === undefined || b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09 || b === 0x2c || b === 0x5d || b === 0x7d
+  );
 }
 
 /** Whether the property name between the quotes at `start` and `end` is a URL-valued annotation. */
-function isAnnotationName(buf: Buffer, start: number, end: number, escaped: boolean, isAnnotation: (name: string) => boolean): boolean {
+function isAnnotationName(
+  buf: Buffer,
+  start: number,
+  end: number,
+  escaped: boolean,
+  isAnnotation: (name: string) => boolean,
+): boolean {
   const raw = buf.toString('utf8', start, end + 1);
   return isAnnotation(escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1));
 }
@@ -241,7 +266,11 @@ function mapStringPrefix(buf: Buffer, start: number, end: number, map: PrefixMap
   }
   if (decoded.length !== want || !startsWithPrefix(decoded, map)) return undefined;
   const escaped = JSON.stringify(map.to).slice(1, -1);
-  return { start: start + 1, end: j, text: Buffer.from(escapedSlash ? escaped.replaceAll('/', '\\/') : escaped, 'utf8') };
+  return {
+    start: start + 1,
+    end: j,
+    text: Buffer.from(escapedSlash ? escaped.replaceAll('/', '\\/') : escaped, 'utf8'),
+  };
 }
 
 /** Copies `buf` with the (ordered, non-overlapping) edits applied. */

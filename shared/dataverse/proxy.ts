@@ -76,7 +76,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * expire, refresh once and retry once on 401 (unless Dataverse rejected a fresh token of this user
  * within the cool-down: then 403 `dataverse_rejected` at once), retry a short 429 once within the time budget.
  */
-export async function forwardToDataverse(services: Services, session: Session, request: ProxyRequest): Promise<HttpResponse> {
+export async function forwardToDataverse(
+  services: Services,
+  session: Session,
+  request: ProxyRequest,
+): Promise<HttpResponse> {
   const method = request.method.toUpperCase();
   if (!ALLOWED_METHODS.has(method)) throw new ServiceError('method_not_allowed', `${method} is not proxied.`);
   const { config } = services;
@@ -91,7 +95,10 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const bases: UrlBases[] = [{ dataverse: callOrigin, service }];
   // Dataverse may name either origin in what it answers: both map back to the client's base.
   if (target.apiUrl) bases.push({ dataverse: target.url, service });
-  const body = BODYLESS.has(method) || !request.body ? undefined : mapRequestBody(request.body, headers.get('content-type'), bases[0]!);
+  const body =
+    BODYLESS.has(method) || !request.body
+      ? undefined
+      : mapRequestBody(request.body, headers.get('content-type'), bases[0]!);
   const coding = negotiateContentCoding(headerValue(request.headers, 'accept-encoding'));
   const started = services.now();
   const remaining = () => request.budgetMs - (services.now() - started);
@@ -104,13 +111,27 @@ export async function forwardToDataverse(services: Services, session: Session, r
   const held = tokenOf(current);
   if (held?.refusedWith && (held.blockedUntil ?? 0) > services.now()) throw environmentRefused();
   if (refreshDue(held, services.now(), config)) {
-    current = await services.refresher.refreshFrom(current.id, held?.sealed ? held.version : -1, refreshDeadlineMs(), resource, 'ahead');
+    current = await services.refresher.refreshFrom(
+      current.id,
+      held?.sealed ? held.version : -1,
+      refreshDeadlineMs(),
+      resource,
+      'ahead',
+    );
   }
   const send = async (s: Session) => {
     const token = tokenOf(s)!;
     const vault = await services.vault();
     const accessToken = await vault.open(s.id, s.dataKey, token.field, token.sealed!);
-    return callUpstream(services.dataverseFetch, url, method, headers, body, accessToken, Math.min(remaining() - BUDGET_MARGIN_MS, config.upstreamTimeoutMs));
+    return callUpstream(
+      services.dataverseFetch,
+      url,
+      method,
+      headers,
+      body,
+      accessToken,
+      Math.min(remaining() - BUDGET_MARGIN_MS, config.upstreamTimeoutMs),
+    );
   };
 
   let response = await send(current);
@@ -118,9 +139,16 @@ export async function forwardToDataverse(services: Services, session: Session, r
     // Dataverse rejected this user's fresh token a moment ago: another refresh would change nothing.
     const rejectedUntilMs = ownSlot(current) ? current.dataverseRejectedUntil : tokenOf(current)?.blockedUntil;
     if ((rejectedUntilMs ?? 0) > services.now()) throw dataverseRejected(config.dataverseRejectionCooldownSeconds);
-    current = await services.refresher.refreshFrom(current.id, tokenOf(current)!.version, refreshDeadlineMs(), resource, '401');
+    current = await services.refresher.refreshFrom(
+      current.id,
+      tokenOf(current)!.version,
+      refreshDeadlineMs(),
+      resource,
+      '401',
+    );
     response = await send(current);
-    if (response.status === 401) throw await rejectedEvenFresh(services, current, ownSlot(current) ? undefined : resource);
+    if (response.status === 401)
+      throw await rejectedEvenFresh(services, current, ownSlot(current) ? undefined : resource);
   }
   if (ownSlot(current) && current.dataverseRejectedUntil !== undefined && response.status < 500) {
     // Dataverse accepted the token (anything but 401 and its own failures): 401s are worth a refresh again.
@@ -139,7 +167,8 @@ export async function forwardToDataverse(services: Services, session: Session, r
       logger.info('dataverse throttled; retrying once', { retryAfterMs });
       await sleep(retryAfterMs);
       response = await send(current);
-      if (response.status === 429) countThrottling(services, parseRetryAfter(response.headers.get('retry-after'), services.now()));
+      if (response.status === 429)
+        countThrottling(services, parseRetryAfter(response.headers.get('retry-after'), services.now()));
     }
   }
   logger.debug('dataverse answered', { method, statusCode: response.status, durationMs: services.now() - started });
@@ -155,7 +184,8 @@ function countThrottling(services: Pick<Services, 'metrics'>, retryAfterMs: numb
 /** Maps the service's URLs in `@odata.bind`/`@odata.id` values and `$batch` parts to Dataverse's. */
 function mapRequestBody(body: Uint8Array, contentType: string | null, bases: UrlBases): Uint8Array {
   if (multipartBoundary(contentType)) return mapBatchRequest(body, contentType!, bases);
-  if (/json/i.test(contentType ?? '')) return mapJsonAnnotations(body, requestUrlMap(bases), annotationMatcher(REQUEST_URL_ANNOTATIONS));
+  if (/json/i.test(contentType ?? ''))
+    return mapJsonAnnotations(body, requestUrlMap(bases), annotationMatcher(REQUEST_URL_ANNOTATIONS));
   return body;
 }
 
@@ -163,14 +193,22 @@ function mapRequestBody(body: Uint8Array, contentType: string | null, bases: Url
  * The client's answer: Dataverse URLs in headers, annotations and `$batch` parts mapped to the
  * service's, compressed when the client accepts it, within what a Lambda response can carry.
  */
-function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], accepted: ContentCoding | undefined): HttpResponse {
+function toClientResponse(
+  response: UpstreamResponse,
+  allBases: UrlBases[],
+  accepted: ContentCoding | undefined,
+): HttpResponse {
   const headers = returnableResponseHeaders(response.headers);
   const responseMaps = allBases.map(responseUrlMap);
   for (const name of URL_RESPONSE_HEADERS) {
     for (const map of responseMaps) if (headers[name] !== undefined) headers[name] = mapUrl(headers[name], map);
   }
   const contentType = response.headers.get('content-type');
-  const upstreamCoding = (response.headers.get('content-encoding') ?? '').toLowerCase().split(',').map((c) => c.trim()).filter(Boolean);
+  const upstreamCoding = (response.headers.get('content-encoding') ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   // A body fetch could not decode is still encoded: pass it, and its Content-Encoding, as it came.
   const stillEncoded = upstreamCoding.some((c) => !DECODED_BY_FETCH.has(c));
   let body = response.body;
@@ -180,7 +218,8 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
   } else {
     for (const [i, bases] of allBases.entries()) {
       if (multipartBoundary(contentType)) body = mapBatchResponse(body, contentType!, bases);
-      else if (/json/i.test(contentType ?? '')) body = mapJsonAnnotations(body, responseMaps[i]!, annotationMatcher(RESPONSE_URL_ANNOTATIONS));
+      else if (/json/i.test(contentType ?? ''))
+        body = mapJsonAnnotations(body, responseMaps[i]!, annotationMatcher(RESPONSE_URL_ANNOTATIONS));
     }
     if (accepted && isCompressible(contentType, body.length)) {
       body = compressBody(body, accepted);
@@ -188,10 +227,14 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
     }
   }
   if (body.length > MAX_RESPONSE_BYTES) {
-    const advice = coding && !stillEncoded
-      ? ` even compressed with ${coding}: page it with Prefer: odata.maxpagesize or $top.`
-      : `: page it with Prefer: odata.maxpagesize or $top${!accepted && isCompressible(contentType, body.length) ? ', or send Accept-Encoding: gzip or br' : ''}.`;
-    throw new ServiceError('response_too_large', `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB)${advice}`);
+    const advice =
+      coding && !stillEncoded
+        ? ` even compressed with ${coding}: page it with Prefer: odata.maxpagesize or $top.`
+        : `: page it with Prefer: odata.maxpagesize or $top${!accepted && isCompressible(contentType, body.length) ? ', or send Accept-Encoding: gzip or br' : ''}.`;
+    throw new ServiceError(
+      'response_too_large',
+      `The Dataverse response is larger than a Lambda response can carry (about 4.4 MB)${advice}`,
+    );
   }
   return {
     statusCode: response.status,
@@ -215,16 +258,29 @@ function toClientResponse(response: UpstreamResponse, allBases: UrlBases[], acce
  * environment), not signed out. Marks the session so that its 401s skip the token endpoint for the
  * cool-down, and answers 403 (a 401 would send the client to sign in again, and round the loop).
  */
-async function rejectedEvenFresh(services: Pick<Services, 'config' | 'sessions' | 'now'>, session: Session, resource?: string): Promise<ServiceError> {
+async function rejectedEvenFresh(
+  services: Pick<Services, 'config' | 'sessions' | 'now'>,
+  session: Session,
+  resource?: string,
+): Promise<ServiceError> {
   const cooldownSeconds = services.config.dataverseRejectionCooldownSeconds;
   const untilMs = services.now() + cooldownSeconds * 1000;
-  logger.info('dataverse rejected a fresh token; refresh paused', { cooldownSeconds, connection: session.connection !== undefined });
+  logger.info('dataverse rejected a fresh token; refresh paused', {
+    cooldownSeconds,
+    connection: session.connection !== undefined,
+  });
   const entry = resource === undefined ? undefined : session.environmentTokens?.[resource];
   // Another environment's rejection pauses that environment only.
   const mark = entry
-    ? services.sessions.saveEnvironmentTokens(session.id, session.version, withEnvironmentToken(session.environmentTokens, resource!, { ...entry, blockedUntil: untilMs }))
+    ? services.sessions.saveEnvironmentTokens(
+        session.id,
+        session.version,
+        withEnvironmentToken(session.environmentTokens, resource!, { ...entry, blockedUntil: untilMs }),
+      )
     : services.sessions.markDataverseRejected(session.id, session.version, untilMs);
-  await mark.catch((err: unknown) => logger.warn('could not mark the dataverse rejection', { error: (err as Error).name }));
+  await mark.catch((err: unknown) =>
+    logger.warn('could not mark the dataverse rejection', { error: (err as Error).name }),
+  );
   return dataverseRejected(cooldownSeconds);
 }
 
@@ -269,7 +325,11 @@ async function callUpstream(
       const requestId = response.headers.get('x-ms-service-request-id');
       if (requestId && /^[\w-]{1,100}$/.test(requestId)) span.setAttribute('dataverse.request_id', requestId);
       // Read the whole body inside the same timeout: a stalled body is a timeout too.
-      return { status: response.status, headers: response.headers, body: await readBounded(response, upstreamReadLimit()) };
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: await readBounded(response, upstreamReadLimit()),
+      };
     });
   } catch (err) {
     if (err instanceof ServiceError) throw err;

@@ -30,7 +30,8 @@ export function encodePathSegment(segment: string): string {
   let out = '';
   for (const char of segment) {
     if (KEPT_IN_SEGMENT.test(char)) out += char;
-    else if (char.length === 1 && char >= '\ud800' && char <= '\udfff') throw new ServiceError('invalid_path', 'The path is not valid UTF-16 text.');
+    else if (char.length === 1 && char >= '\ud800' && char <= '\udfff')
+      throw new ServiceError('invalid_path', 'The path is not valid UTF-16 text.');
     else out += [...Buffer.from(char, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
   }
   return out;
@@ -70,14 +71,16 @@ function checkSegment(segment: string, isLast: boolean): void {
  * exactly the rebuilt path.
  */
 export function buildDataverseUrl(dynamicsUrl: URL, decodedPath: string, rawQuery: string): URL {
-  if (decodedPath.length > 4096 || rawQuery.length > 16_384) throw new ServiceError('invalid_path', 'The request URL is too long.');
+  if (decodedPath.length > 4096 || rawQuery.length > 16_384)
+    throw new ServiceError('invalid_path', 'The request URL is too long.');
   if (!WEB_API_PATH.test(decodedPath)) {
     throw new ServiceError('invalid_path', 'Only Dataverse Web API paths under /api/data/v9.x/ can be proxied.');
   }
   const segments = decodedPath.split('/').slice(1);
   segments.forEach((segment, i) => checkSegment(segment, i === segments.length - 1));
   const path = `/${segments.map(encodePathSegment).join('/')}`;
-  if (QUERY_FORBIDDEN.test(rawQuery)) throw new ServiceError('invalid_query', 'The query contains characters that are not allowed.');
+  if (QUERY_FORBIDDEN.test(rawQuery))
+    throw new ServiceError('invalid_query', 'The query contains characters that are not allowed.');
   const url = new URL(dynamicsUrl.origin);
   url.pathname = path;
   url.search = rawQuery;
@@ -142,7 +145,10 @@ export interface ForwardingRules {
 }
 
 /** Filters the client's headers to the allowlist and sets the OData defaults Dataverse expects. */
-export function forwardableRequestHeaders(headers: Record<string, string | undefined> | undefined, rules: ForwardingRules): Headers {
+export function forwardableRequestHeaders(
+  headers: Record<string, string | undefined> | undefined,
+  rules: ForwardingRules,
+): Headers {
   const out = new Headers();
   for (const [rawName, value] of Object.entries(headers ?? {})) {
     const name = rawName.toLowerCase();
@@ -150,8 +156,12 @@ export function forwardableRequestHeaders(headers: Record<string, string | undef
     if (!HEADER_NAME.test(rawName)) throw new ServiceError('invalid_header', 'A header name is not allowed.');
     if (IMPERSONATION_NAMES.has(name) && !rules.allowImpersonation) throw impersonationRefused();
     // Controls other than tab, and anything beyond one byte (Headers would throw a TypeError on it).
-    // eslint-disable-next-line no-control-regex
-    if (value.length > HEADER_VALUE_MAX || /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value) || !checkKnownFormat(name, value)) {
+    if (
+      value.length > HEADER_VALUE_MAX ||
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value) ||
+      !checkKnownFormat(name, value)
+    ) {
       throw new ServiceError('invalid_header', `The header ${name} has a value that is not allowed.`);
     }
     out.set(name, value);

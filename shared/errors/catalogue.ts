@@ -21,16 +21,31 @@ export const ERROR_CATALOGUE = {
   invalid_state: { status: 400, message: 'The callback carries no usable state.' },
   invalid_callback: { status: 400, message: 'The authorization response is malformed.' },
   authorization_failed: { status: 400, message: 'The identity provider did not complete the sign-in.' },
-  sign_in_declined: { status: 400, message: 'The sign-in was declined at the identity provider (by the user or by the organization).' },
-  authorization_code_rejected: { status: 400, message: 'The authorization code is invalid, expired or was already used.' },
+  sign_in_declined: {
+    status: 400,
+    message: 'The sign-in was declined at the identity provider (by the user or by the organization).',
+  },
+  authorization_code_rejected: {
+    status: 400,
+    message: 'The authorization code is invalid, expired or was already used.',
+  },
   invalid_id_token: { status: 400, message: 'The id_token failed validation.' },
-  invalid_grant: { status: 400, message: 'The handoff is unknown, expired or already used, or the verifier does not match.' },
-  invalid_tenant: { status: 400, message: 'tenant must be a tenant id (GUID), a verified domain name, or "organizations".' },
+  invalid_grant: {
+    status: 400,
+    message: 'The handoff is unknown, expired or already used, or the verifier does not match.',
+  },
+  invalid_tenant: {
+    status: 400,
+    message: 'tenant must be a tenant id (GUID), a verified domain name, or "organizations".',
+  },
   invalid_connect_token: { status: 400, message: 'This connect link is unknown, expired or was already used.' },
   account_mismatch: { status: 400, message: 'This connect link is for another account; ask for a new link.' },
   invalid_connection_id: { status: 400, message: 'The connection id is malformed.' },
   invalid_environment: { status: 400, message: 'The environment is not an allowed Dataverse environment.' },
-  invalid_choice_token: { status: 400, message: 'This environment choice is unknown, expired or was already made; connect again.' },
+  invalid_choice_token: {
+    status: 400,
+    message: 'This environment choice is unknown, expired or was already made; connect again.',
+  },
   unsupported_media_type: { status: 400, message: 'The body has a content type this route does not accept.' },
   invalid_path: { status: 400, message: 'Only Dataverse Web API paths under /api/data/v9.x/ can be proxied.' },
   invalid_query: { status: 400, message: 'The query contains characters that are not allowed.' },
@@ -43,24 +58,39 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: 'The API key is unknown, revoked or malformed.',
     // RFC 6750 §3: a 401 to a bearer credential names the scheme and `invalid_token`.
-    headers: { 'www-authenticate': 'Bearer realm="api-key", error="invalid_token", error_description="The API key is unknown, revoked or malformed"' },
+    headers: {
+      'www-authenticate':
+        'Bearer realm="api-key", error="invalid_token", error_description="The API key is unknown, revoked or malformed"',
+    },
   },
   // 403: understood and refused; authenticating again would not help.
-  csrf: { status: 403, message: 'Cookie-authenticated requests must send the header X-CSRF: 1 from an allowed origin.' },
+  csrf: {
+    status: 403,
+    message: 'Cookie-authenticated requests must send the header X-CSRF: 1 from an allowed origin.',
+  },
   origin_not_verified: { status: 403, message: 'Requests must come through the service’s CloudFront distribution.' },
   admin_consent_required: {
     status: 403,
     message: 'An administrator of your organization must consent to this application first: see /auth/admin-consent.',
   },
-  environment_not_allowed: { status: 403, message: 'This environment is not one of the signed-in user’s environments.' },
+  environment_not_allowed: {
+    status: 403,
+    message: 'This environment is not one of the signed-in user’s environments.',
+  },
   environment_access_denied: {
     status: 403,
     message:
       'The identity provider refuses a token for this environment: the user has no access to it, or the app lacks consent there. ' +
       'Other environments and the sign-in itself are not affected.',
   },
-  discovery_rejected: { status: 403, message: 'The Global Discovery Service refuses this user; no environments can be listed.' },
-  dataverse_rejected: { status: 403, message: 'Dataverse rejects this user’s access even with a freshly issued token.' },
+  discovery_rejected: {
+    status: 403,
+    message: 'The Global Discovery Service refuses this user; no environments can be listed.',
+  },
+  dataverse_rejected: {
+    status: 403,
+    message: 'Dataverse rejects this user’s access even with a freshly issued token.',
+  },
   impersonation_not_allowed: { status: 403, message: 'This API key may not impersonate users.' },
   // 404, 405, 409, 413
   not_found: { status: 404, message: 'No such route.' },
@@ -77,13 +107,27 @@ export const ERROR_CATALOGUE = {
   session_unreadable: { status: 500, message: 'The session could not be read; sign in again.' },
   // 502/503/504: a dependency failed; no stored token was lost.
   upstream_error: { status: 502, message: 'The identity provider answered with an unusable response.' },
-  client_rejected: { status: 502, message: 'The identity provider refused this service; the operator must check its registration.' },
-  no_refresh_token: { status: 502, message: 'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).' },
+  client_rejected: {
+    status: 502,
+    message: 'The identity provider refused this service; the operator must check its registration.',
+  },
+  no_refresh_token: {
+    status: 502,
+    message: 'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).',
+  },
   upstream_unreachable: { status: 502, message: 'Dataverse could not be reached.' },
   response_too_large: { status: 502, message: 'The Dataverse response is too large for the proxy.' },
   discovery_error: { status: 502, message: 'The Global Discovery Service answered with an unusable response.' },
-  temporarily_unavailable: { status: 503, message: 'A dependency is briefly unavailable; retry shortly.', headers: RETRY_SOON },
-  discovery_unavailable: { status: 503, message: 'The Global Discovery Service is briefly unavailable; retry shortly.', headers: RETRY_SOON },
+  temporarily_unavailable: {
+    status: 503,
+    message: 'A dependency is briefly unavailable; retry shortly.',
+    headers: RETRY_SOON,
+  },
+  discovery_unavailable: {
+    status: 503,
+    message: 'The Global Discovery Service is briefly unavailable; retry shortly.',
+    headers: RETRY_SOON,
+  },
   upstream_timeout: { status: 504, message: 'Dataverse did not answer in time.' },
   discovery_timeout: { status: 504, message: 'The Global Discovery Service did not answer in time.' },
 } as const satisfies Record<string, CatalogueEntry>;

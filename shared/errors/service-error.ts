@@ -30,5 +30,7 @@ export type ErrorShape = 'service' | 'odata';
 
 /** `{"error": code, "message": …}`, or OData's `{"error": {"code", "message"}}` (OData JSON Format 4.0 §19). */
 export function errorBody(err: ServiceError, shape: ErrorShape) {
-  return shape === 'odata' ? { error: { code: err.code, message: err.message } } : { error: err.code, message: err.message };
+  return shape === 'odata'
+    ? { error: { code: err.code, message: err.message } }
+    : { error: err.code, message: err.message };
 }

@@ -15,15 +15,29 @@ import { CORRELATION_ID_HEADER } from '../observability/correlation.ts';
 const SERVICE_REQUEST_HEADERS = ['X-CSRF', 'Authorization', 'Connection-Id'] as const;
 
 /** Response headers a browser may read without being told (Fetch: CORS-safelisted response-header names). */
-const SAFELISTED_RESPONSE_HEADERS = new Set(['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma']);
+const SAFELISTED_RESPONSE_HEADERS = new Set([
+  'cache-control',
+  'content-language',
+  'content-length',
+  'content-type',
+  'expires',
+  'last-modified',
+  'pragma',
+]);
 
 /** Request headers browsers may send cross-origin: the service's own and every header the proxy forwards. */
-export const CORS_ALLOW_HEADERS: readonly string[] = [...SERVICE_REQUEST_HEADERS, ...FORWARDED_REQUEST_HEADERS, ...NAMED_PREFIXED_REQUEST_HEADERS];
+export const CORS_ALLOW_HEADERS: readonly string[] = [
+  ...SERVICE_REQUEST_HEADERS,
+  ...FORWARDED_REQUEST_HEADERS,
+  ...NAMED_PREFIXED_REQUEST_HEADERS,
+];
 
 /** Response headers browsers may read: every header the proxy returns that is not already readable, and the correlation id. */
-export const CORS_EXPOSE_HEADERS: readonly string[] = [...RETURNED_RESPONSE_HEADERS, ...NAMED_PREFIXED_RESPONSE_HEADERS, CORRELATION_ID_HEADER].filter(
-  (name) => !SAFELISTED_RESPONSE_HEADERS.has(name.toLowerCase()),
-);
+export const CORS_EXPOSE_HEADERS: readonly string[] = [
+  ...RETURNED_RESPONSE_HEADERS,
+  ...NAMED_PREFIXED_RESPONSE_HEADERS,
+  CORRELATION_ID_HEADER,
+].filter((name) => !SAFELISTED_RESPONSE_HEADERS.has(name.toLowerCase()));
 
 export const CORS_ALLOW_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 

@@ -9,7 +9,8 @@ export const loginRequired = () => new ServiceError('login_required');
 export const csrfRejected = (message: string) => new ServiceError('csrf', message);
 
 /** A dependency (token endpoint, DynamoDB, KMS) failed transiently; nothing stored was changed. */
-export const serviceUnavailable = (message: string, cause?: unknown) => new ServiceError('temporarily_unavailable', message, { cause });
+export const serviceUnavailable = (message: string, cause?: unknown) =>
+  new ServiceError('temporarily_unavailable', message, { cause });
 
 /** "10 minutes" (or "90 seconds"): a cool-down as people read it. */
 function duration(seconds: number): string {

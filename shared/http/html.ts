@@ -25,4 +25,3 @@ export function htmlPage(config: Config, statusCode: number, title: string, body
       `<body><main>${body}</main></body></html>\n`,
   };
 }
-

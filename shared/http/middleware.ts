@@ -22,7 +22,8 @@ export const LAMBDA_MARGIN_MS = 1_000;
 
 /** Epoch ms by which a handler must have finished its own work (its Lambda time less a margin). */
 export function handlerDeadline(context: Context | undefined, nowMs: number): number {
-  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : 30_000;
+  const remaining =
+    typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : 30_000;
   return nowMs + remaining - LAMBDA_MARGIN_MS;
 }
 
@@ -45,7 +46,10 @@ function toServiceError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
   if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError) {
     logger.warn('dependency unavailable', { error: describe(err) });
-    return new ServiceError('temporarily_unavailable', 'A storage or key service is briefly unavailable; retry shortly.');
+    return new ServiceError(
+      'temporarily_unavailable',
+      'A storage or key service is briefly unavailable; retry shortly.',
+    );
   }
   if (err instanceof TransientTokenError) {
     logger.warn('identity provider unavailable', { error: describe(err) });
@@ -53,7 +57,9 @@ function toServiceError(err: unknown): ServiceError {
   }
   if (err instanceof ClientRejectedError) {
     // The service's own credentials or registration: the operator must fix it; the session is kept.
-    logger.error('identity provider refused this client; check CLIENT_ID, its credential and grant types', { oauthError: err.oauthError });
+    logger.error('identity provider refused this client; check CLIENT_ID, its credential and grant types', {
+      oauthError: err.oauthError,
+    });
     return new ServiceError('client_rejected');
   }
   if (err instanceof TokenEndpointError) {
@@ -75,7 +81,12 @@ function toServiceError(err: unknown): ServiceError {
 /** The error code `toErrorResponse` answers for an error (for metrics: a code, never a message). */
 export function errorCodeOf(err: unknown): string {
   if (err instanceof ServiceError) return err.code;
-  if (err instanceof StoreUnavailableError || err instanceof KeyServiceUnavailableError || err instanceof TransientTokenError) return 'temporarily_unavailable';
+  if (
+    err instanceof StoreUnavailableError ||
+    err instanceof KeyServiceUnavailableError ||
+    err instanceof TransientTokenError
+  )
+    return 'temporarily_unavailable';
   if (err instanceof ClientRejectedError) return 'client_rejected';
   if (err instanceof TokenEndpointError) return 'upstream_error';
   if (err instanceof DecryptionError) return 'session_unreadable';
@@ -101,28 +112,31 @@ export function createHandler(route: RouteHandler, options: { metrics?: () => Me
   const metrics = options.metrics ?? (() => processMetrics());
   const answer = (request: { event: APIGatewayProxyEventV2; response: HttpResponse | undefined | null }) => {
     const id = correlationIdOf(request.event);
-    if (request.response && id !== undefined) request.response.headers = { ...request.response.headers, [CORRELATION_ID_HEADER]: id };
+    if (request.response && id !== undefined)
+      request.response.headers = { ...request.response.headers, [CORRELATION_ID_HEADER]: id };
     metrics().flush();
   };
-  return middy<APIGatewayProxyEventV2, HttpResponse>()
-    // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
-    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-    .use({
-      before: async (request: Request) => {
-        const id = correlationIdOf(request.event);
-        if (id !== undefined) logger.appendKeys({ correlation_id: id });
-        if (verifyOrigin === null) verifyOrigin = originVerifierFromEnvironment();
-        await verifyOrigin?.(request.event);
-      },
-      after: (request: Request) => {
-        answer(request);
-      },
-      onError: (request: Request) => {
-        // Outside data: a malformed invocation may carry no event at all.
-        const event = request.event as APIGatewayProxyEventV2 | undefined;
-        request.response = toErrorResponse(request.error, event?.rawPath);
-        answer(request);
-      },
-    })
-    .handler(route);
+  return (
+    middy<APIGatewayProxyEventV2, HttpResponse>()
+      // Never log the event: its query string, cookies and body carry codes, handoffs and tokens.
+      .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+      .use({
+        before: async (request: Request) => {
+          const id = correlationIdOf(request.event);
+          if (id !== undefined) logger.appendKeys({ correlation_id: id });
+          if (verifyOrigin === null) verifyOrigin = originVerifierFromEnvironment();
+          await verifyOrigin?.(request.event);
+        },
+        after: (request: Request) => {
+          answer(request);
+        },
+        onError: (request: Request) => {
+          // Outside data: a malformed invocation may carry no event at all.
+          const event = request.event as APIGatewayProxyEventV2 | undefined;
+          request.response = toErrorResponse(request.error, event?.rawPath);
+          answer(request);
+        },
+      })
+      .handler(route)
+  );
 }

@@ -14,7 +14,7 @@ function decodeEscapeRun(run: string): string {
   }
   const escapes = run.match(/%[0-9A-Fa-f]{2}/g) ?? [];
   let out = '';
-  for (let i = 0; i < escapes.length; ) {
+  for (let i = 0; i < escapes.length;) {
     const size = [4, 3, 2, 1].find((n) => i + n <= escapes.length && decodes(escapes.slice(i, i + n).join('')));
     out += size ? decodeURIComponent(escapes.slice(i, i + size).join('')) : escapes[i]!;
     i += size ?? 1;

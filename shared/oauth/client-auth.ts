@@ -7,7 +7,12 @@ import type { Signer } from '../crypto/signer.ts';
 import { systemClock, type Clock } from '../ports.ts';
 
 /** Token-endpoint client authentication methods (OIDC Core §9, RFC 8414 §2). */
-export const TOKEN_ENDPOINT_AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'] as const;
+export const TOKEN_ENDPOINT_AUTH_METHODS = [
+  'private_key_jwt',
+  'client_secret_basic',
+  'client_secret_post',
+  'none',
+] as const;
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
 
 /** RFC 7523 §2.2: the client_assertion_type for a JWT bearer client assertion. */
@@ -30,7 +35,8 @@ export interface ClientAssertionOptions {
 export function privateKeyJwt(signer: Signer, options: ClientAssertionOptions): oauth.ClientAuth {
   const now = options.now ?? systemClock;
   return async (as, client, body) => {
-    if (!as.token_endpoint) throw new ConfigError('The identity provider publishes no token_endpoint for the client assertion audience');
+    if (!as.token_endpoint)
+      throw new ConfigError('The identity provider publishes no token_endpoint for the client assertion audience');
     const issuedAtSec = Math.floor(now() / 1000);
     const header = { alg: 'PS256', typ: 'JWT', 'x5t#S256': options.certificateThumbprintS256 };
     const claims = {
@@ -48,7 +54,9 @@ export function privateKeyJwt(signer: Signer, options: ClientAssertionOptions): 
       signature = await signer.sign(Buffer.from(signingInput, 'ascii'), 'PS256');
     } catch (err) {
       if (err instanceof KeyServiceUnavailableError) throw err;
-      throw new ServiceError('misconfigured', 'The service could not sign its client assertion; see its logs.', { cause: err });
+      throw new ServiceError('misconfigured', 'The service could not sign its client assertion; see its logs.', {
+        cause: err,
+      });
     }
     body.set('client_id', client.client_id);
     body.set('client_assertion_type', JWT_BEARER);
@@ -99,7 +107,11 @@ export function chooseTokenEndpointAuthMethod(
   const candidates: TokenEndpointAuthMethod[] = [];
   if (configured.hasKey) candidates.push('private_key_jwt');
   if (configured.hasSecret) {
-    candidates.push(...(configured.preferSecretInBody ? ['client_secret_post', 'client_secret_basic'] as const : ['client_secret_basic', 'client_secret_post'] as const));
+    candidates.push(
+      ...(configured.preferSecretInBody
+        ? (['client_secret_post', 'client_secret_basic'] as const)
+        : (['client_secret_basic', 'client_secret_post'] as const)),
+    );
   }
   if (candidates.length === 0) return 'none';
   const chosen = candidates.find((method) => supported.has(method));

@@ -10,7 +10,13 @@ import { systemClock, type Clock } from '../ports.ts';
 import type { SessionUser } from '../stores/model.ts';
 import { chooseTokenEndpointAuthMethod, privateKeyJwt, type TokenEndpointAuthMethod } from './client-auth.ts';
 import { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError } from './errors.ts';
-import { expectedDiscoveryIssuer, expectedIdTokenIssuer, expectedIssuerHook, isEntraHost, isTemplateIssuer } from './issuer.ts';
+import {
+  expectedDiscoveryIssuer,
+  expectedIdTokenIssuer,
+  expectedIssuerHook,
+  isEntraHost,
+  isTemplateIssuer,
+} from './issuer.ts';
 import { classifyTokenError, promptFor, refreshParameters, resourceParameters } from './profile.ts';
 
 export { ClientRejectedError, TerminalGrantError, TokenEndpointError, TransientTokenError };
@@ -100,7 +106,8 @@ export class EntraClient {
     const response = await oauth.discoveryRequest(this.config.entraAuthority, this.requestOptions());
     const as = await oauth.processDiscoveryResponse(expected, response);
     if (isTemplateIssuer(as.issuer)) {
-      if (!expectedIssuerHook) throw new TokenEndpointError('oauth4webapi lacks the issuer hook multi-tenant Entra needs');
+      if (!expectedIssuerHook)
+        throw new TokenEndpointError('oauth4webapi lacks the issuer hook multi-tenant Entra needs');
       Object.assign(as, {
         [expectedIssuerHook]: (result: { claims: Record<string, unknown> }) =>
           expectedIdTokenIssuer(as.issuer, result.claims),
@@ -127,7 +134,10 @@ export class EntraClient {
     url.searchParams.set('client_id', this.config.clientId);
     url.searchParams.set('response_type', 'code');
     url.searchParams.set('redirect_uri', this.config.redirectUri);
-    url.searchParams.set('scope', this.scopeFor(params.resource ?? (this.config.dynamicsUrl ?? this.config.discoveryUrl).origin));
+    url.searchParams.set(
+      'scope',
+      this.scopeFor(params.resource ?? (this.config.dynamicsUrl ?? this.config.discoveryUrl).origin),
+    );
     url.searchParams.set('state', params.state);
     url.searchParams.set('nonce', params.nonce);
     url.searchParams.set('code_challenge', params.codeChallenge);
@@ -144,7 +154,10 @@ export class EntraClient {
    * One token-endpoint request, timed (TokenEndpointLatency) and in a span carrying the grant type and
    * HTTP status: never the request body, the response, or the endpoint's URL with a query.
    */
-  private tokenRequest(grantType: 'authorization_code' | 'refresh_token', send: () => Promise<Response>): Promise<Response> {
+  private tokenRequest(
+    grantType: 'authorization_code' | 'refresh_token',
+    send: () => Promise<Response>,
+  ): Promise<Response> {
     const metrics = this.options.metrics ?? noMetrics;
     return inSpan('oauth.token', { 'oauth.grant_type': grantType, 'http.request.method': 'POST' }, async (span) => {
       const startedAtMs = this.now();
@@ -177,7 +190,8 @@ export class EntraClient {
     if (method === 'private_key_jwt') {
       const signer = this.options.clientAssertionSigner;
       const thumbprint = this.config.clientCertificateThumbprintS256;
-      if (!signer || !thumbprint) throw new ConfigError('private_key_jwt needs CLIENT_ASSERTION_KEY_ID and CLIENT_CERTIFICATE_THUMBPRINT_S256');
+      if (!signer || !thumbprint)
+        throw new ConfigError('private_key_jwt needs CLIENT_ASSERTION_KEY_ID and CLIENT_CERTIFICATE_THUMBPRINT_S256');
       // The assertion's iat/nbf/exp are checked against the provider's clock (RFC 7523 §3): the system time, not the service clock.
       return privateKeyJwt(signer, { certificateThumbprintS256: thumbprint });
     }
@@ -212,10 +226,18 @@ export class EntraClient {
     try {
       const auth = await this.clientAuth(as);
       response = await this.tokenRequest('authorization_code', () =>
-        oauth.authorizationCodeGrantRequest(as, this.client, auth, validated, this.config.redirectUri, params.codeVerifier, {
-          ...this.requestOptions(),
-          additionalParameters: resourceParameters(this.config),
-        }),
+        oauth.authorizationCodeGrantRequest(
+          as,
+          this.client,
+          auth,
+          validated,
+          this.config.redirectUri,
+          params.codeVerifier,
+          {
+            ...this.requestOptions(),
+            additionalParameters: resourceParameters(this.config),
+          },
+        ),
       );
       result = await oauth.processAuthorizationCodeResponse(as, this.client, response, {
         expectedNonce: params.nonce,
@@ -236,7 +258,10 @@ export class EntraClient {
     if (!claims) throw new ServiceError('invalid_id_token', 'The token response carried no id_token.');
     if (!result.refresh_token) {
       // A session that cannot refresh would end at the access token's expiry: refuse it now.
-      throw new ServiceError('no_refresh_token', 'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).');
+      throw new ServiceError(
+        'no_refresh_token',
+        'The identity provider issued no refresh token (is offline_access granted? see IDP_PROFILE).',
+      );
     }
     const oid = typeof claims.oid === 'string' ? claims.oid : claims.sub;
     const tid = typeof claims.tid === 'string' ? claims.tid : '';
@@ -253,7 +278,8 @@ export class EntraClient {
         name: typeof claims.name === 'string' ? claims.name : undefined,
         username: typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined,
         // Entra's optional claim, made for logout_hint (Microsoft identity platform: optional claims).
-        loginHint: typeof claims.login_hint === 'string' && claims.login_hint.length <= 2048 ? claims.login_hint : undefined,
+        loginHint:
+          typeof claims.login_hint === 'string' && claims.login_hint.length <= 2048 ? claims.login_hint : undefined,
       },
     };
   }
@@ -264,7 +290,11 @@ export class EntraClient {
    * TOKEN_ENDPOINT_TIMEOUT_MS, since a request already sent may have spent the refresh token at the
    * provider. `resource` names the environment (or discovery service) the access token is for.
    */
-  async refresh(refreshToken: string, resource: string, answerWithinMs = this.config.tokenEndpointTimeoutMs): Promise<TokenSet> {
+  async refresh(
+    refreshToken: string,
+    resource: string,
+    answerWithinMs = this.config.tokenEndpointTimeoutMs,
+  ): Promise<TokenSet> {
     const as = await this.discover();
     try {
       const auth = await this.clientAuth(as);
@@ -285,7 +315,9 @@ export class EntraClient {
       if (code !== undefined) {
         const aboutResource =
           RESOURCE_ERRORS.has(code) ||
-          (code === 'invalid_grant' && err instanceof oauth.ResponseBodyError && RESOURCE_AADSTS.test(err.error_description ?? ''));
+          (code === 'invalid_grant' &&
+            err instanceof oauth.ResponseBodyError &&
+            RESOURCE_AADSTS.test(err.error_description ?? ''));
         const kind = classifyTokenError(code);
         if (kind === 'grant_ended' || aboutResource) throw new TerminalGrantError(code, aboutResource);
         if (kind === 'client_rejected') throw new ClientRejectedError(code);
@@ -306,7 +338,8 @@ export class EntraClient {
       if (!as.end_session_endpoint) return undefined;
       const url = new URL(as.end_session_endpoint);
       url.searchParams.set('client_id', this.config.clientId);
-      if (this.config.postLogoutRedirectUri) url.searchParams.set('post_logout_redirect_uri', this.config.postLogoutRedirectUri);
+      if (this.config.postLogoutRedirectUri)
+        url.searchParams.set('post_logout_redirect_uri', this.config.postLogoutRedirectUri);
       if (loginHint) url.searchParams.set('logout_hint', loginHint);
       return url.href;
     } catch {
@@ -344,7 +377,10 @@ export function offersRevocation(as: oauth.AuthorizationServer): boolean {
   return typeof as.revocation_endpoint === 'string';
 }
 
-function accessTokenExpiry(result: oauth.TokenEndpointResponse, nowMs: number): Pick<TokenSet, 'accessTokenExpiresAtMs' | 'accessTokenLifetimeSeconds'> {
+function accessTokenExpiry(
+  result: oauth.TokenEndpointResponse,
+  nowMs: number,
+): Pick<TokenSet, 'accessTokenExpiresAtMs' | 'accessTokenLifetimeSeconds'> {
   const seconds = typeof result.expires_in === 'number' && result.expires_in > 0 ? result.expires_in : 3600;
   return { accessTokenExpiresAtMs: nowMs + seconds * 1000, accessTokenLifetimeSeconds: seconds };
 }
@@ -378,7 +414,8 @@ function upstreamStatus(err: unknown): number | undefined {
 
 /** Maps a failure talking to the IdP to transient (retry later) or a permanent upstream error. */
 function mapTokenEndpointFailure(err: unknown, what: string): Error {
-  if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof ServiceError) return err;
+  if (err instanceof TransientTokenError || err instanceof TokenEndpointError || err instanceof ServiceError)
+    return err;
   // KMS could not sign the client assertion (throttled, unavailable): nothing was sent, retry later.
   if (err instanceof KeyServiceUnavailableError) return err;
   if (isTimeoutOrNetwork(err)) return new TransientTokenError(`${what} unreachable or timed out`);

@@ -39,7 +39,13 @@ export function refreshParameters(config: Config, scope: string): Record<string,
  */
 export type TokenErrorKind = 'grant_ended' | 'client_rejected' | 'other';
 
-const GRANT_ENDED = new Set(['invalid_grant', 'invalid_scope', 'interaction_required', 'consent_required', 'login_required']);
+const GRANT_ENDED = new Set([
+  'invalid_grant',
+  'invalid_scope',
+  'interaction_required',
+  'consent_required',
+  'login_required',
+]);
 const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type']);
 
 export function classifyTokenError(code: string): TokenErrorKind {

@@ -12,7 +12,12 @@ const CLIENT_CORRELATION_ID = /^[A-Za-z0-9][A-Za-z0-9-]{7,63}$/;
 /** The request's correlation id: the client's `x-correlation-id` if well-formed, else API Gateway's request id. */
 export function correlationIdOf(
   // Outside data: a direct invocation may carry neither headers nor a request context.
-  event: { headers?: APIGatewayProxyEventV2['headers']; requestContext?: Partial<APIGatewayProxyEventV2['requestContext']> } | undefined,
+  event:
+    | {
+        headers?: APIGatewayProxyEventV2['headers'];
+        requestContext?: Partial<APIGatewayProxyEventV2['requestContext']>;
+      }
+    | undefined,
 ): string | undefined {
   const headers = event?.headers ?? {};
   const sent = Object.entries(headers).find(([name]) => name.toLowerCase() === CORRELATION_ID_HEADER)?.[1];

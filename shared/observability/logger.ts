@@ -15,7 +15,12 @@ function isQueryObject(key: string, value: unknown): boolean {
 
 /** Redacts secrets from a log attribute value. Exported for tests. */
 export function redact(key: string, value: unknown): unknown {
-  if (key && SECRET_KEY.test(key) && !SAFE_KEYS.has(key) && (typeof value === 'string' || typeof value === 'number' || isQueryObject(key, value))) {
+  if (
+    key &&
+    SECRET_KEY.test(key) &&
+    !SAFE_KEYS.has(key) &&
+    (typeof value === 'string' || typeof value === 'number' || isQueryObject(key, value))
+  ) {
     return '[redacted]';
   }
   if (typeof value === 'string') {

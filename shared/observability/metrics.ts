@@ -116,7 +116,9 @@ export class RecordingMetrics implements MetricsPort {
 export const noMetrics: MetricsPort = { add: () => undefined, flush: () => undefined };
 
 /** Groups values by their dimension set: one EMF document per set, since a document's dimensions apply to all its metrics. */
-export function groupByDimensions(recorded: readonly RecordedMetric[]): { dimensions: Record<string, string>; metrics: RecordedMetric[] }[] {
+export function groupByDimensions(
+  recorded: readonly RecordedMetric[],
+): { dimensions: Record<string, string>; metrics: RecordedMetric[] }[] {
   const groups = new Map<string, { dimensions: Record<string, string>; metrics: RecordedMetric[] }>();
   for (const m of recorded) {
     const key = JSON.stringify(Object.entries(m.dimensions).sort(([a], [b]) => a.localeCompare(b)));

@@ -3,7 +3,9 @@ import { groupByDimensions, RecordingMetrics, type MetricsPort } from './metrics
 /** One readable line per metric value, e.g. `metric Refresh 1 Count outcome=ok trigger=ahead`. */
 export function formatMetricLines(recorded: RecordingMetrics['recorded']): string[] {
   return groupByDimensions(recorded).flatMap((group) => {
-    const dims = Object.entries(group.dimensions).map(([k, v]) => `${k}=${v}`).join(' ');
+    const dims = Object.entries(group.dimensions)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
     return group.metrics.map((m) => `metric ${m.name} ${m.value} ${m.unit}${dims ? ` ${dims}` : ''}`);
   });
 }

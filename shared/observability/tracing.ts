@@ -10,7 +10,11 @@ const TRACER_NAME = 'dynamics-auth';
 export type SpanAttributes = Attributes;
 
 /** Runs `work` in a client span named `name`; a thrown error marks the span failed with its name only. */
-export async function inSpan<T>(name: string, attributes: SpanAttributes, work: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  attributes: SpanAttributes,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
   return trace.getTracer(TRACER_NAME).startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
     try {
       return await work(span);

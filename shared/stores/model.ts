@@ -238,14 +238,26 @@ export interface SessionStore {
    * Takes the refresh lease if the session is still at `version` and no unexpired lease is held.
    * Returns false when another refresher holds it or the version moved on.
    */
-  acquireRefreshLease(id: string, version: number, leaseId: string, leaseUntilMs: number, nowMs: number): Promise<boolean>;
+  acquireRefreshLease(
+    id: string,
+    version: number,
+    leaseId: string,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<boolean>;
   /** Gives the lease back without changing tokens (after a failed refresh). */
   releaseRefreshLease(id: string, leaseId: string): Promise<void>;
   /**
    * Writes rotated tokens, increments the version and drops the lease, only if the session is still
    * at `version` and this caller holds the lease. Returns false otherwise.
    */
-  saveRotatedTokens(id: string, version: number, leaseId: string, tokens: RotatedTokens, nowMs: number): Promise<boolean>;
+  saveRotatedTokens(
+    id: string,
+    version: number,
+    leaseId: string,
+    tokens: RotatedTokens,
+    nowMs: number,
+  ): Promise<boolean>;
   /**
    * Deletes the row; true if there was one. With `owner`, only a row that is of that kind, tenant and
    * user (a revocation's target) is deleted.
@@ -269,7 +281,12 @@ export interface SessionStore {
    * Writes the per-resource map without rotating (a resource refused by the identity provider, or
    * rejected by Dataverse) and drops the lease if `leaseId` holds it; only while the row is at `version`.
    */
-  saveEnvironmentTokens(id: string, version: number, tokens: Record<string, EnvironmentToken>, leaseId?: string): Promise<boolean>;
+  saveEnvironmentTokens(
+    id: string,
+    version: number,
+    tokens: Record<string, EnvironmentToken>,
+    leaseId?: string,
+  ): Promise<boolean>;
   /** Caches the caller's discovered environments on the row. */
   saveDiscovered(id: string, discovered: DiscoveredEnvironments): Promise<void>;
   /** Sets the environment `/api/data/` goes to. */

@@ -48,7 +48,8 @@ export async function revokeRows(
   owner: RowOwner,
   options: RevocationOptions = {},
 ): Promise<RevocationResult> {
-  if (owner.tenantId === undefined && owner.userId === undefined) throw new Error('A revocation needs a tenant or a user');
+  if (owner.tenantId === undefined && owner.userId === undefined)
+    throw new Error('A revocation needs a tenant or a user');
   const lookup = revocationLookup(owner, options);
   const concurrency = options.concurrency ?? 16;
   let revoked = 0;
@@ -82,7 +83,10 @@ async function* candidatePages(
           ...common,
           IndexName: index.indexName,
           KeyConditionExpression: owner.userId !== undefined ? '#pk = :pk AND #sk = :sk' : '#pk = :pk',
-          ExpressionAttributeNames: owner.userId !== undefined ? { '#pk': index.partitionKey, '#sk': index.sortKey } : { '#pk': index.partitionKey },
+          ExpressionAttributeNames:
+            owner.userId !== undefined
+              ? { '#pk': index.partitionKey, '#sk': index.sortKey }
+              : { '#pk': index.partitionKey },
           ExpressionAttributeValues: {
             ':pk': { S: tenantKey(owner.kind, owner.tenantId!) },
             ...(owner.userId !== undefined ? { ':sk': { S: owner.userId } } : {}),
@@ -101,7 +105,9 @@ async function* candidatePages(
       );
     } else {
       const filter = ownerCondition(owner);
-      out = await client.send(new ScanCommand({ ...common, FilterExpression: filter.expression, ExpressionAttributeValues: filter.values }));
+      out = await client.send(
+        new ScanCommand({ ...common, FilterExpression: filter.expression, ExpressionAttributeValues: filter.values }),
+      );
     }
     yield (out.Items ?? []).flatMap((item) => (item.id?.S !== undefined ? [item.id.S] : []));
     start = out.LastEvaluatedKey;
@@ -113,7 +119,9 @@ async function* candidatePages(
  * (which also matches rows without the index attributes).
  */
 export function ownerCondition(owner: RowOwner): { expression: string; values: Item } {
-  const conditions = [owner.kind === 'connection' ? 'attribute_exists(ownerKeyId)' : 'attribute_not_exists(ownerKeyId)'];
+  const conditions = [
+    owner.kind === 'connection' ? 'attribute_exists(ownerKeyId)' : 'attribute_not_exists(ownerKeyId)',
+  ];
   const values: Item = {};
   if (owner.tenantId !== undefined) {
     conditions.push('tid = :tid');

@@ -7,7 +7,13 @@
  * DeleteItem per row on the same condition, so a row renewed between the Scan and the delete stays.
  * Readers already treat an expired row as absent; the sweep only reclaims storage.
  */
-import { ConditionalCheckFailedException, DeleteItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  ScanCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 
 export interface SweepLimits {
   /** Epoch seconds; rows with `expiresAt` strictly below it are deleted. */
@@ -36,7 +42,12 @@ export interface SweepResult {
 const EXPIRY = 'expiresAt';
 
 /** Sweeps one table whose partition key is `partitionKey` (no sort key). */
-export async function sweepExpired(client: DynamoDBClient, table: string, partitionKey: string, limits: SweepLimits): Promise<SweepResult> {
+export async function sweepExpired(
+  client: DynamoDBClient,
+  table: string,
+  partitionKey: string,
+  limits: SweepLimits,
+): Promise<SweepResult> {
   const now: AttributeValue = { N: String(Math.floor(limits.nowSeconds)) };
   let startKey: Record<string, AttributeValue> | undefined;
   let pages = 0;
@@ -73,7 +84,10 @@ export async function sweepExpired(client: DynamoDBClient, table: string, partit
         );
         deleted++;
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException')) throw err;
+        if (!(
+          err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException'
+        ))
+          throw err;
         renewed++;
       }
     }

@@ -64,7 +64,8 @@ function isPublicIpv6(ip: string): boolean {
   // IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 §2.5.5.1); also covers :: and ::1.
   if (zeroUpTo(6)) return isPublicIpv4(ipv4Of(g[6]!, g[7]!)) && !(g[6] === 0 && g[7]! <= 1);
   // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): judged as the IPv4 address it translates to.
-  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return isPublicIpv4(ipv4Of(g[6]!, g[7]!));
+  if (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0))
+    return isPublicIpv4(ipv4Of(g[6]!, g[7]!));
   // Only global unicast 2000::/3 is public: this refuses ::/8 leftovers, fc00::/7 (unique local, which
   // holds the metadata service's fd00:ec2::254), fe80::/10 (link-local) and ff00::/8 (multicast).
   if ((g[0]! & 0xe000) !== 0x2000) return false;

@@ -81,7 +81,9 @@ export function connectionEventOf(record: DynamoDBRecord, nowSec: number): Webho
   const environment = str(row, 'defaultEnv');
   // Event-worthy writes store epoch milliseconds as their version; a delete has only the stream's time.
   const timestamp =
-    type === 'connection.deleted' ? (record.dynamodb?.ApproximateCreationDateTime ?? nowSec) : Math.floor(version / 1000);
+    type === 'connection.deleted'
+      ? (record.dynamodb?.ApproximateCreationDateTime ?? nowSec)
+      : Math.floor(version / 1000);
   return {
     id: webhookEventId(rowId, version, type),
     type,

@@ -95,6 +95,11 @@ function toRecord(item: Item): DeliveryRecord {
 
 /** One line per entry for the admin listing. */
 export function formatDelivery(entry: DeliveryRecord): string {
-  const outcome = entry.httpStatus !== undefined ? `${entry.status} (${entry.httpStatus})` : entry.error ? `${entry.status} (${entry.error})` : entry.status;
+  const outcome =
+    entry.httpStatus !== undefined
+      ? `${entry.status} (${entry.httpStatus})`
+      : entry.error
+        ? `${entry.status} (${entry.error})`
+        : entry.status;
   return `${new Date(entry.at).toISOString()}  ${entry.eventId}  ${entry.type}  ${entry.endpointId}  attempt ${entry.attempt}  ${outcome}`;
 }

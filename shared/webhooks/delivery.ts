@@ -50,7 +50,10 @@ export function parseDeliveryMessage(body: string): DeliveryMessage | undefined 
     return undefined;
   }
   // A queue body is outside data: any field, `data` included, may be missing.
-  const m = value as { endpointId?: unknown; event?: Partial<Omit<WebhookEvent, 'data'>> & { data?: Partial<WebhookEvent['data']> } } | null;
+  const m = value as {
+    endpointId?: unknown;
+    event?: Partial<Omit<WebhookEvent, 'data'>> & { data?: Partial<WebhookEvent['data']> };
+  } | null;
   const e = m?.event;
   const ok =
     typeof m?.endpointId === 'string' &&
@@ -68,7 +71,11 @@ export function parseDeliveryMessage(body: string): DeliveryMessage | undefined 
  * Attempt `attempt` (1-based) of one message. Never throws: a failure of its own dependencies
  * (store, key) counts as a retryable failure like the receiver's.
  */
-export async function deliverWebhook(message: DeliveryMessage, attempt: number, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+export async function deliverWebhook(
+  message: DeliveryMessage,
+  attempt: number,
+  deps: DeliveryDeps,
+): Promise<DeliveryOutcome> {
   const { event, endpointId } = message;
   let outcome: DeliveryOutcome;
   let result: DeliveryResult | undefined;

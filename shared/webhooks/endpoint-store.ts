@@ -50,7 +50,11 @@ export class DynamoWebhookEndpointStore implements WebhookEndpointStore {
     return found;
   }
 
-  async rotateSecret(ownerKeyId: string, id: string, secrets: WebhookEndpointSecret[]): Promise<WebhookEndpoint | undefined> {
+  async rotateSecret(
+    ownerKeyId: string,
+    id: string,
+    secrets: WebhookEndpointSecret[],
+  ): Promise<WebhookEndpoint | undefined> {
     let rotated: WebhookEndpoint | undefined;
     await this.change(ownerKeyId, (endpoints) => {
       const index = endpoints.findIndex((e) => e.id === id);
@@ -64,16 +68,26 @@ export class DynamoWebhookEndpointStore implements WebhookEndpointStore {
   private async read(ownerKeyId: string): Promise<{ version: number; endpoints: WebhookEndpoint[] }> {
     const out = await request(() =>
       this.client.send(
-        new GetItemCommand({ TableName: this.tableName, Key: { id: { S: webhookEndpointsItemId(ownerKeyId) } }, ConsistentRead: true }),
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { id: { S: webhookEndpointsItemId(ownerKeyId) } },
+          ConsistentRead: true,
+        }),
       ),
     );
     const item = out.Item;
     if (!item || item.kind?.S !== WEBHOOK_ENDPOINTS_KIND) return { version: 0, endpoints: [] };
-    return { version: Number(item.version?.N ?? 0), endpoints: (item.endpoints?.L ?? []).map((v) => toEndpoint(ownerKeyId, v.M ?? {})) };
+    return {
+      version: Number(item.version?.N ?? 0),
+      endpoints: (item.endpoints?.L ?? []).map((v) => toEndpoint(ownerKeyId, v.M ?? {})),
+    };
   }
 
   /** Applies `update` to the current list and writes it if nobody wrote in between; `undefined` = no change. */
-  private async change(ownerKeyId: string, update: (endpoints: WebhookEndpoint[]) => WebhookEndpoint[] | undefined): Promise<void> {
+  private async change(
+    ownerKeyId: string,
+    update: (endpoints: WebhookEndpoint[]) => WebhookEndpoint[] | undefined,
+  ): Promise<void> {
     for (let i = 0; i < MAX_ATTEMPTS; i += 1) {
       const { version, endpoints } = await this.read(ownerKeyId);
       const next = update(endpoints);

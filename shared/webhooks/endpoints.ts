@@ -83,7 +83,11 @@ export async function rotatedSecrets(
 }
 
 /** The secrets still valid at `nowSec`, in plain text (`whsec_...`), the newest first: one, or two during an overlap. */
-export async function signingSecrets(endpoint: WebhookEndpoint, deps: WebhookSecretDeps, nowSec: number): Promise<string[]> {
+export async function signingSecrets(
+  endpoint: WebhookEndpoint,
+  deps: WebhookSecretDeps,
+  nowSec: number,
+): Promise<string[]> {
   const valid = endpoint.secrets.filter((s) => s.expiresAt === undefined || s.expiresAt > nowSec);
   // The current secret (no expiry) first, then the one a rotation is phasing out.
   const rank = (s: WebhookEndpointSecret) => s.expiresAt ?? Number.MAX_SAFE_INTEGER;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 
 /** The events a backend can subscribe to: a managed connection's life cycle. */
-export type WebhookEventType = 'connection.created' | 'connection.reconnected' | 'connection.failed' | 'connection.deleted';
+export type WebhookEventType =
+  'connection.created' | 'connection.reconnected' | 'connection.failed' | 'connection.deleted';
 
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
   'connection.created',

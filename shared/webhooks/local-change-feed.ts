@@ -49,7 +49,12 @@ export function attachChangeFeed(
   );
 }
 
-function changeRecord(key: Item, before: Item | undefined, after: Item | undefined, sequence: number): DynamoDBRecord | undefined {
+function changeRecord(
+  key: Item,
+  before: Item | undefined,
+  after: Item | undefined,
+  sequence: number,
+): DynamoDBRecord | undefined {
   if (!before && !after) return undefined;
   const oldImage = before && toStreamImage(before);
   const newImage = after && toStreamImage(after);

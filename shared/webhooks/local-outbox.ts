@@ -45,7 +45,11 @@ export function createLocalOutbox(deps: LocalOutboxDeps): LocalOutbox {
   return {
     queue,
     async onChange(record) {
-      const result = await processConnectionChanges([record], { endpoints: deps.endpoints, queue, nowSec: () => Math.floor(nowMs() / 1000) });
+      const result = await processConnectionChanges([record], {
+        endpoints: deps.endpoints,
+        queue,
+        nowSec: () => Math.floor(nowMs() / 1000),
+      });
       // A stream would hand the record over again; the local feed cannot (documented difference).
       if (result.failed) logger.warn('local mode: a connection change sent no webhook (store or queue failed)');
     },

@@ -84,9 +84,15 @@ export class LocalDeliveryQueue implements DeliveryQueue {
 
   private async attempt(message: DeliveryMessage, attempt: number): Promise<void> {
     // deliverWebhook never throws; a deliver that does ends the message rather than looping.
-    const outcome = await this.deliver(message, attempt).catch((): DeliveryOutcome => ({ status: 'dead-lettered', error: 'internal' }));
+    const outcome = await this.deliver(message, attempt).catch((): DeliveryOutcome => ({
+      status: 'dead-lettered',
+      error: 'internal',
+    }));
     if (outcome.status === 'retry') {
-      this.scheduler.at(this.scheduler.nowMs() + outcome.delaySeconds * 1000, () => void this.attempt(message, attempt + 1));
+      this.scheduler.at(
+        this.scheduler.nowMs() + outcome.delaySeconds * 1000,
+        () => void this.attempt(message, attempt + 1),
+      );
       return;
     }
     if (outcome.status === 'dead-lettered' || outcome.status === 'rejected') {

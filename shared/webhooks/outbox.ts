@@ -31,7 +31,10 @@ export interface OutboxResult {
 }
 
 /** Processes records in stream order, stopping at the first failure so nothing after it overtakes it. */
-export async function processConnectionChanges(records: readonly DynamoDBRecord[], deps: OutboxDeps): Promise<OutboxResult> {
+export async function processConnectionChanges(
+  records: readonly DynamoDBRecord[],
+  deps: OutboxDeps,
+): Promise<OutboxResult> {
   let queued = 0;
   for (const record of records) {
     const event = connectionEventOf(record, deps.nowSec());
@@ -43,7 +46,10 @@ export async function processConnectionChanges(records: readonly DynamoDBRecord[
       queued += endpoints.length;
       logger.info('webhook event queued', { eventId: event.id, type: event.type, endpoints: endpoints.length });
     } catch (err) {
-      logger.warn('webhook event not queued; the change will be read again', { eventId: event.id, error: (err as Error).name });
+      logger.warn('webhook event not queued; the change will be read again', {
+        eventId: event.id,
+        error: (err as Error).name,
+      });
       return { queued, failed: record };
     }
   }

@@ -44,7 +44,10 @@ export async function sealWebhookSecret(
 ): Promise<SealedWebhookSecret> {
   const context = webhookSecretContext(ownerKeyId, endpointId);
   const dataKey = await keys.generateDataKey(context);
-  return { dataKey: dataKey.encrypted, ciphertext: encrypt(Buffer.from(dataKey.plaintext), context, SECRET_FIELD, secret) };
+  return {
+    dataKey: dataKey.encrypted,
+    ciphertext: encrypt(Buffer.from(dataKey.plaintext), context, SECRET_FIELD, secret),
+  };
 }
 
 /** Opens a sealed secret; throws `DecryptionError` when it belongs to another context. */

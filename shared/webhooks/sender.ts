@@ -45,7 +45,12 @@ export function isRetryableStatus(status: number): boolean {
  * socket's lookup is pinned), so a DNS answer that changes between check and connect (rebinding) is
  * never used. Redirects are not followed. Never throws; never logs the secret or the signature.
  */
-export async function sendWebhook(url: string, secrets: string[], event: WebhookEvent, deps: SenderDeps): Promise<DeliveryResult> {
+export async function sendWebhook(
+  url: string,
+  secrets: string[],
+  event: WebhookEvent,
+  deps: SenderDeps,
+): Promise<DeliveryResult> {
   const started = performance.now();
   const done = (result: Omit<DeliveryResult, 'durationMs'>): DeliveryResult => ({
     ...result,
@@ -58,7 +63,8 @@ export async function sendWebhook(url: string, secrets: string[], event: Webhook
     return done({ ok: false, error: 'network', retryable: false });
   }
   const secure = target.protocol === 'https:';
-  if (!secure && !(target.protocol === 'http:' && deps.allowAddress)) return done({ ok: false, error: 'not_https', retryable: false });
+  if (!secure && !(target.protocol === 'http:' && deps.allowAddress))
+    return done({ ok: false, error: 'not_https', retryable: false });
 
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const timeoutMs = deps.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
@@ -114,7 +120,8 @@ function post(
   const family = isIP(pinned);
   // Node may ask for one address or, with autoSelectFamily, for all: either way only the vetted one.
   const lookup: LookupFunction = (_hostname, options, callback) => {
-    if (options.all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: pinned, family }]);
+    if (options.all)
+      (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: pinned, family }]);
     else callback(null, pinned, family);
   };
   return new Promise((resolve) => {

@@ -16,7 +16,12 @@ export function signPayload(secret: string, id: string, timestampSec: number, bo
 }
 
 /** Signs with every secret valid now (two during a rotation), space-separated, so either verifies. */
-export function signatureHeaders(secrets: readonly string[], id: string, timestampSec: number, body: string): SignatureHeaders {
+export function signatureHeaders(
+  secrets: readonly string[],
+  id: string,
+  timestampSec: number,
+  body: string,
+): SignatureHeaders {
   if (secrets.length === 0) throw new Error('A webhook needs at least one signing secret');
   return {
     'webhook-id': id,

@@ -44,7 +44,9 @@ export class SqsDeliveryQueue implements DeliveryQueue {
       );
       // A batch call succeeds as a whole even when entries fail: those must be retried.
       if (out.Failed && out.Failed.length > 0) {
-        throw new Error(`SQS refused ${out.Failed.length} of ${chunk.length} messages (${out.Failed[0]!.Code ?? 'unknown'})`);
+        throw new Error(
+          `SQS refused ${out.Failed.length} of ${chunk.length} messages (${out.Failed[0]!.Code ?? 'unknown'})`,
+        );
       }
     }
   }
@@ -62,7 +64,10 @@ export interface DeliveryBatchDeps {
  * settled on its own, so one endpoint's failure never holds back another's delivery.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
-export async function handleDeliveryBatch(records: readonly SQSRecord[], deps: DeliveryBatchDeps): Promise<SQSBatchResponse> {
+export async function handleDeliveryBatch(
+  records: readonly SQSRecord[],
+  deps: DeliveryBatchDeps,
+): Promise<SQSBatchResponse> {
   const kept = await Promise.all(records.map((record) => settle(record, deps)));
   return { batchItemFailures: records.filter((_, i) => kept[i]).map((r) => ({ itemIdentifier: r.messageId })) };
 }
@@ -96,7 +101,11 @@ async function settle(record: SQSRecord, deps: DeliveryBatchDeps): Promise<boole
 async function setVisibility(record: SQSRecord, seconds: number, deps: DeliveryBatchDeps): Promise<void> {
   try {
     await deps.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: seconds }),
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: deps.queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
     );
   } catch (err) {
     logger.warn('webhook retry delay not set', { messageId: record.messageId, error: (err as Error).name });
@@ -115,7 +124,10 @@ async function toDeadLetterQueue(record: SQSRecord, reason: string, deps: Delive
     );
     return true;
   } catch (err) {
-    logger.warn('webhook message not moved to the dead-letter queue', { messageId: record.messageId, error: (err as Error).name });
+    logger.warn('webhook message not moved to the dead-letter queue', {
+      messageId: record.messageId,
+      error: (err as Error).name,
+    });
     return false;
   }
 }

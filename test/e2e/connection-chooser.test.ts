@@ -49,9 +49,13 @@ describe('the connection environment chooser in a browser', () => {
     expect(landed.searchParams.get('connectionId')).toBe('browser-chooser');
     await context.close();
 
-    const shown = (await (await fetch(`${stack.url}/connections/browser-chooser`, { headers: backend })).json()) as { environment: string };
+    const shown = (await (await fetch(`${stack.url}/connections/browser-chooser`, { headers: backend })).json()) as {
+      environment: string;
+    };
     expect(shown.environment).toBe(sandbox!.dataverse.url);
-    const accounts = await fetch(`${stack.url}/api/data/v9.2/accounts?$select=name`, { headers: { ...backend, 'connection-id': 'browser-chooser' } });
+    const accounts = await fetch(`${stack.url}/api/data/v9.2/accounts?$select=name`, {
+      headers: { ...backend, 'connection-id': 'browser-chooser' },
+    });
     expect(accounts.status).toBe(200);
     expect(((await accounts.json()) as { value: unknown[] }).value).toHaveLength(1);
   });

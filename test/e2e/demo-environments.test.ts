@@ -33,7 +33,11 @@ async function signedInPage(answer: { status: number; body: unknown }): Promise<
 describe('the demo page’s environment picker', () => {
   it('lists the user’s environments and sends Web API calls to /orgs/{host}/… for the chosen one', async () => {
     const [contoso, sandbox] = stack.environments!;
-    const environments = [contoso!, sandbox!].map((e) => ({ url: e.dataverse.url, friendlyName: e.friendlyName, uniqueName: e.uniqueName }));
+    const environments = [contoso!, sandbox!].map((e) => ({
+      url: e.dataverse.url,
+      friendlyName: e.friendlyName,
+      uniqueName: e.uniqueName,
+    }));
     const page = await signedInPage({ status: 200, body: { environments } });
     await expect.poll(() => page.isVisible('#environment-picker')).toBe(true);
     const sandboxHost = new URL(sandbox!.dataverse.url).host;
@@ -44,7 +48,9 @@ describe('the demo page’s environment picker', () => {
     ]);
     await page.selectOption('#environment', sandboxHost);
     await page.click('#whoami');
-    await expect.poll(() => page.textContent('#response-status')).toContain(`GET /orgs/${sandboxHost}/api/data/v9.2/WhoAmI →`);
+    await expect
+      .poll(() => page.textContent('#response-status'))
+      .toContain(`GET /orgs/${sandboxHost}/api/data/v9.2/WhoAmI →`);
     await page.selectOption('#environment', '');
     await page.click('#whoami');
     await expect.poll(() => page.textContent('#response-status')).toBe('GET /api/data/v9.2/WhoAmI → 200');

@@ -44,7 +44,9 @@ describe('the demo page in headless Chromium', () => {
     await page.click('#create');
     await expect.poll(() => page.textContent('#response-status')).toContain('POST /api/data/v9.2/accounts → 201');
     // What was created is shown: its name and the id Dataverse gave it.
-    await expect.poll(() => page.textContent('#created')).toMatch(/^Created account “Created in Chromium” \([0-9a-f-]{36}\)$/);
+    await expect
+      .poll(() => page.textContent('#created'))
+      .toMatch(/^Created account “Created in Chromium” \([0-9a-f-]{36}\)$/);
     expect(await page.locator('#created').isVisible()).toBe(true);
     await page.click('#list');
     await expect.poll(() => page.locator('#accounts li', { hasText: 'Created in Chromium' }).count()).toBe(1);
@@ -70,10 +72,14 @@ describe('the demo page in headless Chromium', () => {
     const page = await browser.newPage();
     await page.goto(`${stack.url}/`);
     await expect.poll(() => page.textContent('#status')).toBe('Not signed in');
-    for (const id of ['#output', '#accounts', '#created', '#notice']) expect(await page.locator(id).isVisible(), id).toBe(false);
+    for (const id of ['#output', '#accounts', '#created', '#notice'])
+      expect(await page.locator(id).isVisible(), id).toBe(false);
     const ratios = await page.evaluate(() => {
       const luminance = (css: string) => {
-        const [r, g, b] = css.match(/\d+(\.\d+)?/g)!.slice(0, 3).map((v) => Number(v) / 255);
+        const [r, g, b] = css
+          .match(/\d+(\.\d+)?/g)!
+          .slice(0, 3)
+          .map((v) => Number(v) / 255);
         const linear = (c: number) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
         return 0.2126 * linear(r!) + 0.7152 * linear(g!) + 0.0722 * linear(b!);
       };
@@ -118,7 +124,11 @@ describe('the demo page in headless Chromium', () => {
     await expect.poll(() => page.textContent('#status')).toContain('Signed in');
     // Same browser, a request without the header a form cannot set: the service must refuse it.
     const status = await page.evaluate(async () => {
-      const r = await fetch('/api/data/v9.2/accounts', { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } });
+      const r = await fetch('/api/data/v9.2/accounts', {
+        method: 'POST',
+        body: '{"name":"x"}',
+        headers: { 'content-type': 'application/json' },
+      });
       return r.status;
     });
     expect(status).toBe(403);

@@ -40,7 +40,9 @@ describe('two environments through the real local stack', () => {
     ] as const) {
       await page.selectOption('#environment', host);
       await page.click('#list');
-      await expect.poll(() => page.textContent('#response-status')).toBe(`GET /orgs/${host}/api/data/v9.2/accounts?$select=name&$top=20 → 200`);
+      await expect
+        .poll(() => page.textContent('#response-status'))
+        .toBe(`GET /orgs/${host}/api/data/v9.2/accounts?$select=name&$top=20 → 200`);
       await expect.poll(() => page.locator('#accounts li').count()).toBeGreaterThanOrEqual(seeded);
       expect(await page.locator('#accounts li').count()).toBe(seeded);
     }

@@ -64,25 +64,38 @@ beforeAll(() => {
   app.synth(); // throws on any unacknowledged cdk-nag finding
 });
 
-const stage = (stack: Stack): Json => Object.values(resourcesOf(Template.fromStack(stack), 'AWS::ApiGatewayV2::Stage'))[0]!;
+const stage = (stack: Stack): Json =>
+  Object.values(resourcesOf(Template.fromStack(stack), 'AWS::ApiGatewayV2::Stage'))[0]!;
 
 describe('route-level throttles (per route, not per client)', () => {
   it('each route that needs no sign-in has its own limit (10/s, burst 20 by default); the proxy route its own', () => {
     const settings = stage(defaults).Properties.RouteSettings;
-    expect(Object.keys(settings).sort()).toEqual([...SIGN_IN_ROUTES, 'ANY /api/data/{proxy+}', 'ANY /orgs/{host}/api/data/{proxy+}'].sort());
+    expect(Object.keys(settings).sort()).toEqual(
+      [...SIGN_IN_ROUTES, 'ANY /api/data/{proxy+}', 'ANY /orgs/{host}/api/data/{proxy+}'].sort(),
+    );
     for (const key of SIGN_IN_ROUTES) {
       expect(settings[key], key).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
     }
     expect(settings['ANY /api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
-    expect(settings['ANY /orgs/{host}/api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
-    expect(stage(defaults).Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(settings['ANY /orgs/{host}/api/data/{proxy+}']).toEqual({
+      ThrottlingRateLimit: 50,
+      ThrottlingBurstLimit: 100,
+    });
+    expect(stage(defaults).Properties.DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: 50,
+      ThrottlingBurstLimit: 100,
+    });
   });
 
   it('takes signInThrottle and throttle from the props', () => {
     const settings = stage(tuned).Properties.RouteSettings;
-    for (const key of SIGN_IN_ROUTES) expect(settings[key]).toEqual({ ThrottlingRateLimit: 3, ThrottlingBurstLimit: 6 });
+    for (const key of SIGN_IN_ROUTES)
+      expect(settings[key]).toEqual({ ThrottlingRateLimit: 3, ThrottlingBurstLimit: 6 });
     expect(settings['ANY /api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 30, ThrottlingBurstLimit: 40 });
-    expect(settings['ANY /orgs/{host}/api/data/{proxy+}']).toEqual({ ThrottlingRateLimit: 30, ThrottlingBurstLimit: 40 });
+    expect(settings['ANY /orgs/{host}/api/data/{proxy+}']).toEqual({
+      ThrottlingRateLimit: 30,
+      ThrottlingBurstLimit: 40,
+    });
   });
 
   it('every route key in the route settings is a route of the API, and the stage waits for the routes', () => {
@@ -90,7 +103,8 @@ describe('route-level throttles (per route, not per client)', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
     const keys = Object.values(routes).map((r) => r.Properties.RouteKey);
     for (const key of Object.keys(stage(defaults).Properties.RouteSettings)) expect(keys).toContain(key);
-    const stageResource = template.toJSON().Resources[Object.keys(resourcesOf(template, 'AWS::ApiGatewayV2::Stage'))[0]!];
+    const stageResource =
+      template.toJSON().Resources[Object.keys(resourcesOf(template, 'AWS::ApiGatewayV2::Stage'))[0]!];
     expect(asArray(stageResource.DependsOn)).toEqual(expect.arrayContaining(Object.keys(routes)));
   });
 });
@@ -112,9 +126,13 @@ describe('proxy reserved concurrency', () => {
   });
 
   it.each([0, -1, 2.5])('rejects proxyReservedConcurrency=%j', (value) => {
-    expect(() => new DynamicsAuthService(new Stack(new App({ context: NO_BUNDLING })), 'S', { ...BASE, proxyReservedConcurrency: value })).toThrow(
-      /invalid proxyReservedConcurrency/,
-    );
+    expect(
+      () =>
+        new DynamicsAuthService(new Stack(new App({ context: NO_BUNDLING })), 'S', {
+          ...BASE,
+          proxyReservedConcurrency: value,
+        }),
+    ).toThrow(/invalid proxyReservedConcurrency/);
   });
 });
 
@@ -125,7 +143,9 @@ describe('origin secret (requests must come through CloudFront)', () => {
     for (const name of FN_NAMES) {
       const fn = resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!;
       expect(fn.Properties.Environment.Variables.ORIGIN_VERIFY_SECRET_ID, name).toBe('dynamics-auth/origin-secret');
-      const reads = roleStatements(template, roleOf(template, fns[name])).filter((s) => s.Sid === 'ReadOriginVerifySecret');
+      const reads = roleStatements(template, roleOf(template, fns[name])).filter(
+        (s) => s.Sid === 'ReadOriginVerifySecret',
+      );
       expect(reads).toHaveLength(1);
       expect(reads[0]!.Action).toBe('secretsmanager:GetSecretValue');
       expect(JSON.stringify(reads[0]!.Resource)).toMatch(/:secret:dynamics-auth\/origin-secret-\?\?\?\?\?\?"/);

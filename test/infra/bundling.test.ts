@@ -42,33 +42,41 @@ function files(dir: string): Map<string, string> {
 }
 
 describe('reproducible bundles', () => {
-  it('asset hashes are the same whatever the cloud assembly directory (cdk synth -o elsewhere)', { timeout: 120_000 }, () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'dynamics-auth-assets-'));
-    const deep = path.join(root, 'ci', 'workspace', 'build', 'out');
-    mkdirSync(deep, { recursive: true });
-    const near = synthAsset(path.join(root, 'cdk.out'));
-    const far = synthAsset(deep);
-    expect(far.hash).toBe(near.hash);
-    expect(files(far.dir)).toEqual(files(near.dir));
-  });
+  it(
+    'asset hashes are the same whatever the cloud assembly directory (cdk synth -o elsewhere)',
+    { timeout: 120_000 },
+    () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'dynamics-auth-assets-'));
+      const deep = path.join(root, 'ci', 'workspace', 'build', 'out');
+      mkdirSync(deep, { recursive: true });
+      const near = synthAsset(path.join(root, 'cdk.out'));
+      const far = synthAsset(deep);
+      expect(far.hash).toBe(near.hash);
+      expect(files(far.dir)).toEqual(files(near.dir));
+    },
+  );
 
-  it('bundleHandler writes byte-identical files into any directory; source maps name project paths', { timeout: 120_000 }, async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'dynamics-auth-bundle-'));
-    const a = path.join(root, 'a');
-    const b = path.join(root, 'x', 'y', 'z', 'b');
-    await bundleHandler(ENTRY, a, PROJECT_ROOT);
-    await bundleHandler(ENTRY, b, PROJECT_ROOT);
-    const left = files(a);
-    expect([...left.keys()]).toEqual(expect.arrayContaining(['index.mjs', 'index.mjs.map']));
-    expect(files(b)).toEqual(left);
-    const map = JSON.parse(left.get('index.mjs.map')!) as { sources: string[] };
-    // The project's own files relative to the project root, never to wherever the bundle was written
-    // (dependencies may resolve outside it: a hoisted or symlinked node_modules).
-    expect(map.sources).toContain('functions/proxy/handler.ts');
-    const own = map.sources.filter((source) => !source.includes('node_modules/'));
-    expect(own.length).toBeGreaterThan(10);
-    for (const source of own) expect(source, source).toMatch(/^(functions|shared)\//);
-  });
+  it(
+    'bundleHandler writes byte-identical files into any directory; source maps name project paths',
+    { timeout: 120_000 },
+    async () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'dynamics-auth-bundle-'));
+      const a = path.join(root, 'a');
+      const b = path.join(root, 'x', 'y', 'z', 'b');
+      await bundleHandler(ENTRY, a, PROJECT_ROOT);
+      await bundleHandler(ENTRY, b, PROJECT_ROOT);
+      const left = files(a);
+      expect([...left.keys()]).toEqual(expect.arrayContaining(['index.mjs', 'index.mjs.map']));
+      expect(files(b)).toEqual(left);
+      const map = JSON.parse(left.get('index.mjs.map')!) as { sources: string[] };
+      // The project's own files relative to the project root, never to wherever the bundle was written
+      // (dependencies may resolve outside it: a hoisted or symlinked node_modules).
+      expect(map.sources).toContain('functions/proxy/handler.ts');
+      const own = map.sources.filter((source) => !source.includes('node_modules/'));
+      expect(own.length).toBeGreaterThan(10);
+      for (const source of own) expect(source, source).toMatch(/^(functions|shared)\//);
+    },
+  );
 });
 
 describe('cold-start benchmark', () => {

@@ -7,7 +7,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicsAuthServiceProps } from '../../infra/construct.ts';
 import { readSettings, type SettingName } from '../../infra/settings.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
-import { allIamStatements, asArray, FN_NAMES, functionsByName, type Json, nagFindings, newApp, NO_BUNDLING, resourcesOf, roleOf, roleStatements } from './support.ts';
+import {
+  allIamStatements,
+  asArray,
+  FN_NAMES,
+  functionsByName,
+  type Json,
+  nagFindings,
+  newApp,
+  NO_BUNDLING,
+  resourcesOf,
+  roleOf,
+  roleStatements,
+} from './support.ts';
 
 const BASE: DynamicsAuthServiceProps = {
   clientId: '11111111-2222-3333-4444-555555555555',
@@ -23,9 +35,15 @@ let existing: DynamicsAuthStack;
 let pending: DynamicsAuthStack;
 beforeAll(() => {
   const app = newApp(NO_BUNDLING);
-  created = new DynamicsAuthStack(app, 'CertCreatedKey', { service: { ...BASE, clientCertificate: { thumbprintS256: THUMBPRINT } } });
+  created = new DynamicsAuthStack(app, 'CertCreatedKey', {
+    service: { ...BASE, clientCertificate: { thumbprintS256: THUMBPRINT } },
+  });
   existing = new DynamicsAuthStack(app, 'CertExistingKey', {
-    service: { ...BASE, clientCertificate: { keyArn: EXISTING_KEY, thumbprintS256: THUMBPRINT }, tokenEndpointAuthMethod: 'private_key_jwt' },
+    service: {
+      ...BASE,
+      clientCertificate: { keyArn: EXISTING_KEY, thumbprintS256: THUMBPRINT },
+      tokenEndpointAuthMethod: 'private_key_jwt',
+    },
   });
   pending = new DynamicsAuthStack(app, 'CertPending', { service: { ...BASE, clientCertificate: {} } });
   app.synth(); // throws on any unacknowledged cdk-nag finding
@@ -34,13 +52,17 @@ beforeAll(() => {
 /** The kms:Sign statements of a function's role. */
 function signStatements(template: Template, fn: string) {
   const fnId = functionsByName(template)[fn as (typeof FN_NAMES)[number]];
-  return roleStatements(template, roleOf(template, fnId)).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('kms:Sign') || a === 'kms:GetPublicKey'));
+  return roleStatements(template, roleOf(template, fnId)).filter((s) =>
+    asArray(s.Action).some((a: string) => a.startsWith('kms:Sign') || a === 'kms:GetPublicKey'),
+  );
 }
 
 describe('client certificate key', () => {
   it('creates an RSA_3072 SIGN_VERIFY key, retained, whose policy lets IAM grant only Sign', () => {
     const template = Template.fromStack(created);
-    const keys = Object.values(resourcesOf(template, 'AWS::KMS::Key')).filter((k) => k.Properties.KeySpec === 'RSA_3072');
+    const keys = Object.values(resourcesOf(template, 'AWS::KMS::Key')).filter(
+      (k) => k.Properties.KeySpec === 'RSA_3072',
+    );
     expect(keys).toHaveLength(1);
     const key = keys[0]!;
     expect(key.Properties.KeyUsage).toBe('SIGN_VERIFY');
@@ -65,12 +87,17 @@ describe('client certificate key', () => {
     }
     const existingTemplate = Template.fromStack(existing);
     expect(signStatements(existingTemplate, 'refresh')[0]!.Resource).toBe(EXISTING_KEY);
-    expect(allIamStatements(existingTemplate).some(({ statement }) => asArray(statement.Action).includes('kms:GetPublicKey'))).toBe(false);
+    expect(
+      allIamStatements(existingTemplate).some(({ statement }) =>
+        asArray(statement.Action).includes('kms:GetPublicKey'),
+      ),
+    ).toBe(false);
   });
 
   it('hands the functions the key and thumbprint (and the explicit method) once the thumbprint is known', () => {
     const env = (stack: DynamicsAuthStack) =>
-      Object.values(resourcesOf(Template.fromStack(stack), 'AWS::Lambda::Function'))[0]!.Properties.Environment.Variables as Record<string, Json>;
+      Object.values(resourcesOf(Template.fromStack(stack), 'AWS::Lambda::Function'))[0]!.Properties.Environment
+        .Variables as Record<string, Json>;
     expect(env(existing)).toMatchObject({
       CLIENT_ASSERTION_KEY_ID: EXISTING_KEY,
       CLIENT_CERTIFICATE_THUMBPRINT_S256: THUMBPRINT,
@@ -85,9 +112,12 @@ describe('client certificate key', () => {
 
   it('is cdk-nag clean and refuses a malformed thumbprint', () => {
     for (const stack of [created, existing, pending]) expect(nagFindings(stack)).toEqual([]);
-    expect(() => new DynamicsAuthStack(newApp(NO_BUNDLING), 'Bad', { service: { ...BASE, clientCertificate: { thumbprintS256: 'AB:CD' } } })).toThrow(
-      /thumbprintS256/,
-    );
+    expect(
+      () =>
+        new DynamicsAuthStack(newApp(NO_BUNDLING), 'Bad', {
+          service: { ...BASE, clientCertificate: { thumbprintS256: 'AB:CD' } },
+        }),
+    ).toThrow(/thumbprintS256/);
   });
 });
 
@@ -96,7 +126,13 @@ describe('client certificate settings (-c)', () => {
 
   it('creates the key with clientCertificateKey=create, or uses an existing key ARN, with the thumbprint once known', () => {
     expect(read({ clientCertificateKey: 'create' }).serviceProps.clientCertificate).toEqual({});
-    expect(read({ clientCertificateKey: EXISTING_KEY, clientCertificateThumbprint: THUMBPRINT, tokenEndpointAuthMethod: 'private_key_jwt' }).serviceProps).toMatchObject({
+    expect(
+      read({
+        clientCertificateKey: EXISTING_KEY,
+        clientCertificateThumbprint: THUMBPRINT,
+        tokenEndpointAuthMethod: 'private_key_jwt',
+      }).serviceProps,
+    ).toMatchObject({
       clientCertificate: { keyArn: EXISTING_KEY, thumbprintS256: THUMBPRINT },
       tokenEndpointAuthMethod: 'private_key_jwt',
     });
@@ -105,7 +141,9 @@ describe('client certificate settings (-c)', () => {
 
   it('refuses an alias, a malformed thumbprint, a thumbprint without a key and an unknown method', () => {
     expect(() => read({ clientCertificateKey: 'alias/dynamics-auth' })).toThrow(/clientCertificateKey/);
-    expect(() => read({ clientCertificateKey: 'create', clientCertificateThumbprint: 'BC02C3B9' })).toThrow(/clientCertificateThumbprint/);
+    expect(() => read({ clientCertificateKey: 'create', clientCertificateThumbprint: 'BC02C3B9' })).toThrow(
+      /clientCertificateThumbprint/,
+    );
     expect(() => read({ clientCertificateThumbprint: THUMBPRINT })).toThrow(/needs clientCertificateKey/);
     expect(() => read({ tokenEndpointAuthMethod: 'tls_client_auth' })).toThrow(/tokenEndpointAuthMethod/);
   });

@@ -10,7 +10,16 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { DynamicsAuthService, type DynamicsAuthServiceProps } from '../../infra/construct.ts';
-import { asArray, FN_NAMES, functionsByName, type Json, NO_BUNDLING, resourcesOf, roleOf, roleStatements } from './support.ts';
+import {
+  asArray,
+  FN_NAMES,
+  functionsByName,
+  type Json,
+  NO_BUNDLING,
+  resourcesOf,
+  roleOf,
+  roleStatements,
+} from './support.ts';
 
 const BASE: DynamicsAuthServiceProps = {
   clientId: '11111111-2222-3333-4444-555555555555',
@@ -26,8 +35,12 @@ function flatten(value: Json): string {
   return parts.map((p) => (p?.Ref === 'AWS::Partition' ? 'aws' : flatten(p))).join(sep);
 }
 
-function synth(clientSecret: DynamicsAuthServiceProps['clientSecret'] | ((s: Stack) => DynamicsAuthServiceProps['clientSecret'])) {
-  const stack = new Stack(new App({ context: NO_BUNDLING }), 'Secrets', { env: { account: '123456789012', region: 'eu-west-1' } });
+function synth(
+  clientSecret: DynamicsAuthServiceProps['clientSecret'] | ((s: Stack) => DynamicsAuthServiceProps['clientSecret']),
+) {
+  const stack = new Stack(new App({ context: NO_BUNDLING }), 'Secrets', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
   const secret = typeof clientSecret === 'function' ? clientSecret(stack) : clientSecret;
   new DynamicsAuthService(stack, 'Service', { ...BASE, clientSecret: secret });
   const template = Template.fromStack(stack);
@@ -59,7 +72,9 @@ describe('client secret imported by name (GetSecretValue SecretId: partial-ARN r
   it('an ISecret imported by name (Secret.fromSecretNameV2) is passed by name too', () => {
     const { env, readResources } = synth((s) => Secret.fromSecretNameV2(s, 'Imported', 'crm/oauth-secret'));
     expect(env('callback').CLIENT_SECRET_ARN).toBe('crm/oauth-secret');
-    expect(readResources('callback')).toEqual(['arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm/oauth-secret-??????']);
+    expect(readResources('callback')).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm/oauth-secret-??????',
+    ]);
   });
 
   it('a complete ARN is passed unchanged and is the only IAM resource', () => {

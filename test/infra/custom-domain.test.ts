@@ -84,7 +84,9 @@ describe('custom domain', () => {
     const domainId = Object.keys(resourcesOf(template, 'AWS::ApiGatewayV2::DomainName'))[0]!;
     expect(outputs.CustomDomainTarget.Value).toEqual({ 'Fn::GetAtt': [domainId, 'RegionalDomainName'] });
     expect(outputs.CustomDomainHostedZoneId.Value).toEqual({ 'Fn::GetAtt': [domainId, 'RegionalHostedZoneId'] });
-    expect(Annotations.fromStack(withDomain).findWarning('*', Match.stringLikeRegexp('Browser apps send.*'))).toEqual([]);
+    expect(Annotations.fromStack(withDomain).findWarning('*', Match.stringLikeRegexp('Browser apps send.*'))).toEqual(
+      [],
+    );
   });
 
   it('disableExecuteApiEndpoint: false keeps the execute-api endpoint (domain and mapping still created)', () => {
@@ -114,14 +116,25 @@ describe('custom domain', () => {
   });
 
   it.each([
-    [{ customDomain: { domainName: 'https://auth.example.com', certificate: CERT } }, /invalid customDomain.domainName/],
-    [{ customDomain: { domainName: 'auth.example.com', certificate: 'arn:aws:iam::1:cert' } }, /invalid customDomain.certificate/],
     [
-      { customDomain: { domainName: 'auth.example.com', certificate: CERT }, publicBaseUrl: 'https://other.example.com' },
+      { customDomain: { domainName: 'https://auth.example.com', certificate: CERT } },
+      /invalid customDomain.domainName/,
+    ],
+    [
+      { customDomain: { domainName: 'auth.example.com', certificate: 'arn:aws:iam::1:cert' } },
+      /invalid customDomain.certificate/,
+    ],
+    [
+      {
+        customDomain: { domainName: 'auth.example.com', certificate: CERT },
+        publicBaseUrl: 'https://other.example.com',
+      },
       /invalid publicBaseUrl.*auth\.example\.com/,
     ],
   ] as [Partial<DynamicsAuthServiceProps>, RegExp][])('rejects %j', (props, error) => {
-    expect(() => new DynamicsAuthService(new Stack(new App({ context: NO_BUNDLING })), 'S', { ...BASE, ...props })).toThrow(error);
+    expect(
+      () => new DynamicsAuthService(new Stack(new App({ context: NO_BUNDLING })), 'S', { ...BASE, ...props }),
+    ).toThrow(error);
   });
 });
 
@@ -133,7 +146,11 @@ describe('settings (CDK context)', () => {
       domainName: 'auth.example.com',
       certificate: CERT,
     });
-    const props = read({ domainName: 'auth.example.com', certificateArn: CERT, disableExecuteApiEndpoint: 'false' }).serviceProps;
+    const props = read({
+      domainName: 'auth.example.com',
+      certificateArn: CERT,
+      disableExecuteApiEndpoint: 'false',
+    }).serviceProps;
     expect(props.disableExecuteApiEndpoint).toBe(false);
     expect(read({}).serviceProps).not.toHaveProperty('customDomain');
   });

@@ -28,7 +28,9 @@ beforeAll(() => {
     dataverseHosts: ['*.crm.microsoftdynamics.us'],
   };
   multi = new DynamicsAuthStack(app, 'MultiEnvironment', { service: multiProps });
-  single = new DynamicsAuthStack(app, 'SingleEnvironment', { service: { ...BASE, dynamicsUrl: 'https://org.crm.dynamics.com/' } });
+  single = new DynamicsAuthStack(app, 'SingleEnvironment', {
+    service: { ...BASE, dynamicsUrl: 'https://org.crm.dynamics.com/' },
+  });
   app.synth();
 });
 
@@ -63,9 +65,16 @@ describe('multi-environment settings (CDK)', () => {
 
   it('refuses an unknown cloud and host patterns with ports or IP literals in the props, naming the setting', () => {
     const app = newApp(NO_BUNDLING);
-    expect(() => new DynamicsAuthStack(app, 'BadCloud', { service: { ...BASE, entraCloud: 'mars' as never } })).toThrow(/entraCloud/);
-    expect(() => new DynamicsAuthStack(app, 'BadHosts', { service: { ...BASE, dataverseHosts: ['org.crm.dynamics.com:8443'] } })).toThrow(/dataverseHosts/);
-    expect(() => new DynamicsAuthStack(app, 'BadIp', { service: { ...BASE, dataverseHosts: ['10.0.0.1'] } })).toThrow(/dataverseHosts/);
+    expect(() => new DynamicsAuthStack(app, 'BadCloud', { service: { ...BASE, entraCloud: 'mars' as never } })).toThrow(
+      /entraCloud/,
+    );
+    expect(
+      () =>
+        new DynamicsAuthStack(app, 'BadHosts', { service: { ...BASE, dataverseHosts: ['org.crm.dynamics.com:8443'] } }),
+    ).toThrow(/dataverseHosts/);
+    expect(() => new DynamicsAuthStack(app, 'BadIp', { service: { ...BASE, dataverseHosts: ['10.0.0.1'] } })).toThrow(
+      /dataverseHosts/,
+    );
   });
 });
 
@@ -74,7 +83,11 @@ describe('multi-environment settings (context)', () => {
 
   it('reads entraCloud, discoveryUrl and dataverseHosts; dynamicsUrl is then optional and no placeholder', () => {
     const settings = readSettings(
-      read({ entraCloud: 'GCC', dataverseHosts: '*.crm9.dynamics.com, contoso.crm9.dynamics.com', discoveryUrl: 'https://globaldisco.crm9.dynamics.com' }),
+      read({
+        entraCloud: 'GCC',
+        dataverseHosts: '*.crm9.dynamics.com, contoso.crm9.dynamics.com',
+        discoveryUrl: 'https://globaldisco.crm9.dynamics.com',
+      }),
     );
     expect(settings.serviceProps).toMatchObject({
       entraCloud: 'gcc',

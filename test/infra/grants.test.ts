@@ -13,13 +13,28 @@ import { generateApiKey } from '../../shared/auth/api-keys.ts';
 import { ENCRYPTION_PURPOSE, WEBHOOK_SECRET_PURPOSE } from '../../shared/crypto/context.ts';
 import { FUNCTIONS } from '../../shared/http/routes.ts';
 import { DynamicsAuthStack } from '../../infra/stack.ts';
-import { AccessLog, CLIENT_CREDENTIAL, loadRouteFactories, recordingInvoker, type Access, type Call } from '../support/access-recorder.ts';
+import {
+  AccessLog,
+  CLIENT_CREDENTIAL,
+  loadRouteFactories,
+  recordingInvoker,
+  type Access,
+  type Call,
+} from '../support/access-recorder.ts';
 import { startEnvironmentsStack, type EnvironmentsStack, hostOf } from '../support/environments.ts';
 import type { EventInit } from '../support/events.ts';
 import { failRefreshGrants } from '../support/idp-faults.ts';
 import { startOidcProvider, type TestOidcProvider } from '../support/oidc-provider.ts';
 import { SESSION_COOKIE } from '../../shared/http/cookies.ts';
-import { cookiePair, jsonBody, LOGIN_COOKIE, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  jsonBody,
+  LOGIN_COOKIE,
+  PUBLIC_BASE,
+  RETURN_ORIGIN,
+  startTestStack,
+  type TestStack,
+} from '../support/stack.ts';
 import { asArray, type Json, newApp, NO_BUNDLING, refId, resourcesOf, roleOf, roleStatements } from './support.ts';
 
 const SECRET_NAME = 'dynamics-auth/client-secret';
@@ -83,7 +98,12 @@ beforeAll(async () => {
     ],
   });
   const stack = await startTestStack({
-    env: { ENTRA_AUTHORITY: op.issuer, CLIENT_ID: 'dynamics-auth', IDP_PROFILE: 'standard', POST_LOGOUT_REDIRECT_URI: `${RETURN_ORIGIN}/signed-out` },
+    env: {
+      ENTRA_AUTHORITY: op.issuer,
+      CLIENT_ID: 'dynamics-auth',
+      IDP_PROFILE: 'standard',
+      POST_LOGOUT_REDIRECT_URI: `${RETURN_ORIGIN}/signed-out`,
+    },
   });
   const recorder = recordingInvoker(stack, factories, log, { clientSecret: async () => TEST_CLIENT_SECRET });
   standard = { op, stack, ...recorder };
@@ -99,7 +119,10 @@ afterAll(async () => {
 
 const returnTo = `${RETURN_ORIGIN}/app`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const asBackend = (connectionId?: string) => ({ ...bearer(apiKey), ...(connectionId ? { 'connection-id': connectionId } : {}) });
+const asBackend = (connectionId?: string) => ({
+  ...bearer(apiKey),
+  ...(connectionId ? { 'connection-id': connectionId } : {}),
+});
 const csrf = { 'x-csrf': '1' };
 
 function expectStatus(answer: { statusCode: number; body?: string }, status: number): void {
@@ -111,7 +134,11 @@ async function signIn(invoke: Call = call, authorize: (url: URL) => Promise<URL>
   const login = await invoke('login', { path: '/auth/login', query: `returnTo=${encodeURIComponent(returnTo)}` });
   expectStatus(login, 302);
   const back = await authorize(new URL(login.headers.Location!));
-  const callback = await invoke('callback', { path: '/auth/callback', query: back.search.slice(1), cookies: [cookiePair(login.cookies, LOGIN_COOKIE)!] });
+  const callback = await invoke('callback', {
+    path: '/auth/callback',
+    query: back.search.slice(1),
+    cookies: [cookiePair(login.cookies, LOGIN_COOKIE)!],
+  });
   expectStatus(callback, 302);
   return cookiePair(callback.cookies, SESSION_COOKIE)!.split('=')[1]!;
 }
@@ -134,14 +161,21 @@ async function connect(connectionId: string, extra: Record<string, unknown> = {}
   const start = await call('connect-start', { path: '/connect/start', query: `token=${token}` });
   expectStatus(start, 302);
   const back = await followDevIdp(new URL(start.headers.Location!));
-  const callback = await call('callback', { path: '/auth/callback', query: back.search.slice(1), cookies: [cookiePair(start.cookies, LOGIN_COOKIE)!] });
+  const callback = await call('callback', {
+    path: '/auth/callback',
+    query: back.search.slice(1),
+    cookies: [cookiePair(start.cookies, LOGIN_COOKIE)!],
+  });
   expectStatus(callback, 302);
   return new URL(callback.headers.Location!);
 }
 
 /** Runs `action` while the IdP answers every refresh with a revoked grant (Entra's AADSTS50173). */
 async function whileGrantsRevoked<T>(action: () => Promise<T>): Promise<T> {
-  const restore = failRefreshGrants(env.stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: The grant was revoked.' });
+  const restore = failRefreshGrants(env.stack.idp.server, 400, {
+    error: 'invalid_grant',
+    error_description: 'AADSTS50173: The grant was revoked.',
+  });
   try {
     return await action();
   } finally {
@@ -168,11 +202,21 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   callback: async () => {
     await signIn();
     // An unknown state (no pending login) and a missing binding cookie: refused, nothing stored.
-    expectStatus(await call('callback', { path: '/auth/callback', query: `code=x&state=${'a'.repeat(43)}`, cookies: [`${LOGIN_COOKIE}=${'b'.repeat(43)}`] }), 400);
+    expectStatus(
+      await call('callback', {
+        path: '/auth/callback',
+        query: `code=x&state=${'a'.repeat(43)}`,
+        cookies: [`${LOGIN_COOKIE}=${'b'.repeat(43)}`],
+      }),
+      400,
+    );
     expectStatus(await call('callback', { path: '/auth/callback', query: 'error=access_denied&state=x' }), 400);
   },
   'admin-consent': async () => {
-    const start = await call('admin-consent', { path: '/auth/admin-consent', query: 'tenant=72f988bf-86f1-41af-91ab-2d7cd011db47' });
+    const start = await call('admin-consent', {
+      path: '/auth/admin-consent',
+      query: 'tenant=72f988bf-86f1-41af-91ab-2d7cd011db47',
+    });
     expectStatus(start, 302);
     const state = new URL(start.headers.Location!).searchParams.get('state')!;
     const query = `admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state=${state}`;
@@ -182,27 +226,52 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
   },
   refresh: async () => {
     const session = await signIn();
-    expectStatus(await call('refresh', { method: 'POST', path: '/auth/refresh', headers: { ...bearer(session) } }), 200);
-    expectStatus(await call('refresh', { method: 'POST', path: '/auth/refresh', headers: bearer('c'.repeat(43)) }), 401);
+    expectStatus(
+      await call('refresh', { method: 'POST', path: '/auth/refresh', headers: { ...bearer(session) } }),
+      200,
+    );
+    expectStatus(
+      await call('refresh', { method: 'POST', path: '/auth/refresh', headers: bearer('c'.repeat(43)) }),
+      401,
+    );
     // On an instance without the session's data key cached, the rotated tokens get a new data key.
-    expectStatus(await cold('refresh', { method: 'POST', path: '/auth/refresh', headers: bearer(await signIn()) }), 200);
+    expectStatus(
+      await cold('refresh', { method: 'POST', path: '/auth/refresh', headers: bearer(await signIn()) }),
+      200,
+    );
     // A revoked grant is terminal: the session is deleted.
     const revoked = await signIn();
-    expectStatus(await whileGrantsRevoked(() => call('refresh', { method: 'POST', path: '/auth/refresh', headers: bearer(revoked) })), 401);
+    expectStatus(
+      await whileGrantsRevoked(() =>
+        call('refresh', { method: 'POST', path: '/auth/refresh', headers: bearer(revoked) }),
+      ),
+      401,
+    );
   },
   proxy: async () => {
     const session = await signIn();
-    expectStatus(await call('proxy', { path: `/orgs/${hostOf(env.envA)}/api/data/v9.2/WhoAmI`, headers: bearer(session) }), 200);
+    expectStatus(
+      await call('proxy', { path: `/orgs/${hostOf(env.envA)}/api/data/v9.2/WhoAmI`, headers: bearer(session) }),
+      200,
+    );
     // Another of the user's environments: a token for it is redeemed from the refresh token and stored.
-    expectStatus(await call('proxy', { path: `/orgs/${hostOf(env.envB)}/api/data/v9.2/WhoAmI`, headers: bearer(session) }), 200);
+    expectStatus(
+      await call('proxy', { path: `/orgs/${hostOf(env.envB)}/api/data/v9.2/WhoAmI`, headers: bearer(session) }),
+      200,
+    );
     // A connection, called by its backend with the API key.
     await connect('proxy-connection', { environment: env.envA.url });
     expectStatus(await call('proxy', { path: '/api/data/v9.2/WhoAmI', headers: asBackend('proxy-connection') }), 200);
     expectStatus(await call('proxy', { path: '/api/data/v9.2/WhoAmI', headers: bearer('c'.repeat(43)) }), 401);
-    expectStatus(await cold('proxy', { path: `/orgs/${hostOf(env.envB)}/api/data/v9.2/WhoAmI`, headers: bearer(await signIn()) }), 200);
+    expectStatus(
+      await cold('proxy', { path: `/orgs/${hostOf(env.envB)}/api/data/v9.2/WhoAmI`, headers: bearer(await signIn()) }),
+      200,
+    );
     // A revoked grant while a token for another environment is needed: 401 login_required, session deleted.
     const revoked = await signIn();
-    const answer = await whileGrantsRevoked(() => call('proxy', { path: `/orgs/${hostOf(env.envB)}/api/data/v9.2/WhoAmI`, headers: bearer(revoked) }));
+    const answer = await whileGrantsRevoked(() =>
+      call('proxy', { path: `/orgs/${hostOf(env.envB)}/api/data/v9.2/WhoAmI`, headers: bearer(revoked) }),
+    );
     expectStatus(answer, 401);
   },
   session: async () => {
@@ -218,29 +287,58 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
     expectStatus(await call('logout', { method: 'POST', path: '/auth/logout', headers: bearer(session) }), 200);
     expectStatus(await call('session', { path: '/auth/session', headers: bearer(session) }), 401);
     expectStatus(await call('logout', { method: 'POST', path: '/auth/logout', headers: bearer('c'.repeat(43)) }), 200);
-    expectStatus(await call('logout', { method: 'POST', path: '/auth/logout', cookies: [`${SESSION_COOKIE}=${session}`] }), 403);
+    expectStatus(
+      await call('logout', { method: 'POST', path: '/auth/logout', cookies: [`${SESSION_COOKIE}=${session}`] }),
+      403,
+    );
     // A provider with RFC 7009 revocation: the refresh token is decrypted and revoked with client authentication.
     const revocable = await signIn(standard.call, (url) => standard.op.authorize(url));
-    expectStatus(await standard.call('logout', { method: 'POST', path: '/auth/logout', headers: { ...bearer(revocable), ...csrf } }), 200);
+    expectStatus(
+      await standard.call('logout', {
+        method: 'POST',
+        path: '/auth/logout',
+        headers: { ...bearer(revocable), ...csrf },
+      }),
+      200,
+    );
   },
   token: async () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const nativeReturn = 'http://127.0.0.1:49152/callback';
-    const login = await call('login', { path: '/auth/login', query: `returnTo=${encodeURIComponent(nativeReturn)}&client_challenge=${challenge}` });
+    const login = await call('login', {
+      path: '/auth/login',
+      query: `returnTo=${encodeURIComponent(nativeReturn)}&client_challenge=${challenge}`,
+    });
     expectStatus(login, 302);
     const back = await followDevIdp(new URL(login.headers.Location!));
-    const callback = await call('callback', { path: '/auth/callback', query: back.search.slice(1), cookies: [cookiePair(login.cookies, LOGIN_COOKIE)!] });
+    const callback = await call('callback', {
+      path: '/auth/callback',
+      query: back.search.slice(1),
+      cookies: [cookiePair(login.cookies, LOGIN_COOKIE)!],
+    });
     expectStatus(callback, 302);
     const handoff = new URL(callback.headers.Location!).searchParams.get('handoff')!;
-    const redeem = (body: unknown) => call('token', { method: 'POST', path: '/auth/token', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const redeem = (body: unknown) =>
+      call('token', {
+        method: 'POST',
+        path: '/auth/token',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expectStatus(await redeem({ handoff, client_verifier: verifier }), 200);
     expectStatus(await redeem({ handoff, client_verifier: verifier }), 400);
     expectStatus(await redeem({}), 400);
   },
   connect: async () => {
     await connect('connect-connection');
-    const post = (headers: Record<string, string>, body: string) => call('connect', { method: 'POST', path: '/connect/sessions', headers: { ...headers, 'content-type': 'application/json' }, body });
+    const post = (headers: Record<string, string>, body: string) =>
+      call('connect', {
+        method: 'POST',
+        path: '/connect/sessions',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body,
+      });
     expectStatus(await post(bearer(`dak_unknownkey12_${'a'.repeat(43)}`), '{"connectionId":"x"}'), 401);
     expectStatus(await post(asBackend(), '{"connectionId":""}'), 400);
   },
@@ -257,45 +355,104 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
     expectStatus(await call('connect-environment', chooserForm(token, env.envC.url)), 403);
     expectStatus(await call('connect-environment', chooserForm(token, env.envB.url)), 303);
     expectStatus(await call('connect-environment', chooserForm(token, env.envB.url)), 400);
-    expectStatus(await call('connect-environment', { path: '/connect/environment', query: `token=${'e'.repeat(43)}` }), 400);
+    expectStatus(
+      await call('connect-environment', { path: '/connect/environment', query: `token=${'e'.repeat(43)}` }),
+      400,
+    );
   },
   connections: async () => {
     await connect('listed-connection', { environment: env.envA.url });
     expectStatus(await call('connections', { path: '/connections/listed-connection', headers: asBackend() }), 200);
-    expectStatus(await call('connections', { path: '/connections/listed-connection/token', headers: asBackend() }), 200);
-    expectStatus(await call('connections', { path: '/connections/listed-connection/token', query: `environment=${encodeURIComponent(env.envB.url)}`, headers: asBackend() }), 200);
+    expectStatus(
+      await call('connections', { path: '/connections/listed-connection/token', headers: asBackend() }),
+      200,
+    );
+    expectStatus(
+      await call('connections', {
+        path: '/connections/listed-connection/token',
+        query: `environment=${encodeURIComponent(env.envB.url)}`,
+        headers: asBackend(),
+      }),
+      200,
+    );
     await connect('cold-connection', { environment: env.envA.url });
-    expectStatus(await cold('connections', { path: '/connections/cold-connection/token', query: `environment=${encodeURIComponent(env.envB.url)}`, headers: asBackend() }), 200);
-    expectStatus(await call('connections', { method: 'DELETE', path: '/connections/listed-connection', headers: asBackend() }), 204);
+    expectStatus(
+      await cold('connections', {
+        path: '/connections/cold-connection/token',
+        query: `environment=${encodeURIComponent(env.envB.url)}`,
+        headers: asBackend(),
+      }),
+      200,
+    );
+    expectStatus(
+      await call('connections', { method: 'DELETE', path: '/connections/listed-connection', headers: asBackend() }),
+      204,
+    );
     expectStatus(await call('connections', { path: '/connections/listed-connection', headers: asBackend() }), 404);
-    expectStatus(await call('connections', { path: '/connections/listed-connection', headers: bearer(`dak_unknownkey12_${'a'.repeat(43)}`) }), 401);
+    expectStatus(
+      await call('connections', {
+        path: '/connections/listed-connection',
+        headers: bearer(`dak_unknownkey12_${'a'.repeat(43)}`),
+      }),
+      401,
+    );
   },
   environments: async () => {
     const session = await signIn();
     expectStatus(await call('environments', { path: '/auth/environments', headers: bearer(session) }), 200);
     const choose = (environment: string) =>
-      call('environments', { method: 'POST', path: '/auth/environment', headers: { ...bearer(session), 'content-type': 'application/json' }, body: JSON.stringify({ environment }) });
+      call('environments', {
+        method: 'POST',
+        path: '/auth/environment',
+        headers: { ...bearer(session), 'content-type': 'application/json' },
+        body: JSON.stringify({ environment }),
+      });
     expectStatus(await choose(env.envB.url), 200);
     expectStatus(await choose(env.envC.url), 403);
     // A backend's connection (API key + Connection-Id) lists the environments of its user.
     await connect('environments-connection', { environment: env.envA.url });
-    expectStatus(await call('environments', { path: '/auth/environments', headers: asBackend('environments-connection') }), 200);
+    expectStatus(
+      await call('environments', { path: '/auth/environments', headers: asBackend('environments-connection') }),
+      200,
+    );
     // The same on an instance without the connection's data key cached: the rotated tokens get a new one.
     await connect('environments-cold', { environment: env.envA.url });
-    expectStatus(await cold('environments', { path: '/auth/environments', headers: asBackend('environments-cold') }), 200);
+    expectStatus(
+      await cold('environments', { path: '/auth/environments', headers: asBackend('environments-cold') }),
+      200,
+    );
     expectStatus(await call('environments', { path: '/auth/environments', headers: bearer('c'.repeat(43)) }), 401);
   },
   webhooks: async () => {
     const json = { ...asBackend(), 'content-type': 'application/json' };
-    const created = await call('webhooks', { method: 'POST', path: '/webhooks', headers: json, body: JSON.stringify({ url: 'https://hooks.example.com/dynamics' }) });
+    const created = await call('webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      headers: json,
+      body: JSON.stringify({ url: 'https://hooks.example.com/dynamics' }),
+    });
     expectStatus(created, 201);
     const { id } = JSON.parse(created.body!) as { id: string };
     expectStatus(await call('webhooks', { path: '/webhooks', headers: asBackend() }), 200);
-    expectStatus(await call('webhooks', { method: 'POST', path: `/webhooks/${id}/rotate-secret`, headers: json, body: '{}' }), 200);
-    expectStatus(await call('webhooks', { method: 'POST', path: '/webhooks', headers: json, body: JSON.stringify({ url: 'http://hooks.example.com/' }) }), 400);
+    expectStatus(
+      await call('webhooks', { method: 'POST', path: `/webhooks/${id}/rotate-secret`, headers: json, body: '{}' }),
+      200,
+    );
+    expectStatus(
+      await call('webhooks', {
+        method: 'POST',
+        path: '/webhooks',
+        headers: json,
+        body: JSON.stringify({ url: 'http://hooks.example.com/' }),
+      }),
+      400,
+    );
     expectStatus(await call('webhooks', { method: 'DELETE', path: `/webhooks/${id}`, headers: asBackend() }), 204);
     expectStatus(await call('webhooks', { method: 'DELETE', path: `/webhooks/${id}`, headers: asBackend() }), 404);
-    expectStatus(await call('webhooks', { path: '/webhooks', headers: bearer(`dak_unknownkey12_${'a'.repeat(43)}`) }), 401);
+    expectStatus(
+      await call('webhooks', { path: '/webhooks', headers: bearer(`dak_unknownkey12_${'a'.repeat(43)}`) }),
+      401,
+    );
   },
   openapi: async () => {
     expectStatus(await call('openapi', { path: '/openapi.json' }), 200);
@@ -333,7 +490,9 @@ function synthesizedGrants(): Map<string, Grants> {
   const keyPolicy = resourcesOf(template, 'AWS::KMS::Key')[keyId]!.Properties.KeyPolicy.Statement as Json[];
   const out = new Map<string, Grants>();
   for (const name of FUNCTION_NAMES) {
-    const fnId = refId(stack.resolve((stack.service.functions as Record<string, { functionArn: string }>)[name]!.functionArn))!;
+    const fnId = refId(
+      stack.resolve((stack.service.functions as Record<string, { functionArn: string }>)[name]!.functionArn),
+    )!;
     const roleId = roleOf(template, fnId);
     const actions = new Set<Access>();
     for (const s of roleStatements(template, roleId)) {
@@ -342,8 +501,12 @@ function synthesizedGrants(): Map<string, Grants> {
           // KMS only with one of the service's encryption contexts: an unconditioned grant counts for nothing.
           const use = action.startsWith('kms:') ? keyUseOf(s.Condition) : '';
           if (use === undefined) continue;
-          for (const resource of asArray(s.Resource)) actions.add(`${action} on ${byId[refId(resource) ?? ''] ?? JSON.stringify(resource)}${use}`);
-        } else if (action === 'secretsmanager:GetSecretValue' && JSON.stringify(s.Resource).includes(`:secret:${SECRET_NAME}-`)) {
+          for (const resource of asArray(s.Resource))
+            actions.add(`${action} on ${byId[refId(resource) ?? ''] ?? JSON.stringify(resource)}${use}`);
+        } else if (
+          action === 'secretsmanager:GetSecretValue' &&
+          JSON.stringify(s.Resource).includes(`:secret:${SECRET_NAME}-`)
+        ) {
           actions.add(CLIENT_CREDENTIAL);
         }
       }
@@ -365,18 +528,24 @@ describe('IAM grants match what each function does', () => {
     grants = synthesizedGrants();
   });
 
-  it.each(FUNCTION_NAMES)('%s: its scenarios run (main path and usual failures), recording what it touches', async (name) => {
-    const scenario = SCENARIOS[name];
-    if (!scenario) throw new Error(`no scenario for function ${name}`);
-    await scenario();
-  }, 60_000);
+  it.each(FUNCTION_NAMES)(
+    '%s: its scenarios run (main path and usual failures), recording what it touches',
+    async (name) => {
+      const scenario = SCENARIOS[name];
+      if (!scenario) throw new Error(`no scenario for function ${name}`);
+      await scenario();
+    },
+    60_000,
+  );
 
   it.each(FUNCTION_NAMES)('%s: the role (and the key policy) allows every recorded access', (name) => {
     if (!SCENARIOS[name]) throw new Error(`no scenario for function ${name}`);
     expect(log.invocations(name), `${name}'s scenario never invoked it`).toBeGreaterThan(0);
     const recorded = log.of(name);
     const granted = grants.get(name)!;
-    const missing = recorded.filter((a) => !granted.actions.has(a) || (a.startsWith('kms:') && !granted.keyPolicy.has(a)));
+    const missing = recorded.filter(
+      (a) => !granted.actions.has(a) || (a.startsWith('kms:') && !granted.keyPolicy.has(a)),
+    );
     expect(missing, `${name} does what its role does not allow`).toEqual([]);
   });
 

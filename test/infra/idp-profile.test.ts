@@ -33,7 +33,9 @@ describe('identity-provider profile settings', () => {
   });
 
   it('leaves them unset by default (Entra profile)', () => {
-    const stack = new DynamicsAuthStack(newApp(NO_BUNDLING), 'EntraDefault', { service: { ...BASE, entraAuthority: undefined } });
+    const stack = new DynamicsAuthStack(newApp(NO_BUNDLING), 'EntraDefault', {
+      service: { ...BASE, entraAuthority: undefined },
+    });
     for (const fn of Object.values(resourcesOf(Template.fromStack(stack), 'AWS::Lambda::Function'))) {
       const env = fn.Properties.Environment.Variables as Record<string, unknown>;
       expect(Object.keys(env)).not.toContain('IDP_PROFILE');
@@ -44,7 +46,8 @@ describe('identity-provider profile settings', () => {
 
   it('refuses an unknown profile at synth', () => {
     expect(
-      () => new DynamicsAuthStack(newApp(NO_BUNDLING), 'Bad', { service: { ...BASE, idpProfile: 'adfs' as 'standard' } }),
+      () =>
+        new DynamicsAuthStack(newApp(NO_BUNDLING), 'Bad', { service: { ...BASE, idpProfile: 'adfs' as 'standard' } }),
     ).toThrow(/idpProfile/);
   });
 });

@@ -95,7 +95,8 @@ describe('token key policy', () => {
       expect(arn['Fn::GetAtt']?.[1], JSON.stringify(s.Principal)).toBe('Arn');
       expect(s.Resource).toBe('*');
       // Each statement is for session tokens or for webhook secrets, never both or neither.
-      const byPurpose = s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === WEBHOOK_SECRET_PURPOSE ? webhookUses : uses;
+      const byPurpose =
+        s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === WEBHOOK_SECRET_PURPOSE ? webhookUses : uses;
       expect(s.Condition).toEqual(byPurpose === uses ? CONTEXT_CONDITION : WEBHOOK_CONTEXT_CONDITION);
       byPurpose.set(refId(arn)!, [...(byPurpose.get(refId(arn)!) ?? []), ...dataPlane]);
     }

@@ -34,13 +34,18 @@ beforeAll(() => {
   topicId = Object.keys(resourcesOf(template, 'AWS::SNS::Topic'))[0]!;
 });
 
-const functions = (t: Template) => Object.values(resourcesOf(t, 'AWS::Lambda::Function')).filter((f) => f.Properties.Handler === 'index.handler');
+const functions = (t: Template) =>
+  Object.values(resourcesOf(t, 'AWS::Lambda::Function')).filter((f) => f.Properties.Handler === 'index.handler');
 
 describe('logs and traces in the function configuration', () => {
   it('every function logs JSON with Lambda-set levels (application from logLevel) and has active tracing', () => {
-    expect(functions(template)).toHaveLength(17) // the 15 route functions and the webhook outbox and delivery functions;
+    expect(functions(template)).toHaveLength(17); // the 15 route functions and the webhook outbox and delivery functions;
     for (const fn of functions(template)) {
-      expect(fn.Properties.LoggingConfig).toMatchObject({ LogFormat: 'JSON', ApplicationLogLevel: 'WARN', SystemLogLevel: 'INFO' });
+      expect(fn.Properties.LoggingConfig).toMatchObject({
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'WARN',
+        SystemLogLevel: 'INFO',
+      });
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe('DynamicsAuth');
       expect(fn.Properties.Layers).toBeUndefined();
@@ -51,7 +56,10 @@ describe('logs and traces in the function configuration', () => {
   it('with otelLayerArn every function gets the ADOT layer and its wrapper; the namespace is configurable', () => {
     for (const fn of functions(withLayer)) {
       expect(fn.Properties.Layers).toEqual([LAYER]);
-      expect(fn.Properties.Environment.Variables).toMatchObject({ AWS_LAMBDA_EXEC_WRAPPER: '/opt/otel-instrument', POWERTOOLS_METRICS_NAMESPACE: 'Contoso/Auth' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        AWS_LAMBDA_EXEC_WRAPPER: '/opt/otel-instrument',
+        POWERTOOLS_METRICS_NAMESPACE: 'Contoso/Auth',
+      });
     }
   });
 
@@ -72,13 +80,21 @@ describe('logs and traces in the function configuration', () => {
   });
 
   it('rejects an otelLayerArn that is not an AWSOpenTelemetryDistroJs layer', () => {
-    expect(() => new DynamicsAuthService(new Stack(new App(), 'Bad'), 'S', { ...BASE, otelLayerArn: 'arn:aws:lambda:eu-west-1:111122223333:layer:other:1' })).toThrow(/otelLayerArn/);
+    expect(
+      () =>
+        new DynamicsAuthService(new Stack(new App(), 'Bad'), 'S', {
+          ...BASE,
+          otelLayerArn: 'arn:aws:lambda:eu-west-1:111122223333:layer:other:1',
+        }),
+    ).toThrow(/otelLayerArn/);
   });
 });
 
 describe('rate alarms', () => {
   const rateAlarms = () =>
-    Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter((a) => /ratio|p99/.test(a.Properties.AlarmName as string));
+    Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter((a) =>
+      /ratio|p99/.test(a.Properties.AlarmName as string),
+    );
 
   it('three rate alarms, each notifying the topic on ALARM and on OK', () => {
     const alarms = rateAlarms();
@@ -111,8 +127,12 @@ describe('rate alarms', () => {
 
   it('API 5xx ratio: 5xx over requests of the stage, from 20 requests up', () => {
     const a = rateAlarms().find((x) => /api-5xx-ratio/.test(x.Properties.AlarmName as string))!.Properties;
-    expect((a.Metrics as Json[]).find((m) => m.Expression)!.Expression).toBe('IF(requests >= 20, 100 * errors / requests, 0)');
-    const names = (a.Metrics as Json[]).filter((m) => m.MetricStat).map((m) => [m.Id, m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName]);
+    expect((a.Metrics as Json[]).find((m) => m.Expression)!.Expression).toBe(
+      'IF(requests >= 20, 100 * errors / requests, 0)',
+    );
+    const names = (a.Metrics as Json[])
+      .filter((m) => m.MetricStat)
+      .map((m) => [m.Id, m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName]);
     expect(names.sort()).toEqual([
       ['errors', 'AWS/ApiGateway', '5xx'],
       ['requests', 'AWS/ApiGateway', 'Count'],
@@ -122,12 +142,19 @@ describe('rate alarms', () => {
 
   it('proxy p99 latency from the service metric ProxyLatency', () => {
     const a = rateAlarms().find((x) => /proxy-latency-p99/.test(x.Properties.AlarmName as string))!.Properties;
-    expect(a).toMatchObject({ Namespace: 'DynamicsAuth', MetricName: 'ProxyLatency', ExtendedStatistic: 'p99', Threshold: 5000 });
+    expect(a).toMatchObject({
+      Namespace: 'DynamicsAuth',
+      MetricName: 'ProxyLatency',
+      ExtendedStatistic: 'p99',
+      Threshold: 5000,
+    });
   });
 
   it('the topic policy lets CloudWatch publish for the rate alarms too', () => {
     const policy = Object.values(resourcesOf(template, 'AWS::SNS::TopicPolicy'))[0]!;
-    const statement = (policy.Properties.PolicyDocument.Statement as Json[]).find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com')!;
+    const statement = (policy.Properties.PolicyDocument.Statement as Json[]).find(
+      (s) => s.Principal?.Service === 'cloudwatch.amazonaws.com',
+    )!;
     const arns = JSON.stringify(statement.Condition.ArnEquals['aws:SourceArn']);
     for (const id of Object.keys(resourcesOf(template, 'AWS::CloudWatch::Alarm'))) expect(arns).toContain(id);
   });
@@ -138,20 +165,50 @@ describe('dashboard', () => {
     const dashboards = Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     const join = dashboards[0]!.Properties.DashboardBody['Fn::Join'][1] as Json[];
-    const body = JSON.parse(join.map((part) => (typeof part === 'string' ? part : 'REF')).join('')) as { widgets: { properties: { title: string; metrics: Json[][] } }[] };
+    const body = JSON.parse(join.map((part) => (typeof part === 'string' ? part : 'REF')).join('')) as {
+      widgets: { properties: { title: string; metrics: Json[][] } }[];
+    };
     const titles = body.widgets.map((w) => w.properties.title);
-    expect(titles).toEqual(['Sign-ins', 'Refreshes by outcome and trigger', 'Token endpoint latency (ms)', 'Proxy calls by status class', 'Proxy latency (ms)', 'Dataverse throttling (429) and Retry-After (s)', 'KMS calls', 'Refresh lease waits', 'Connection state changes', 'Lambda errors', 'Lambda throttles', 'API 4xx / 5xx']);
+    expect(titles).toEqual([
+      'Sign-ins',
+      'Refreshes by outcome and trigger',
+      'Token endpoint latency (ms)',
+      'Proxy calls by status class',
+      'Proxy latency (ms)',
+      'Dataverse throttling (429) and Retry-After (s)',
+      'KMS calls',
+      'Refresh lease waits',
+      'Connection state changes',
+      'Lambda errors',
+      'Lambda throttles',
+      'API 4xx / 5xx',
+    ]);
     const metricNames = new Set(body.widgets.flatMap((w) => w.properties.metrics.map((m) => `${m[0]}/${m[1]}`)));
-    for (const metric of ['SignIn', 'Refresh', 'TokenEndpointLatency', 'ProxyCall', 'ProxyLatency', 'DataverseThrottled', 'DataverseRetryAfter', 'KmsCall', 'RefreshLeaseWait', 'ConnectionStateChange']) {
+    for (const metric of [
+      'SignIn',
+      'Refresh',
+      'TokenEndpointLatency',
+      'ProxyCall',
+      'ProxyLatency',
+      'DataverseThrottled',
+      'DataverseRetryAfter',
+      'KmsCall',
+      'RefreshLeaseWait',
+      'ConnectionStateChange',
+    ]) {
       expect(metricNames).toContain(`DynamicsAuth/${metric}`);
     }
-    for (const metric of ['AWS/Lambda/Errors', 'AWS/Lambda/Throttles', 'AWS/ApiGateway/4xx', 'AWS/ApiGateway/5xx']) expect(metricNames).toContain(metric);
+    for (const metric of ['AWS/Lambda/Errors', 'AWS/Lambda/Throttles', 'AWS/ApiGateway/4xx', 'AWS/ApiGateway/5xx'])
+      expect(metricNames).toContain(metric);
     const stats = body.widgets[2]!.properties.metrics.map((m) => (m.at(-1) as { stat: string }).stat);
     expect(stats).toEqual(['p50', 'p99']);
     // Dimensions of the service's own metrics come from the closed sets only (plus the service name).
-    for (const w of body.widgets) for (const m of w.properties.metrics) if (m[0] === 'DynamicsAuth') {
-      const names = m.slice(2, -1).filter((_, i) => i % 2 === 0);
-      for (const name of names) expect(['service', 'outcome', 'reason', 'trigger', 'statusClass', 'operation', 'state']).toContain(name);
-    }
+    for (const w of body.widgets)
+      for (const m of w.properties.metrics)
+        if (m[0] === 'DynamicsAuth') {
+          const names = m.slice(2, -1).filter((_, i) => i % 2 === 0);
+          for (const name of names)
+            expect(['service', 'outcome', 'reason', 'trigger', 'statusClass', 'operation', 'state']).toContain(name);
+        }
   });
 });

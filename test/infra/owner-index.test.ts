@@ -30,7 +30,10 @@ const EXPECTED_INDEX = {
 /** Each table's logical ID and its indexes. */
 function indexesByTable(template: Template, type: string): Record<string, Json[]> {
   return Object.fromEntries(
-    Object.entries(resourcesOf(template, type)).map(([id, r]) => [id, (r.Properties?.GlobalSecondaryIndexes ?? []) as Json[]]),
+    Object.entries(resourcesOf(template, type)).map(([id, r]) => [
+      id,
+      (r.Properties?.GlobalSecondaryIndexes ?? []) as Json[],
+    ]),
   );
 }
 
@@ -57,10 +60,18 @@ describe('the revocation index', () => {
 
   it('is on the Sessions global table in multi-Region mode (every replica has it)', { timeout: 120_000 }, () => {
     const app = newApp(NO_BUNDLING);
-    const context: Record<string, string> = { domainName: 'auth.example.com', certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-4000-8000-000000000000' };
+    const context: Record<string, string> = {
+      domainName: 'auth.example.com',
+      certificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-4000-8000-000000000000',
+    };
     const settings = readSettings((name) => context[name]);
-    const plan = multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2'], undefined, { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
-    const { stacks } = addMultiRegionStacks(app, settings.stackName, plan, settings.serviceProps, { account: '111122223333' });
+    const plan = multiRegionPlan(['us-east-1', 'us-east-2', 'us-west-2'], undefined, {
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      zoneName: 'example.com',
+    });
+    const { stacks } = addMultiRegionStacks(app, settings.stackName, plan, settings.serviceProps, {
+      account: '111122223333',
+    });
     const global = indexesByTable(Template.fromStack(stacks[0]!), 'AWS::DynamoDB::GlobalTable');
     const sessions = Object.keys(global).filter((id) => id.includes('Sessions'));
     expect(sessions).toHaveLength(1);

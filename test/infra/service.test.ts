@@ -92,16 +92,29 @@ beforeAll(() => {
   keyId = refId(stack.resolve(stack.service.key.keyArn))!;
 });
 
-const cors = (): Json => Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Api'))[0]!.Properties.CorsConfiguration;
+const cors = (): Json =>
+  Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Api'))[0]!.Properties.CorsConfiguration;
 /** Fetch: response-header names a browser may read without Access-Control-Expose-Headers. */
-const CORS_SAFELISTED_RESPONSE_HEADERS = new Set(['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma']);
+const CORS_SAFELISTED_RESPONSE_HEADERS = new Set([
+  'cache-control',
+  'content-language',
+  'content-length',
+  'content-type',
+  'expires',
+  'last-modified',
+  'pragma',
+]);
 
 const fnProps = (name: Fn): Json => resourcesOf(template, 'AWS::Lambda::Function')[fns[name]]!.Properties;
 
 describe('routes', () => {
   it('has exactly the routes of shared/http/routes.ts, each function its own Lambda', () => {
     const routes = resourcesOf(template, 'AWS::ApiGatewayV2::Route');
-    expect(Object.values(routes).map((r) => r.Properties.RouteKey).sort()).toEqual([...ROUTE_KEYS].sort());
+    expect(
+      Object.values(routes)
+        .map((r) => r.Properties.RouteKey)
+        .sort(),
+    ).toEqual([...ROUTE_KEYS].sort());
     // And the two webhook delivery functions (outbox processor, delivery), which serve no route.
     template.resourceCountIs('AWS::Lambda::Function', FN_NAMES.length + 2);
     expect(new Set(Object.values(fns)).size).toBe(FN_NAMES.length);
@@ -139,7 +152,10 @@ describe('routes', () => {
       const sourceArns = permissions
         .filter((p) => refId(p.Properties.FunctionName) === fns[name])
         .map((p) => {
-          expect(p.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
+          expect(p.Properties).toMatchObject({
+            Action: 'lambda:InvokeFunction',
+            Principal: 'apigateway.amazonaws.com',
+          });
           const parts: Json[] = p.Properties.SourceArn['Fn::Join'][1];
           return parts[parts.length - 1] as string;
         });
@@ -246,7 +262,9 @@ describe('routes', () => {
       'Set-Cookie': 'ARRAffinity=1',
       'Strict-Transport-Security': 'max-age=31536000',
     });
-    const returned = Object.keys(returnableResponseHeaders(dataverse)).filter((name) => !CORS_SAFELISTED_RESPONSE_HEADERS.has(name));
+    const returned = Object.keys(returnableResponseHeaders(dataverse)).filter(
+      (name) => !CORS_SAFELISTED_RESPONSE_HEADERS.has(name),
+    );
     expect(returned.length).toBeGreaterThan(0);
     for (const name of returned) expect(exposed, name).toContain(name);
     // And the correlation id the service adds to every answer.
@@ -269,7 +287,11 @@ describe('stage', () => {
     const logGroup = resourcesOf(template, 'AWS::Logs::LogGroup')[refId(stage.AccessLogSettings.DestinationArn)!];
     expect(logGroup?.Properties.RetentionInDays).toBe(14);
     const format = JSON.parse(stage.AccessLogSettings.Format);
-    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey' });
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      routeKey: '$context.routeKey',
+    });
     expect(stage.AccessLogSettings.Format).not.toMatch(/querystring|header|cookie/i);
   });
 });
@@ -325,7 +347,9 @@ describe('key', () => {
       expect(containsWildcard(s.Action), JSON.stringify(s.Action)).toBe(false);
       // In a key policy "*" is the only Resource form and means "this key".
       expect(s.Resource).toBe('*');
-      const dataPlane = asArray<string>(s.Action).filter((a) => /^kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt)/.test(a));
+      const dataPlane = asArray<string>(s.Action).filter((a) =>
+        /^kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt)/.test(a),
+      );
       if (dataPlane.length > 0) {
         expect(s.Effect).toBe('Allow');
         expect(JSON.stringify(s.Principal)).not.toMatch(/:root|"\*"/);
@@ -354,11 +378,13 @@ describe('IAM', () => {
     const statements = allIamStatements(template);
     expect(statements.length).toBeGreaterThan(0);
     // X-Ray's trace-writing actions support no resource-level permissions: "*" is their only resource.
-    const isXray = (a: unknown) => JSON.stringify([a].flat().sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    const isXray = (a: unknown) =>
+      JSON.stringify([a].flat().sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     expect(statements.filter(({ statement }) => isXray(statement.Action))).toHaveLength(17);
     for (const { owner, statement } of statements) {
       expect(containsWildcard(statement.Action), `${owner} ${JSON.stringify(statement.Action)}`).toBe(false);
-      if (!isXray(statement.Action)) expect(containsWildcard(statement.Resource), `${owner} ${JSON.stringify(statement.Resource)}`).toBe(false);
+      if (!isXray(statement.Action))
+        expect(containsWildcard(statement.Resource), `${owner} ${JSON.stringify(statement.Resource)}`).toBe(false);
       expect(statement.Effect).toBe('Allow');
     }
   });
@@ -371,22 +397,27 @@ describe('IAM', () => {
 
   // Which actions each function holds is proven against what its handler really does in
   // test/infra/grants.test.ts; here: the shape of every grant.
-  it.each(FN_NAMES)('%s: DynamoDB and KMS actions name exactly a table or the key, KMS only with the encryption context', (name) => {
-    const known = new Set([tableIds.pendingLogins, tableIds.sessions, tableIds.apiKeys, keyId]);
-    for (const s of roleStatements(template, roleOf(template, fns[name]))) {
-      for (const action of asArray(s.Action).filter((a) => /^(dynamodb|kms):/.test(a))) {
-        for (const resource of asArray(s.Resource)) {
-          // Exactly the table/key ARN: a GetAtt Arn, never a Join (that could add /index/* etc.).
-          expect(resource['Fn::GetAtt']?.[1], JSON.stringify(resource)).toBe('Arn');
-          expect(known.has(refId(resource)!), JSON.stringify(resource)).toBe(true);
-          expect(action.startsWith('kms:') ? refId(resource) === keyId : refId(resource) !== keyId, action).toBe(true);
-        }
-        if (action.startsWith('kms:')) {
-          expect(s.Condition).toEqual(name === 'webhooks' ? WEBHOOK_SECRET_CONTEXT : SESSION_TOKEN_CONTEXT);
+  it.each(FN_NAMES)(
+    '%s: DynamoDB and KMS actions name exactly a table or the key, KMS only with the encryption context',
+    (name) => {
+      const known = new Set([tableIds.pendingLogins, tableIds.sessions, tableIds.apiKeys, keyId]);
+      for (const s of roleStatements(template, roleOf(template, fns[name]))) {
+        for (const action of asArray(s.Action).filter((a) => /^(dynamodb|kms):/.test(a))) {
+          for (const resource of asArray(s.Resource)) {
+            // Exactly the table/key ARN: a GetAtt Arn, never a Join (that could add /index/* etc.).
+            expect(resource['Fn::GetAtt']?.[1], JSON.stringify(resource)).toBe('Arn');
+            expect(known.has(refId(resource)!), JSON.stringify(resource)).toBe(true);
+            expect(action.startsWith('kms:') ? refId(resource) === keyId : refId(resource) !== keyId, action).toBe(
+              true,
+            );
+          }
+          if (action.startsWith('kms:')) {
+            expect(s.Condition).toEqual(name === 'webhooks' ? WEBHOOK_SECRET_CONTEXT : SESSION_TOKEN_CONTEXT);
+          }
         }
       }
-    }
-  });
+    },
+  );
 
   it.each(FN_NAMES)('%s: writes only to its own log group', (name) => {
     const logGroupId = refId(fnProps(name).LoggingConfig.LogGroup)!;
@@ -401,7 +432,10 @@ describe('IAM', () => {
   it('roles hold nothing but logs, DynamoDB, KMS, client-secret and trace-writing actions', () => {
     for (const name of FN_NAMES) {
       for (const s of roleStatements(template, roleOf(template, fns[name]))) {
-        for (const action of asArray(s.Action)) expect(action, name).toMatch(/^((logs|dynamodb|kms|secretsmanager):|xray:Put(TraceSegments|TelemetryRecords)$)/);
+        for (const action of asArray(s.Action))
+          expect(action, name).toMatch(
+            /^((logs|dynamodb|kms|secretsmanager):|xray:Put(TraceSegments|TelemetryRecords)$)/,
+          );
       }
     }
   });
@@ -518,7 +552,9 @@ describe('alarms', () => {
   /** The alarm whose (single) metric has these dimensions. */
   const alarmOn = (metricName: string, dimensions: Json[]) => {
     const found = Object.values(alarms()).filter(
-      (a) => a.Properties.MetricName === metricName && JSON.stringify(a.Properties.Dimensions) === JSON.stringify(dimensions),
+      (a) =>
+        a.Properties.MetricName === metricName &&
+        JSON.stringify(a.Properties.Dimensions) === JSON.stringify(dimensions),
     );
     expect(found, `${metricName} ${JSON.stringify(dimensions)}`).toHaveLength(1);
     return found[0]!.Properties;
@@ -589,7 +625,8 @@ describe('alarms', () => {
     (key) => {
       const mine = Object.values(alarms()).filter((a) =>
         (a.Properties.Metrics ?? []).some(
-          (m: Json) => m.MetricStat && JSON.stringify(m.MetricStat.Metric.Dimensions).includes(`"Ref":"${tableIds[key]}"`),
+          (m: Json) =>
+            m.MetricStat && JSON.stringify(m.MetricStat.Metric.Dimensions).includes(`"Ref":"${tableIds[key]}"`),
         ),
       );
       expect(mine).toHaveLength(1);
@@ -638,7 +675,9 @@ describe('alarms', () => {
       expect([...byTable[tableIds[key as keyof typeof tableIds]]!].sort()).toEqual(ops);
     }
     expect([...streamReads].sort()).toEqual(
-      ['DescribeStream', 'GetRecords', 'GetShardIterator', 'ListStreams'].map((a) => `${tableIds.sessions} dynamodb:${a}`),
+      ['DescribeStream', 'GetRecords', 'GetShardIterator', 'ListStreams'].map(
+        (a) => `${tableIds.sessions} dynamodb:${a}`,
+      ),
     );
   });
 
@@ -702,18 +741,32 @@ describe('cdk-nag (AwsSolutions)', () => {
     expect(acks).toHaveLength(24 + 15 + 2);
     expect(acks.sort()).toEqual(
       [
-        ...ROUTE_KEYS.map((key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`),
+        ...ROUTE_KEYS.map(
+          (key) => `AwsSolutions-APIG4 at ServiceTest/Service/Api/${key.replace(' ', '').replace(/\//g, '--')}`,
+        ),
         ...FN_NAMES.map((name) => `AwsSolutions-IAM5[Resource::*] at ServiceTest/Service/${constructIdOf(name)}Role`),
-        ...['Outbox', 'Delivery'].map((name) => `AwsSolutions-IAM5[Resource::*] at ServiceTest/Service/Webhooks/${name}Role`),
+        ...['Outbox', 'Delivery'].map(
+          (name) => `AwsSolutions-IAM5[Resource::*] at ServiceTest/Service/Webhooks/${name}Role`,
+        ),
       ].sort(),
     );
   });
 
   it('the APIG4 reason covers the API-key, handoff and session routes', () => {
-    const route = stack.node.findChild('Service').node.findChild('Api').node.findChild('DELETE--connections--{connectionId}');
+    const route = stack.node
+      .findChild('Service')
+      .node.findChild('Api')
+      .node.findChild('DELETE--connections--{connectionId}');
     const entry = route.node.metadata.find((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
     const reason = Object.values(entry?.data as Record<string, string>).join(' ');
-    for (const phrase of ['/connect/sessions', '/connections/*', 'SHA-256', '/auth/token', 'verifier', 'sessions table']) {
+    for (const phrase of [
+      '/connect/sessions',
+      '/connections/*',
+      'SHA-256',
+      '/auth/token',
+      'verifier',
+      'sessions table',
+    ]) {
       expect(reason).toContain(phrase);
     }
   });
@@ -721,14 +774,20 @@ describe('cdk-nag (AwsSolutions)', () => {
   it('a route added later to service.api is still checked (acknowledgments are per route)', () => {
     const app = new App({ context: NO_BUNDLING });
     const other = new DynamicsAuthStack(app, 'Later', {
-      service: { clientId: 'x', dynamicsUrl: 'https://x.crm.dynamics.com', allowedReturnUrls: ['https://x.example.com'] },
+      service: {
+        clientId: 'x',
+        dynamicsUrl: 'https://x.crm.dynamics.com',
+        allowedReturnUrls: ['https://x.example.com'],
+      },
     });
     other.service.api.addRoutes({
       path: '/extra',
       methods: [HttpMethod.GET],
       integration: new HttpLambdaIntegration('Extra', other.service.functions.session),
     });
-    expect(nagFindings(other)).toEqual([expect.stringMatching(/AwsSolutions-APIG4 at Later\/Service\/Api\/GET--extra/)]);
+    expect(nagFindings(other)).toEqual([
+      expect.stringMatching(/AwsSolutions-APIG4 at Later\/Service\/Api\/GET--extra/),
+    ]);
   });
 
   it('no AwsSolutions annotations either (cdk-nag v2-style check; v3 reports via the validation plugin)', () => {
@@ -785,14 +844,18 @@ describe('bundles', () => {
     const dir = assetDir('proxy');
     const entry = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
     const chunks = readdirSync(path.join(dir, 'chunks')).filter((f) => f.endsWith('.mjs'));
-    const lazy = (needle: string) => chunks.filter((f) => readFileSync(path.join(dir, 'chunks', f), 'utf8').includes(needle));
+    const lazy = (needle: string) =>
+      chunks.filter((f) => readFileSync(path.join(dir, 'chunks', f), 'utf8').includes(needle));
     // Only dynamic imports lead to them: the entry never imports them statically.
     for (const needle of ['TrentService', 'secretsmanager', 'unexpected JWT "iss"']) {
       const holders = lazy(needle);
       expect(holders.length, needle).toBeGreaterThan(0);
       expect(entry.includes(needle), `${needle} in index.mjs`).toBe(false);
       for (const chunk of holders) {
-        expect(new RegExp(`import\\s*[^()]*?from\\s*"\\./chunks/${chunk.replace('.', '\\.')}"`).test(entry), `${chunk} imported statically`).toBe(false);
+        expect(
+          new RegExp(`import\\s*[^()]*?from\\s*"\\./chunks/${chunk.replace('.', '\\.')}"`).test(entry),
+          `${chunk} imported statically`,
+        ).toBe(false);
       }
     }
   });
@@ -804,7 +867,10 @@ describe('bundles', () => {
       const chunks = existsSync(chunkDir) ? readdirSync(chunkDir).filter((f) => f.endsWith('.mjs')) : [];
       const files = [path.join(dir, 'index.mjs'), ...chunks.map((f) => path.join(chunkDir, f))];
       const script = `for (const f of ${JSON.stringify(files)}) await import(f); const m = await import(${JSON.stringify(files[0])}); if (typeof m.handler !== 'function') process.exit(3);`;
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.status, `${name}: ${r.stderr.slice(0, 500)}`).toBe(0);
     }
   });

@@ -57,7 +57,7 @@ describe('readSettings', () => {
     });
   });
 
-  it('passes otelLayerArn (the Region\'s ADOT JavaScript layer) through to the construct', () => {
+  it("passes otelLayerArn (the Region's ADOT JavaScript layer) through to the construct", () => {
     const arn = 'arn:aws:lambda:eu-west-1:111122223333:layer:AWSOpenTelemetryDistroJs:7';
     expect(read({ otelLayerArn: ` ${arn} ` }).serviceProps.otelLayerArn).toBe(arn);
     expect(read({}).serviceProps).not.toHaveProperty('otelLayerArn');
@@ -70,9 +70,9 @@ describe('readSettings', () => {
     expect(read({ allowedReturnUrls: ' ' }).placeholders).toContain('allowedReturnUrls');
     expect(read({ allowedReturnUrls: 'https://app.example.com' }).placeholders).not.toContain('allowedReturnUrls');
     // A real origin next to the development one is a deliberate choice, not a forgotten default.
-    expect(
-      read({ allowedReturnUrls: 'https://app.example.com,http://localhost:5173' }).placeholders,
-    ).not.toContain('allowedReturnUrls');
+    expect(read({ allowedReturnUrls: 'https://app.example.com,http://localhost:5173' }).placeholders).not.toContain(
+      'allowedReturnUrls',
+    );
     expect(read({ allowedReturnUrls: 'http://localhost:3000' }).placeholders).not.toContain('allowedReturnUrls');
   });
 
@@ -178,7 +178,9 @@ describe('identity-provider settings', () => {
   });
 
   it('refuses an unknown profile and malformed URLs, naming the setting', () => {
-    expect(() => read({ idpProfile: 'adfs' })).toThrow('Invalid setting "idpProfile" (-c idpProfile=adfs): expected entra or standard');
+    expect(() => read({ idpProfile: 'adfs' })).toThrow(
+      'Invalid setting "idpProfile" (-c idpProfile=adfs): expected entra or standard',
+    );
     expect(() => read({ resourceIndicator: 'http://crm.contoso.com' })).toThrow(/resourceIndicator.*https/);
     expect(() => read({ postLogoutRedirectUri: 'https://app.example.com/bye#x' })).toThrow(/postLogoutRedirectUri/);
   });

@@ -119,7 +119,9 @@ describe('stateful resources are pinned', () => {
   });
 
   it('the key has an alias under the stack name, and the outputs name the retained table and key', () => {
-    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/DynamicsAuthService/Service/session-tokens' });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/DynamicsAuthService/Service/session-tokens',
+    });
     const outputs = template.toJSON().Outputs;
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['SessionsTable', 'TokenKeyArn', 'ApiKeysTable']));
     expect(outputs).not.toHaveProperty('TokenKeyPolicyStatements');
@@ -177,6 +179,8 @@ describe('existing tables and key (a re-created stack keeps its data)', () => {
     ['existingKeyArn', 'alias/dynamics-auth'],
     ['existingKeyArn', 'arn:aws:kms:eu-west-1:123456789012:alias/x'],
   ])('rejects %s=%j with an error naming it', (name, value) => {
-    expect(() => readSettings((n) => (n === name ? value : undefined))).toThrow(new RegExp(`^Invalid setting "${name}"`));
+    expect(() => readSettings((n) => (n === name ? value : undefined))).toThrow(
+      new RegExp(`^Invalid setting "${name}"`),
+    );
   });
 });

@@ -257,7 +257,9 @@ describe('two independent services in one stack', () => {
   });
 
   it('alarm names stay unique: each carries its service’s construct id', () => {
-    const names = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map((r) => r.Properties.AlarmName as string);
+    const names = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map(
+      (r) => r.Properties.AlarmName as string,
+    );
     expect(new Set(names).size).toBe(76);
     expect(names.filter((n) => n.startsWith('TwoServices-Sales-'))).toHaveLength(38);
     expect(names.filter((n) => n.startsWith('TwoServices-Support-'))).toHaveLength(38);
@@ -324,7 +326,9 @@ describe('two independent services in one stack', () => {
   it('is cdk-nag clean and wildcard-free but for the X-Ray statement of active tracing', () => {
     expect(nagFindings(stack)).toEqual([]);
     // X-Ray's trace-writing actions support no resource-level permissions: "*" is the only resource.
-    const isXray = (s: { Action?: unknown }) => JSON.stringify([...[s.Action].flat()].sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    const isXray = (s: { Action?: unknown }) =>
+      JSON.stringify([...[s.Action].flat()].sort()) ===
+      JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     const statements = allIamStatements(template);
     expect(statements.filter(({ statement }) => isXray(statement))).toHaveLength(2 * 17);
     for (const { statement } of statements) {

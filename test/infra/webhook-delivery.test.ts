@@ -28,7 +28,9 @@ const byId = (prefix: string, type: string): [string, Json] => {
 beforeAll(() => {
   const app = newApp(NO_BUNDLING);
   stack = new DynamicsAuthStack(app, 'Hooks', { service: BASE, alarmEmail: 'ops@example.com' });
-  const imported = new DynamicsAuthStack(app, 'HooksImported', { service: { ...BASE, existingSessionsTableName: 'sessions-elsewhere' } });
+  const imported = new DynamicsAuthStack(app, 'HooksImported', {
+    service: { ...BASE, existingSessionsTableName: 'sessions-elsewhere' },
+  });
   app.synth(); // throws on any unacknowledged cdk-nag finding
   template = Template.fromStack(stack);
   importedTemplate = Template.fromStack(imported);
@@ -105,7 +107,10 @@ describe('webhook delivery infrastructure', () => {
     );
     const kms = statements.find((s) => asArray(s.Action).includes('kms:Decrypt'))!;
     expect(kms.Condition.StringEquals['kms:EncryptionContext:purpose']).toBe(WEBHOOK_SECRET_PURPOSE);
-    expect(fn.Properties.Environment.Variables).toMatchObject({ WEBHOOK_QUEUE_URL: expect.anything(), WEBHOOK_DLQ_URL: expect.anything() });
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      WEBHOOK_QUEUE_URL: expect.anything(),
+      WEBHOOK_DLQ_URL: expect.anything(),
+    });
   });
 
   it('lets the outbox processor read endpoints, send to the delivery queue and read only the Sessions stream', () => {
@@ -141,7 +146,9 @@ describe('webhook delivery infrastructure', () => {
     expect(alarm.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1 });
     expect(alarm.Properties.AlarmActions).toHaveLength(1);
     const topicPolicy = Object.values(resourcesOf(template, 'AWS::SNS::TopicPolicy'))[0]!;
-    const publish = asArray(topicPolicy.Properties.PolicyDocument.Statement).find((s: Json) => s.Action === 'sns:Publish' && s.Effect === 'Allow');
+    const publish = asArray(topicPolicy.Properties.PolicyDocument.Statement).find(
+      (s: Json) => s.Action === 'sns:Publish' && s.Effect === 'Allow',
+    );
     expect(JSON.stringify(publish.Condition.ArnEquals)).toContain(alarmId);
   });
 

@@ -25,7 +25,10 @@ describe('webhook secrets: key use', () => {
   beforeAll(() => {
     const app = newApp(NO_BUNDLING);
     const stack = new DynamicsAuthStack(app, 'ExistingKey', {
-      service: { ...SERVICE, existingKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
+      service: {
+        ...SERVICE,
+        existingKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      },
     });
     existing = Template.fromStack(stack);
   });
@@ -43,14 +46,25 @@ describe('webhook secrets: key use', () => {
     const app = newApp(NO_BUNDLING);
     const context: Record<string, string> = {};
     const settings = readSettings((name) => context[name]);
-    const { stacks } = addMultiRegionStacks(app, settings.stackName, multiRegionPlan(['us-east-1', 'us-west-2'], 'us-east-2'), { ...settings.serviceProps, ...SERVICE }, {
-      account: '111122223333',
-    });
+    const { stacks } = addMultiRegionStacks(
+      app,
+      settings.stackName,
+      multiRegionPlan(['us-east-1', 'us-west-2'], 'us-east-2'),
+      { ...settings.serviceProps, ...SERVICE },
+      {
+        account: '111122223333',
+      },
+    );
     const replica = Template.fromStack(stacks[1]!);
     const [key] = Object.values(resourcesOf(replica, 'AWS::KMS::ReplicaKey'));
-    const statement = (key!.Properties.KeyPolicy.Statement as { Sid: string; Condition: unknown; Action: unknown; Principal: { AWS: unknown } }[]).find(
-      (s) => s.Sid === 'WebhookSecretSealingForWebhooks',
-    );
+    const statement = (
+      key!.Properties.KeyPolicy.Statement as {
+        Sid: string;
+        Condition: unknown;
+        Action: unknown;
+        Principal: { AWS: unknown };
+      }[]
+    ).find((s) => s.Sid === 'WebhookSecretSealingForWebhooks');
     expect(statement?.Action).toBe('kms:GenerateDataKey');
     expect(statement?.Condition).toEqual(WEBHOOK_CONDITION);
     expect(JSON.stringify(statement?.Principal)).toContain(roleOf(replica, functionsByName(replica).webhooks));

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectMatchesOpenApi } from '../support/openapi.ts';
-import { cookiePair, jsonBody, LOGIN_COOKIE, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  jsonBody,
+  LOGIN_COOKIE,
+  PUBLIC_BASE,
+  RETURN_ORIGIN,
+  startTestStack,
+  type TestStack,
+} from '../support/stack.ts';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -21,9 +29,14 @@ const consentCallback = (query: string) => stack.routes().adminConsent({ path: '
 
 /** A started sign-in: its state and binding cookie, to answer the callback with crafted parameters. */
 async function pendingSignIn() {
-  const login = await stack.routes().login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` });
+  const login = await stack
+    .routes()
+    .login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` });
   expect(login.statusCode).toBe(302);
-  return { state: new URL(login.headers.Location!).searchParams.get('state')!, binding: cookiePair(login.cookies, LOGIN_COOKIE)! };
+  return {
+    state: new URL(login.headers.Location!).searchParams.get('state')!,
+    binding: cookiePair(login.cookies, LOGIN_COOKIE)!,
+  };
 }
 
 describe('admin consent', () => {
@@ -36,15 +49,22 @@ describe('admin consent', () => {
     expect(url.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // Without a tenant: whichever organization the administrator signs in to.
     expect((await startConsent('')).pathname).toBe('/organizations/v2.0/adminconsent');
-    expect((await startConsent('tenant=contoso.onmicrosoft.com')).pathname).toBe('/contoso.onmicrosoft.com/v2.0/adminconsent');
+    expect((await startConsent('tenant=contoso.onmicrosoft.com')).pathname).toBe(
+      '/contoso.onmicrosoft.com/v2.0/adminconsent',
+    );
   });
 
-  it.each([['common'], ['../evil'], ['a b'], ['https://evil.example']])('refuses tenant=%j with 400 JSON', async (tenant) => {
-    const answer = await stack.routes().adminConsent({ path: '/auth/admin-consent', query: `tenant=${encodeURIComponent(tenant)}` });
-    expect(answer.statusCode).toBe(400);
-    expectMatchesOpenApi('GET', '/auth/admin-consent', 400, answer);
-    expect(jsonBody(answer).error).toBe('invalid_tenant');
-  });
+  it.each([['common'], ['../evil'], ['a b'], ['https://evil.example']])(
+    'refuses tenant=%j with 400 JSON',
+    async (tenant) => {
+      const answer = await stack
+        .routes()
+        .adminConsent({ path: '/auth/admin-consent', query: `tenant=${encodeURIComponent(tenant)}` });
+      expect(answer.statusCode).toBe(400);
+      expectMatchesOpenApi('GET', '/auth/admin-consent', 400, answer);
+      expect(jsonBody(answer).error).toBe('invalid_tenant');
+    },
+  );
 
   it('reports a granted consent once; the same state cannot be replayed', async () => {
     const state = (await startConsent()).searchParams.get('state')!;
@@ -64,7 +84,9 @@ describe('admin consent', () => {
   it('reports a refused consent with the error code only, escaped, and a link to try again', async () => {
     const state = (await startConsent()).searchParams.get('state')!;
     const description = 'AADSTS65004: User declined to consent. <script>alert(1)</script> Trace ID: 1234';
-    const refused = await consentCallback(`error=access_denied&error_description=${encodeURIComponent(description)}&state=${state}`);
+    const refused = await consentCallback(
+      `error=access_denied&error_description=${encodeURIComponent(description)}&state=${state}`,
+    );
     expect(refused.statusCode).toBe(400);
     expectMatchesOpenApi('GET', '/auth/admin-consent/callback', 400, refused);
     expect(refused.body).toContain('<code>access_denied</code>');

@@ -9,12 +9,21 @@ import { writeServiceFile, type LocalServiceInfo } from '../../local/service-fil
 
 const dir = mkdtempSync(join(tmpdir(), 'dyn-local-service-'));
 const sessionFile = join(dir, 'session.json');
-writeFileSync(sessionFile, JSON.stringify({ session_token: 'x'.repeat(43), expires_at: '2099-01-01T00:00:00Z' }), { mode: 0o600 });
+writeFileSync(sessionFile, JSON.stringify({ session_token: 'x'.repeat(43), expires_at: '2099-01-01T00:00:00Z' }), {
+  mode: 0o600,
+});
 
 /** Runs a script with the given environment (DYNAMICS_AUTH_URL removed), collecting its output. */
-function start(script: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function start(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const { DYNAMICS_AUTH_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -23,7 +32,10 @@ function start(script: string, args: string[], env: Record<string, string>): { c
 }
 
 async function runCli(args: string[], serviceFile: string): Promise<{ code: number | null; out: string }> {
-  const cli = start('examples/cli.ts', args, { DYNAMICS_AUTH_LOCAL_SERVICE: serviceFile, DYNAMICS_AUTH_CLI_SESSION: sessionFile });
+  const cli = start('examples/cli.ts', args, {
+    DYNAMICS_AUTH_LOCAL_SERVICE: serviceFile,
+    DYNAMICS_AUTH_CLI_SESSION: sessionFile,
+  });
   const timer = setTimeout(() => cli.child.kill('SIGKILL'), 30_000);
   const code = await cli.exited;
   clearTimeout(timer);
@@ -31,31 +43,35 @@ async function runCli(args: string[], serviceFile: string): Promise<{ code: numb
 }
 
 describe('the CLI finds the local service whatever its port', () => {
-  it('npm start with PORT=0 writes the URL it chose to the service file, the CLI calls that URL, and stopping removes the file', { timeout: 90_000 }, async () => {
-    const serviceFile = join(dir, 'started.json');
-    const service = start('local/start.ts', [], { PORT: '0', DYNAMICS_AUTH_LOCAL_SERVICE: serviceFile });
-    try {
-      for (let i = 0; i < 600 && !existsSync(serviceFile); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(existsSync(serviceFile), service.output()).toBe(true);
-      const info = JSON.parse(readFileSync(serviceFile, 'utf8')) as LocalServiceInfo;
-      expect(info.pid).toBe(service.child.pid);
-      expect(info.url).toMatch(/^http:\/\/localhost:\d+$/);
-      expect(info.url).not.toBe('http://localhost:3000');
-      expect(Object.keys(info.environments ?? {})).toEqual(['contoso', 'contoso-sandbox', 'fabrikam']);
-      expect(service.output()).toContain(`Open ${info.url}/`);
-      expect((await fetch(`${info.url}/auth/session`)).status).toBe(401);
+  it(
+    'npm start with PORT=0 writes the URL it chose to the service file, the CLI calls that URL, and stopping removes the file',
+    { timeout: 90_000 },
+    async () => {
+      const serviceFile = join(dir, 'started.json');
+      const service = start('local/start.ts', [], { PORT: '0', DYNAMICS_AUTH_LOCAL_SERVICE: serviceFile });
+      try {
+        for (let i = 0; i < 600 && !existsSync(serviceFile); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(existsSync(serviceFile), service.output()).toBe(true);
+        const info = JSON.parse(readFileSync(serviceFile, 'utf8')) as LocalServiceInfo;
+        expect(info.pid).toBe(service.child.pid);
+        expect(info.url).toMatch(/^http:\/\/localhost:\d+$/);
+        expect(info.url).not.toBe('http://localhost:3000');
+        expect(Object.keys(info.environments ?? {})).toEqual(['contoso', 'contoso-sandbox', 'fabrikam']);
+        expect(service.output()).toContain(`Open ${info.url}/`);
+        expect((await fetch(`${info.url}/auth/session`)).status).toBe(401);
 
-      // No DYNAMICS_AUTH_URL: the CLI reaches this service (its 401 to an unknown session), not port 3000.
-      const cli = await runCli(['whoami'], serviceFile);
-      expect(cli.code).toBe(1);
-      expect(cli.out).toContain('GET /api/data/v9.2/WhoAmI → 401');
-      expect(cli.out).toContain('unauthenticated');
-    } finally {
-      service.child.kill('SIGTERM');
-      await service.exited;
-    }
-    expect(existsSync(serviceFile)).toBe(false);
-  });
+        // No DYNAMICS_AUTH_URL: the CLI reaches this service (its 401 to an unknown session), not port 3000.
+        const cli = await runCli(['whoami'], serviceFile);
+        expect(cli.code).toBe(1);
+        expect(cli.out).toContain('GET /api/data/v9.2/WhoAmI → 401');
+        expect(cli.out).toContain('unauthenticated');
+      } finally {
+        service.child.kill('SIGTERM');
+        await service.exited;
+      }
+      expect(existsSync(serviceFile)).toBe(false);
+    },
+  );
 
   it('ignores a service file whose process has ended', { timeout: 60_000 }, async () => {
     const paths: string[] = [];

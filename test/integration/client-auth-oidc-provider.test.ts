@@ -14,7 +14,15 @@ import { LOGIN_BINDING_COOKIE, SESSION_COOKIE } from '../../shared/http/cookies.
 import { KeyServiceUnavailableError } from '../../shared/crypto/key-provider.ts';
 import { createServices, type ServiceOverrides } from '../../shared/runtime.ts';
 import { CookieJar } from '../support/cookie-jar.ts';
-import { cookiePair, jsonBody, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  jsonBody,
+  PUBLIC_BASE,
+  RETURN_ORIGIN,
+  startTestStack,
+  type Routes,
+  type TestStack,
+} from '../support/stack.ts';
 
 /**
  * Sign-in and refresh through the service's routes against oidc-provider (a certified OpenID
@@ -119,7 +127,16 @@ async function consentPrompt(ctx: KoaContext, next: Next) {
 async function startProvider(clients: Record<string, unknown>[], clientAuthMethods?: string[]) {
   const instance = new Provider('http://127.0.0.1/', {
     clients,
-    jwks: { keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: 'idp' }] },
+    jwks: {
+      keys: [
+        {
+          ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+          alg: 'RS256',
+          use: 'sig',
+          kid: 'idp',
+        },
+      ],
+    },
     clientAuthMethods: clientAuthMethods ?? ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
     enabledJWA: { clientAuthSigningAlgValues: ['PS256', 'RS256'] },
     pkce: { required: () => true },
@@ -127,7 +144,11 @@ async function startProvider(clients: Record<string, unknown>[], clientAuthMetho
     scopes: ['openid', 'offline_access', 'profile', DATAVERSE_SCOPE],
     findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: 'Olivia Provider' }) }),
   });
-  instance.use(strictClientAuthentication(new Map(clients.map((c) => [String(c.client_id), String(c.token_endpoint_auth_method)]))));
+  instance.use(
+    strictClientAuthentication(
+      new Map(clients.map((c) => [String(c.client_id), String(c.token_endpoint_auth_method)])),
+    ),
+  );
   instance.use(consentPrompt);
   const listening = instance.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => listening.once('listening', () => resolve()));
@@ -140,12 +161,18 @@ async function startProvider(clients: Record<string, unknown>[], clientAuthMetho
 
 beforeAll(async () => {
   stack = await startTestStack();
-  const certificate = await createSelfSignedCertificate(new LocalRsaSigner(assertionKey), { subject: 'CN=dynamics-auth-test', days: 30 });
+  const certificate = await createSelfSignedCertificate(new LocalRsaSigner(assertionKey), {
+    subject: 'CN=dynamics-auth-test',
+    days: 30,
+  });
   certificateThumbprint = certificate.thumbprintS256;
   // The client's registered credential is the public key of the certificate `admin cert create` made.
   const jwk = new X509Certificate(certificate.pem).publicKey.export({ format: 'jwk' });
   ({ listening: server, url: issuer } = await startProvider([
-    clientMetadata('jwt-client', 'private_key_jwt', { jwks: { keys: [{ ...jwk, use: 'sig' }] }, token_endpoint_auth_signing_alg: 'PS256' }),
+    clientMetadata('jwt-client', 'private_key_jwt', {
+      jwks: { keys: [{ ...jwk, use: 'sig' }] },
+      token_endpoint_auth_signing_alg: 'PS256',
+    }),
     clientMetadata('basic-client', 'client_secret_basic', { client_secret: SECRETS.basic }),
     clientMetadata('post-client', 'client_secret_post', { client_secret: SECRETS.post }),
     clientMetadata('public-client', 'none'),
@@ -157,7 +184,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function serviceFor(env: Record<string, string>, providerUrl = issuer, now = Date.now, overrides: ServiceOverrides = {}): Routes {
+function serviceFor(
+  env: Record<string, string>,
+  providerUrl = issuer,
+  now = Date.now,
+  overrides: ServiceOverrides = {},
+): Routes {
   const config = loadConfig({
     ENTRA_AUTHORITY: providerUrl,
     DYNAMICS_URL,
@@ -185,8 +217,10 @@ async function authorizeAtProvider(authorizationUrl: string): Promise<URL> {
     const html = await answer.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     const prompt = /name="prompt" value="([a-z]+)"/.exec(html)?.[1];
-    if (answer.status !== 200 || !action || !prompt) throw new Error(`unexpected provider answer ${answer.status}: ${html.slice(0, 300)}`);
-    const form: Record<string, string> = prompt === 'login' ? { prompt, login: 'user-42', password: 'any' } : { prompt };
+    if (answer.status !== 200 || !action || !prompt)
+      throw new Error(`unexpected provider answer ${answer.status}: ${html.slice(0, 300)}`);
+    const form: Record<string, string> =
+      prompt === 'login' ? { prompt, login: 'user-42', password: 'any' } : { prompt };
     const submitted = await jar.fetch(new URL(action, next).href, { method: 'POST', body: new URLSearchParams(form) });
     next = new URL(submitted.headers.get('location') ?? '', next).href;
   }
@@ -194,7 +228,10 @@ async function authorizeAtProvider(authorizationUrl: string): Promise<URL> {
 }
 
 async function signInThrough(routes: Routes) {
-  const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` });
+  const login = await routes.login({
+    path: '/auth/login',
+    query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}`,
+  });
   if (login.statusCode !== 302) return { login };
   const back = await authorizeAtProvider(login.headers.Location!);
   const callback = await routes.callback({
@@ -206,10 +243,21 @@ async function signInThrough(routes: Routes) {
 }
 
 const METHODS = [
-  { method: 'private_key_jwt', clientId: 'jwt-client', env: () => ({ CLIENT_ASSERTION_KEY_FILE: assertionKeyFile, CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint }) },
+  {
+    method: 'private_key_jwt',
+    clientId: 'jwt-client',
+    env: () => ({
+      CLIENT_ASSERTION_KEY_FILE: assertionKeyFile,
+      CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint,
+    }),
+  },
   { method: 'client_secret_basic', clientId: 'basic-client', env: () => ({ CLIENT_SECRET: SECRETS.basic }) },
   // The explicit setting picks post although the provider also offers basic.
-  { method: 'client_secret_post', clientId: 'post-client', env: () => ({ CLIENT_SECRET: SECRETS.post, TOKEN_ENDPOINT_AUTH_METHOD: 'client_secret_post' }) },
+  {
+    method: 'client_secret_post',
+    clientId: 'post-client',
+    env: () => ({ CLIENT_SECRET: SECRETS.post, TOKEN_ENDPOINT_AUTH_METHOD: 'client_secret_post' }),
+  },
   { method: 'none', clientId: 'public-client', env: () => ({}) },
 ] as const;
 
@@ -225,7 +273,12 @@ describe.each(METHODS)('token endpoint client authentication: $method', ({ metho
     expect(sessionCookie).toBeDefined();
     for (let i = 0; i < 2; i++) {
       later += 10_000;
-      const refreshed = await routes.refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie!], headers: { 'x-csrf': '1' } });
+      const refreshed = await routes.refresh({
+        method: 'POST',
+        path: '/auth/refresh',
+        cookies: [sessionCookie!],
+        headers: { 'x-csrf': '1' },
+      });
       expect(refreshed.statusCode, refreshed.body).toBe(200);
       expect(jsonBody(refreshed).expiresAt).toEqual(expect.any(String));
     }
@@ -268,16 +321,23 @@ describe('the provider enforces each client registration', () => {
     expect(body.error).toBe('invalid_client');
   });
 
-  it('refuses an assertion signed by a key other than the certificate\'s', async () => {
+  it("refuses an assertion signed by a key other than the certificate's", async () => {
     const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const { privateKeyJwt } = await import('../../shared/oauth/client-auth.ts');
-    const { status, body } = await tokenRequestWith('jwt-client', privateKeyJwt(new LocalRsaSigner(otherKey), { certificateThumbprintS256: certificateThumbprint }));
+    const { status, body } = await tokenRequestWith(
+      'jwt-client',
+      privateKeyJwt(new LocalRsaSigner(otherKey), { certificateThumbprintS256: certificateThumbprint }),
+    );
     expect(status).toBe(401);
     expect(body.error).toBe('invalid_client');
   });
 
   it('fails the sign-in with a clear upstream error when the service uses a method the client is not registered for', async () => {
-    const routes = serviceFor({ CLIENT_ID: 'basic-client', CLIENT_SECRET: SECRETS.basic, TOKEN_ENDPOINT_AUTH_METHOD: 'client_secret_post' });
+    const routes = serviceFor({
+      CLIENT_ID: 'basic-client',
+      CLIENT_SECRET: SECRETS.basic,
+      TOKEN_ENDPOINT_AUTH_METHOD: 'client_secret_post',
+    });
     const { callback } = await signInThrough(routes);
     expect(callback?.statusCode).toBe(502);
     expect(jsonBody(callback!).error).toBe('upstream_error');
@@ -289,7 +349,11 @@ describe('when KMS cannot sign the client assertion', () => {
   it('answers 503 without calling the token endpoint, and the session still refreshes once KMS is back', async () => {
     let later = 0;
     const now = () => Date.now() + later;
-    const env = { CLIENT_ID: 'jwt-client', CLIENT_ASSERTION_KEY_FILE: assertionKeyFile, CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint };
+    const env = {
+      CLIENT_ID: 'jwt-client',
+      CLIENT_ASSERTION_KEY_FILE: assertionKeyFile,
+      CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint,
+    };
     const { sessionCookie } = await signInThrough(serviceFor(env, issuer, now));
     const throttled = {
       sign: async () => Promise.reject(new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)')),
@@ -309,13 +373,23 @@ describe('when KMS cannot sign the client assertion', () => {
 
 describe('a provider that does not support the configured method', () => {
   it('refuses to start a sign-in, naming the setting and what the provider supports', async () => {
-    const basicOnly = await startProvider([clientMetadata('jwt-client', 'client_secret_basic', { client_secret: SECRETS.basic })], ['client_secret_basic']);
+    const basicOnly = await startProvider(
+      [clientMetadata('jwt-client', 'client_secret_basic', { client_secret: SECRETS.basic })],
+      ['client_secret_basic'],
+    );
     try {
       const routes = serviceFor(
-        { CLIENT_ID: 'jwt-client', CLIENT_ASSERTION_KEY_FILE: assertionKeyFile, CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint },
+        {
+          CLIENT_ID: 'jwt-client',
+          CLIENT_ASSERTION_KEY_FILE: assertionKeyFile,
+          CLIENT_CERTIFICATE_THUMBPRINT_S256: certificateThumbprint,
+        },
         basicOnly.url,
       );
-      const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` });
+      const login = await routes.login({
+        path: '/auth/login',
+        query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}`,
+      });
       expect(login.statusCode).toBe(500);
       expect(jsonBody(login).error).toBe('misconfigured');
       expect(login.headers.Location).toBeUndefined();

@@ -19,7 +19,8 @@ const asBackend = (connectionId?: string) => ({
   authorization: `Bearer ${key}`,
   ...(connectionId ? { 'connection-id': connectionId } : {}),
 });
-const tokenCallsFor = (url: string) => env.stack.tokenRequests.filter((r) => (r.scope ?? '').startsWith(`${url}/`)).length;
+const tokenCallsFor = (url: string) =>
+  env.stack.tokenRequests.filter((r) => (r.scope ?? '').startsWith(`${url}/`)).length;
 const returnTo = `${RETURN_ORIGIN}/connected`;
 
 /** The backend asks for a connect link; the user's browser signs in through it. Returns where the callback sends the browser. */
@@ -36,12 +37,17 @@ async function connect(routes: Routes, connectionId: string, extra: Record<strin
   expect(start.statusCode).toBe(302);
   const idpAnswer = await fetch(start.headers.Location!, { redirect: 'manual' });
   const back = new URL(idpAnswer.headers.get('location')!);
-  const callback = await routes.callback({ path: '/auth/callback', query: back.search.slice(1), cookies: [cookiePair(start.cookies, LOGIN_COOKIE)!] });
+  const callback = await routes.callback({
+    path: '/auth/callback',
+    query: back.search.slice(1),
+    cookies: [cookiePair(start.cookies, LOGIN_COOKIE)!],
+  });
   expect(callback.statusCode, callback.body).toBe(302);
   return new URL(callback.headers.Location!);
 }
 
-const whoAmI = (routes: Routes, connectionId: string, path = '/api/data/v9.2/WhoAmI') => routes.proxy({ path, headers: asBackend(connectionId) });
+const whoAmI = (routes: Routes, connectionId: string, path = '/api/data/v9.2/WhoAmI') =>
+  routes.proxy({ path, headers: asBackend(connectionId) });
 
 const chooserForm = (token: string, environment: string) => ({
   method: 'POST',
@@ -141,7 +147,11 @@ describe('connections get an environment', () => {
     expect(page.body).toContain('<form method="post" action="http://localhost:3000/connect/environment">');
     expect(page.body).not.toContain('<script');
     for (const standIn of [env.envA, env.envB]) {
-      expect(page.body).toMatch(new RegExp(`<label for="environment-\\d"><input type="radio" id="environment-\\d" name="environment" value="${standIn.url}"`));
+      expect(page.body).toMatch(
+        new RegExp(
+          `<label for="environment-\\d"><input type="radio" id="environment-\\d" name="environment" value="${standIn.url}"`,
+        ),
+      );
     }
     expect(page.body).not.toContain(env.envC.url);
     // Before the choice, the proxy has no environment for this connection.
@@ -171,8 +181,12 @@ describe('connections get an environment', () => {
     const again = await routes.connectEnvironment(chooserForm(token, env.envA.url));
     expect(again.statusCode).toBe(400);
     expect(jsonBody(again)).toMatchObject({ error: 'invalid_choice_token' });
-    expect((await routes.connectEnvironment({ path: '/connect/environment', query: `token=${token}` })).statusCode).toBe(400);
-    expect(jsonBody(await routes.connections({ path: '/connections/chooser', headers: asBackend() })).environment).toBe(env.envB.url);
+    expect(
+      (await routes.connectEnvironment({ path: '/connect/environment', query: `token=${token}` })).statusCode,
+    ).toBe(400);
+    expect(jsonBody(await routes.connections({ path: '/connections/chooser', headers: asBackend() })).environment).toBe(
+      env.envB.url,
+    );
   });
 
   it('a user with exactly one environment is connected to it without the page', async () => {
@@ -182,7 +196,9 @@ describe('connections get an environment', () => {
       const landed = await connect(routes, 'single');
       expect(landed.origin + landed.pathname).toBe(returnTo);
       expect(Object.fromEntries(landed.searchParams)).toEqual({ connectionId: 'single', status: 'connected' });
-      expect(jsonBody(await routes.connections({ path: '/connections/single', headers: asBackend() })).environment).toBe(env.envC.url);
+      expect(
+        jsonBody(await routes.connections({ path: '/connections/single', headers: asBackend() })).environment,
+      ).toBe(env.envC.url);
       const seenC = env.envC.requests.length;
       expect((await whoAmI(routes, 'single')).statusCode).toBe(200);
       expect(env.envC.requests.length).toBe(seenC + 1);
@@ -219,7 +235,10 @@ describe('connections get an environment', () => {
     // Another key cannot read this connection.
     const other = generateApiKey('other backend', Date.now());
     await env.stack.services.apiKeys.create(other.record);
-    const foreign = await routes.environments({ path: '/auth/environments', headers: { authorization: `Bearer ${other.key}`, 'connection-id': 'lister' } });
+    const foreign = await routes.environments({
+      path: '/auth/environments',
+      headers: { authorization: `Bearer ${other.key}`, 'connection-id': 'lister' },
+    });
     expect(foreign.statusCode).toBe(404);
   });
 

@@ -41,7 +41,13 @@ async function createKey(name: string, ...flags: string[]): Promise<{ key: strin
   return { key, keyId: key.split('_')[1]! };
 }
 
-async function asBackend(key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function asBackend(
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(`${stack.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -72,9 +78,15 @@ describe('managed connections for backends', () => {
     beta = await createKey('beta backend');
     expect((await admin('keys', 'list')).out).toContain('alpha backend');
 
-    const created = await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId: 'customer-42', returnTo: `${stack.url}/` });
+    const created = await asBackend(alpha.key, 'POST', '/connect/sessions', {
+      connectionId: 'customer-42',
+      returnTo: `${stack.url}/`,
+    });
     expect(created.status).toBe(201);
-    const { connectUrl } = expectMatchesOpenApi('POST', '/connect/sessions', 201, { headers: created.headers, body: created.text }) as {
+    const { connectUrl } = expectMatchesOpenApi('POST', '/connect/sessions', 201, {
+      headers: created.headers,
+      body: created.text,
+    }) as {
       connectUrl: string;
     };
     const landed = await userConnects(connectUrl);
@@ -85,31 +97,44 @@ describe('managed connections for backends', () => {
 
     const info = await asBackend(alpha.key, 'GET', '/connections/customer-42');
     expect(info.status).toBe(200);
-    expect(expectMatchesOpenApi('GET', '/connections/{connectionId}', 200, { headers: info.headers, body: info.text })).toMatchObject({
+    expect(
+      expectMatchesOpenApi('GET', '/connections/{connectionId}', 200, { headers: info.headers, body: info.text }),
+    ).toMatchObject({
       connectionId: 'customer-42',
       status: 'active',
       user: { username: 'dana@contoso.example' },
     });
 
-    const who = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-42' });
+    const who = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, {
+      'connection-id': 'customer-42',
+    });
     expect(who.status).toBe(200);
     expect(JSON.parse(who.text)).toHaveProperty('UserId');
 
     const refreshesBefore = tokenRequests.filter((r) => r.grant_type === 'refresh_token').length;
     stack.dataverse!.expireIssuedTokens();
-    const afterExpiry = await asBackend(alpha.key, 'GET', '/api/data/v9.2/accounts?$top=1', undefined, { 'connection-id': 'customer-42' });
+    const afterExpiry = await asBackend(alpha.key, 'GET', '/api/data/v9.2/accounts?$top=1', undefined, {
+      'connection-id': 'customer-42',
+    });
     expect(afterExpiry.status).toBe(200);
     expect(tokenRequests.filter((r) => r.grant_type === 'refresh_token').length - refreshesBefore).toBe(1);
-    const refreshedInfo = JSON.parse((await asBackend(alpha.key, 'GET', '/connections/customer-42')).text) as { lastRefreshAt: string };
+    const refreshedInfo = JSON.parse((await asBackend(alpha.key, 'GET', '/connections/customer-42')).text) as {
+      lastRefreshAt: string;
+    };
     expect(Date.parse(refreshedInfo.lastRefreshAt)).toBeGreaterThan(Date.now() - 60_000);
 
     const token = await asBackend(alpha.key, 'GET', '/connections/customer-42/token');
     expect(token.status).toBe(200);
     expect(token.headers['cache-control']).toBe('no-store');
-    const { accessToken } = expectMatchesOpenApi('GET', '/connections/{connectionId}/token', 200, { headers: token.headers, body: token.text }) as {
+    const { accessToken } = expectMatchesOpenApi('GET', '/connections/{connectionId}/token', 200, {
+      headers: token.headers,
+      body: token.text,
+    }) as {
       accessToken: string;
     };
-    const direct = await fetch(`${stack.dataverse!.url}/api/data/v9.2/WhoAmI`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const direct = await fetch(`${stack.dataverse!.url}/api/data/v9.2/WhoAmI`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
     expect(direct.status).toBe(200);
 
     // Another key sees nothing of alpha's connections.
@@ -130,15 +155,24 @@ describe('managed connections for backends', () => {
   });
 
   it('marks a connection whose grant is revoked as failed, and reports why', async () => {
-    const created = JSON.parse((await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId: 'customer-7' })).text) as {
+    const created = JSON.parse(
+      (await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId: 'customer-7' })).text,
+    ) as {
       connectUrl: string;
     };
     await userConnects(created.connectUrl);
-    expect((await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' })).status).toBe(200);
-    const restoreIdp = failRefreshGrants(stack.idp!.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
+    expect(
+      (await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' })).status,
+    ).toBe(200);
+    const restoreIdp = failRefreshGrants(stack.idp!.server, 400, {
+      error: 'invalid_grant',
+      error_description: 'AADSTS50173: revoked',
+    });
     try {
       stack.dataverse!.expireIssuedTokens();
-      const proxied = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, { 'connection-id': 'customer-7' });
+      const proxied = await asBackend(alpha.key, 'GET', '/api/data/v9.2/WhoAmI', undefined, {
+        'connection-id': 'customer-7',
+      });
       expect(proxied.status).toBe(409);
       expect(JSON.parse(proxied.text)).toMatchObject({ error: { code: 'reconnect_required' } });
       // Why the grant ended is the connection's lastError (below), never part of the service's error.
@@ -154,7 +188,9 @@ describe('managed connections for backends', () => {
   });
 
   it('a connect link survives being opened first by a link scanner, and shows Entra’s account picker', async () => {
-    const { connectUrl } = JSON.parse((await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId: 'scanned' })).text) as {
+    const { connectUrl } = JSON.parse(
+      (await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId: 'scanned' })).text,
+    ) as {
       connectUrl: string;
     };
     const scanner = await fetch(connectUrl, { redirect: 'manual' });
@@ -167,15 +203,23 @@ describe('managed connections for backends', () => {
 
   it('binds a link to the expected tenant and user: anyone else ends in 400 account_mismatch and nothing is stored', async () => {
     const create = async (connectionId: string, extra: Record<string, string>) =>
-      (JSON.parse((await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId, ...extra })).text) as { connectUrl: string })
-        .connectUrl;
+      (
+        JSON.parse((await asBackend(alpha.key, 'POST', '/connect/sessions', { connectionId, ...extra })).text) as {
+          connectUrl: string;
+        }
+      ).connectUrl;
     const finish = async (connectUrl: string) => {
       const jar = new CookieJar();
       const start = await jar.fetch(connectUrl);
       const authorize = await jar.fetch(start.headers.get('location')!);
-      return { authorizeUrl: new URL(start.headers.get('location')!), callback: await jar.fetch(authorize.headers.get('location')!) };
+      return {
+        authorizeUrl: new URL(start.headers.get('location')!),
+        callback: await jar.fetch(authorize.headers.get('location')!),
+      };
     };
-    const otherTenant = await finish(await create('bound-tenant', { expectedTenantId: '00000000-0000-4000-8000-000000000001' }));
+    const otherTenant = await finish(
+      await create('bound-tenant', { expectedTenantId: '00000000-0000-4000-8000-000000000001' }),
+    );
     expect(otherTenant.callback.status).toBe(400);
     expect(await otherTenant.callback.json()).toMatchObject({ error: 'account_mismatch' });
     expect((await asBackend(alpha.key, 'GET', '/connections/bound-tenant')).status).toBe(404);
@@ -186,7 +230,10 @@ describe('managed connections for backends', () => {
     expect((await asBackend(alpha.key, 'GET', '/connections/bound-user')).status).toBe(404);
 
     const rightUser = await finish(
-      await create('bound-ok', { loginHint: 'DANA@contoso.example', expectedTenantId: '99999999-8888-4777-8666-555555555555' }),
+      await create('bound-ok', {
+        loginHint: 'DANA@contoso.example',
+        expectedTenantId: '99999999-8888-4777-8666-555555555555',
+      }),
     );
     expect(rightUser.callback.status).toBe(302);
     expect((await asBackend(alpha.key, 'GET', '/connections/bound-ok')).status).toBe(200);
@@ -196,7 +243,10 @@ describe('managed connections for backends', () => {
     const plain = await createKey('plain backend');
     const delegate = await createKey('delegate backend', '--allow-impersonation');
     for (const { key } of [plain, delegate]) {
-      const created = await asBackend(key, 'POST', '/connect/sessions', { connectionId: 'customer-7', returnTo: `${stack.url}/` });
+      const created = await asBackend(key, 'POST', '/connect/sessions', {
+        connectionId: 'customer-7',
+        returnTo: `${stack.url}/`,
+      });
       expect(created.status).toBe(201);
       await userConnects((JSON.parse(created.text) as { connectUrl: string }).connectUrl);
     }
@@ -210,14 +260,20 @@ describe('managed connections for backends', () => {
     const others = { MSCRMCallerID: AVERY.systemuserid, CallerObjectId: AVERY.azureactivedirectoryobjectid };
     for (const [name, other] of Object.entries(others)) {
       const before = seen();
-      const refused = await asBackend(plain.key, 'GET', path, undefined, { 'connection-id': 'customer-7', [name]: other });
+      const refused = await asBackend(plain.key, 'GET', path, undefined, {
+        'connection-id': 'customer-7',
+        [name]: other,
+      });
       expect(refused.status, name).toBe(403);
       expect(expectMatchesOpenApi('GET', path, 403, { headers: refused.headers, body: refused.text })).toMatchObject({
         error: { code: 'impersonation_not_allowed' },
       });
       expect(seen(), `${name} reached Dataverse`).toBe(before);
 
-      const allowed = await asBackend(delegate.key, 'GET', path, undefined, { 'connection-id': 'customer-7', [name]: other });
+      const allowed = await asBackend(delegate.key, 'GET', path, undefined, {
+        'connection-id': 'customer-7',
+        [name]: other,
+      });
       expect(allowed.status, name).toBe(200);
       expect(stack.dataverse!.requests.at(-1)!.headers[name.toLowerCase()]).toBe(other);
       expect(JSON.parse(allowed.text)).toMatchObject({ UserId: AVERY.systemuserid });
@@ -225,7 +281,10 @@ describe('managed connections for backends', () => {
     // Without impersonation headers the plain key works as before.
     expect((await asBackend(plain.key, 'GET', path, undefined, { 'connection-id': 'customer-7' })).status).toBe(200);
     // A well-formed value is still required of a key that may impersonate.
-    expect((await asBackend(delegate.key, 'GET', path, undefined, { 'connection-id': 'customer-7', CallerObjectId: 'dana' })).status).toBe(400);
+    expect(
+      (await asBackend(delegate.key, 'GET', path, undefined, { 'connection-id': 'customer-7', CallerObjectId: 'dana' }))
+        .status,
+    ).toBe(400);
   });
 
   it('answers 401 for a revoked, unknown or malformed API key', async () => {
@@ -234,7 +293,9 @@ describe('managed connections for backends', () => {
     for (const key of [beta.key, `dak_${'x'.repeat(12)}_${'y'.repeat(43)}`, 'not-a-key']) {
       const answer = await asBackend(key, 'POST', '/connect/sessions', { connectionId: 'x' });
       expect(answer.status).toBe(401);
-      expect(expectMatchesOpenApi('POST', '/connect/sessions', 401, { headers: answer.headers, body: answer.text })).toMatchObject({
+      expect(
+        expectMatchesOpenApi('POST', '/connect/sessions', 401, { headers: answer.headers, body: answer.text }),
+      ).toMatchObject({
         error: 'invalid_api_key',
       });
     }
@@ -258,7 +319,8 @@ describe('managed connections for backends', () => {
         expect(error.message).not.toMatch(/sign in|auth\/login/i);
         expect(answer.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
         expect(answer.text).not.toContain(key);
-        if (path === '/auth/environments') expectMatchesOpenApi('GET', path, 401, { headers: answer.headers, body: answer.text });
+        if (path === '/auth/environments')
+          expectMatchesOpenApi('GET', path, 401, { headers: answer.headers, body: answer.text });
       }
     }
   });
@@ -283,6 +345,8 @@ describe('managed connections for backends', () => {
     expect(answer.status).toBe(200);
     const doc = (await answer.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\.1\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/auth/token', '/connect/sessions', '/connections/{connectionId}/token']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/auth/token', '/connect/sessions', '/connections/{connectionId}/token']),
+    );
   });
 });

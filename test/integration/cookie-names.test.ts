@@ -12,8 +12,25 @@ import { CookieJar } from '../support/cookie-jar.ts';
  * only SP and HTAB, and the browser applies no `__Host-` rule to a name that starts with one of them.
  */
 export const UNICODE_WHITESPACE = [
-  '\u00a0', '\u1680', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005', '\u2006', '\u2007', '\u2008',
-  '\u2009', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
 ];
 const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
@@ -21,11 +38,15 @@ const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().p
 function rawGet(base: string, path: string, cookie: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     // node:http writes header strings as latin1: one char per byte, so these are the UTF-8 bytes.
-    const req = request(`${base}${path}`, { headers: { cookie: Buffer.from(cookie, 'utf8').toString('latin1') } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      `${base}${path}`,
+      { headers: { cookie: Buffer.from(cookie, 'utf8').toString('latin1') } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
@@ -59,7 +80,14 @@ describe('the local server hands the Cookie header over as API Gateway does', ()
   it('decodes raw UTF-8 bytes as UTF-8 and splits on ";", trimming only spaces', async () => {
     const answer = await rawGet(base, '/echo', 'a=1;\u00a0b=2; c=\u00e9;\tt=1 ;  ;d=\u3000x;\ufeffe=\u{1f600}');
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toEqual(['a=1', '\u00a0b=2', 'c=\u00e9', '\tt=1', 'd=\u3000x', '\ufeffe=\u{1f600}']);
+    expect(JSON.parse(answer.body)).toEqual([
+      'a=1',
+      '\u00a0b=2',
+      'c=\u00e9',
+      '\tt=1',
+      'd=\u3000x',
+      '\ufeffe=\u{1f600}',
+    ]);
   });
 
   it.each(UNICODE_WHITESPACE.map((ch) => [hex(ch), ch]))('keeps %s at the edge of a cookie pair', async (_name, ch) => {
@@ -93,7 +121,11 @@ describe('cookie names disguised with Unicode whitespace, through the local serv
       expect((await rawGet(stack.url, '/auth/session', `${ch}__Host-dyn-session=${token}`)).status).toBe(401);
       expect((await rawGet(stack.url, '/auth/session', `__Host-dyn-session${ch}=${token}`)).status).toBe(401);
       // Sent before the real cookie (a longer Path sorts first), it must not win over it.
-      const both = await rawGet(stack.url, '/auth/session', `${ch}__Host-dyn-session=${randomToken()}; __Host-dyn-session=${token}`);
+      const both = await rawGet(
+        stack.url,
+        '/auth/session',
+        `${ch}__Host-dyn-session=${randomToken()}; __Host-dyn-session=${token}`,
+      );
       expect(both.status).toBe(200);
     },
   );

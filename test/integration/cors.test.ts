@@ -10,7 +10,11 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const list = (value: string | null) => (value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+const list = (value: string | null) =>
+  (value ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
 const preflight = (origin: string, requestHeaders: string) =>
   fetch(`${stack.url}/api/data/v9.2/accounts`, {
     method: 'OPTIONS',
@@ -19,15 +23,35 @@ const preflight = (origin: string, requestHeaders: string) =>
 
 describe('CORS in local mode, as API Gateway applies the construct’s configuration', () => {
   it('answers a preflight from an allowed origin with the one list of request headers (impersonation and file transfer included)', async () => {
-    const answer = await preflight(APP, 'mscrmcallerid,callerobjectid,x-ms-transfer-mode,x-ms-file-name,content-range,range,x-csrf');
+    const answer = await preflight(
+      APP,
+      'mscrmcallerid,callerobjectid,x-ms-transfer-mode,x-ms-file-name,content-range,range,x-csrf',
+    );
     expect(answer.status).toBe(204);
     expect(answer.headers.get('access-control-allow-origin')).toBe(APP);
     expect(answer.headers.get('access-control-allow-credentials')).toBe('true');
-    expect(list(answer.headers.get('access-control-allow-headers'))).toEqual(CORS_ALLOW_HEADERS.map((h) => h.toLowerCase()));
-    for (const name of [...IMPERSONATION_HEADERS, 'x-ms-transfer-mode', 'x-ms-file-name', 'Content-Range', 'Range', 'X-CSRF', 'Connection-Id']) {
+    expect(list(answer.headers.get('access-control-allow-headers'))).toEqual(
+      CORS_ALLOW_HEADERS.map((h) => h.toLowerCase()),
+    );
+    for (const name of [
+      ...IMPERSONATION_HEADERS,
+      'x-ms-transfer-mode',
+      'x-ms-file-name',
+      'Content-Range',
+      'Range',
+      'X-CSRF',
+      'Connection-Id',
+    ]) {
       expect(list(answer.headers.get('access-control-allow-headers'))).toContain(name.toLowerCase());
     }
-    expect(list(answer.headers.get('access-control-allow-methods'))).toEqual(['get', 'post', 'put', 'patch', 'delete', 'options']);
+    expect(list(answer.headers.get('access-control-allow-methods'))).toEqual([
+      'get',
+      'post',
+      'put',
+      'patch',
+      'delete',
+      'options',
+    ]);
     expect(stack.dataverse!.requests).toHaveLength(0);
   });
 
@@ -46,7 +70,16 @@ describe('CORS in local mode, as API Gateway applies the construct’s configura
     expect(answer.headers.get('access-control-allow-credentials')).toBe('true');
     const exposed = list(answer.headers.get('access-control-expose-headers'));
     expect(exposed).toEqual(CORS_EXPOSE_HEADERS.map((h) => h.toLowerCase()));
-    for (const name of ['x-ms-chunk-size', 'x-ms-file-name', 'x-ms-file-size', 'mimetype', 'x-ms-service-request-id', 'req_id', 'odata-entityid', 'etag']) {
+    for (const name of [
+      'x-ms-chunk-size',
+      'x-ms-file-name',
+      'x-ms-file-size',
+      'mimetype',
+      'x-ms-service-request-id',
+      'req_id',
+      'odata-entityid',
+      'etag',
+    ]) {
       expect(exposed).toContain(name);
     }
   });

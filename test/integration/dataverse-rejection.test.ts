@@ -4,7 +4,15 @@ import { DEV_USER } from '../../local/idp.ts';
 import { generateApiKey } from '../../shared/auth/api-keys.ts';
 import { sha256 } from '../../shared/crypto/random.ts';
 import { createServices, type Services } from '../../shared/runtime.ts';
-import { cookiePair, jsonBody, LOGIN_COOKIE, signIn, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  jsonBody,
+  LOGIN_COOKIE,
+  signIn,
+  startTestStack,
+  type Routes,
+  type TestStack,
+} from '../support/stack.ts';
 
 /**
  * A user whose tokens Dataverse rejects even when fresh (e.g. no member of the environment): one
@@ -34,7 +42,11 @@ async function whoAmI(routes: Routes, headers: Record<string, string>, cookies?:
   const refreshesBefore = refreshCalls();
   const upstreamBefore = stack.dataverse.requests.length;
   const answer = await routes.proxy({ path: `${API}/WhoAmI`, headers, cookies });
-  return { answer, refreshes: refreshCalls() - refreshesBefore, upstream: stack.dataverse.requests.length - upstreamBefore };
+  return {
+    answer,
+    refreshes: refreshCalls() - refreshesBefore,
+    upstream: stack.dataverse.requests.length - upstreamBefore,
+  };
 }
 
 const markOf = async (sessionId: string, services: Services = stack.services) =>
@@ -56,7 +68,11 @@ describe('a user whose tokens Dataverse rejects', () => {
     expect(until).toBeGreaterThan(Date.now() + (COOLDOWN_SECONDS - 10) * 1000);
     expect(until).toBeLessThanOrEqual(Date.now() + COOLDOWN_SECONDS * 1000);
 
-    for (const credential of [{ cookies: [sessionCookie] }, { headers: { authorization: `Bearer ${sessionToken}` } }, { cookies: [sessionCookie] }]) {
+    for (const credential of [
+      { cookies: [sessionCookie] },
+      { headers: { authorization: `Bearer ${sessionToken}` } },
+      { cookies: [sessionCookie] },
+    ]) {
       const again = await whoAmI(routes, credential.headers ?? {}, credential.cookies);
       expect(again.answer.statusCode).toBe(403);
       expect(jsonBody(again.answer)).toMatchObject({ error: { code: 'dataverse_rejected' } });
@@ -221,7 +237,11 @@ describe('a managed connection (API key) whose user Dataverse rejects', () => {
     expect(start.statusCode).toBe(302);
     const idpAnswer = await fetch(start.headers.Location!, { redirect: 'manual' });
     const back = new URL(idpAnswer.headers.get('location')!);
-    const callback = await routes.callback({ path: '/auth/callback', query: back.search.slice(1), cookies: [cookiePair(start.cookies, LOGIN_COOKIE)!] });
+    const callback = await routes.callback({
+      path: '/auth/callback',
+      query: back.search.slice(1),
+      cookies: [cookiePair(start.cookies, LOGIN_COOKIE)!],
+    });
     expect(callback.statusCode).toBe(302);
   }
 

@@ -5,11 +5,17 @@ let h: StandInHarness;
 const ids: Record<string, string> = {};
 beforeAll(async () => {
   h = await startStandIn();
-  const add = (name: string, data: Record<string, unknown>) => (ids[name] = h.dataverse.insert('accounts', { name, ...data }).id);
+  const add = (name: string, data: Record<string, unknown>) =>
+    (ids[name] = h.dataverse.insert('accounts', { name, ...data }).id);
   add("O'Brien & Sons", { revenue: 500, accountnumber: 'A-1', donotemail: true });
   add('Zeta Corp', { revenue: 9000, accountnumber: 'A-2', donotemail: false });
   add('alpha partners', { revenue: 2500, numberofemployees: 12 });
-  const contact = h.dataverse.insert('contacts', { firstname: 'Ada', lastname: 'Lovelace', emailaddress1: 'ada@contoso.example', _parentcustomerid_value: ids['Zeta Corp'] });
+  const contact = h.dataverse.insert('contacts', {
+    firstname: 'Ada',
+    lastname: 'Lovelace',
+    emailaddress1: 'ada@contoso.example',
+    _parentcustomerid_value: ids['Zeta Corp'],
+  });
   h.dataverse.insert('contacts', { firstname: 'Alan', lastname: 'Turing', _parentcustomerid_value: ids['Zeta Corp'] });
   h.dataverse.insert('contacts', { firstname: 'Grace', lastname: 'Hopper' });
   await h.call('PATCH', `accounts(${ids['Zeta Corp']})`, {
@@ -20,7 +26,8 @@ beforeAll(async () => {
 afterAll(async () => h?.stop());
 
 type Row = Record<string, unknown>;
-const names = async (query: string) => ((await h.call('GET', `accounts?${query}`)).json().value as Row[]).map((r) => r.name);
+const names = async (query: string) =>
+  ((await h.call('GET', `accounts?${query}`)).json().value as Row[]).map((r) => r.name);
 const filter = (expression: string) => names(`$select=name&$filter=${encodeURIComponent(expression)}&$orderby=name`);
 
 describe('Dataverse stand-in: $filter', () => {
@@ -45,7 +52,10 @@ describe('Dataverse stand-in: $filter', () => {
   });
 
   it('combines with and, or, not and parentheses', async () => {
-    expect(await filter("(startswith(name,'a') or revenue gt 5000) and not contains(name,'works')")).toEqual(['alpha partners', 'Zeta Corp']);
+    expect(await filter("(startswith(name,'a') or revenue gt 5000) and not contains(name,'works')")).toEqual([
+      'alpha partners',
+      'Zeta Corp',
+    ]);
     expect(await filter('not (revenue ge 1000)')).toEqual(["O'Brien & Sons"]);
   });
 
@@ -57,7 +67,14 @@ describe('Dataverse stand-in: $filter', () => {
   });
 
   it('refuses unknown properties, incompatible operand types and syntax errors with 400 and Dataverse’s error code', async () => {
-    for (const expression of ['nosuchcolumn eq 1', "revenue eq 'x'", "accountid eq 'not-a-guid'", "name eq 'unterminated", 'name eq', "contains(revenue,'1')"]) {
+    for (const expression of [
+      'nosuchcolumn eq 1',
+      "revenue eq 'x'",
+      "accountid eq 'not-a-guid'",
+      "name eq 'unterminated",
+      'name eq',
+      "contains(revenue,'1')",
+    ]) {
       const answer = await h.call('GET', `accounts?$filter=${encodeURIComponent(expression)}`);
       expect(answer.status, expression).toBe(400);
       expect(answer.json(), expression).toMatchObject({ error: { code: '0x80060888', message: expect.any(String) } });
@@ -83,13 +100,23 @@ describe('Dataverse stand-in: $select, $orderby, $top, $count', () => {
   });
 
   it('orders by several keys, ascending and descending', async () => {
-    const rows = (await h.call('GET', 'accounts?$select=name,donotemail&$orderby=donotemail desc,name asc')).json().value as Row[];
-    expect(rows.map((r) => r.name)).toEqual(["O'Brien & Sons", 'Zeta Corp', 'Adventure Works', 'alpha partners', 'Contoso Ltd', 'Fabrikam Inc']);
+    const rows = (await h.call('GET', 'accounts?$select=name,donotemail&$orderby=donotemail desc,name asc')).json()
+      .value as Row[];
+    expect(rows.map((r) => r.name)).toEqual([
+      "O'Brien & Sons",
+      'Zeta Corp',
+      'Adventure Works',
+      'alpha partners',
+      'Contoso Ltd',
+      'Fabrikam Inc',
+    ]);
     expect(await names('$select=name&$orderby=revenue desc&$top=2')).toEqual(['Zeta Corp', 'Adventure Works']);
   });
 
   it('counts all matches with $count=true, independent of $top', async () => {
-    const body = (await h.call('GET', `accounts?$select=name&$top=1&$count=true&$filter=${encodeURIComponent('revenue gt 1000')}`)).json();
+    const body = (
+      await h.call('GET', `accounts?$select=name&$top=1&$count=true&$filter=${encodeURIComponent('revenue gt 1000')}`)
+    ).json();
     expect(body['@odata.count']).toBe(4);
     expect(body.value).toHaveLength(1);
   });
@@ -98,7 +125,9 @@ describe('Dataverse stand-in: $select, $orderby, $top, $count', () => {
     const all = await h.call('GET', 'accounts/$count');
     expect(all.headers.get('content-type')).toBe('text/plain');
     expect(all.text).toBe('6');
-    expect((await h.call('GET', `accounts/$count?$filter=${encodeURIComponent("startswith(name,'a')")}`)).text).toBe('2');
+    expect((await h.call('GET', `accounts/$count?$filter=${encodeURIComponent("startswith(name,'a')")}`)).text).toBe(
+      '2',
+    );
   });
 
   it('refuses query options Dataverse does not support ($skip) and bad $top values', async () => {
@@ -126,20 +155,50 @@ describe('Dataverse stand-in: paging', () => {
       pages++;
     }
     expect(pages).toBe(3);
-    expect(seen).toEqual(['Adventure Works', 'alpha partners', 'Contoso Ltd', 'Fabrikam Inc', "O'Brien & Sons", 'Zeta Corp']);
+    expect(seen).toEqual([
+      'Adventure Works',
+      'alpha partners',
+      'Contoso Ltd',
+      'Fabrikam Inc',
+      "O'Brien & Sons",
+      'Zeta Corp',
+    ]);
   });
 });
 
 describe('Dataverse stand-in: $expand (one level)', () => {
   it('expands a single-valued navigation property with a nested $select', async () => {
-    const body = (await h.call('GET', `accounts(${ids['Zeta Corp']})?$select=name&$expand=primarycontactid($select=fullname,emailaddress1)`)).json();
-    expect(body['@odata.context']).toBe(`${h.root}$metadata#accounts(name,primarycontactid(fullname,emailaddress1))/$entity`);
-    expect(body.primarycontactid).toEqual({ '@odata.etag': expect.any(String), fullname: 'Ada Lovelace', emailaddress1: 'ada@contoso.example', contactid: expect.any(String) });
+    const body = (
+      await h.call(
+        'GET',
+        `accounts(${ids['Zeta Corp']})?$select=name&$expand=primarycontactid($select=fullname,emailaddress1)`,
+      )
+    ).json();
+    expect(body['@odata.context']).toBe(
+      `${h.root}$metadata#accounts(name,primarycontactid(fullname,emailaddress1))/$entity`,
+    );
+    expect(body.primarycontactid).toEqual({
+      '@odata.etag': expect.any(String),
+      fullname: 'Ada Lovelace',
+      emailaddress1: 'ada@contoso.example',
+      contactid: expect.any(String),
+    });
   });
 
   it('expands a collection-valued navigation property, null for an empty lookup', async () => {
-    const rows = (await h.call('GET', `accounts?$select=name&$filter=${encodeURIComponent("startswith(name,'z') or startswith(name,'c')")}&$orderby=name&$expand=contact_customer_accounts($select=firstname;$orderby=firstname desc),primarycontactid($select=fullname)`)).json().value as Row[];
-    expect(rows.map((r) => [r.name, (r.contact_customer_accounts as Row[]).map((c) => c.firstname), r.primarycontactid && (r.primarycontactid as Row).fullname])).toEqual([
+    const rows = (
+      await h.call(
+        'GET',
+        `accounts?$select=name&$filter=${encodeURIComponent("startswith(name,'z') or startswith(name,'c')")}&$orderby=name&$expand=contact_customer_accounts($select=firstname;$orderby=firstname desc),primarycontactid($select=fullname)`,
+      )
+    ).json().value as Row[];
+    expect(
+      rows.map((r) => [
+        r.name,
+        (r.contact_customer_accounts as Row[]).map((c) => c.firstname),
+        r.primarycontactid && (r.primarycontactid as Row).fullname,
+      ]),
+    ).toEqual([
       ['Contoso Ltd', [], null],
       ['Zeta Corp', ['Alan', 'Ada'], 'Ada Lovelace'],
     ]);
@@ -147,12 +206,15 @@ describe('Dataverse stand-in: $expand (one level)', () => {
 
   it('refuses an unknown navigation property and a second level of $expand', async () => {
     expect((await h.call('GET', 'accounts?$expand=nosuchnav')).status).toBe(400);
-    expect((await h.call('GET', 'accounts?$expand=primarycontactid($expand=parentcustomerid_account)')).status).toBe(501);
+    expect((await h.call('GET', 'accounts?$expand=primarycontactid($expand=parentcustomerid_account)')).status).toBe(
+      501,
+    );
   });
 });
 
 describe('Dataverse stand-in: FetchXML', () => {
-  const fetch = (xml: string, headers: Record<string, string> = {}) => h.call('GET', `accounts?${fetchXmlQuery(xml)}`, { headers });
+  const fetch = (xml: string, headers: Record<string, string> = {}) =>
+    h.call('GET', `accounts?${fetchXmlQuery(xml)}`, { headers });
 
   it('returns the requested attributes without null values, filtered and ordered', async () => {
     const answer = await fetch(`<fetch>
@@ -179,32 +241,63 @@ describe('Dataverse stand-in: FetchXML', () => {
 
   it('supports eq, ne, null, not-null and in conditions, and lookups by their logical name', async () => {
     const run = async (condition: string) =>
-      ((await fetch(`<fetch><entity name='account'><attribute name='name'/><filter>${condition}</filter><order attribute='name'/></entity></fetch>`)).json().value as Row[]).map((r) => r.name);
+      (
+        (
+          await fetch(
+            `<fetch><entity name='account'><attribute name='name'/><filter>${condition}</filter><order attribute='name'/></entity></fetch>`,
+          )
+        ).json().value as Row[]
+      ).map((r) => r.name);
     expect(await run(`<condition attribute='accountnumber' operator='eq' value='a-1'/>`)).toEqual(["O'Brien & Sons"]);
-    expect(await run(`<condition attribute='accountnumber' operator='not-null'/><condition attribute='name' operator='ne' value='Zeta Corp'/>`)).toEqual(["O'Brien & Sons"]);
-    expect(await run(`<condition attribute='numberofemployees' operator='null'/><condition attribute='revenue' operator='in'><value>1000</value><value>2000</value></condition>`)).toEqual(['Contoso Ltd', 'Fabrikam Inc']);
+    expect(
+      await run(
+        `<condition attribute='accountnumber' operator='not-null'/><condition attribute='name' operator='ne' value='Zeta Corp'/>`,
+      ),
+    ).toEqual(["O'Brien & Sons"]);
+    expect(
+      await run(
+        `<condition attribute='numberofemployees' operator='null'/><condition attribute='revenue' operator='in'><value>1000</value><value>2000</value></condition>`,
+      ),
+    ).toEqual(['Contoso Ltd', 'Fabrikam Inc']);
     expect(await run(`<condition attribute='primarycontactid' operator='not-null'/>`)).toEqual(['Zeta Corp']);
   });
 
   it('pages with count and page: morerecords and a paging cookie until the last page', async () => {
     const seen: unknown[] = [];
     for (let page = 1; page <= 3; page++) {
-      const body = (await fetch(`<fetch count="2" page="${page}"><entity name="account"><attribute name="name"/><order attribute="name"/></entity></fetch>`)).json();
+      const body = (
+        await fetch(
+          `<fetch count="2" page="${page}"><entity name="account"><attribute name="name"/><order attribute="name"/></entity></fetch>`,
+        )
+      ).json();
       seen.push(...(body.value as Row[]).map((r) => r.name));
       expect(body['@Microsoft.Dynamics.CRM.morerecords']).toBe(page < 3);
       if (page < 3) {
         const cookie = body['@Microsoft.Dynamics.CRM.fetchxmlpagingcookie'] as string;
         expect(cookie).toMatch(new RegExp(`^<cookie pagenumber="${page + 1}" pagingcookie="%253ccookie`));
-        expect(decodeURIComponent(decodeURIComponent(/pagingcookie="([^"]+)"/.exec(cookie)![1]!))).toMatch(/^<cookie page="\d+"><accountid last="\{[0-9A-F-]{36}\}" first="\{[0-9A-F-]{36}\}" \/><\/cookie>$/);
+        expect(decodeURIComponent(decodeURIComponent(/pagingcookie="([^"]+)"/.exec(cookie)![1]!))).toMatch(
+          /^<cookie page="\d+"><accountid last="\{[0-9A-F-]{36}\}" first="\{[0-9A-F-]{36}\}" \/><\/cookie>$/,
+        );
       } else {
         expect(body['@Microsoft.Dynamics.CRM.fetchxmlpagingcookie']).toBeUndefined();
       }
     }
-    expect(seen).toEqual(['Adventure Works', 'alpha partners', 'Contoso Ltd', 'Fabrikam Inc', "O'Brien & Sons", 'Zeta Corp']);
+    expect(seen).toEqual([
+      'Adventure Works',
+      'alpha partners',
+      'Contoso Ltd',
+      'Fabrikam Inc',
+      "O'Brien & Sons",
+      'Zeta Corp',
+    ]);
   });
 
   it('limits with top', async () => {
-    const body = (await fetch(`<fetch top="2"><entity name="account"><attribute name="name"/><order attribute="revenue" descending="true"/></entity></fetch>`)).json();
+    const body = (
+      await fetch(
+        `<fetch top="2"><entity name="account"><attribute name="name"/><order attribute="revenue" descending="true"/></entity></fetch>`,
+      )
+    ).json();
     expect((body.value as Row[]).map((r) => r.name)).toEqual(['Zeta Corp', 'Adventure Works']);
   });
 
@@ -222,10 +315,21 @@ describe('Dataverse stand-in: FetchXML', () => {
       expect(answer.status, xml).toBe(400);
       expect(answer.json(), xml).toMatchObject({ error: { code: expect.stringMatching(/^0x8004/) } });
     }
-    expect((await h.call('GET', `accounts?${fetchXmlQuery('<fetch><entity name="account"/></fetch>')}&$top=1`)).status).toBe(400);
-    expect((await h.call('GET', `accounts(${ids['Zeta Corp']})/contact_customer_accounts?${fetchXmlQuery('<fetch><entity name="contact"/></fetch>')}`)).status).toBe(400);
+    expect(
+      (await h.call('GET', `accounts?${fetchXmlQuery('<fetch><entity name="account"/></fetch>')}&$top=1`)).status,
+    ).toBe(400);
+    expect(
+      (
+        await h.call(
+          'GET',
+          `accounts(${ids['Zeta Corp']})/contact_customer_accounts?${fetchXmlQuery('<fetch><entity name="contact"/></fetch>')}`,
+        )
+      ).status,
+    ).toBe(400);
     const dtd = await fetch('<!DOCTYPE fetch [<!ENTITY x "y">]><fetch><entity name="account"/></fetch>');
     expect(dtd.status).toBe(400);
-    expect((await fetch('<fetch><entity name="account"><attribute name="name" alias="n"/></entity></fetch>')).status).toBe(501);
+    expect(
+      (await fetch('<fetch><entity name="account"><attribute name="name" alias="n"/></entity></fetch>')).status,
+    ).toBe(501);
   });
 });

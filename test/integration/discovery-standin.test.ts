@@ -2,7 +2,12 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscoveryStandIn } from '../../local/discovery.ts';
 import { startLocalEnvironments, type LocalEnvironment, type LocalEnvironments } from '../../local/environments.ts';
-import { DEV_USER, DEV_USER_OTHER_TENANT, startDevIdentityProvider, type DevIdentityProvider } from '../../local/idp.ts';
+import {
+  DEV_USER,
+  DEV_USER_OTHER_TENANT,
+  startDevIdentityProvider,
+  type DevIdentityProvider,
+} from '../../local/idp.ts';
 
 let idp: DevIdentityProvider;
 let local: LocalEnvironments;
@@ -24,7 +29,10 @@ const REDIRECT = 'http://localhost/cb';
 const scopeFor = (resource: string) => `${resource}/user_impersonation offline_access openid profile`;
 
 async function tokenRequest(body: Record<string, string>): Promise<Record<string, string>> {
-  const answer = await fetch(`${idp.issuer}/token`, { method: 'POST', body: new URLSearchParams({ client_id: 'c', ...body }) });
+  const answer = await fetch(`${idp.issuer}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ client_id: 'c', ...body }),
+  });
   expect(answer.status).toBe(200);
   return (await answer.json()) as Record<string, string>;
 }
@@ -32,7 +40,13 @@ async function tokenRequest(body: Record<string, string>): Promise<Record<string
 /** Signs in at the dev IdP (code flow) as the user a login_hint names, for one resource. */
 async function signIn(resource: string, loginHint?: string, cookie?: string): Promise<Record<string, string>> {
   const authorize = new URL(`${idp.issuer}/authorize`);
-  const params: Record<string, string> = { response_type: 'code', client_id: 'c', redirect_uri: REDIRECT, scope: scopeFor(resource), state: 's' };
+  const params: Record<string, string> = {
+    response_type: 'code',
+    client_id: 'c',
+    redirect_uri: REDIRECT,
+    scope: scopeFor(resource),
+    state: 's',
+  };
   if (loginHint) params.login_hint = loginHint;
   for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
   const redirect = await fetch(authorize, { redirect: 'manual', headers: cookie ? { cookie } : {} });
@@ -42,10 +56,19 @@ async function signIn(resource: string, loginHint?: string, cookie?: string): Pr
 
 /** An access token for `resource`, redeemed with the refresh token of a sign-in. */
 async function tokenFor(signedIn: Record<string, string>, resource: string): Promise<string> {
-  return (await tokenRequest({ grant_type: 'refresh_token', refresh_token: signedIn.refresh_token!, scope: scopeFor(resource) })).access_token!;
+  return (
+    await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: signedIn.refresh_token!,
+      scope: scopeFor(resource),
+    })
+  ).access_token!;
 }
 
-async function get(url: string, token?: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function get(
+  url: string,
+  token?: string,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const answer = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: answer.status, body: (await answer.json()) as Record<string, unknown>, headers: answer.headers };
 }
@@ -53,13 +76,22 @@ async function get(url: string, token?: string): Promise<{ status: number; body:
 const instancesUrl = () => `${local.discovery.url}/api/discovery/v2.0/Instances`;
 const whoAmI = (origin: string) => `${origin}/api/data/v9.2/WhoAmI`;
 const accountNames = async (origin: string, token: string) =>
-  ((await get(`${origin}/api/data/v9.2/accounts?$select=name`, token)).body.value as { name: string }[]).map((a) => a.name).sort();
+  ((await get(`${origin}/api/data/v9.2/accounts?$select=name`, token)).body.value as { name: string }[])
+    .map((a) => a.name)
+    .sort();
 
 describe('dev IdP: users of two tenants, tokens per resource', () => {
   it('signs in Dana by default, the user a login_hint names (any case), and Dana for an unknown hint', async () => {
-    expect(decodeJwt((await signIn(contoso.dataverse.url)).access_token!)).toMatchObject({ oid: DEV_USER.oid, tid: DEV_USER.tid });
+    expect(decodeJwt((await signIn(contoso.dataverse.url)).access_token!)).toMatchObject({
+      oid: DEV_USER.oid,
+      tid: DEV_USER.tid,
+    });
     const bo = decodeJwt((await signIn(fabrikam.dataverse.url, 'BO@Fabrikam.example')).access_token!);
-    expect(bo).toMatchObject({ oid: DEV_USER_OTHER_TENANT.oid, tid: DEV_USER_OTHER_TENANT.tid, aud: fabrikam.dataverse.url });
+    expect(bo).toMatchObject({
+      oid: DEV_USER_OTHER_TENANT.oid,
+      tid: DEV_USER_OTHER_TENANT.tid,
+      aud: fabrikam.dataverse.url,
+    });
     const unknown = decodeJwt((await signIn(contoso.dataverse.url, 'someone.else@contoso.example')).access_token!);
     expect(unknown.oid).toBe(DEV_USER.oid);
   });
@@ -74,8 +106,12 @@ describe('dev IdP: users of two tenants, tokens per resource', () => {
     expect(await chose.text()).toContain('signs in as Bo Builder');
     const cookie = chose.headers.get('set-cookie')!.split(';')[0]!;
     expect(chose.headers.get('set-cookie')).toContain('HttpOnly');
-    expect(decodeJwt((await signIn(fabrikam.dataverse.url, undefined, cookie)).access_token!).oid).toBe(DEV_USER_OTHER_TENANT.oid);
-    expect(decodeJwt((await signIn(contoso.dataverse.url, DEV_USER.preferred_username, cookie)).access_token!).oid).toBe(DEV_USER.oid);
+    expect(decodeJwt((await signIn(fabrikam.dataverse.url, undefined, cookie)).access_token!).oid).toBe(
+      DEV_USER_OTHER_TENANT.oid,
+    );
+    expect(
+      decodeJwt((await signIn(contoso.dataverse.url, DEV_USER.preferred_username, cookie)).access_token!).oid,
+    ).toBe(DEV_USER.oid);
     const unknown = await fetch(`${idp.issuer}/select-account?user=mallory%40evil.example`);
     expect(unknown.headers.get('set-cookie')).toBeNull();
     expect((await fetch(`${idp.issuer}/.well-known/openid-configuration`)).status).toBe(200);
@@ -84,11 +120,22 @@ describe('dev IdP: users of two tenants, tokens per resource', () => {
   it('a refresh token redeems tokens for its own user and for the resource each refresh names, and keeps doing so after rotation', async () => {
     const signedIn = await signIn(local.discovery.url, DEV_USER_OTHER_TENANT.preferred_username);
     expect(decodeJwt(signedIn.access_token!).aud).toBe(local.discovery.url);
-    const forFabrikam = await tokenRequest({ grant_type: 'refresh_token', refresh_token: signedIn.refresh_token!, scope: scopeFor(fabrikam.dataverse.url) });
-    expect(decodeJwt(forFabrikam.access_token!)).toMatchObject({ aud: fabrikam.dataverse.url, oid: DEV_USER_OTHER_TENANT.oid });
+    const forFabrikam = await tokenRequest({
+      grant_type: 'refresh_token',
+      refresh_token: signedIn.refresh_token!,
+      scope: scopeFor(fabrikam.dataverse.url),
+    });
+    expect(decodeJwt(forFabrikam.access_token!)).toMatchObject({
+      aud: fabrikam.dataverse.url,
+      oid: DEV_USER_OTHER_TENANT.oid,
+    });
     expect(decodeJwt(forFabrikam.id_token!).oid).toBe(DEV_USER_OTHER_TENANT.oid);
     const rotated = await tokenFor(forFabrikam, contoso.dataverse.url);
-    expect(decodeJwt(rotated)).toMatchObject({ aud: contoso.dataverse.url, oid: DEV_USER_OTHER_TENANT.oid, tid: DEV_USER_OTHER_TENANT.tid });
+    expect(decodeJwt(rotated)).toMatchObject({
+      aud: contoso.dataverse.url,
+      oid: DEV_USER_OTHER_TENANT.oid,
+      tid: DEV_USER_OTHER_TENANT.tid,
+    });
   });
 });
 
@@ -121,11 +168,17 @@ describe('Global Discovery stand-in', () => {
       OrganizationId: value[0]!.Id,
     });
     expect(value[0]!.ApiUrl).not.toBe(value[0]!.Url);
-    expect(value[1]).toMatchObject({ Url: sandbox.dataverse.url, ApiUrl: sandbox.dataverse.url, TenantId: DEV_USER.tid });
+    expect(value[1]).toMatchObject({
+      Url: sandbox.dataverse.url,
+      ApiUrl: sandbox.dataverse.url,
+      TenantId: DEV_USER.tid,
+    });
 
     const bo = await signIn(local.discovery.url, DEV_USER_OTHER_TENANT.preferred_username);
     const hers = (await get(instancesUrl(), bo.access_token)).body.value as Record<string, unknown>[];
-    expect(hers.map((i) => [i.UniqueName, i.Url, i.TenantId])).toEqual([['fabrikam', fabrikam.dataverse.url, DEV_USER_OTHER_TENANT.tid]]);
+    expect(hers.map((i) => [i.UniqueName, i.Url, i.TenantId])).toEqual([
+      ['fabrikam', fabrikam.dataverse.url, DEV_USER_OTHER_TENANT.tid],
+    ]);
   });
 
   it('answers Instances(UniqueName=…) for the user’s own environment and 404 for another tenant’s', async () => {
@@ -151,7 +204,8 @@ describe('Global Discovery stand-in', () => {
     const otherIdp = await startDevIdentityProvider();
     try {
       const forged = await otherIdp.server.issuer.buildToken({
-        scopesOrTransform: (_h: unknown, payload: Record<string, unknown>) => Object.assign(payload, { ...DEV_USER, iss: idp.issuer, aud: local.discovery.url }),
+        scopesOrTransform: (_h: unknown, payload: Record<string, unknown>) =>
+          Object.assign(payload, { ...DEV_USER, iss: idp.issuer, aud: local.discovery.url }),
       });
       expect((await get(instancesUrl(), forged)).status).toBe(401);
     } finally {
@@ -162,7 +216,15 @@ describe('Global Discovery stand-in', () => {
   it('lists an environment that names its members only to those members', async () => {
     const discovery = new DiscoveryStandIn({
       issuer: idp.issuer,
-      environments: [{ url: 'https://restricted.crm.dynamics.com', uniqueName: 'restricted', friendlyName: 'Restricted', tenantId: DEV_USER.tid, members: ['00000000-0000-4000-8000-000000000009'] }],
+      environments: [
+        {
+          url: 'https://restricted.crm.dynamics.com',
+          uniqueName: 'restricted',
+          friendlyName: 'Restricted',
+          tenantId: DEV_USER.tid,
+          members: ['00000000-0000-4000-8000-000000000009'],
+        },
+      ],
     });
     await discovery.start();
     try {
@@ -185,7 +247,11 @@ describe('Dataverse environments on distinct origins', () => {
     expect((await get(whoAmI(sandbox.dataverse.url), forSandbox)).status).toBe(200);
     expect((await get(whoAmI(sandbox.dataverse.url), forContoso)).status).toBe(401);
     expect((await get(whoAmI(contoso.dataverse.url), forSandbox)).status).toBe(401);
-    expect(await accountNames(contoso.dataverse.url, forContoso)).toEqual(['Adventure Works', 'Contoso Ltd', 'Fabrikam Inc']);
+    expect(await accountNames(contoso.dataverse.url, forContoso)).toEqual([
+      'Adventure Works',
+      'Contoso Ltd',
+      'Fabrikam Inc',
+    ]);
     expect(await accountNames(sandbox.dataverse.url, forSandbox)).toEqual(['Contoso Ltd']);
   });
 
@@ -196,7 +262,10 @@ describe('Dataverse environments on distinct origins', () => {
     const refused = await get(whoAmI(contoso.dataverse.url), forContoso);
     expect(refused.status).toBe(401);
     expect(refused.body).toMatchObject({ error: { code: '0x80072182' } });
-    expect(await accountNames(fabrikam.dataverse.url, bo.access_token!)).toEqual(['Fabrikam Fiber', 'Fabrikam Residences']);
+    expect(await accountNames(fabrikam.dataverse.url, bo.access_token!)).toEqual([
+      'Fabrikam Fiber',
+      'Fabrikam Residences',
+    ]);
     const dana = await signIn(fabrikam.dataverse.url);
     expect((await get(whoAmI(fabrikam.dataverse.url), dana.access_token)).status).toBe(401);
   });

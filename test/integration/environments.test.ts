@@ -17,11 +17,17 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const whoAmI = (routes: Routes, host: string, token: string) =>
   routes.proxy({ path: `/orgs/${host}/api/data/v9.2/WhoAmI`, headers: bearer(token) });
 /** Token-endpoint calls whose scope names `url` (the resource). */
-const tokenCallsFor = (url: string) => env.stack.tokenRequests.filter((r) => (r.scope ?? '').startsWith(`${url}/`)).length;
+const tokenCallsFor = (url: string) =>
+  env.stack.tokenRequests.filter((r) => (r.scope ?? '').startsWith(`${url}/`)).length;
 const odataCode = (body: Record<string, unknown>) => (body.error as { code: string }).code;
 
 async function signInTo(environment?: string) {
-  return signIn(env.stack, env.stack.routes(), undefined, environment ? `&environment=${encodeURIComponent(environment)}` : '');
+  return signIn(
+    env.stack,
+    env.stack.routes(),
+    undefined,
+    environment ? `&environment=${encodeURIComponent(environment)}` : '',
+  );
 }
 
 describe('many environments for one sign-in', () => {
@@ -33,9 +39,19 @@ describe('many environments for one sign-in', () => {
     const before = env.discovery.calls;
     const listed = await env.stack.routes().environments({ path: '/auth/environments', headers: bearer(sessionToken) });
     expect(listed.statusCode).toBe(200);
-    const body = jsonBody(listed) as { environments: { url: string; friendlyName: string; tenantId: string }[]; cachedAt: string; maxAgeSeconds: number };
+    const body = jsonBody(listed) as {
+      environments: { url: string; friendlyName: string; tenantId: string }[];
+      cachedAt: string;
+      maxAgeSeconds: number;
+    };
     expect(body.environments.map((e) => e.url)).toEqual([env.envA.url, env.envB.url]);
-    expect(body.environments[0]).toMatchObject({ friendlyName: 'Environment 1', uniqueName: 'unq1', region: 'NA', state: '0', apiUrl: null });
+    expect(body.environments[0]).toMatchObject({
+      friendlyName: 'Environment 1',
+      uniqueName: 'unq1',
+      region: 'NA',
+      state: '0',
+      apiUrl: null,
+    });
     expect(body.maxAgeSeconds).toBe(300);
     expect(Date.parse(body.cachedAt)).toBeGreaterThan(Date.now() - 60_000);
     // Served from the session row the second time.
@@ -55,7 +71,9 @@ describe('many environments for one sign-in', () => {
       expect(answer.statusCode, `${standIn.url} ${answer.body}`).toBe(200);
       expect(standIn.requests.length).toBe(seen + 1);
       const body = jsonBody(answer);
-      expect(String(body['@odata.context'])).toMatch(new RegExp(`^${PUBLIC_BASE}/orgs/${hostOf(standIn).replace(/\./g, '\\.')}/api/data/v9\\.2/`));
+      expect(String(body['@odata.context'])).toMatch(
+        new RegExp(`^${PUBLIC_BASE}/orgs/${hostOf(standIn).replace(/\./g, '\\.')}/api/data/v9\\.2/`),
+      );
     }
     // /api/data goes to the environment chosen at sign-in.
     const seenA = env.envA.requests.length;
@@ -79,7 +97,9 @@ describe('many environments for one sign-in', () => {
     env.signInAs(OTHER_TENANT_USER);
     try {
       const { sessionToken } = await signInTo();
-      const listed = jsonBody(await env.stack.routes().environments({ path: '/auth/environments', headers: bearer(sessionToken) })) as {
+      const listed = jsonBody(
+        await env.stack.routes().environments({ path: '/auth/environments', headers: bearer(sessionToken) }),
+      ) as {
         environments: { url: string; tenantId: string }[];
       };
       expect(listed.environments.map((e) => e.url)).toEqual([env.envC.url]);
@@ -124,39 +144,55 @@ describe('many environments for one sign-in', () => {
   });
 
   it.each([
-    ['invalid_grant with AADSTS65001 (no consent there)', { error: 'invalid_grant', error_description: 'AADSTS65001: The user or administrator has not consented.' }],
-    ['invalid_scope', { error: 'invalid_scope', error_description: 'AADSTS70011: The provided value for scope is not valid.' }],
-  ])('a refusal for one environment (%s) ends that environment’s token with 403, not the session', async (_name, refusal) => {
-    env.signInAs(undefined);
-    const { sessionToken } = await signInTo(env.envA.url);
-    const routes = env.stack.routes();
-    // The environment list is cached first (the discovery token comes from the same refresh token).
-    expect((await routes.environments({ path: '/auth/environments', headers: bearer(sessionToken) })).statusCode).toBe(200);
-    const restore = failRefreshGrants(env.stack.idp.server, 400, refusal);
-    try {
-      const refused = await whoAmI(routes, hostOf(env.envB), sessionToken);
-      expect(refused.statusCode).toBe(403);
-      expect(odataCode(jsonBody(refused))).toBe('environment_access_denied');
-      // The identity provider's code stays in the logs: not the service's code, not in its message.
-      expect(refused.body).not.toMatch(/invalid_grant|invalid_scope|AADSTS/);
-      // Refused again during the pause without another token call.
-      const calls = env.stack.tokenRequests.length;
-      expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(403);
-      expect(env.stack.tokenRequests.length).toBe(calls);
-      // The session and its other environment are unaffected.
-      expect((await whoAmI(routes, hostOf(env.envA), sessionToken)).statusCode).toBe(200);
-      expect((await routes.session({ path: '/auth/session', headers: bearer(sessionToken) })).statusCode).toBe(200);
-    } finally {
-      restore();
-    }
-  });
+    [
+      'invalid_grant with AADSTS65001 (no consent there)',
+      { error: 'invalid_grant', error_description: 'AADSTS65001: The user or administrator has not consented.' },
+    ],
+    [
+      'invalid_scope',
+      { error: 'invalid_scope', error_description: 'AADSTS70011: The provided value for scope is not valid.' },
+    ],
+  ])(
+    'a refusal for one environment (%s) ends that environment’s token with 403, not the session',
+    async (_name, refusal) => {
+      env.signInAs(undefined);
+      const { sessionToken } = await signInTo(env.envA.url);
+      const routes = env.stack.routes();
+      // The environment list is cached first (the discovery token comes from the same refresh token).
+      expect(
+        (await routes.environments({ path: '/auth/environments', headers: bearer(sessionToken) })).statusCode,
+      ).toBe(200);
+      const restore = failRefreshGrants(env.stack.idp.server, 400, refusal);
+      try {
+        const refused = await whoAmI(routes, hostOf(env.envB), sessionToken);
+        expect(refused.statusCode).toBe(403);
+        expect(odataCode(jsonBody(refused))).toBe('environment_access_denied');
+        // The identity provider's code stays in the logs: not the service's code, not in its message.
+        expect(refused.body).not.toMatch(/invalid_grant|invalid_scope|AADSTS/);
+        // Refused again during the pause without another token call.
+        const calls = env.stack.tokenRequests.length;
+        expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(403);
+        expect(env.stack.tokenRequests.length).toBe(calls);
+        // The session and its other environment are unaffected.
+        expect((await whoAmI(routes, hostOf(env.envA), sessionToken)).statusCode).toBe(200);
+        expect((await routes.session({ path: '/auth/session', headers: bearer(sessionToken) })).statusCode).toBe(200);
+      } finally {
+        restore();
+      }
+    },
+  );
 
   it('a revoked grant met while refreshing another environment still ends the session', async () => {
     env.signInAs(undefined);
     const { sessionToken } = await signInTo(env.envA.url);
     const routes = env.stack.routes();
-    expect((await routes.environments({ path: '/auth/environments', headers: bearer(sessionToken) })).statusCode).toBe(200);
-    const restore = failRefreshGrants(env.stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
+    expect((await routes.environments({ path: '/auth/environments', headers: bearer(sessionToken) })).statusCode).toBe(
+      200,
+    );
+    const restore = failRefreshGrants(env.stack.idp.server, 400, {
+      error: 'invalid_grant',
+      error_description: 'AADSTS50173: revoked',
+    });
     try {
       const ended = await whoAmI(routes, hostOf(env.envB), sessionToken);
       expect(ended.statusCode).toBe(401);
@@ -203,17 +239,26 @@ describe('many environments for one sign-in', () => {
     const before = refreshes().length;
     const instances = Array.from({ length: 3 }, () => env.stack.routes(env.stack.newInstance()));
     const answers = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => whoAmI(instances[i % 3]!, hostOf(i % 2 ? env.envB : env.envA), sessionToken)),
+      Array.from({ length: 12 }, (_, i) =>
+        whoAmI(instances[i % 3]!, hostOf(i % 2 ? env.envB : env.envA), sessionToken),
+      ),
     );
     expect(answers.map((a) => a.statusCode)).toEqual(Array(12).fill(200));
     const storm = refreshes().slice(before);
-    expect(storm.map((r) => r.scope!.split(' ')[0]).sort()).toEqual([`${env.envA.url}/user_impersonation`, `${env.envB.url}/user_impersonation`].sort());
+    expect(storm.map((r) => r.scope!.split(' ')[0]).sort()).toEqual(
+      [`${env.envA.url}/user_impersonation`, `${env.envB.url}/user_impersonation`].sort(),
+    );
     // Every refresh token was redeemed exactly once, and each was the one issued just before.
     const used = refreshes().map((r) => r.refresh_token);
     expect(new Set(used).size).toBe(used.length);
     expect(storm[1]!.refresh_token).toBe(issued.at(-2));
     const session = (await env.stack.services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000)))!;
-    const stored = await new TokenVault(env.stack.keyProvider).open(session.id, session.dataKey, 'refresh_token', session.refreshToken);
+    const stored = await new TokenVault(env.stack.keyProvider).open(
+      session.id,
+      session.dataKey,
+      'refresh_token',
+      session.refreshToken,
+    );
     expect(stored).toBe(issued.at(-1));
   });
 
@@ -223,7 +268,12 @@ describe('many environments for one sign-in', () => {
     const keys = new CountingKeyProvider(env.stack.keyProvider);
     const routes = env.stack.routes(env.stack.newInstance({ dynamo: dynamo.client, keyProvider: keys }));
     try {
-      const { sessionToken } = await signIn(env.stack, routes, undefined, `&environment=${encodeURIComponent(env.envA.url)}`);
+      const { sessionToken } = await signIn(
+        env.stack,
+        routes,
+        undefined,
+        `&environment=${encodeURIComponent(env.envA.url)}`,
+      );
       expect((await whoAmI(routes, hostOf(env.envA), sessionToken)).statusCode).toBe(200);
       expect((await whoAmI(routes, hostOf(env.envB), sessionToken)).statusCode).toBe(200);
       dynamo.counts.reset();

@@ -18,7 +18,9 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** The raw session row, to prove a failure changed nothing. */
 async function rawItem(token: string) {
-  const out = await stack.dynamoClient.send(new GetItemCommand({ TableName: 'Sessions', Key: { id: { S: sha256(token) } } }));
+  const out = await stack.dynamoClient.send(
+    new GetItemCommand({ TableName: 'Sessions', Key: { id: { S: sha256(token) } } }),
+  );
   return out.Item;
 }
 
@@ -31,12 +33,21 @@ function tokenEndpoint(behaviour: 'hang' | 'garbage' | 'html500'): Fetch {
         init.signal?.addEventListener('abort', () => reject(abortReason(init.signal)));
       });
     }
-    if (behaviour === 'garbage') return new Response('{"access_token": "unterminated', { status: 200, headers: { 'content-type': 'application/json' } });
+    if (behaviour === 'garbage')
+      return new Response('{"access_token": "unterminated', {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
     return new Response('<html>Service Unavailable</html>', { status: 500, headers: { 'content-type': 'text/html' } });
   };
 }
 
-function failing<T extends object>(target: T, method: keyof T, error: () => Error, times = Number.POSITIVE_INFINITY): T {
+function failing<T extends object>(
+  target: T,
+  method: keyof T,
+  error: () => Error,
+  times = Number.POSITIVE_INFINITY,
+): T {
   let left = times;
   return new Proxy(target, {
     get(obj, prop, receiver) {
@@ -55,21 +66,28 @@ describe('fault injection: the token endpoint', () => {
     ['times out', 'hang', 503, 'temporarily_unavailable'],
     ['answers 500 with HTML', 'html500', 503, 'temporarily_unavailable'],
     ['answers malformed JSON', 'garbage', 502, 'upstream_error'],
-  ] as const)('%s: a clear error, the stored tokens untouched, and the next refresh works', async (_name, behaviour, status, code) => {
-    const { sessionToken } = await signIn(stack);
-    const before = await rawItem(sessionToken);
-    // A sent token request is awaited until the lease ends (here 1 s), not TOKEN_ENDPOINT_TIMEOUT_MS.
-    const broken = stack.routes(stack.newInstance({ idpFetch: tokenEndpoint(behaviour), refresher: { leaseMs: 1_000, pollMs: 20 } }));
-    const answer = await broken.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
-    expect(answer.statusCode).toBe(status);
-    expect(jsonBody(answer)).toMatchObject({ error: code });
-    const after = await rawItem(sessionToken);
-    expect(after!.refreshToken).toEqual(before!.refreshToken);
-    expect(after!.version).toEqual(before!.version);
-    expect(after!.leaseId).toBeUndefined();
-    const healed = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
-    expect(healed.statusCode).toBe(200);
-  });
+  ] as const)(
+    '%s: a clear error, the stored tokens untouched, and the next refresh works',
+    async (_name, behaviour, status, code) => {
+      const { sessionToken } = await signIn(stack);
+      const before = await rawItem(sessionToken);
+      // A sent token request is awaited until the lease ends (here 1 s), not TOKEN_ENDPOINT_TIMEOUT_MS.
+      const broken = stack.routes(
+        stack.newInstance({ idpFetch: tokenEndpoint(behaviour), refresher: { leaseMs: 1_000, pollMs: 20 } }),
+      );
+      const answer = await broken.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
+      expect(answer.statusCode).toBe(status);
+      expect(jsonBody(answer)).toMatchObject({ error: code });
+      const after = await rawItem(sessionToken);
+      expect(after!.refreshToken).toEqual(before!.refreshToken);
+      expect(after!.version).toEqual(before!.version);
+      expect(after!.leaseId).toBeUndefined();
+      const healed = await stack
+        .routes()
+        .refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
+      expect(healed.statusCode).toBe(200);
+    },
+  );
 
   it('through the proxy: a Dataverse 401 with the token endpoint down gives 503, not a lost session', async () => {
     const { sessionToken } = await signIn(stack);
@@ -87,7 +105,12 @@ describe('fault injection: DynamoDB', () => {
     const { sessionToken } = await signIn(stack);
     const storedBefore = await rawItem(sessionToken);
     const firstRequest = refreshRequests().length;
-    const sessions = failing(stack.services.sessions, 'saveRotatedTokens', () => new StoreUnavailableError('injected'), 1);
+    const sessions = failing(
+      stack.services.sessions,
+      'saveRotatedTokens',
+      () => new StoreUnavailableError('injected'),
+      1,
+    );
     const broken = stack.routes(stack.newInstance({ sessions, refresher: { saveRetryMs: 20 } }));
     const answer = await broken.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
     expect(answer.statusCode, answer.body).toBe(200);
@@ -110,16 +133,25 @@ describe('fault injection: DynamoDB', () => {
     const { sessionToken } = await signIn(stack);
     const storedBefore = await rawItem(sessionToken);
     const firstRequest = refreshRequests().length;
-    const sessions = failing(stack.services.sessions, 'saveRotatedTokens', () => new StoreUnavailableError('injected'), 4);
+    const sessions = failing(
+      stack.services.sessions,
+      'saveRotatedTokens',
+      () => new StoreUnavailableError('injected'),
+      4,
+    );
     const instance = stack.newInstance({ sessions, refresher: { leaseMs: 400, saveRetryMs: 50, pollMs: 20 } });
-    const answer = await stack.routes(instance).refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
+    const answer = await stack
+      .routes(instance)
+      .refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
     expect(answer.statusCode).toBe(503);
     const held = await rawItem(sessionToken);
     expect(held!.refreshToken).toEqual(storedBefore!.refreshToken);
     // The lease is not given back: another instance must not send the spent token before it runs out.
     expect(held!.leaseId).toBeDefined();
 
-    const again = await stack.routes(instance).refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
+    const again = await stack
+      .routes(instance)
+      .refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) });
     expect(again.statusCode, again.body).toBe(200);
     expect(refreshRequests().length - firstRequest).toBe(1);
     expect((await rawItem(sessionToken))!.refreshToken).not.toEqual(storedBefore!.refreshToken);
@@ -127,7 +159,11 @@ describe('fault injection: DynamoDB', () => {
 
   it('a throttled read answers 503 with Retry-After and changes nothing', async () => {
     const { sessionToken } = await signIn(stack);
-    const sessions = failing(stack.services.sessions, 'get', () => new StoreUnavailableError('ProvisionedThroughputExceededException'));
+    const sessions = failing(
+      stack.services.sessions,
+      'get',
+      () => new StoreUnavailableError('ProvisionedThroughputExceededException'),
+    );
     const broken = stack.routes(stack.newInstance({ sessions }));
     const answer = await broken.proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
     expect(answer.statusCode).toBe(503);
@@ -137,7 +173,12 @@ describe('fault injection: DynamoDB', () => {
 
   it('a lease that is never released (conditional check keeps failing) ends in 503 after the wait, not a hang', async () => {
     const { sessionToken } = await signIn(stack);
-    const sessions: SessionStore = failing(stack.services.sessions, 'acquireRefreshLease', () => new Error('unused'), 0);
+    const sessions: SessionStore = failing(
+      stack.services.sessions,
+      'acquireRefreshLease',
+      () => new Error('unused'),
+      0,
+    );
     const alwaysHeld = new Proxy(sessions, {
       get: (obj, prop) => (prop === 'acquireRefreshLease' ? async () => false : Reflect.get(obj, prop)),
     });
@@ -145,7 +186,10 @@ describe('fault injection: DynamoDB', () => {
     const broken = stack.routes(stack.newInstance({ sessions: alwaysHeld, refresher: { leaseMs: 300, pollMs: 20 } }));
     // A 3 s function budget: the wait ends by the budget, whatever it is (the default, 29 s, made this test slow).
     const started = Date.now();
-    const answer = await broken.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) }, 3_000);
+    const answer = await broken.refresh(
+      { method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) },
+      3_000,
+    );
     expect(answer.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(refreshRequests().length).toBe(calls);
@@ -157,10 +201,20 @@ describe('refresh within the function’s time budget', () => {
     const { sessionToken } = await signIn(stack);
     const id = sha256(sessionToken);
     const session = (await stack.services.sessions.get(id, Math.floor(Date.now() / 1000)))!;
-    expect(await stack.services.sessions.acquireRefreshLease(id, session.version, 'another-instance', Date.now() + 60_000, Date.now())).toBe(true);
+    expect(
+      await stack.services.sessions.acquireRefreshLease(
+        id,
+        session.version,
+        'another-instance',
+        Date.now() + 60_000,
+        Date.now(),
+      ),
+    ).toBe(true);
     const calls = refreshRequests().length;
     const started = Date.now();
-    const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) }, 2_500);
+    const answer = await stack
+      .routes()
+      .refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) }, 2_500);
     const elapsed = Date.now() - started;
     expect(answer.statusCode).toBe(503);
     expect(jsonBody(answer)).toMatchObject({ error: 'temporarily_unavailable' });
@@ -194,7 +248,12 @@ describe('fault injection: KMS', () => {
 describe('fault injection: Dataverse', () => {
   it('passes a 5xx through with its body', async () => {
     const { sessionToken } = await signIn(stack);
-    stack.dataverse.failNext(503, 1, { 'content-type': 'application/json' }, '{"error":{"code":"0x80040216","message":"busy"}}');
+    stack.dataverse.failNext(
+      503,
+      1,
+      { 'content-type': 'application/json' },
+      '{"error":{"code":"0x80040216","message":"busy"}}',
+    );
     const answer = await stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });
     expect(answer.statusCode).toBe(503);
     expect(jsonBody(answer)).toMatchObject({ error: { message: 'busy' } });
@@ -217,7 +276,9 @@ describe('refresh storm across instances', () => {
     const before = refreshRequests().length;
     const instances = [0, 1, 2].map(() => stack.routes(stack.newInstance()));
     const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => instances[i % 3]!.proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) })),
+      Array.from({ length: 50 }, (_, i) =>
+        instances[i % 3]!.proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) }),
+      ),
     );
     expect(answers.filter((a) => a.statusCode === 200)).toHaveLength(50);
     expect(refreshRequests().length - before).toBe(1);

@@ -39,9 +39,12 @@ describe('id_token validation at the callback', () => {
 
   it.each([
     ['a wrong nonce', (t: Token) => void (t.payload.nonce = 'not-the-nonce')],
-    ['a missing nonce', (t: Token) => {
-      delete t.payload.nonce;
-    }],
+    [
+      'a missing nonce',
+      (t: Token) => {
+        delete t.payload.nonce;
+      },
+    ],
     ['a wrong audience', (t: Token) => void (t.payload.aud = 'another-client')],
     ['a wrong issuer', (t: Token) => void (t.payload.iss = 'https://evil.example/v2.0')],
     ['an expired token', (t: Token) => void (t.payload.exp = Math.floor(Date.now() / 1000) - 600)],
@@ -65,9 +68,11 @@ describe('id_token validation at the callback', () => {
   });
 
   it('rejects a token response without an id_token', async () => {
-    const answer = await callbackWith({ response: (r) => {
-      delete r.body.id_token;
-    } });
+    const answer = await callbackWith({
+      response: (r) => {
+        delete r.body.id_token;
+      },
+    });
     expect(answer.statusCode).toBeGreaterThanOrEqual(400);
     expect(answer.cookies ?? []).toHaveLength(0);
   });

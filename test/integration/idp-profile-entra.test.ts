@@ -43,12 +43,17 @@ describe('the Entra profile (default)', () => {
   });
 
   it('asks for select_account and consent together on a connect sign-in with the standard profile', async () => {
-    const entra = await createServices({ ...stack.config, idpProfile: 'standard' }, { keyProvider: stack.keyProvider, dynamo: stack.dynamoClient }).entra();
-    const url = new URL(await entra.buildAuthorizationUrl({ state: 's', nonce: 'n', codeChallenge: 'c', prompt: 'select_account' }));
+    const entra = await createServices(
+      { ...stack.config, idpProfile: 'standard' },
+      { keyProvider: stack.keyProvider, dynamo: stack.dynamoClient },
+    ).entra();
+    const url = new URL(
+      await entra.buildAuthorizationUrl({ state: 's', nonce: 'n', codeChallenge: 'c', prompt: 'select_account' }),
+    );
     expect(url.searchParams.get('prompt')).toBe('select_account consent');
   });
 
-  it('treats unauthorized_client as the service\'s misconfiguration (502 client_rejected, session kept)', async () => {
+  it("treats unauthorized_client as the service's misconfiguration (502 client_rejected, session kept)", async () => {
     const { sessionCookie } = await signIn(stack);
     const restore = failRefreshGrants(stack.idp.server, 400, { error: 'unauthorized_client' });
     try {
@@ -72,10 +77,19 @@ describe('the Entra profile (default)', () => {
       return Response.json(metadata);
     };
     const routes = stack.routes(
-      createServices(stack.config, { keyProvider: stack.keyProvider, dynamo: stack.dynamoClient, idpFetch: entraLikeDiscovery }),
+      createServices(stack.config, {
+        keyProvider: stack.keyProvider,
+        dynamo: stack.dynamoClient,
+        idpFetch: entraLikeDiscovery,
+      }),
     );
     const { sessionCookie } = await signIn(stack, routes);
-    const answer = await routes.logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
+    const answer = await routes.logout({
+      method: 'POST',
+      path: '/auth/logout',
+      cookies: [sessionCookie],
+      headers: { 'x-csrf': '1' },
+    });
     expect(answer.statusCode).toBe(200);
     expect(calls.some((path) => /revoke|revocation/.test(path))).toBe(false);
     const logoutUrl = new URL(jsonBody(answer).logoutUrl as string);

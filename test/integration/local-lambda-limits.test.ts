@@ -8,7 +8,12 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalServer, LAMBDA_MAX_EVENT_BYTES, LAMBDA_MAX_RESULT_BYTES, type LocalApp } from '../../local/server.ts';
+import {
+  createLocalServer,
+  LAMBDA_MAX_EVENT_BYTES,
+  LAMBDA_MAX_RESULT_BYTES,
+  type LocalApp,
+} from '../../local/server.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import type { CookieJar } from '../support/cookie-jar.ts';
 import { signInOverHttp } from '../support/local-session.ts';
@@ -38,7 +43,10 @@ describe('the local server enforces Lambda’s 6 MB payload limits with the erro
         path: /^\/sized\/\d+$/,
         name: 'sized',
         timeoutMs: 5_000,
-        handler: async (event) => ({ statusCode: 200, body: 'a'.repeat(Number(event.rawPath.split('/')[2]) - RESULT_OVERHEAD) }),
+        handler: async (event) => ({
+          statusCode: 200,
+          body: 'a'.repeat(Number(event.rawPath.split('/')[2]) - RESULT_OVERHEAD),
+        }),
       },
       {
         method: 'GET',
@@ -121,13 +129,24 @@ describe('the proxy in local mode fails a body Lambda cannot carry, as deployed'
   const upload = (id: string, bytes: Buffer) =>
     jar.fetch(`${stack.url}/api/data/v9.2/accounts(${id})/sample_document`, {
       method: 'PATCH',
-      headers: { 'x-csrf': '1', origin: stack.url, 'content-type': 'application/octet-stream', 'x-ms-file-name': 'large.bin' },
+      headers: {
+        'x-csrf': '1',
+        origin: stack.url,
+        'content-type': 'application/octet-stream',
+        'x-ms-file-name': 'large.bin',
+      },
       body: new Uint8Array(bytes),
     });
   /** The file's size and its last bytes, read back through the proxy (the whole file would exceed the response limit). */
   const tail = async (id: string) => {
-    const answer = await jar.fetch(`${stack.url}/api/data/v9.2/accounts(${id})/sample_document/$value`, { headers: { range: 'bytes=4499990-' } });
-    return { status: answer.status, size: answer.headers.get('x-ms-file-size'), bytes: Buffer.from(await answer.arrayBuffer()) };
+    const answer = await jar.fetch(`${stack.url}/api/data/v9.2/accounts(${id})/sample_document/$value`, {
+      headers: { range: 'bytes=4499990-' },
+    });
+    return {
+      status: answer.status,
+      size: answer.headers.get('x-ms-file-size'),
+      bytes: Buffer.from(await answer.arrayBuffer()),
+    };
   };
 
   it('forwards a 4.5 MB body (6.0 MB once base64-encoded in the event) and refuses a 4.8 MB one with 413 before Dataverse sees it', async () => {

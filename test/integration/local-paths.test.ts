@@ -20,7 +20,8 @@ afterAll(async () => stack?.stop());
  * What a client sends: each key value percent-encoded (encodeURIComponent leaves ' ( ) alone). The
  * columns are the alternate keys the stand-in's environment defines (Dataverse refuses any other).
  */
-const byKey = (set: string, column: string, value: string) => `${set}(${column}='${encodeURIComponent(value.replace(/'/g, "''"))}')`;
+const byKey = (set: string, column: string, value: string) =>
+  `${set}(${column}='${encodeURIComponent(value.replace(/'/g, "''"))}')`;
 const get = (path: string) => jar.fetch(`${stack.url}/api/data/v9.2/${path}`);
 
 describe('alternate keys through the local server, decoded as an HTTP API delivers them', () => {
@@ -29,12 +30,20 @@ describe('alternate keys through the local server, decoded as an HTTP API delive
     ['accounts', 'accountnumber', 'Müller & Söhne', "accounts(accountnumber='M%C3%BCller%20&%20S%C3%B6hne')"],
     ['accounts', 'accountnumber', "O'Brien", "accounts(accountnumber='O''Brien')"],
     ['accounts', 'accountnumber', '50% off', "accounts(accountnumber='50%25%20off')"],
-    ['accounts', 'accountnumber', 'Ärger "quoted" @home', "accounts(accountnumber='%C3%84rger%20%22quoted%22%20@home')"],
+    [
+      'accounts',
+      'accountnumber',
+      'Ärger "quoted" @home',
+      "accounts(accountnumber='%C3%84rger%20%22quoted%22%20@home')",
+    ],
   ])('%s by %s = %s reaches Dataverse with the right key value', async (set, column, value, upstream) => {
     const record = stack.dataverse!.insert(set, { [column]: value });
     const answer = await get(byKey(set, column, value));
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toMatchObject({ [column]: value, [set === 'accounts' ? 'accountid' : 'contactid']: record.id });
+    expect(await answer.json()).toMatchObject({
+      [column]: value,
+      [set === 'accounts' ? 'accountid' : 'contactid']: record.id,
+    });
     expect(stack.dataverse!.requests.at(-1)!.path).toBe(`/api/data/v9.2/${upstream}`);
   });
 
@@ -50,7 +59,9 @@ describe('alternate keys through the local server, decoded as an HTTP API delive
     const before = stack.dataverse!.requests.length;
     const answer = await get(byKey('accounts', 'accountnumber', 'a/b'));
     expect(answer.status).toBe(400);
-    expect(await answer.json()).toMatchObject({ error: { code: 'invalid_path', message: expect.stringContaining('$filter') } });
+    expect(await answer.json()).toMatchObject({
+      error: { code: 'invalid_path', message: expect.stringContaining('$filter') },
+    });
     expect(stack.dataverse!.requests.length).toBe(before);
   });
 

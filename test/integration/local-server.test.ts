@@ -11,16 +11,24 @@ const tokenRequests: Record<string, string>[] = [];
 
 beforeAll(async () => {
   stack = await startLocalStack({ env: { PORT: '0' } });
-  stack.idp!.server.service.on('beforeResponse', (res: { body: Record<string, string> }, req: { body: Record<string, string> }) => {
-    issued.push({ ...res.body });
-    tokenRequests.push({ ...req.body });
-  });
+  stack.idp!.server.service.on(
+    'beforeResponse',
+    (res: { body: Record<string, string> }, req: { body: Record<string, string> }) => {
+      issued.push({ ...res.body });
+      tokenRequests.push({ ...req.body });
+    },
+  );
 });
 afterAll(async () => stack?.stop());
 
 const jar = new CookieJar();
 const api = (path: string) => `${stack.url}/api/data/v9.2/${path}`;
-const unsafe = (extra: Record<string, string> = {}) => ({ 'x-csrf': '1', origin: stack.url, 'content-type': 'application/json', ...extra });
+const unsafe = (extra: Record<string, string> = {}) => ({
+  'x-csrf': '1',
+  origin: stack.url,
+  'content-type': 'application/json',
+  ...extra,
+});
 
 describe('the local server, over real HTTP with a cookie jar', () => {
   it('signs in: login → development IdP → callback → session cookie', async () => {
@@ -49,12 +57,20 @@ describe('the local server, over real HTTP with a cookie jar', () => {
     expect(list.status).toBe(200);
     expect(((await list.json()) as { value: unknown[] }).value).toHaveLength(2);
 
-    const created = await jar.fetch(api('accounts'), { method: 'POST', headers: unsafe(), body: '{"name":"Local Co"}' });
+    const created = await jar.fetch(api('accounts'), {
+      method: 'POST',
+      headers: unsafe(),
+      body: '{"name":"Local Co"}',
+    });
     expect(created.status).toBe(204);
     const entityId = created.headers.get('odata-entityid')!;
     const id = /\(([0-9a-f-]{36})\)/.exec(entityId)![1];
 
-    const patched = await jar.fetch(api(`accounts(${id})`), { method: 'PATCH', headers: unsafe(), body: '{"name":"Local Co 2"}' });
+    const patched = await jar.fetch(api(`accounts(${id})`), {
+      method: 'PATCH',
+      headers: unsafe(),
+      body: '{"name":"Local Co 2"}',
+    });
     expect(patched.status).toBe(204);
     const read = await jar.fetch(api(`accounts(${id})?$select=name`));
     expect(await read.json()).toMatchObject({ name: 'Local Co 2' });
@@ -94,7 +110,11 @@ describe('the local server, over real HTTP with a cookie jar', () => {
       const out = await client.send(new ScanCommand({ TableName }));
       for (const item of out.Items ?? []) {
         for (const value of Object.values(item)) {
-          raw.push(value.B ? Buffer.from(value.B).toString('latin1') + Buffer.from(value.B).toString('base64') : JSON.stringify(value));
+          raw.push(
+            value.B
+              ? Buffer.from(value.B).toString('latin1') + Buffer.from(value.B).toString('base64')
+              : JSON.stringify(value),
+          );
         }
       }
     }
@@ -110,14 +130,22 @@ describe('the local server, over real HTTP with a cookie jar', () => {
   });
 
   it('rejects a cookie POST without X-CSRF and a path outside the Web API', async () => {
-    const noCsrf = await jar.fetch(api('accounts'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const noCsrf = await jar.fetch(api('accounts'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(noCsrf.status).toBe(403);
     // fetch would normalise the dot segments away; send the raw path as an attacker would.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${stack.url}/api/data/v9.2/%2e%2e/%2e%2e/admin`, { headers: { cookie: jar.header() } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        `${stack.url}/api/data/v9.2/%2e%2e/%2e%2e/admin`,
+        { headers: { cookie: jar.header() } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.path = '/api/data/v9.2/%2e%2e/%2e%2e/admin';
       req.end();
@@ -136,7 +164,11 @@ describe('the local server, over real HTTP with a cookie jar', () => {
   });
 
   it('refuses a body larger than API Gateway accepts (10 MB) with 413', async () => {
-    const huge = await fetch(api('accounts'), { method: 'POST', headers: unsafe(), body: Buffer.alloc(11 * 1024 * 1024, 0x61) });
+    const huge = await fetch(api('accounts'), {
+      method: 'POST',
+      headers: unsafe(),
+      body: Buffer.alloc(11 * 1024 * 1024, 0x61),
+    });
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: 'payload_too_large' });
   });

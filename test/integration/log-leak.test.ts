@@ -18,10 +18,15 @@ let restore: () => void;
 beforeAll(async () => {
   stack = await startTestStack({ env: { CLIENT_SECRET } });
   secrets.add(CLIENT_SECRET);
-  stack.idp.server.service.on('beforeResponse', (res: { body: Record<string, unknown> }, req: { body: Record<string, string> }) => {
-    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[key] === 'string') secrets.add(res.body[key]);
-    for (const key of ['code', 'code_verifier', 'refresh_token', 'client_secret']) if (req.body[key]) secrets.add(req.body[key]);
-  });
+  stack.idp.server.service.on(
+    'beforeResponse',
+    (res: { body: Record<string, unknown> }, req: { body: Record<string, string> }) => {
+      for (const key of ['access_token', 'refresh_token', 'id_token'])
+        if (typeof res.body[key] === 'string') secrets.add(res.body[key]);
+      for (const key of ['code', 'code_verifier', 'refresh_token', 'client_secret'])
+        if (req.body[key]) secrets.add(req.body[key]);
+    },
+  );
   // Capture every line written to stdout/stderr by anything in this process while the flow runs.
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
@@ -63,25 +68,45 @@ describe('logs of a whole flow', () => {
 
     // Proxy, a 401 → refresh, an explicit refresh, a CSRF rejection, an upstream failure.
     await routes.session({ path: '/auth/session', cookies: [sessionCookie] });
-    await routes.proxy({ path: '/api/data/v9.2/accounts', query: '$top=1', headers: { authorization: `Bearer ${sessionToken}` } });
+    await routes.proxy({
+      path: '/api/data/v9.2/accounts',
+      query: '$top=1',
+      headers: { authorization: `Bearer ${sessionToken}` },
+    });
     stack.dataverse.failNext(401);
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', cookies: [sessionCookie] });
-    await routes.refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
+    await routes.refresh({
+      method: 'POST',
+      path: '/auth/refresh',
+      cookies: [sessionCookie],
+      headers: { 'x-csrf': '1' },
+    });
     await routes.proxy({ method: 'POST', path: '/api/data/v9.2/accounts', cookies: [sessionCookie], body: '{}' });
     stack.dataverse.resetNext();
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${'x'.repeat(43)}` } });
     // invalid_grant on the next refresh, which ends the session; then logout.
-    const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
+    const restoreIdp = failRefreshGrants(stack.idp.server, 400, {
+      error: 'invalid_grant',
+      error_description: 'AADSTS50173: revoked',
+    });
     stack.dataverse.failNext(401);
     await routes.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
     restoreIdp();
     await routes.logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
 
-    const logs = captured.join("");
+    const logs = captured.join('');
     if (process.env.SHOW_LOGS) console.error(logs);
     // The capture is real: the flow logged, at every level we use.
-    for (const message of ['login started', 'session created', 'session tokens rotated', 'request rejected', 'refresh grant ended', 'dataverse answered', 'request failed']) {
+    for (const message of [
+      'login started',
+      'session created',
+      'session tokens rotated',
+      'request rejected',
+      'refresh grant ended',
+      'dataverse answered',
+      'request failed',
+    ]) {
       expect(logs, message).toContain(message);
     }
     expect(secrets.size).toBeGreaterThanOrEqual(12);

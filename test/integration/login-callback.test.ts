@@ -72,7 +72,9 @@ describe('login and callback', () => {
     expect(request.redirect_uri).toBe('http://localhost:3000/auth/callback');
     expect(request.client_secret).toBeUndefined();
     const session = callback.cookies!.find((c) => c.startsWith(`${SESSION_COOKIE}=`))!;
-    expect(session).toMatch(/^__Host-dyn-session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$/);
+    expect(session).toMatch(
+      /^__Host-dyn-session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$/,
+    );
     expect(callback.cookies).toContain(`${LOGIN_BINDING_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax`);
   });
 
@@ -123,7 +125,10 @@ describe('login and callback', () => {
       expect(answer.statusCode, returnTo).toBe(400);
       expect(jsonBody(answer)).toMatchObject({ error: 'invalid_return_to' });
     }
-    const ok = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent('https://app.example.com/portal/x')}` });
+    const ok = await routes.login({
+      path: '/auth/login',
+      query: `returnTo=${encodeURIComponent('https://app.example.com/portal/x')}`,
+    });
     expect(ok.statusCode).toBe(302);
   });
 
@@ -146,9 +151,16 @@ describe('login and callback', () => {
     async (idpCode) => {
       const { routes, authorizationUrl, binding } = await startLogin();
       const state = authorizationUrl.searchParams.get('state')!;
-      const answer = await routes.callback({ path: '/auth/callback', query: `error=${idpCode}&state=${state}`, cookies: [binding] });
+      const answer = await routes.callback({
+        path: '/auth/callback',
+        query: `error=${idpCode}&state=${state}`,
+        cookies: [binding],
+      });
       expect(answer.statusCode).toBe(400);
-      expect(jsonBody(answer)).toEqual({ error: 'authorization_failed', message: 'The identity provider did not complete the sign-in.' });
+      expect(jsonBody(answer)).toEqual({
+        error: 'authorization_failed',
+        message: 'The identity provider did not complete the sign-in.',
+      });
       expect(answer.body).not.toContain(idpCode);
     },
   );
@@ -159,7 +171,10 @@ describe('login and callback', () => {
     const refuseCode = (res: Hooked, req: { body: Record<string, string> }) => {
       if (req.body.grant_type !== 'authorization_code') return;
       res.statusCode = 400;
-      res.body = { error: 'invalid_grant', error_description: 'AADSTS54005: OAuth2 Authorization code was already redeemed.' };
+      res.body = {
+        error: 'invalid_grant',
+        error_description: 'AADSTS54005: OAuth2 Authorization code was already redeemed.',
+      };
     };
     stack.idp.server.service.on('beforeResponse', refuseCode);
     try {
@@ -186,7 +201,11 @@ describe('login and callback', () => {
   it('issues a fresh session token at the callback, ignoring any session cookie planted before sign-in', async () => {
     const planted = `${SESSION_COOKIE}=${'P'.repeat(43)}`;
     const { routes, binding, callbackQuery } = await startLogin();
-    const callback = await routes.callback({ path: '/auth/callback', query: callbackQuery, cookies: [binding, planted] });
+    const callback = await routes.callback({
+      path: '/auth/callback',
+      query: callbackQuery,
+      cookies: [binding, planted],
+    });
     expect(callback.statusCode).toBe(302);
     const issued = cookiePair(callback.cookies, SESSION_COOKIE)!;
     expect(issued).not.toBe(planted);

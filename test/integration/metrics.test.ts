@@ -41,12 +41,16 @@ describe('metrics the core records', () => {
     expect(metrics.sum('SignIn', { outcome: 'failed', reason: 'invalid_state' }) - before).toBe(1);
   });
 
-  it('counts an identity provider error code it does not know under the service\'s own code, never the upstream one', async () => {
+  it("counts an identity provider error code it does not know under the service's own code, never the upstream one", async () => {
     const r = routes();
     const login = await r.login({ path: '/auth/login', query: '' });
     const binding = cookiePair(login.cookies, LOGIN_COOKIE)!;
     const state = new URL(login.headers.Location!).searchParams.get('state')!;
-    const answer = await r.callback({ path: '/auth/callback', query: `state=${state}&error=tenant_contoso_user_dana`, cookies: [binding] });
+    const answer = await r.callback({
+      path: '/auth/callback',
+      query: `state=${state}&error=tenant_contoso_user_dana`,
+      cookies: [binding],
+    });
     expect(answer.statusCode).toBe(400);
     const last = metrics.named('SignIn').at(-1)!;
     // The callback answers its own authorization_failed (the catalogue); the IdP's code is never a dimension.
@@ -73,7 +77,10 @@ describe('metrics the core records', () => {
     expect(metrics.sum('Refresh', { outcome: 'failed', trigger: 'explicit' }) - failed).toBe(1);
 
     const terminal = metrics.sum('Refresh', { outcome: 'terminal', trigger: 'explicit' });
-    restore = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: revoked' });
+    restore = failRefreshGrants(stack.idp.server, 400, {
+      error: 'invalid_grant',
+      error_description: 'AADSTS50173: revoked',
+    });
     try {
       expect((await refresh()).statusCode).toBe(401);
     } finally {
@@ -112,7 +119,9 @@ describe('metrics the core records', () => {
     const waits = metrics.sum('RefreshLeaseWait');
     const instances = Array.from({ length: 4 }, () => stack.routes(stack.newInstance({ metrics })));
     const answers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => instances[i % 4]!.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) })),
+      Array.from({ length: 8 }, (_, i) =>
+        instances[i % 4]!.refresh({ method: 'POST', path: '/auth/refresh', headers: bearer(sessionToken) }),
+      ),
     );
     expect(answers.every((a) => a.statusCode === 200)).toBe(true);
     expect(metrics.sum('RefreshLeaseWait') - waits).toBeGreaterThan(0);

@@ -14,7 +14,15 @@ import { DecryptionError } from '../../shared/crypto/key-provider.ts';
 import { SESSION_COOKIE } from '../../shared/http/cookies.ts';
 import type { Services } from '../../shared/runtime.ts';
 import { MultiRegionKms } from '../support/multi-region-kms.ts';
-import { cookiePair, jsonBody, LOGIN_COOKIE, signIn, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  jsonBody,
+  LOGIN_COOKIE,
+  signIn,
+  startTestStack,
+  type Routes,
+  type TestStack,
+} from '../support/stack.ts';
 
 const A = 'us-east-1';
 const B = 'us-west-2';
@@ -72,19 +80,30 @@ const whoAmI = (routes: Routes, sessionToken: string) =>
 
 describe('multi-Region: one store, a multi-Region key', () => {
   it('a login started in Region A finishes in Region B, and the session works in both', async () => {
-    const login = await regionA.routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent('http://localhost:5173/app')}` });
+    const login = await regionA.routes.login({
+      path: '/auth/login',
+      query: `returnTo=${encodeURIComponent('http://localhost:5173/app')}`,
+    });
     expect(login.statusCode).toBe(302);
     const binding = cookiePair(login.cookies, LOGIN_COOKIE)!;
     const idpAnswer = await fetch(new URL(login.headers.Location!), { redirect: 'manual' });
     const back = new URL(idpAnswer.headers.get('location')!);
     // Failover between the redirect out and the redirect back: the callback lands in Region B.
-    const callback = await regionB.routes.callback({ path: '/auth/callback', query: back.search.slice(1), cookies: [binding] });
+    const callback = await regionB.routes.callback({
+      path: '/auth/callback',
+      query: back.search.slice(1),
+      cookies: [binding],
+    });
     expect(callback.statusCode).toBe(302);
     const sessionToken = cookiePair(callback.cookies, SESSION_COOKIE)!.split('=')[1]!;
     expect((await whoAmI(regionB.routes, sessionToken)).statusCode).toBe(200);
     expect((await whoAmI(regionA.routes, sessionToken)).statusCode).toBe(200);
     // The pending login was single-use across Regions: replaying the callback in A is refused.
-    const replay = await regionA.routes.callback({ path: '/auth/callback', query: back.search.slice(1), cookies: [binding] });
+    const replay = await regionA.routes.callback({
+      path: '/auth/callback',
+      query: back.search.slice(1),
+      cookies: [binding],
+    });
     expect(replay.statusCode).toBe(400);
   });
 
@@ -109,7 +128,11 @@ describe('multi-Region: one store, a multi-Region key', () => {
     const before = refreshCalls();
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        instances[i % instances.length]!.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
+        instances[i % instances.length]!.refresh({
+          method: 'POST',
+          path: '/auth/refresh',
+          headers: { authorization: `Bearer ${sessionToken}` },
+        }),
       ),
     );
     expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
@@ -138,7 +161,11 @@ describe('multi-Region: one store, a multi-Region key', () => {
     const before = refreshCalls();
     const answers = await Promise.all([
       inB.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
-      regionA.routes.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
+      regionA.routes.refresh({
+        method: 'POST',
+        path: '/auth/refresh',
+        headers: { authorization: `Bearer ${sessionToken}` },
+      }),
     ]);
     expect(injected).toBe(1);
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
@@ -148,7 +175,11 @@ describe('multi-Region: one store, a multi-Region key', () => {
   it('logout in one Region is seen at once in the other', async () => {
     const { sessionToken } = await signIn(stack, regionA.routes);
     expect((await whoAmI(regionB.routes, sessionToken)).statusCode).toBe(200);
-    const out = await regionA.routes.logout({ method: 'POST', path: '/auth/logout', headers: { authorization: `Bearer ${sessionToken}` } });
+    const out = await regionA.routes.logout({
+      method: 'POST',
+      path: '/auth/logout',
+      headers: { authorization: `Bearer ${sessionToken}` },
+    });
     expect(out.statusCode).toBeLessThan(400);
     const after = await whoAmI(regionB.routes, sessionToken);
     expect(after.statusCode).toBe(401);
@@ -178,14 +209,18 @@ describe('multi-Region key replicas (KmsKeyProvider over a mocked Regional KMS)'
   it("Region B's replica opens a data key Region A's key sealed, under the same encryption context", async () => {
     const id = kms.createKey(A, [B]);
     const sealed = await kms.providerIn(A, MultiRegionKms.arn(A, id)).keyProvider.generateDataKey(context);
-    const opened = await kms.providerIn(B, MultiRegionKms.arn(B, id)).keyProvider.decryptDataKey(sealed.encrypted, context);
+    const opened = await kms
+      .providerIn(B, MultiRegionKms.arn(B, id))
+      .keyProvider.decryptDataKey(sealed.encrypted, context);
     expect(Buffer.from(opened)).toEqual(Buffer.from(sealed.plaintext));
     // The whole envelope too: a token sealed with A's replica opens with B's.
     const vaultA = new TokenVault(kms.providerIn(A, MultiRegionKms.arn(A, id)).keyProvider);
     const vaultB = new TokenVault(kms.providerIn(B, MultiRegionKms.arn(B, id)).keyProvider);
     const sealedTokens = await vaultA.seal('s1', { accessToken: 'at-value', refreshToken: 'rt-value' });
     expect(await vaultB.open('s1', sealedTokens.dataKey, 'refresh_token', sealedTokens.refreshToken)).toBe('rt-value');
-    await expect(vaultB.open('s2', sealedTokens.dataKey, 'refresh_token', sealedTokens.refreshToken)).rejects.toBeInstanceOf(DecryptionError);
+    await expect(
+      vaultB.open('s2', sealedTokens.dataKey, 'refresh_token', sealedTokens.refreshToken),
+    ).rejects.toBeInstanceOf(DecryptionError);
   });
 
   it('refuses another context, another key, a single-Region key from another Region, and a key not replicated there', async () => {
@@ -193,10 +228,14 @@ describe('multi-Region key replicas (KmsKeyProvider over a mocked Regional KMS)'
     const other = kms.createKey(A, [B]);
     const sealed = await kms.providerIn(A, MultiRegionKms.arn(A, id)).keyProvider.generateDataKey(context);
     const inB = (key: string) => kms.providerIn(B, MultiRegionKms.arn(B, key)).keyProvider;
-    await expect(inB(id).decryptDataKey(sealed.encrypted, { ...context, session: 'b'.repeat(64) })).rejects.toBeInstanceOf(DecryptionError);
+    await expect(
+      inB(id).decryptDataKey(sealed.encrypted, { ...context, session: 'b'.repeat(64) }),
+    ).rejects.toBeInstanceOf(DecryptionError);
     await expect(inB(other).decryptDataKey(sealed.encrypted, context)).rejects.toBeInstanceOf(DecryptionError);
     // A Regional endpoint cannot use the primary's ARN in another Region, nor an unreplicated key.
-    await expect(kms.providerIn(B, MultiRegionKms.arn(A, id)).keyProvider.decryptDataKey(sealed.encrypted, context)).rejects.toThrow(/NotFound/);
+    await expect(
+      kms.providerIn(B, MultiRegionKms.arn(A, id)).keyProvider.decryptDataKey(sealed.encrypted, context),
+    ).rejects.toThrow(/NotFound/);
     const single = kms.createKey(A, [B], false);
     await expect(inB(single).decryptDataKey(sealed.encrypted, context)).rejects.toThrow(/NotFound/);
     const notReplicated = kms.createKey(A, []);

@@ -59,48 +59,71 @@ afterAll(async () => {
 describe('a client generated from the OpenAPI document (openapi-typescript + openapi-fetch)', () => {
   it('has concrete templates for proxied paths, each variable one segment', () => {
     expect(findOperation('GET', '/api/data/v9.2/accounts').template).toBe('/api/data/{version}/{entitySet}');
-    expect(findOperation('PATCH', "/api/data/v9.2/accounts(name='x')").template).toBe('/api/data/{version}/{entitySet}({id})');
+    expect(findOperation('PATCH', "/api/data/v9.2/accounts(name='x')").template).toBe(
+      '/api/data/{version}/{entitySet}({id})',
+    );
     expect(findOperation('POST', '/api/data/v9.2/$batch').template).toBe('/api/data/{version}/$batch');
     expect(findOperation('GET', '/api/data/v9.2/WhoAmI()').template).toBe('/api/data/{version}/WhoAmI()');
     expect(findOperation('GET', '/api/data/v9.2/accounts(1)/primarycontactid').template).toBe('/api/data/{path}');
   });
 
-  it('type-checks and calls list, get by id, get by alternate key and WhoAmI() through the local server', { timeout: 60_000 }, async () => {
-    const schema = astToString(await openapiTS(pathToFileURL(OPENAPI_FILE.pathname)));
-    for (const template of ['/api/data/{version}/{entitySet}', '/api/data/{version}/{entitySet}({id})', '/api/data/{version}/$batch', '/api/data/{version}/WhoAmI()']) {
-      expect(schema).toContain(`"${template}"`);
-    }
-    await writeFile(join(dir, 'schema.ts'), schema);
-    await writeFile(join(dir, 'client.ts'), CLIENT_SOURCE);
+  it(
+    'type-checks and calls list, get by id, get by alternate key and WhoAmI() through the local server',
+    { timeout: 60_000 },
+    async () => {
+      const schema = astToString(await openapiTS(pathToFileURL(OPENAPI_FILE.pathname)));
+      for (const template of [
+        '/api/data/{version}/{entitySet}',
+        '/api/data/{version}/{entitySet}({id})',
+        '/api/data/{version}/$batch',
+        '/api/data/{version}/WhoAmI()',
+      ]) {
+        expect(schema).toContain(`"${template}"`);
+      }
+      await writeFile(join(dir, 'schema.ts'), schema);
+      await writeFile(join(dir, 'client.ts'), CLIENT_SOURCE);
 
-    const program = ts.createProgram([join(dir, 'client.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
-      types: [],
-      skipLibCheck: true,
-      paths: { 'openapi-fetch': [join(root, 'node_modules/openapi-fetch/dist/index.d.mts')] },
-    });
-    const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(problems).toEqual([]);
+      const program = ts.createProgram([join(dir, 'client.ts')], {
+        strict: true,
+        noEmit: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+        types: [],
+        skipLibCheck: true,
+        paths: { 'openapi-fetch': [join(root, 'node_modules/openapi-fetch/dist/index.d.mts')] },
+      });
+      const problems = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(problems).toEqual([]);
 
-    const account = stack.dataverse!.insert('accounts', { name: 'Generated Client Co' });
-    // fullname is computed from firstname and lastname, as in Dataverse.
-    stack.dataverse!.insert('contacts', { emailaddress1: 'a+b@x.com', firstname: 'A', lastname: 'B' });
-    const { callThroughTheProxy } = (await import(pathToFileURL(join(dir, 'client.ts')).href)) as {
-      callThroughTheProxy: (create: typeof createClient, baseUrl: string, cookie: string, id: string) => Promise<{ status: number; url: string; body: unknown }[]>;
-    };
-    const [list, byId, byAlternateKey, whoAmI] = await callThroughTheProxy(createClient, stack.url, jar.header(), account.id);
+      const account = stack.dataverse!.insert('accounts', { name: 'Generated Client Co' });
+      // fullname is computed from firstname and lastname, as in Dataverse.
+      stack.dataverse!.insert('contacts', { emailaddress1: 'a+b@x.com', firstname: 'A', lastname: 'B' });
+      const { callThroughTheProxy } = (await import(pathToFileURL(join(dir, 'client.ts')).href)) as {
+        callThroughTheProxy: (
+          create: typeof createClient,
+          baseUrl: string,
+          cookie: string,
+          id: string,
+        ) => Promise<{ status: number; url: string; body: unknown }[]>;
+      };
+      const [list, byId, byAlternateKey, whoAmI] = await callThroughTheProxy(
+        createClient,
+        stack.url,
+        jar.header(),
+        account.id,
+      );
 
-    expect(list).toMatchObject({ status: 200, url: `${stack.url}/api/data/v9.2/accounts` });
-    expect((list!.body as { value: { name: string }[] }).value.map((a) => a.name)).toContain('Generated Client Co');
-    expect(byId).toMatchObject({ status: 200, body: { accountid: account.id, name: 'Generated Client Co' } });
-    // The default serializer encodes the key (= ' + @): decoded by API Gateway, re-encoded by the proxy.
-    expect(byAlternateKey!.url).toBe(`${stack.url}/api/data/v9.2/contacts(emailaddress1%3D'a%2Bb%40x.com')`);
-    expect(byAlternateKey).toMatchObject({ status: 200, body: { emailaddress1: 'a+b@x.com', fullname: 'A B' } });
-    expect(whoAmI).toMatchObject({ status: 200, body: { UserId: expect.any(String) } });
-  });
+      expect(list).toMatchObject({ status: 200, url: `${stack.url}/api/data/v9.2/accounts` });
+      expect((list!.body as { value: { name: string }[] }).value.map((a) => a.name)).toContain('Generated Client Co');
+      expect(byId).toMatchObject({ status: 200, body: { accountid: account.id, name: 'Generated Client Co' } });
+      // The default serializer encodes the key (= ' + @): decoded by API Gateway, re-encoded by the proxy.
+      expect(byAlternateKey!.url).toBe(`${stack.url}/api/data/v9.2/contacts(emailaddress1%3D'a%2Bb%40x.com')`);
+      expect(byAlternateKey).toMatchObject({ status: 200, body: { emailaddress1: 'a+b@x.com', fullname: 'A B' } });
+      expect(whoAmI).toMatchObject({ status: 200, body: { UserId: expect.any(String) } });
+    },
+  );
 });

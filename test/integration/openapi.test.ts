@@ -37,7 +37,9 @@ const deref = (node: unknown): Record<string, unknown> => {
 /** [method, template, operation] for every operation in the document. */
 const operations = () =>
   Object.entries(doc.paths).flatMap(([template, item]) =>
-    HTTP_METHODS.filter((m) => isObject(item[m])).map((m) => [m, template, item[m] as Record<string, unknown>] as const),
+    HTTP_METHODS.filter((m) => isObject(item[m])).map(
+      (m) => [m, template, item[m] as Record<string, unknown>] as const,
+    ),
   );
 
 describe('the OpenAPI document', () => {
@@ -64,7 +66,9 @@ describe('the OpenAPI document', () => {
       ['GET', '/openapi.json'],
     ];
     for (const [method, path] of expected) expect(findOperation(method, path).template, `${method} ${path}`).toBe(path);
-    const loginParams = (findOperation('GET', '/auth/login').operation.parameters as { name: string }[]).map((p) => p.name);
+    const loginParams = (findOperation('GET', '/auth/login').operation.parameters as { name: string }[]).map(
+      (p) => p.name,
+    );
     expect(loginParams).toEqual(expect.arrayContaining(['returnTo', 'client_challenge']));
     const proxyParams = (doc.paths['/api/data/{path}']!.parameters as unknown[]).map((p) => deref(p).name);
     expect(proxyParams).toEqual(expect.arrayContaining(['path', 'Connection-Id']));
@@ -95,7 +99,9 @@ describe('the OpenAPI document', () => {
     for (const [method, template, operation] of operations()) {
       const label = `${method.toUpperCase()} ${template}`;
       expect(typeof operation.operationId, label).toBe('string');
-      expect(ids.has(operation.operationId as string), `duplicate operationId ${String(operation.operationId)}`).toBe(false);
+      expect(ids.has(operation.operationId as string), `duplicate operationId ${String(operation.operationId)}`).toBe(
+        false,
+      );
       ids.add(operation.operationId as string);
       const responses = operation.responses as Record<string, unknown>;
       expect(Object.keys(responses).length, label).toBeGreaterThan(0);
@@ -103,10 +109,18 @@ describe('the OpenAPI document', () => {
         expect(status, label).toMatch(/^(?:[1-5](?:\d\d|XX)|default)$/);
         const response = deref(raw);
         expect(typeof response.description, `${label} ${status}`).toBe('string');
-        for (const [mediaType, media] of Object.entries((response.content ?? {}) as Record<string, { schema?: unknown }>)) {
+        for (const [mediaType, media] of Object.entries(
+          (response.content ?? {}) as Record<string, { schema?: unknown }>,
+        )) {
           if (media.schema === undefined) continue;
-          const located = isObject(raw) && typeof raw.$ref === 'string' ? raw.$ref.slice(2).split('/') : ['paths', template, method, 'responses', status];
-          expect(() => schemaValidator([...located, 'content', mediaType, 'schema']), `${label} ${status} ${mediaType}`).not.toThrow();
+          const located =
+            isObject(raw) && typeof raw.$ref === 'string'
+              ? raw.$ref.slice(2).split('/')
+              : ['paths', template, method, 'responses', status];
+          expect(
+            () => schemaValidator([...located, 'content', mediaType, 'schema']),
+            `${label} ${status} ${mediaType}`,
+          ).not.toThrow();
         }
       }
     }
@@ -114,7 +128,10 @@ describe('the OpenAPI document', () => {
 
   it('declares each path template variable as a required path parameter', () => {
     for (const [method, template, operation] of operations()) {
-      const params = [...((doc.paths[template]!.parameters as unknown[]) ?? []), ...((operation.parameters as unknown[]) ?? [])].map(deref);
+      const params = [
+        ...((doc.paths[template]!.parameters as unknown[]) ?? []),
+        ...((operation.parameters as unknown[]) ?? []),
+      ].map(deref);
       for (const [, name] of template.matchAll(/\{([^}]+)\}/g)) {
         const param = params.find((p) => p.in === 'path' && p.name === name);
         expect(param, `${method} ${template} {${name}}`).toBeDefined();
@@ -130,7 +147,8 @@ describe('the OpenAPI document', () => {
     expect(schemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     for (const [method, template, operation] of operations()) {
       const security = (operation.security ?? []) as Record<string, unknown>[];
-      for (const requirement of security) for (const name of Object.keys(requirement)) expect(schemes, `${method} ${template}`).toHaveProperty(name);
+      for (const requirement of security)
+        for (const name of Object.keys(requirement)) expect(schemes, `${method} ${template}`).toHaveProperty(name);
       const cookieAuth = security.some((r) => 'sessionCookie' in r);
       if (cookieAuth && ['post', 'put', 'patch', 'delete'].includes(method)) {
         const names = ((operation.parameters as unknown[]) ?? []).map((p) => deref(p).name);
@@ -158,7 +176,10 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents errors on Web API paths as ODataError (or Dataverse’s own), and everywhere else as Error', () => {
-    const schemaRefs = (node: unknown) => refsIn(node).map(({ ref }) => ref).filter((ref) => ref.startsWith('#/components/schemas/'));
+    const schemaRefs = (node: unknown) =>
+      refsIn(node)
+        .map(({ ref }) => ref)
+        .filter((ref) => ref.startsWith('#/components/schemas/'));
     /** The error schemas a response names, following response and schema $refs (ProxyError → its choices). */
     const errorSchemas = (raw: unknown): Set<string> => {
       const found = new Set<string>();
@@ -178,7 +199,7 @@ describe('the OpenAPI document', () => {
       for (const [status, raw] of Object.entries(operation.responses as Record<string, unknown>)) {
         if (!/^[45]/.test(status)) continue;
         // A page for the person at the browser (the admin-consent-required page) carries no JSON at all.
-        if (Object.keys((deref(raw).content ?? {})).join() === 'text/html') continue;
+        if (Object.keys(deref(raw).content ?? {}).join() === 'text/html') continue;
         const schemas = errorSchemas(raw);
         const label = `${method.toUpperCase()} ${template} ${status}`;
         if (/^(?:\/orgs\/\{host\})?\/api\/data\//.test(template)) {
@@ -201,7 +222,11 @@ describe('expectMatchesOpenApi', () => {
     headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' },
     body: JSON.stringify(body),
   });
-  const session = { authenticated: true, user: { oid: 'o', tid: 't', name: null, username: 'u@example.com' }, expiresAt: '2030-01-01T00:00:00.000Z' };
+  const session = {
+    authenticated: true,
+    user: { oid: 'o', tid: 't', name: null, username: 'u@example.com' },
+    expiresAt: '2030-01-01T00:00:00.000Z',
+  };
 
   it('accepts a matching response and returns its parsed body', () => {
     expect(expectMatchesOpenApi('GET', '/auth/session', 200, json(200, session))).toEqual(session);
@@ -211,30 +236,42 @@ describe('expectMatchesOpenApi', () => {
     expect(() => expectMatchesOpenApi('GET', '/auth/session', 200, json(200, { ...session, extra: 1 }))).toThrow(
       /must NOT have additional properties 'extra'/,
     );
-    expect(() => expectMatchesOpenApi('GET', '/auth/session', 200, json(200, { ...session, expiresAt: 'tomorrow' }))).toThrow(
-      /\/expiresAt must match format "date-time"/,
-    );
+    expect(() =>
+      expectMatchesOpenApi('GET', '/auth/session', 200, json(200, { ...session, expiresAt: 'tomorrow' })),
+    ).toThrow(/\/expiresAt must match format "date-time"/);
     expect(() => expectMatchesOpenApi('GET', '/auth/session', 401, json(401, { error: 'unauthenticated' }))).toThrow(
       /must have required property 'message'/,
     );
-    expect(() => expectMatchesOpenApi('GET', '/auth/session', 200, { ...json(200, session), body: 'not json' })).toThrow(/not JSON/);
+    expect(() =>
+      expectMatchesOpenApi('GET', '/auth/session', 200, { ...json(200, session), body: 'not json' }),
+    ).toThrow(/not JSON/);
   });
 
   it('rejects an undocumented status, method, path or content type, and a missing required header', () => {
-    expect(() => expectMatchesOpenApi('GET', '/auth/session', 418, json(418, { error: 'teapot', message: 'no' }))).toThrow(
-      /status 418 is not documented \(documented: 200, 401, 500, 503\)/,
+    expect(() =>
+      expectMatchesOpenApi('GET', '/auth/session', 418, json(418, { error: 'teapot', message: 'no' })),
+    ).toThrow(/status 418 is not documented \(documented: 200, 401, 500, 503\)/);
+    expect(() => expectMatchesOpenApi('DELETE', '/auth/session', 200, json(200, session))).toThrow(
+      /DELETE \/auth\/session is not documented/,
     );
-    expect(() => expectMatchesOpenApi('DELETE', '/auth/session', 200, json(200, session))).toThrow(/DELETE \/auth\/session is not documented/);
     expect(() => expectMatchesOpenApi('GET', '/nowhere', 200)).toThrow(/no path in the document matches \/nowhere/);
     expect(() =>
-      expectMatchesOpenApi('GET', '/auth/session', 200, { ...json(200, session), headers: { 'Content-Type': 'text/html', 'Cache-Control': 'no-store' } }),
+      expectMatchesOpenApi('GET', '/auth/session', 200, {
+        ...json(200, session),
+        headers: { 'Content-Type': 'text/html', 'Cache-Control': 'no-store' },
+      }),
     ).toThrow(/content type "text\/html" is not documented/);
-    expect(() => expectMatchesOpenApi('GET', '/auth/login', 302, { headers: { 'Cache-Control': 'no-store' }, body: '' })).toThrow(
-      /required header Location is missing/,
-    );
-    expect(() => expectMatchesOpenApi('POST', '/auth/refresh', 503, json(503, { error: 'temporarily_unavailable', message: 'later' }))).toThrow(
-      /required header Retry-After is missing/,
-    );
+    expect(() =>
+      expectMatchesOpenApi('GET', '/auth/login', 302, { headers: { 'Cache-Control': 'no-store' }, body: '' }),
+    ).toThrow(/required header Location is missing/);
+    expect(() =>
+      expectMatchesOpenApi(
+        'POST',
+        '/auth/refresh',
+        503,
+        json(503, { error: 'temporarily_unavailable', message: 'later' }),
+      ),
+    ).toThrow(/required header Retry-After is missing/);
   });
 
   it('maps concrete paths onto templates, the proxy’s {path} spanning segments', () => {
@@ -258,9 +295,19 @@ describe('real responses match the OpenAPI document', () => {
 
   it('GET /auth/login: 302 and 400', async () => {
     const routes = stack.routes();
-    check('GET', '/auth/login', await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` }), 302);
+    check(
+      'GET',
+      '/auth/login',
+      await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` }),
+      302,
+    );
     check('GET', '/auth/login', await routes.login({ path: '/auth/login' }), 302);
-    const refused = check('GET', '/auth/login', await routes.login({ path: '/auth/login', query: 'returnTo=https%3A%2F%2Fevil.example%2F' }), 400);
+    const refused = check(
+      'GET',
+      '/auth/login',
+      await routes.login({ path: '/auth/login', query: 'returnTo=https%3A%2F%2Fevil.example%2F' }),
+      400,
+    );
     expect(refused).toMatchObject({ error: 'invalid_return_to' });
   });
 
@@ -268,7 +315,12 @@ describe('real responses match the OpenAPI document', () => {
     const { callback } = await signIn(stack);
     check('GET', '/auth/callback', callback, 302);
     const routes = stack.routes();
-    const unknown = check('GET', '/auth/callback', await routes.callback({ path: '/auth/callback', query: 'state=unknown&code=x', cookies: [`${LOGIN_COOKIE}=x`] }), 400);
+    const unknown = check(
+      'GET',
+      '/auth/callback',
+      await routes.callback({ path: '/auth/callback', query: 'state=unknown&code=x', cookies: [`${LOGIN_COOKIE}=x`] }),
+      400,
+    );
     expect(unknown).toMatchObject({ error: 'invalid_state' });
     check('GET', '/auth/callback', await routes.callback({ path: '/auth/callback' }), 400);
   });
@@ -276,17 +328,33 @@ describe('real responses match the OpenAPI document', () => {
   it('GET /auth/session: 200 (cookie and bearer) and 401', async () => {
     const { sessionCookie, sessionToken } = await signIn(stack);
     const routes = stack.routes();
-    const viaCookie = check('GET', '/auth/session', await routes.session({ path: '/auth/session', cookies: [sessionCookie] }), 200);
+    const viaCookie = check(
+      'GET',
+      '/auth/session',
+      await routes.session({ path: '/auth/session', cookies: [sessionCookie] }),
+      200,
+    );
     expect(viaCookie).toMatchObject({ authenticated: true, user: { name: expect.any(String) } });
-    check('GET', '/auth/session', await routes.session({ path: '/auth/session', headers: { authorization: `Bearer ${sessionToken}` } }), 200);
+    check(
+      'GET',
+      '/auth/session',
+      await routes.session({ path: '/auth/session', headers: { authorization: `Bearer ${sessionToken}` } }),
+      200,
+    );
     check('GET', '/auth/session', await routes.session({ path: '/auth/session' }), 401);
-    check('GET', '/auth/session', await routes.session({ path: '/auth/session', headers: { authorization: 'Bearer nope' } }), 401);
+    check(
+      'GET',
+      '/auth/session',
+      await routes.session({ path: '/auth/session', headers: { authorization: 'Bearer nope' } }),
+      401,
+    );
   });
 
   it('POST /auth/refresh: 200, 401, 403 and 503', async () => {
     const { sessionCookie, sessionToken } = await signIn(stack);
     const routes = stack.routes();
-    const refresh = (init: Partial<Parameters<typeof routes.refresh>[0]>) => routes.refresh({ method: 'POST', path: '/auth/refresh', ...init });
+    const refresh = (init: Partial<Parameters<typeof routes.refresh>[0]>) =>
+      routes.refresh({ method: 'POST', path: '/auth/refresh', ...init });
     check('POST', '/auth/refresh', await refresh({ headers: { authorization: `Bearer ${sessionToken}` } }), 200);
     check('POST', '/auth/refresh', await refresh({ cookies: [sessionCookie], headers: { 'x-csrf': '1' } }), 200);
     check('POST', '/auth/refresh', await refresh({ headers: { 'x-csrf': '1' } }), 401);
@@ -295,13 +363,20 @@ describe('real responses match the OpenAPI document', () => {
     expect(csrf).toMatchObject({ error: 'csrf' });
     // CSRF protects the ambient cookie only: no credential at all, or a malformed bearer, is 401.
     expect(check('POST', '/auth/refresh', await refresh({}), 401)).toMatchObject({ error: 'unauthenticated' });
-    expect(check('POST', '/auth/refresh', await refresh({ headers: { authorization: 'Bearer nope' } }), 401)).toMatchObject({ error: 'unauthenticated' });
+    expect(
+      check('POST', '/auth/refresh', await refresh({ headers: { authorization: 'Bearer nope' } }), 401),
+    ).toMatchObject({ error: 'unauthenticated' });
 
     const restoreIdp = failRefreshGrants(stack.idp.server, 503, { error: 'temporarily_unavailable' });
     try {
       // A new session: the first one's rotation just happened, and a refresh within 5 s is coalesced.
       const other = await signIn(stack);
-      check('POST', '/auth/refresh', await refresh({ headers: { authorization: `Bearer ${other.sessionToken}` } }), 503);
+      check(
+        'POST',
+        '/auth/refresh',
+        await refresh({ headers: { authorization: `Bearer ${other.sessionToken}` } }),
+        503,
+      );
     } finally {
       restoreIdp();
     }
@@ -311,7 +386,9 @@ describe('real responses match the OpenAPI document', () => {
     const { sessionToken } = await signIn(stack);
     const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant' });
     try {
-      const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+      const answer = await stack
+        .routes()
+        .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
       expect(check('POST', '/auth/refresh', answer, 401)).toMatchObject({ error: 'login_required' });
     } finally {
       restoreIdp();
@@ -321,10 +398,30 @@ describe('real responses match the OpenAPI document', () => {
   it('POST /auth/logout: 200 (signed in, and without a session) and 403 (cookie without X-CSRF)', async () => {
     const { sessionCookie } = await signIn(stack);
     const routes = stack.routes();
-    check('POST', '/auth/logout', await routes.logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie] }), 403);
-    const out = check('POST', '/auth/logout', await routes.logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie], headers: { 'x-csrf': '1' } }), 200);
+    check(
+      'POST',
+      '/auth/logout',
+      await routes.logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie] }),
+      403,
+    );
+    const out = check(
+      'POST',
+      '/auth/logout',
+      await routes.logout({
+        method: 'POST',
+        path: '/auth/logout',
+        cookies: [sessionCookie],
+        headers: { 'x-csrf': '1' },
+      }),
+      200,
+    );
     expect(out).toHaveProperty('logoutUrl');
-    check('POST', '/auth/logout', await routes.logout({ method: 'POST', path: '/auth/logout', headers: { 'x-csrf': '1' } }), 200);
+    check(
+      'POST',
+      '/auth/logout',
+      await routes.logout({ method: 'POST', path: '/auth/logout', headers: { 'x-csrf': '1' } }),
+      200,
+    );
     check('POST', '/auth/logout', await routes.logout({ method: 'POST', path: '/auth/logout' }), 200);
   });
 
@@ -334,7 +431,12 @@ describe('real responses match the OpenAPI document', () => {
       const routes = stack.routes();
       const auth = { authorization: `Bearer ${sessionToken}` };
       check('GET', `${API}/WhoAmI`, await routes.proxy({ path: `${API}/WhoAmI`, headers: auth }), 200);
-      check('GET', '/api/data/{path}', await routes.proxy({ path: `${API}/accounts`, query: '$top=1', cookies: [sessionCookie] }), 200);
+      check(
+        'GET',
+        '/api/data/{path}',
+        await routes.proxy({ path: `${API}/accounts`, query: '$top=1', cookies: [sessionCookie] }),
+        200,
+      );
       const created = await routes.proxy({
         method: 'POST',
         path: `${API}/accounts`,
@@ -343,19 +445,47 @@ describe('real responses match the OpenAPI document', () => {
       });
       check('POST', `${API}/accounts`, created, 204);
       const id = /\(([0-9a-f-]{36})\)/.exec(created.headers['odata-entityid']!)![1]!;
-      check('PATCH', `${API}/accounts(${id})`, await routes.proxy({ method: 'PATCH', path: `${API}/accounts(${id})`, cookies: [sessionCookie], headers: { 'x-csrf': '1', 'content-type': 'application/json' }, body: '{"name":"Renamed"}' }), 204);
+      check(
+        'PATCH',
+        `${API}/accounts(${id})`,
+        await routes.proxy({
+          method: 'PATCH',
+          path: `${API}/accounts(${id})`,
+          cookies: [sessionCookie],
+          headers: { 'x-csrf': '1', 'content-type': 'application/json' },
+          body: '{"name":"Renamed"}',
+        }),
+        204,
+      );
       const account = stack.dataverse.insert('accounts', { name: 'Binary' });
       const image = await routes.proxy({ path: `${API}/accounts(${account.id})/entityimage/$value`, headers: auth });
       expect(image.headers['content-type']).toBe('image/png');
       check('GET', '/api/data/{path}', image, 200);
-      check('DELETE', `${API}/accounts(${id})`, await routes.proxy({ method: 'DELETE', path: `${API}/accounts(${id})`, headers: auth }), 204);
-      check('GET', `${API}/accounts(${id})`, await routes.proxy({ path: `${API}/accounts(${id})`, headers: auth }), 404);
+      check(
+        'DELETE',
+        `${API}/accounts(${id})`,
+        await routes.proxy({ method: 'DELETE', path: `${API}/accounts(${id})`, headers: auth }),
+        204,
+      );
+      check(
+        'GET',
+        `${API}/accounts(${id})`,
+        await routes.proxy({ path: `${API}/accounts(${id})`, headers: auth }),
+        404,
+      );
     });
 
     it('passes Dataverse’s own 403 error through (not the service’s Error shape)', async () => {
       const { sessionToken } = await signIn(stack);
-      stack.dataverse.failNext(403, 1, { 'content-type': 'application/json; odata.metadata=minimal' }, '{"error":{"code":"0x80040220","message":"Principal user is missing prvReadAccount privilege."}}');
-      const answer = await stack.routes().proxy({ path: `${API}/accounts`, headers: { authorization: `Bearer ${sessionToken}` } });
+      stack.dataverse.failNext(
+        403,
+        1,
+        { 'content-type': 'application/json; odata.metadata=minimal' },
+        '{"error":{"code":"0x80040220","message":"Principal user is missing prvReadAccount privilege."}}',
+      );
+      const answer = await stack
+        .routes()
+        .proxy({ path: `${API}/accounts`, headers: { authorization: `Bearer ${sessionToken}` } });
       expect(check('GET', '/api/data/{path}', answer, 403)).toMatchObject({ error: { code: '0x80040220' } });
     });
 
@@ -370,13 +500,43 @@ describe('real responses match the OpenAPI document', () => {
         expect(schemaValidator(['components', 'schemas', 'ODataError'])(body)).toBe(true);
         expect(schemaValidator(['components', 'schemas', 'Error'])(body)).toBe(false);
       };
-      own('GET', '/api/data/v8.0/accounts', await routes.proxy({ path: '/api/data/v8.0/accounts', headers: auth }), 400, 'invalid_path');
+      own(
+        'GET',
+        '/api/data/v8.0/accounts',
+        await routes.proxy({ path: '/api/data/v8.0/accounts', headers: auth }),
+        400,
+        'invalid_path',
+      );
       own('GET', `${API}/a/../b`, await routes.proxy({ path: `${API}/a/../b`, headers: auth }), 400, 'invalid_path');
-      own('GET', `${API}/accounts`, await routes.proxy({ path: `${API}/accounts`, query: 'a=%20b c', headers: auth }), 400, 'invalid_query');
+      own(
+        'GET',
+        `${API}/accounts`,
+        await routes.proxy({ path: `${API}/accounts`, query: 'a=%20b c', headers: auth }),
+        400,
+        'invalid_query',
+      );
       own('GET', `${API}/WhoAmI`, await routes.proxy({ path: `${API}/WhoAmI` }), 401, 'unauthenticated');
-      own('POST', `${API}/accounts`, await routes.proxy({ method: 'POST', path: `${API}/accounts`, cookies: [sessionCookie], body: '{}' }), 403, 'csrf');
-      own('OPTIONS', `${API}/accounts`, await routes.proxy({ method: 'OPTIONS', path: `${API}/accounts`, headers: auth }), 405, 'method_not_allowed');
-      own('GET', `${API}/WhoAmI`, await routes.proxy({ path: `${API}/WhoAmI`, headers: auth }, 1_200), 504, 'upstream_timeout');
+      own(
+        'POST',
+        `${API}/accounts`,
+        await routes.proxy({ method: 'POST', path: `${API}/accounts`, cookies: [sessionCookie], body: '{}' }),
+        403,
+        'csrf',
+      );
+      own(
+        'OPTIONS',
+        `${API}/accounts`,
+        await routes.proxy({ method: 'OPTIONS', path: `${API}/accounts`, headers: auth }),
+        405,
+        'method_not_allowed',
+      );
+      own(
+        'GET',
+        `${API}/WhoAmI`,
+        await routes.proxy({ path: `${API}/WhoAmI`, headers: auth }, 1_200),
+        504,
+        'upstream_timeout',
+      );
       const unreachable = stack.routes(
         stack.newInstance({
           dataverseFetch: async () => {
@@ -384,7 +544,13 @@ describe('real responses match the OpenAPI document', () => {
           },
         }),
       );
-      own('GET', `${API}/WhoAmI`, await unreachable.proxy({ path: `${API}/WhoAmI`, headers: auth }), 502, 'upstream_unreachable');
+      own(
+        'GET',
+        `${API}/WhoAmI`,
+        await unreachable.proxy({ path: `${API}/WhoAmI`, headers: auth }),
+        502,
+        'upstream_unreachable',
+      );
       const storeDown = stack.routes(
         stack.newInstance({
           sessions: Object.assign(Object.create(stack.services.sessions) as typeof stack.services.sessions, {
@@ -394,11 +560,23 @@ describe('real responses match the OpenAPI document', () => {
           }),
         }),
       );
-      own('GET', `${API}/WhoAmI`, await storeDown.proxy({ path: `${API}/WhoAmI`, headers: auth }), 503, 'temporarily_unavailable');
+      own(
+        'GET',
+        `${API}/WhoAmI`,
+        await storeDown.proxy({ path: `${API}/WhoAmI`, headers: auth }),
+        503,
+        'temporarily_unavailable',
+      );
       const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant' });
       try {
         stack.dataverse.failNext(401, 1);
-        own('GET', `${API}/WhoAmI`, await routes.proxy({ path: `${API}/WhoAmI`, headers: auth }), 401, 'login_required');
+        own(
+          'GET',
+          `${API}/WhoAmI`,
+          await routes.proxy({ path: `${API}/WhoAmI`, headers: auth }),
+          401,
+          'login_required',
+        );
       } finally {
         restoreIdp();
       }
@@ -414,8 +592,20 @@ describe('real responses match the OpenAPI document', () => {
         expect(schemaValidator(['components', 'schemas', 'ODataError'])(body)).toBe(false);
       };
       flat('GET', '/auth/session', await routes.session({ path: '/auth/session' }), 401, 'unauthenticated');
-      flat('POST', '/auth/refresh', await routes.refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie] }), 403, 'csrf');
-      flat('GET', '/auth/login', await routes.login({ path: '/auth/login', query: 'returnTo=https%3A%2F%2Fevil.example%2F' }), 400, 'invalid_return_to');
+      flat(
+        'POST',
+        '/auth/refresh',
+        await routes.refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie] }),
+        403,
+        'csrf',
+      );
+      flat(
+        'GET',
+        '/auth/login',
+        await routes.login({ path: '/auth/login', query: 'returnTo=https%3A%2F%2Fevil.example%2F' }),
+        400,
+        'invalid_return_to',
+      );
     });
   });
 });

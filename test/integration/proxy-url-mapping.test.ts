@@ -20,7 +20,8 @@ beforeEach(() => {
 });
 
 const API = '/api/data/v9.2';
-const bodyText = (r: HttpResponse) => (r.isBase64Encoded ? Buffer.from(r.body ?? '', 'base64') : Buffer.from(r.body ?? '')).toString('utf8');
+const bodyText = (r: HttpResponse) =>
+  (r.isBase64Encoded ? Buffer.from(r.body ?? '', 'base64') : Buffer.from(r.body ?? '')).toString('utf8');
 
 /** Calls an absolute URL the proxy handed out, as a client following it would. */
 async function follow(link: string, headers: Record<string, string>): Promise<HttpResponse> {
@@ -50,7 +51,11 @@ describe('proxy URL mapping', () => {
     expect(pages).toBe(3);
     expect(seen).toHaveLength(6);
     // Dataverse itself saw its own origin every time, and the skip tokens it handed out.
-    expect(stack.dataverse.requests.map((r) => new URLSearchParams(r.query).get('$skiptoken'))).toEqual([null, '2', '4']);
+    expect(stack.dataverse.requests.map((r) => new URLSearchParams(r.query).get('$skiptoken'))).toEqual([
+      null,
+      '2',
+      '4',
+    ]);
   });
 
   it('points OData-EntityId and Location at the service', async () => {
@@ -61,7 +66,9 @@ describe('proxy URL mapping', () => {
       body: '{"name":"Linked"}',
     });
     expect(created.statusCode).toBe(204);
-    expect(created.headers['odata-entityid']).toMatch(new RegExp(`^${PUBLIC_BASE}/api/data/v9\\.2/accounts\\([0-9a-f-]{36}\\)$`));
+    expect(created.headers['odata-entityid']).toMatch(
+      new RegExp(`^${PUBLIC_BASE}/api/data/v9\\.2/accounts\\([0-9a-f-]{36}\\)$`),
+    );
     expect(created.headers.location).toBe(created.headers['odata-entityid']);
     const read = await follow(created.headers['odata-entityid']!, auth);
     expect(jsonBody(read)).toMatchObject({ name: 'Linked' });
@@ -75,7 +82,12 @@ describe('proxy URL mapping', () => {
       `{"description":"${atService}",` +
       `"parentaccountid@odata.bind":"${atService}",` +
       `"@odata.id":"${atService.replaceAll('/', '\\/')}","revenue":1234567890.12000000000000000001}`;
-    const answer = await stack.routes().proxy({ method: 'POST', path: `${API}/accounts`, headers: { ...auth, 'content-type': 'application/json' }, body: raw });
+    const answer = await stack.routes().proxy({
+      method: 'POST',
+      path: `${API}/accounts`,
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: raw,
+    });
     expect(answer.statusCode).toBe(204);
     const sent = stack.dataverse.requests.at(-1)!.body.toString('utf8');
     const E = stack.dataverse.url;
@@ -130,7 +142,10 @@ describe('proxy URL mapping', () => {
         .replace(`GET ${PUBLIC_BASE}/api/data/`, `GET ${E}/api/data/`)
         .replace(`Host: ${service.host}`, `Host: ${new URL(E).host}`)
         .replace(`POST ${PUBLIC_BASE}/api/data/`, `POST ${E}/api/data/`)
-        .replace(`"parentcustomerid_account@odata.bind":"${PUBLIC_BASE}`, `"parentcustomerid_account@odata.bind":"${E}`),
+        .replace(
+          `"parentcustomerid_account@odata.bind":"${PUBLIC_BASE}`,
+          `"parentcustomerid_account@odata.bind":"${E}`,
+        ),
     );
     expect(received).not.toContain(PUBLIC_BASE);
 
@@ -178,9 +193,16 @@ describe('proxy URL mapping', () => {
 
   it('passes record data byte for byte: a text column holding a Dataverse URL, big integers and decimals', async () => {
     const E = stack.dataverse.url;
-    const account = stack.dataverse.insert('accounts', { name: 'Data', description: `${E}/api/data/v9.2/accounts(x)`, websiteurl: `${E}/api/data/` });
+    const account = stack.dataverse.insert('accounts', {
+      name: 'Data',
+      description: `${E}/api/data/v9.2/accounts(x)`,
+      websiteurl: `${E}/api/data/`,
+    });
     const read = await stack.routes().proxy({ path: `${API}/accounts(${account.id})`, headers: auth });
-    expect(jsonBody(read)).toMatchObject({ description: `${E}/api/data/v9.2/accounts(x)`, websiteurl: `${E}/api/data/` });
+    expect(jsonBody(read)).toMatchObject({
+      description: `${E}/api/data/v9.2/accounts(x)`,
+      websiteurl: `${E}/api/data/`,
+    });
 
     // Dataverse writes decimals with their scale and integers beyond 2^53; a JSON round trip would change both.
     const page =

@@ -57,14 +57,24 @@ describe('proxy', () => {
       'x-ms-file-size': '12582912',
       mimetype: 'application/pdf',
       'x-ms-service-request-id': '2f4e6a1c-0000-4000-8000-000000000001',
-      'REQ_ID': '2f4e6a1c-0000-4000-8000-000000000002',
+      REQ_ID: '2f4e6a1c-0000-4000-8000-000000000002',
     };
     const callers: { cookies?: string[]; headers: Record<string, string> }[] = [
       { headers: { authorization: `Bearer ${sessionToken}` } },
       { cookies: [sessionCookie], headers: { 'x-csrf': '1' } },
     ];
     for (const auth of callers) {
-      stack.dataverse.failNext(200, 1, { 'content-type': 'application/octet-stream', ...returned, 'x-ms-internal': 'no', server: 'Microsoft-IIS/10.0' }, 'chunk');
+      stack.dataverse.failNext(
+        200,
+        1,
+        {
+          'content-type': 'application/octet-stream',
+          ...returned,
+          'x-ms-internal': 'no',
+          server: 'Microsoft-IIS/10.0',
+        },
+        'chunk',
+      );
       const answer = await stack.routes().proxy({
         method: 'PATCH',
         path: `${API}/accounts(00000000-0000-0000-0000-000000000001)/contoso_file`,
@@ -75,7 +85,8 @@ describe('proxy', () => {
       expect(answer.statusCode).toBe(200);
       const seen = stack.dataverse.requests.at(-1)!;
       for (const [name, value] of Object.entries(sent)) expect(seen.headers[name.toLowerCase()], name).toBe(value);
-      for (const [name, value] of Object.entries(returned)) expect(answer.headers[name.toLowerCase()], name).toBe(value);
+      for (const [name, value] of Object.entries(returned))
+        expect(answer.headers[name.toLowerCase()], name).toBe(value);
       expect(answer.headers['x-ms-internal']).toBeUndefined();
       expect(answer.headers.server).toBeUndefined();
     }
@@ -91,7 +102,9 @@ describe('proxy', () => {
       ['Range', 'bytes=0-1,5-9'],
       ['x-ms-file-name', 'a\r\nX-Injected: 1'],
     ]) {
-      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}`, [name!]: value! } });
+      const answer = await stack
+        .routes()
+        .proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}`, [name!]: value! } });
       expect(answer.statusCode, name).toBe(400);
       expect(jsonBody(answer)).toMatchObject({ error: { code: 'invalid_header' } });
     }
@@ -123,11 +136,21 @@ describe('proxy', () => {
     const { sessionToken } = await signIn(stack);
     const auth = { authorization: `Bearer ${sessionToken}`, 'content-type': 'application/json' };
     const routes = stack.routes();
-    const created = await routes.proxy({ method: 'POST', path: `${API}/accounts`, headers: auth, body: JSON.stringify({ name: 'New Co' }) });
+    const created = await routes.proxy({
+      method: 'POST',
+      path: `${API}/accounts`,
+      headers: auth,
+      body: JSON.stringify({ name: 'New Co' }),
+    });
     expect(created.statusCode).toBe(204);
     const entityId = created.headers['odata-entityid']!;
     const id = /\(([0-9a-f-]{36})\)/.exec(entityId)![1]!;
-    const patched = await routes.proxy({ method: 'PATCH', path: `${API}/accounts(${id})`, headers: { ...auth, 'if-match': '*' }, body: '{"name":"Renamed"}' });
+    const patched = await routes.proxy({
+      method: 'PATCH',
+      path: `${API}/accounts(${id})`,
+      headers: { ...auth, 'if-match': '*' },
+      body: '{"name":"Renamed"}',
+    });
     expect(patched.statusCode).toBe(204);
     const read = await routes.proxy({ path: `${API}/accounts(${id})`, headers: auth });
     expect(jsonBody(read)).toMatchObject({ name: 'Renamed' });
@@ -141,9 +164,13 @@ describe('proxy', () => {
     const { sessionToken } = await signIn(stack);
     const auth = { authorization: `Bearer ${sessionToken}` };
     const account = stack.dataverse.insert('accounts', { name: 'Binary' });
-    const image = await stack.routes().proxy({ path: `${API}/accounts(${account.id})/entityimage/$value`, headers: auth });
+    const image = await stack
+      .routes()
+      .proxy({ path: `${API}/accounts(${account.id})/entityimage/$value`, headers: auth });
     expect(image.headers['content-type']).toBe('image/png');
-    expect([...bodyOf(image)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28]);
+    expect([...bodyOf(image)]).toEqual([
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28,
+    ]);
 
     const batch = Buffer.concat([
       Buffer.from('--batch_1\r\nContent-Type: application/http\r\n\r\nGET accounts/$count HTTP/1.1\r\n\r\n'),
@@ -163,14 +190,18 @@ describe('proxy', () => {
     expect(seen.body.equals(batch)).toBe(true);
     // The stand-in runs the batch for real; its multipart answer reaches the client byte for byte.
     expect(bodyOf(answer).equals(seen.response!.body)).toBe(true);
-    expect(bodyOf(answer).toString()).toMatch(/HTTP\/1\.1 200 OK\r\ncontent-type: text\/plain\r\n[^]*\r\n\r\n\d+\r\n--batchresponse_/);
+    expect(bodyOf(answer).toString()).toMatch(
+      /HTTP\/1\.1 200 OK\r\ncontent-type: text\/plain\r\n[^]*\r\n\r\n\d+\r\n--batchresponse_/,
+    );
   });
 
   it('refreshes exactly once on a 401 from Dataverse and retries the request', async () => {
     const { sessionToken } = await signIn(stack);
     const before = refreshCalls();
     stack.dataverse.failNext(401, 1, { 'content-type': 'application/json' }, '{"error":{"code":"0x80072182"}}');
-    const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+    const answer = await stack
+      .routes()
+      .proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
     expect(answer.statusCode).toBe(200);
     expect(refreshCalls() - before).toBe(1);
     const [first, retried] = stack.dataverse.requests.slice(-2);
@@ -183,7 +214,9 @@ describe('proxy', () => {
     const { sessionToken } = await signIn(stack);
     const before = refreshCalls();
     stack.dataverse.failNext(401, 2, { 'content-type': 'application/json' }, '{}');
-    const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+    const answer = await stack
+      .routes()
+      .proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
     expect(answer.statusCode).toBe(403);
     expect(jsonBody(answer)).toMatchObject({ error: { code: 'dataverse_rejected' } });
     expect(refreshCalls() - before).toBe(1);
@@ -191,17 +224,24 @@ describe('proxy', () => {
 
   it('deletes the session and answers 401 login_required when the refresh grant is revoked', async () => {
     const { sessionToken } = await signIn(stack);
-    const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error: 'invalid_grant', error_description: 'AADSTS50173: The provided grant has expired due to it being revoked.' });
+    const restoreIdp = failRefreshGrants(stack.idp.server, 400, {
+      error: 'invalid_grant',
+      error_description: 'AADSTS50173: The provided grant has expired due to it being revoked.',
+    });
     try {
       stack.dataverse.failNext(401);
-      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+      const answer = await stack
+        .routes()
+        .proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
       expect(answer.statusCode).toBe(401);
       expect(jsonBody(answer)).toMatchObject({ error: { code: 'login_required' } });
     } finally {
       restoreIdp();
     }
     expect(await stack.services.sessions.get(sha256(sessionToken), Math.floor(Date.now() / 1000))).toBeUndefined();
-    const after = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
+    const after = await stack
+      .routes()
+      .proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } });
     expect(after.statusCode).toBe(401);
     expect(jsonBody(after)).toMatchObject({ error: { code: 'unauthenticated' } });
   });
@@ -238,7 +278,9 @@ describe('proxy', () => {
   it('forwards a literal % in the decoded path (an HTTP API turned %25 into %) as %25, never as an escape', async () => {
     const { sessionToken } = await signIn(stack);
     stack.dataverse.requests.length = 0;
-    const answer = await stack.routes().proxy({ path: `${API}/accounts%zz`, headers: { authorization: `Bearer ${sessionToken}` } });
+    const answer = await stack
+      .routes()
+      .proxy({ path: `${API}/accounts%zz`, headers: { authorization: `Bearer ${sessionToken}` } });
     expect(answer.statusCode).toBe(404);
     expect(stack.dataverse.requests.map((r) => r.path)).toEqual([`${API}/accounts%25zz`]);
   });
@@ -246,7 +288,12 @@ describe('proxy', () => {
   it('requires X-CSRF: 1 on cookie-authenticated unsafe methods, and an allowed Origin', async () => {
     const { sessionCookie, sessionToken } = await signIn(stack);
     const routes = stack.routes();
-    const noHeader = await routes.proxy({ method: 'POST', path: `${API}/accounts`, cookies: [sessionCookie], body: '{"name":"x"}' });
+    const noHeader = await routes.proxy({
+      method: 'POST',
+      path: `${API}/accounts`,
+      cookies: [sessionCookie],
+      body: '{"name":"x"}',
+    });
     expect(noHeader.statusCode).toBe(403);
     expect(jsonBody(noHeader)).toMatchObject({ error: { code: 'csrf' } });
     const badOrigin = await routes.proxy({
@@ -290,7 +337,9 @@ describe('proxy', () => {
     const { sessionToken } = await signIn(stack);
     stack.dataverse.setDelay(1500);
     try {
-      const answer = await stack.routes().proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } }, 2000);
+      const answer = await stack
+        .routes()
+        .proxy({ path: `${API}/WhoAmI`, headers: { authorization: `Bearer ${sessionToken}` } }, 2000);
       expect(answer.statusCode).toBe(504);
       expect(jsonBody(answer)).toMatchObject({ error: { code: 'upstream_timeout' } });
     } finally {
@@ -300,7 +349,11 @@ describe('proxy', () => {
 
   it('answers 401 for a missing, malformed or unknown session', async () => {
     const routes = stack.routes();
-    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer short' }, { authorization: `Bearer ${'A'.repeat(43)}` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: 'Bearer short' },
+      { authorization: `Bearer ${'A'.repeat(43)}` },
+    ]) {
       const answer = await routes.proxy({ path: `${API}/WhoAmI`, headers });
       expect(answer.statusCode).toBe(401);
       expect(jsonBody(answer)).toMatchObject({ error: { code: 'unauthenticated' } });

@@ -47,7 +47,11 @@ describe('refresh ahead of expiry with short-lived access tokens', () => {
   it('a row stored without the token lifetime keeps the skew rule (refreshes when it expires within REFRESH_SKEW_SECONDS)', async () => {
     const { sessionToken } = await signIn(stack);
     await stack.dynamoClient.send(
-      new UpdateItemCommand({ TableName: 'Sessions', Key: { id: { S: sha256(sessionToken) } }, UpdateExpression: 'REMOVE accessTokenLifetimeSeconds' }),
+      new UpdateItemCommand({
+        TableName: 'Sessions',
+        Key: { id: { S: sha256(sessionToken) } },
+        UpdateExpression: 'REMOVE accessTokenLifetimeSeconds',
+      }),
     );
     const before = refreshRequests().length;
     const answer = await stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: bearer(sessionToken) });

@@ -26,7 +26,9 @@ describe('refresh', () => {
     const id = sha256(sessionToken);
     const oldRefreshToken = await storedRefreshToken(id);
     const before = refreshCalls();
-    const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
+    const answer = await stack
+      .routes()
+      .refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
     expect(answer.statusCode).toBe(200);
     const body = jsonBody(answer);
     expect(Object.keys(body)).toEqual(['expiresAt']);
@@ -48,7 +50,9 @@ describe('refresh', () => {
     };
     stack.idp.server.service.on('beforeResponse', strip);
     try {
-      const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+      const answer = await stack
+        .routes()
+        .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
       expect(answer.statusCode).toBe(200);
     } finally {
       stack.idp.server.service.off('beforeResponse', strip);
@@ -76,7 +80,11 @@ describe('refresh', () => {
     const instances = Array.from({ length: 4 }, () => stack.routes(stack.newInstance()));
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        instances[i % 4]!.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
+        instances[i % 4]!.refresh({
+          method: 'POST',
+          path: '/auth/refresh',
+          headers: { authorization: `Bearer ${sessionToken}` },
+        }),
       ),
     );
     expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
@@ -92,7 +100,10 @@ describe('refresh', () => {
     const instances = Array.from({ length: 4 }, () => stack.routes(stack.newInstance()));
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        instances[i % 4]!.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } }),
+        instances[i % 4]!.proxy({
+          path: '/api/data/v9.2/WhoAmI',
+          headers: { authorization: `Bearer ${sessionToken}` },
+        }),
       ),
     );
     expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
@@ -106,7 +117,9 @@ describe('refresh', () => {
     const itemBefore = before.Items!.find((i) => i.id!.S === id)!;
     const restoreIdp = failRefreshGrants(stack.idp.server, 503, { error: 'temporarily_unavailable' });
     try {
-      const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+      const answer = await stack
+        .routes()
+        .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
       expect(answer.statusCode).toBe(503);
       expect(jsonBody(answer)).toMatchObject({ error: 'temporarily_unavailable' });
     } finally {
@@ -117,7 +130,9 @@ describe('refresh', () => {
     expect(itemAfter.refreshToken).toEqual(itemBefore.refreshToken);
     expect(itemAfter.version).toEqual(itemBefore.version);
     expect(itemAfter.leaseId).toBeUndefined();
-    const retry = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+    const retry = await stack
+      .routes()
+      .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
     expect(retry.statusCode).toBe(200);
   });
 
@@ -127,7 +142,9 @@ describe('refresh', () => {
       const { sessionToken } = await signIn(stack);
       const restoreIdp = failRefreshGrants(stack.idp.server, 400, { error });
       try {
-        const answer = await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+        const answer = await stack
+          .routes()
+          .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
         expect(answer.statusCode).toBe(401);
         expect(jsonBody(answer)).toMatchObject({ error: 'login_required' });
       } finally {
@@ -147,20 +164,26 @@ describe('refresh', () => {
 describe('logout', () => {
   it('deletes the session, clears the cookie and returns the end-session URL', async () => {
     const { sessionCookie, sessionToken } = await signIn(stack);
-    const answer = await stack.routes().logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
+    const answer = await stack
+      .routes()
+      .logout({ method: 'POST', path: '/auth/logout', cookies: [sessionCookie], headers: { 'x-csrf': '1' } });
     expect(answer.statusCode).toBe(200);
     expect(jsonBody(answer).logoutUrl).toMatch(new RegExp(`^${stack.idp.issuer}/endsession\\?client_id=test-client`));
     expect(answer.cookies).toContain('__Host-dyn-session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax');
     expect(await stack.services.sessions.get(sha256(sessionToken), now())).toBeUndefined();
     const after = await stack.routes().session({ path: '/auth/session', cookies: [sessionCookie] });
     expect(after.statusCode).toBe(401);
-    const asBearer = await stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
+    const asBearer = await stack
+      .routes()
+      .proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
     expect(asBearer.statusCode).toBe(401);
   });
 
   it('a bearer logout ends the session for cookie use too', async () => {
     const { sessionCookie, sessionToken } = await signIn(stack);
-    const answer = await stack.routes().logout({ method: 'POST', path: '/auth/logout', headers: { authorization: `Bearer ${sessionToken}` } });
+    const answer = await stack
+      .routes()
+      .logout({ method: 'POST', path: '/auth/logout', headers: { authorization: `Bearer ${sessionToken}` } });
     expect(answer.statusCode).toBe(200);
     const viaCookie = await stack.routes().proxy({ path: '/api/data/v9.2/WhoAmI', cookies: [sessionCookie] });
     expect(viaCookie.statusCode).toBe(401);

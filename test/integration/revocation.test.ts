@@ -41,7 +41,9 @@ async function row(tenant: string, user: string, connectionId?: string): Promise
 }
 
 async function exists(id: string): Promise<boolean> {
-  const out = await stack.dynamoClient.send(new GetItemCommand({ TableName: TABLE, Key: { id: { S: id } }, ConsistentRead: true }));
+  const out = await stack.dynamoClient.send(
+    new GetItemCommand({ TableName: TABLE, Key: { id: { S: id } }, ConsistentRead: true }),
+  );
   return out.Item !== undefined;
 }
 
@@ -49,14 +51,22 @@ async function revoke(kind: 'session' | 'connection', ...args: string[]): Promis
   const lines: string[] = [];
   const out = { log: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
   // Two items per page: every scope below spans several Query or Scan pages.
-  const status = await revokeCommand(kind, ['revoke', ...args], { client: stack.dynamoClient, tableName: TABLE, pageSize: 2 }, out);
+  const status = await revokeCommand(
+    kind,
+    ['revoke', ...args],
+    { client: stack.dynamoClient, tableName: TABLE, pageSize: 2 },
+    out,
+  );
   return { status, out: lines.join('\n') };
 }
 
 describe('sessions revoke', () => {
   it('ends every session of a tenant over several index pages, and no other tenant’s rows or connections', async () => {
     const [tenant, other, alice, bob] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-    const ended = [...(await Promise.all([1, 2, 3].map(() => row(tenant, alice)))), ...(await Promise.all([1, 2, 3, 4].map(() => row(tenant, bob))))];
+    const ended = [
+      ...(await Promise.all([1, 2, 3].map(() => row(tenant, alice)))),
+      ...(await Promise.all([1, 2, 3, 4].map(() => row(tenant, bob)))),
+    ];
     const kept = [await row(other, alice), await row(other, randomUUID()), await row(tenant, alice, 'conn-a')];
     const r = await revoke('session', '--tenant', tenant);
     expect(r.status, r.out).toBe(0);
@@ -95,7 +105,12 @@ describe('sessions revoke', () => {
     // As stored before the index key was written at sign-in.
     for (const id of old) {
       await stack.dynamoClient.send(
-        new UpdateItemCommand({ TableName: TABLE, Key: { id: { S: id } }, UpdateExpression: 'REMOVE #k', ExpressionAttributeNames: { '#k': SESSIONS_BY_TENANT_INDEX.partitionKey } }),
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: { id: { S: id } },
+          UpdateExpression: 'REMOVE #k',
+          ExpressionAttributeNames: { '#k': SESSIONS_BY_TENANT_INDEX.partitionKey },
+        }),
       );
     }
     const fresh = await row(tenant, randomUUID());
@@ -132,10 +147,14 @@ describe('sessions revoke', () => {
     const tenant = randomUUID();
     const ended = await Promise.all([1, 2].map(() => row(tenant, randomUUID())));
     const r = await new Promise<{ status: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'tools/admin.ts', 'sessions', 'revoke', '--tenant', tenant], {
-        env: { ...process.env, DYNAMODB_ENDPOINT: stack.dynamo.endpoint, SESSIONS_TABLE: TABLE },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'tools/admin.ts', 'sessions', 'revoke', '--tenant', tenant],
+        {
+          env: { ...process.env, DYNAMODB_ENDPOINT: stack.dynamo.endpoint, SESSIONS_TABLE: TABLE },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -187,7 +206,13 @@ describe('a refresh in flight when its session is revoked', () => {
     let rotatedRefreshToken: Uint8Array | undefined;
     // The revocation runs after the token endpoint answered and before the rotated tokens are written.
     class RevokedMidRefresh extends DynamoSessionStore {
-      override async saveRotatedTokens(rowId: string, version: number, leaseId: string, tokens: RotatedTokens, nowMs: number) {
+      override async saveRotatedTokens(
+        rowId: string,
+        version: number,
+        leaseId: string,
+        tokens: RotatedTokens,
+        nowMs: number,
+      ) {
         rotatedRefreshToken = tokens.refreshToken;
         revoked = (await revoke('session', '--tenant', session.user.tid, '--user', session.user.oid)).out;
         return super.saveRotatedTokens(rowId, version, leaseId, tokens, nowMs);
@@ -195,7 +220,11 @@ describe('a refresh in flight when its session is revoked', () => {
     }
     const refreshesBefore = stack.tokenRequests.filter((r) => r.grant_type === 'refresh_token').length;
     const routes = stack.routes(stack.newInstance({ sessions: new RevokedMidRefresh(stack.dynamoClient, TABLE) }));
-    const answer = await routes.refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+    const answer = await routes.refresh({
+      method: 'POST',
+      path: '/auth/refresh',
+      headers: { authorization: `Bearer ${sessionToken}` },
+    });
     expect(stack.tokenRequests.filter((r) => r.grant_type === 'refresh_token').length - refreshesBefore).toBe(1);
     expect(revoked).toContain('Revoked 1 session');
     expect(rotatedRefreshToken).toBeDefined();
@@ -203,7 +232,9 @@ describe('a refresh in flight when its session is revoked', () => {
     expect(jsonBody(answer)).toMatchObject({ error: 'login_required' });
     expect(await exists(id)).toBe(false);
     // The next request with that session token is refused too.
-    const again = await stack.routes().session({ path: '/auth/session', headers: { authorization: `Bearer ${sessionToken}` } });
+    const again = await stack
+      .routes()
+      .session({ path: '/auth/session', headers: { authorization: `Bearer ${sessionToken}` } });
     expect(again.statusCode).toBe(401);
   });
 });

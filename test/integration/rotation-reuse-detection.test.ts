@@ -9,7 +9,15 @@ import { createServices, type ServiceOverrides, type Services } from '../../shar
 import { StoreUnavailableError, type SessionStore } from '../../shared/stores/model.ts';
 import { abortReason } from '../support/abort.ts';
 import { startOidcProvider, type TestOidcProvider } from '../support/oidc-provider.ts';
-import { cookiePair, LOGIN_COOKIE, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  LOGIN_COOKIE,
+  PUBLIC_BASE,
+  RETURN_ORIGIN,
+  startTestStack,
+  type Routes,
+  type TestStack,
+} from '../support/stack.ts';
 
 /**
  * Refresh against a provider that rotates the refresh token on every use and revokes the whole grant
@@ -30,7 +38,12 @@ let stack: TestStack;
 beforeAll(async () => {
   op = await startOidcProvider({
     clients: [
-      { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenEndpointAuthMethod: 'client_secret_post', redirectUris: [`${PUBLIC_BASE}/auth/callback`] },
+      {
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        tokenEndpointAuthMethod: 'client_secret_post',
+        redirectUris: [`${PUBLIC_BASE}/auth/callback`],
+      },
     ],
     accessTokenTtlSeconds: 120,
   });
@@ -63,16 +76,26 @@ const laterInstance = () => instance({ now: () => Date.now() + 10_000 });
 
 async function signedIn(): Promise<{ sessionCookie: string; sessionId: string }> {
   const routes = stack.routes();
-  const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` });
+  const login = await routes.login({
+    path: '/auth/login',
+    query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}`,
+  });
   const back = await op.authorize(login.headers.Location!);
-  const callback = await routes.callback({ path: '/auth/callback', query: back.search.slice(1), cookies: [cookiePair(login.cookies, LOGIN_COOKIE)!] });
+  const callback = await routes.callback({
+    path: '/auth/callback',
+    query: back.search.slice(1),
+    cookies: [cookiePair(login.cookies, LOGIN_COOKIE)!],
+  });
   expect(callback.statusCode, callback.body).toBe(302);
   const sessionCookie = cookiePair(callback.cookies, SESSION_COOKIE)!;
   return { sessionCookie, sessionId: sha256(sessionCookie.split('=')[1]!) };
 }
 
 const refresh = (routes: Routes, sessionCookie: string, remainingMs?: number) =>
-  routes.refresh({ method: 'POST', path: '/auth/refresh', cookies: [sessionCookie], headers: { 'x-csrf': '1' } }, remainingMs);
+  routes.refresh(
+    { method: 'POST', path: '/auth/refresh', cookies: [sessionCookie], headers: { 'x-csrf': '1' } },
+    remainingMs,
+  );
 
 /** Refresh-token grant requests the provider received (each carries the refresh token presented). */
 const refreshGrants = () => op.tokenRequests.filter((r) => r.grant_type === 'refresh_token');
@@ -103,10 +126,16 @@ async function expectGrantIntact(sessionId: string): Promise<void> {
     await oauth.discoveryRequest(new URL(op.issuer), { [oauth.allowInsecureRequests]: true }),
   );
   const client = { client_id: CLIENT_ID };
-  const response = await oauth.refreshTokenGrantRequest(as, client, oauth.ClientSecretPost(CLIENT_SECRET), await storedRefreshToken(sessionId), {
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
-    [oauth.allowInsecureRequests]: true,
-  });
+  const response = await oauth.refreshTokenGrantRequest(
+    as,
+    client,
+    oauth.ClientSecretPost(CLIENT_SECRET),
+    await storedRefreshToken(sessionId),
+    {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
+      [oauth.allowInsecureRequests]: true,
+    },
+  );
   await expect(oauth.processRefreshTokenResponse(as, client, response)).resolves.toHaveProperty('access_token');
 }
 
@@ -135,7 +164,10 @@ function failingRotationWrites(times: number): SessionStore {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
       if (prop !== 'saveRotatedTokens') return value.bind(target);
-      return (...args: unknown[]) => (left-- > 0 ? Promise.reject(new StoreUnavailableError('injected')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+      return (...args: unknown[]) =>
+        left-- > 0
+          ? Promise.reject(new StoreUnavailableError('injected'))
+          : (value as (...a: unknown[]) => unknown).apply(target, args);
     },
   });
 }
@@ -169,7 +201,11 @@ describe('a token answer that arrives after TOKEN_ENDPOINT_TIMEOUT_MS', () => {
     const { version } = await storedSession(sessionId);
     const grants = refreshGrants().length;
     // 1.5 s of Lambda time left: the caller must answer within 0.5 s, before the answer comes.
-    const answer = await refresh(stack.routes(instance({ idpFetch: lateTokenAnswers(LATE_BY_MS) })), sessionCookie, 1_500);
+    const answer = await refresh(
+      stack.routes(instance({ idpFetch: lateTokenAnswers(LATE_BY_MS) })),
+      sessionCookie,
+      1_500,
+    );
     expect(answer.statusCode, answer.body).toBe(503);
     await waitForVersion(sessionId, version + 1, 5_000);
     expect(refreshGrants().length - grants).toBe(1);
@@ -186,7 +222,10 @@ describe('a failed write after a rotation', () => {
     const { sessionCookie, sessionId } = await signedIn();
     const { version } = await storedSession(sessionId);
     const grants = refreshGrants().length;
-    const answer = await refresh(stack.routes(instance({ sessions: failingRotationWrites(1), refresher: { pollMs: 20, saveRetryMs: 20 } })), sessionCookie);
+    const answer = await refresh(
+      stack.routes(instance({ sessions: failingRotationWrites(1), refresher: { pollMs: 20, saveRetryMs: 20 } })),
+      sessionCookie,
+    );
     expect(answer.statusCode, answer.body).toBe(200);
     expect((await storedSession(sessionId)).version).toBe(version + 1);
 
@@ -203,11 +242,15 @@ describe('proxied requests with 2-minute access tokens from the provider', () =>
     const bearers: string[] = [];
     const fetch: Fetch = async (_input, init) => {
       bearers.push(new Headers(init.headers).get('authorization') ?? '');
-      return new Response('{"UserId":"00000000-0000-0000-0000-000000000001"}', { status: 200, headers: { 'content-type': 'application/json' } });
+      return new Response('{"UserId":"00000000-0000-0000-0000-000000000001"}', {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
     };
     return { fetch, bearers };
   }
-  const whoAmI = (routes: Routes, sessionCookie: string) => routes.proxy({ path: '/api/data/v9.2/WhoAmI', cookies: [sessionCookie] });
+  const whoAmI = (routes: Routes, sessionCookie: string) =>
+    routes.proxy({ path: '/api/data/v9.2/WhoAmI', cookies: [sessionCookie] });
 
   it('consecutive requests make no token call', async () => {
     const { sessionCookie } = await signedIn();

@@ -13,7 +13,9 @@ const at = (offsetMs: number) => stack.routes(stack.newInstance({ now: () => Dat
 const minutes = (m: number) => m * 60_000;
 
 async function lastSeenAt(token: string): Promise<number> {
-  const out = await stack.dynamoClient.send(new GetItemCommand({ TableName: 'Sessions', Key: { id: { S: sha256(token) } } }));
+  const out = await stack.dynamoClient.send(
+    new GetItemCommand({ TableName: 'Sessions', Key: { id: { S: sha256(token) } } }),
+  );
   return Number(out.Item!.lastSeenAt!.N);
 }
 
@@ -22,7 +24,10 @@ describe('session lifetime', () => {
     const { sessionToken, sessionCookie } = await signIn(stack);
     const late = at(minutes(15) + 1_000);
     expect((await late.session({ path: '/auth/session', cookies: [sessionCookie] })).statusCode).toBe(401);
-    const bearer = await late.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${sessionToken}` } });
+    const bearer = await late.proxy({
+      path: '/api/data/v9.2/WhoAmI',
+      headers: { authorization: `Bearer ${sessionToken}` },
+    });
     expect(bearer.statusCode).toBe(401);
     expect(jsonBody(bearer)).toMatchObject({ error: { code: 'unauthenticated' } });
   });

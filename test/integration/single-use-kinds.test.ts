@@ -36,7 +36,8 @@ const redeemAsHandoff = (value: string) =>
     body: JSON.stringify({ handoff: value, client_verifier: verifier() }),
   });
 
-const openConnectLink = (token: string) => stack.routes().connectStart({ path: '/connect/start', query: `token=${token}` });
+const openConnectLink = (token: string) =>
+  stack.routes().connectStart({ path: '/connect/start', query: `token=${token}` });
 
 describe('single-use items of another kind survive a wrong consume', () => {
   it('a connect link survives POST /auth/token naming it as a handoff, and still starts its sign-in', async () => {
@@ -50,7 +51,9 @@ describe('single-use items of another kind survive a wrong consume', () => {
 
   it('a connect link survives a callback naming it as state', async () => {
     const token = await connectLink();
-    const wrong = await stack.routes().callback({ path: '/auth/callback', query: `state=${token}&code=x`, cookies: [`${LOGIN_COOKIE}=x`] });
+    const wrong = await stack
+      .routes()
+      .callback({ path: '/auth/callback', query: `state=${token}&code=x`, cookies: [`${LOGIN_COOKIE}=x`] });
     expect(wrong.statusCode).toBe(400);
     expect(jsonBody(wrong)).toMatchObject({ error: 'invalid_state' });
     expect((await openConnectLink(token)).statusCode).toBe(302);
@@ -58,7 +61,10 @@ describe('single-use items of another kind survive a wrong consume', () => {
 
   it('a pending login survives POST /auth/token naming its state as a handoff, and then completes', async () => {
     const routes = stack.routes();
-    const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent('http://localhost:5173/app')}` });
+    const login = await routes.login({
+      path: '/auth/login',
+      query: `returnTo=${encodeURIComponent('http://localhost:5173/app')}`,
+    });
     expect(login.statusCode).toBe(302);
     const state = new URL(login.headers.Location!).searchParams.get('state')!;
     expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -79,14 +85,21 @@ describe('single-use items of another kind survive a wrong consume', () => {
     const clientVerifier = verifier();
     const challenge = createHash('sha256').update(clientVerifier).digest('base64url');
     const returnTo = encodeURIComponent('http://127.0.0.1:49152/cb');
-    const login = await routes.login({ path: '/auth/login', query: `returnTo=${returnTo}&client_challenge=${challenge}` });
+    const login = await routes.login({
+      path: '/auth/login',
+      query: `returnTo=${returnTo}&client_challenge=${challenge}`,
+    });
     const idpAnswer = await fetch(login.headers.Location!, { redirect: 'manual' });
     const back = new URL(idpAnswer.headers.get('location')!);
     const binding = cookiePair(login.cookies, LOGIN_COOKIE)!;
     const callback = await routes.callback({ path: '/auth/callback', query: back.search.slice(1), cookies: [binding] });
     expect(callback.statusCode).toBe(302);
     const handoff = new URL(callback.headers.Location!).searchParams.get('handoff')!;
-    const wrong = await routes.callback({ path: '/auth/callback', query: `state=${handoff}&code=x`, cookies: [binding] });
+    const wrong = await routes.callback({
+      path: '/auth/callback',
+      query: `state=${handoff}&code=x`,
+      cookies: [binding],
+    });
     expect(wrong.statusCode).toBe(400);
     const redeemed = await routes.token({
       method: 'POST',

@@ -7,7 +7,16 @@ import type { HttpResponse } from '../../shared/http/response.ts';
 import type { Fetch } from '../../shared/oauth/client.ts';
 import { createServices, type Services } from '../../shared/runtime.ts';
 import { startOidcProvider, type TestOidcProvider } from '../support/oidc-provider.ts';
-import { cookiePair, jsonBody, LOGIN_COOKIE, PUBLIC_BASE, RETURN_ORIGIN, startTestStack, type Routes, type TestStack } from '../support/stack.ts';
+import {
+  cookiePair,
+  jsonBody,
+  LOGIN_COOKIE,
+  PUBLIC_BASE,
+  RETURN_ORIGIN,
+  startTestStack,
+  type Routes,
+  type TestStack,
+} from '../support/stack.ts';
 
 const CLIENT_ID = 'dynamics-auth';
 const CLIENT_SECRET = 'a-test-client-secret-of-sufficient-length-0123456789';
@@ -48,12 +57,18 @@ afterAll(async () => {
 
 /** Another instance on the same stores and keys, with a different configuration or IdP fetch. */
 function instance(config: Partial<Config> = {}, idpFetch?: Fetch): Services {
-  return createServices({ ...stack.config, ...config }, { keyProvider: stack.keyProvider, dynamo: stack.dynamoClient, idpFetch });
+  return createServices(
+    { ...stack.config, ...config },
+    { keyProvider: stack.keyProvider, dynamo: stack.dynamoClient, idpFetch },
+  );
 }
 
 /** login → the provider's authorize (login + consent auto-completed) → callback. */
 async function signInAtProvider(routes: Routes): Promise<{ callback: HttpResponse; authorizationUrl: URL }> {
-  const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}` });
+  const login = await routes.login({
+    path: '/auth/login',
+    query: `returnTo=${encodeURIComponent(`${RETURN_ORIGIN}/app`)}`,
+  });
   expect(login.statusCode).toBe(302);
   const authorizationUrl = new URL(login.headers.Location!);
   const back = await op.authorize(authorizationUrl);
@@ -84,10 +99,16 @@ async function redeemAtProvider(refreshToken: string): Promise<string> {
     // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
     await oauth.discoveryRequest(new URL(op.issuer), { [oauth.allowInsecureRequests]: true }),
   );
-  const response = await oauth.refreshTokenGrantRequest(as, { client_id: CLIENT_ID }, oauth.ClientSecretPost(CLIENT_SECRET), refreshToken, {
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
-    [oauth.allowInsecureRequests]: true,
-  });
+  const response = await oauth.refreshTokenGrantRequest(
+    as,
+    { client_id: CLIENT_ID },
+    oauth.ClientSecretPost(CLIENT_SECRET),
+    refreshToken,
+    {
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the test provider listens on plain-http 127.0.0.1; oauth4webapi asks this flag for that case.
+      [oauth.allowInsecureRequests]: true,
+    },
+  );
   try {
     await oauth.processRefreshTokenResponse(as, { client_id: CLIENT_ID }, response);
     return 'ok';
@@ -151,7 +172,7 @@ describe('refresh at a standard OpenID Provider', () => {
     expect((await session(stack.routes(), sessionCookie)).statusCode).toBe(401);
   });
 
-  it('invalid_client (the service\'s own credential) answers 502 client_rejected and keeps the session', async () => {
+  it("invalid_client (the service's own credential) answers 502 client_rejected and keeps the session", async () => {
     const { sessionCookie } = await signedIn();
     const wrongSecret = createServices(
       { ...stack.config, clientSecret: 'not-the-registered-secret-0123456789abcdefghij' },
@@ -208,7 +229,9 @@ describe('logout at a standard OpenID Provider', () => {
     const failingRevocation: Fetch = (input, init) => {
       if (new URL(input).pathname.includes('revocation')) {
         revocationCalls++;
-        return Promise.resolve(new Response('{"error":"server_error"}', { status: 503, headers: { 'content-type': 'application/json' } }));
+        return Promise.resolve(
+          new Response('{"error":"server_error"}', { status: 503, headers: { 'content-type': 'application/json' } }),
+        );
       }
       return fetch(input, init);
     };

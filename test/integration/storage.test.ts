@@ -33,7 +33,9 @@ const now = () => Math.floor(Date.now() / 1000);
 describe('what the sessions table stores', () => {
   it('holds neither token in plaintext, nor the session token, before and after a rotation', async () => {
     const { sessionToken } = await signIn(stack);
-    await stack.routes().refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
+    await stack
+      .routes()
+      .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } });
     const raw = await rawTableContents();
     expect(issued.length).toBeGreaterThanOrEqual(2);
     for (const tokens of issued) {
@@ -54,8 +56,12 @@ describe('what the sessions table stores', () => {
     const b = await signIn(stack);
     const sa = (await stack.services.sessions.get(sha256(a.sessionToken), now()))!;
     const vault = new TokenVault(stack.keyProvider);
-    await expect(vault.open(sha256(b.sessionToken), sa.dataKey, 'access_token', sa.accessToken)).rejects.toBeInstanceOf(DecryptionError);
-    await expect(vault.open(sa.id, sa.dataKey, 'refresh_token', sa.accessToken)).rejects.toBeInstanceOf(DecryptionError);
+    await expect(vault.open(sha256(b.sessionToken), sa.dataKey, 'access_token', sa.accessToken)).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
+    await expect(vault.open(sa.id, sa.dataKey, 'refresh_token', sa.accessToken)).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
     expect(await vault.open(sa.id, sa.dataKey, 'access_token', sa.accessToken)).toMatch(/^eyJ/);
   });
 
@@ -68,12 +74,19 @@ describe('what the sessions table stores', () => {
         TableName: 'Sessions',
         Key: { id: { S: sha256(b.sessionToken) } },
         UpdateExpression: 'SET dataKey = :dk, accessToken = :at, refreshToken = :rt',
-        ExpressionAttributeValues: { ':dk': { B: sa.dataKey }, ':at': { B: sa.accessToken }, ':rt': { B: sa.refreshToken } },
+        ExpressionAttributeValues: {
+          ':dk': { B: sa.dataKey },
+          ':at': { B: sa.accessToken },
+          ':rt': { B: sa.refreshToken },
+        },
       }),
     );
     stack.dataverse.requests.length = 0;
     const fresh = stack.routes(stack.newInstance());
-    const answer = await fresh.proxy({ path: '/api/data/v9.2/WhoAmI', headers: { authorization: `Bearer ${b.sessionToken}` } });
+    const answer = await fresh.proxy({
+      path: '/api/data/v9.2/WhoAmI',
+      headers: { authorization: `Bearer ${b.sessionToken}` },
+    });
     expect(answer.statusCode).toBe(500);
     expect(jsonBody(answer)).toMatchObject({ error: { code: 'session_unreadable' } });
     expect(stack.dataverse.requests).toHaveLength(0);

@@ -3,7 +3,13 @@
  * over dynalite, expired rows go, unexpired rows and rows renewed between the Scan and the delete
  * stay, pages are followed, and a run stops at its delete and time limits.
  */
-import { GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/sweeper/handler.ts';
 import { createTables, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/dynamodb.ts';
@@ -21,7 +27,11 @@ async function put(id: string, expiresAt?: number): Promise<void> {
   await client.send(
     new PutItemCommand({
       TableName: table,
-      Item: { id: { S: id }, sealed: { S: 'opaque' }, ...(expiresAt === undefined ? {} : { expiresAt: { N: String(expiresAt) } }) },
+      Item: {
+        id: { S: id },
+        sealed: { S: 'opaque' },
+        ...(expiresAt === undefined ? {} : { expiresAt: { N: String(expiresAt) } }),
+      },
     }),
   );
 }
@@ -70,7 +80,12 @@ describe('expired-row sweeper', () => {
         const input = args.input as { Key?: { id?: { S?: string } } };
         if (context.commandName === 'DeleteItemCommand' && input.Key?.id?.S === 'renewed') {
           await client.send(
-            new UpdateItemCommand({ TableName: table, Key: { id: { S: 'renewed' } }, UpdateExpression: 'SET expiresAt = :e', ExpressionAttributeValues: { ':e': { N: String(NOW + 3600) } } }),
+            new UpdateItemCommand({
+              TableName: table,
+              Key: { id: { S: 'renewed' } },
+              UpdateExpression: 'SET expiresAt = :e',
+              ExpressionAttributeValues: { ':e': { N: String(NOW + 3600) } },
+            }),
           );
         }
         return next(args);
@@ -83,7 +98,9 @@ describe('expired-row sweeper', () => {
     } finally {
       client.middlewareStack.remove('renewBeforeDelete');
     }
-    const kept = await client.send(new GetItemCommand({ TableName: table, Key: { id: { S: 'renewed' } }, ConsistentRead: true }));
+    const kept = await client.send(
+      new GetItemCommand({ TableName: table, Key: { id: { S: 'renewed' } }, ConsistentRead: true }),
+    );
     expect(kept.Item?.expiresAt?.N).toBe(String(NOW + 3600));
     expect(await ids()).toEqual(['renewed']);
   });
@@ -97,7 +114,7 @@ describe('expired-row sweeper', () => {
     expect(await ids()).toEqual(['live-0', 'live-1', 'live-2', 'live-3', 'live-4']);
   });
 
-  it('stops at the run\'s delete limit and at its time budget; the next run finishes', async () => {
+  it("stops at the run's delete limit and at its time budget; the next run finishes", async () => {
     for (let i = 0; i < 6; i++) await put(`expired-${i}`, NOW - 100);
     const capped = await sweepExpired(client, table, 'id', { ...unlimited, maxDeletes: 2, pageSize: 2 });
     expect(capped).toMatchObject({ deleted: 2, complete: false });
@@ -117,14 +134,31 @@ describe('expired-row sweeper', () => {
     const names = Object.fromEntries(TABLES.map((t) => [t.envVar, `${t.logicalName}${run}h`]));
     await createTables(client, names);
     for (const name of Object.values(names)) {
-      await client.send(new PutItemCommand({ TableName: name, Item: { id: { S: 'old' }, expiresAt: { N: String(Math.floor(Date.now() / 1000) - 60) } } }));
-      await client.send(new PutItemCommand({ TableName: name, Item: { id: { S: 'new' }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 600) } } }));
+      await client.send(
+        new PutItemCommand({
+          TableName: name,
+          Item: { id: { S: 'old' }, expiresAt: { N: String(Math.floor(Date.now() / 1000) - 60) } },
+        }),
+      );
+      await client.send(
+        new PutItemCommand({
+          TableName: name,
+          Item: { id: { S: 'new' }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 600) } },
+        }),
+      );
     }
     const saved = { ...process.env };
-    Object.assign(process.env, names, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+    Object.assign(process.env, names, {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    });
     try {
       const results = await handler({}, { getRemainingTimeInMillis: () => 60_000 });
-      expect(results.map((r) => [r.table, r.deleted, r.complete])).toEqual(Object.values(names).map((n) => [n, 1, true]));
+      expect(results.map((r) => [r.table, r.deleted, r.complete])).toEqual(
+        Object.values(names).map((n) => [n, 1, true]),
+      );
     } finally {
       process.env = saved;
     }

@@ -1,6 +1,11 @@
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,10 +37,15 @@ beforeAll(async () => {
   context.setGlobalContextManager(contextManager.enable());
   stack = await startTestStack();
   services = stack.newInstance({ dataverseFetch: withRequestId });
-  stack.idp.server.service.on('beforeResponse', (res: { body: Record<string, unknown> }, req: { body: Record<string, string> }) => {
-    for (const key of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[key] === 'string') secrets.add(res.body[key]);
-    for (const key of ['code', 'code_verifier', 'refresh_token', 'client_assertion']) if (req.body[key]) secrets.add(req.body[key]);
-  });
+  stack.idp.server.service.on(
+    'beforeResponse',
+    (res: { body: Record<string, unknown> }, req: { body: Record<string, string> }) => {
+      for (const key of ['access_token', 'refresh_token', 'id_token'])
+        if (typeof res.body[key] === 'string') secrets.add(res.body[key]);
+      for (const key of ['code', 'code_verifier', 'refresh_token', 'client_assertion'])
+        if (req.body[key]) secrets.add(req.body[key]);
+    },
+  );
 });
 afterAll(async () => {
   await stack?.stop();
@@ -45,7 +55,9 @@ afterAll(async () => {
 });
 
 /** Runs `work` inside a root span, as the Lambda instrumentation does for an invocation. */
-async function inInvocation<T>(work: () => Promise<T>): Promise<{ result: T; root: ReadableSpan; spans: ReadableSpan[] }> {
+async function inInvocation<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; root: ReadableSpan; spans: ReadableSpan[] }> {
   exporter.reset();
   const result = await trace.getTracer('test').startActiveSpan('invocation', async (span) => {
     try {
@@ -55,13 +67,21 @@ async function inInvocation<T>(work: () => Promise<T>): Promise<{ result: T; roo
     }
   });
   const spans = exporter.getFinishedSpans();
-  return { result, root: spans.find((s) => s.name === 'invocation')!, spans: spans.filter((s) => s.name !== 'invocation') };
+  return {
+    result,
+    root: spans.find((s) => s.name === 'invocation')!,
+    spans: spans.filter((s) => s.name !== 'invocation'),
+  };
 }
 
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
 function expectNoSecretIn(spans: ReadableSpan[], more: string[]) {
-  const values = spans.flatMap((s) => [s.name, ...Object.values(s.attributes).flat().map(String), s.status.message ?? '']);
+  const values = spans.flatMap((s) => [
+    s.name,
+    ...Object.values(s.attributes).flat().map(String),
+    s.status.message ?? '',
+  ]);
   expect(values.length).toBeGreaterThan(0);
   for (const value of values) {
     for (const secret of [...secrets, ...more]) expect(value).not.toContain(secret);
@@ -97,7 +117,9 @@ describe('spans', () => {
   it('a refresh: the token endpoint span carries the grant type and status, and no token', async () => {
     const { sessionToken } = await signIn(stack, stack.routes(services));
     const { result, root, spans } = await inInvocation(() =>
-      stack.routes(services).refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
+      stack
+        .routes(services)
+        .refresh({ method: 'POST', path: '/auth/refresh', headers: { authorization: `Bearer ${sessionToken}` } }),
     );
     expect(result.statusCode).toBe(200);
     const token = spans.find((s) => s.name === 'oauth.token')!;
@@ -118,8 +140,14 @@ describe('spans', () => {
 
   it('a KMS call: a span named after the operation, failed spans carry the error name only', async () => {
     const kms = mockClient(KMSClient);
-    kms.on(DecryptCommand).resolvesOnce({ Plaintext: new Uint8Array(32) }).rejectsOnce(Object.assign(new Error('secret detail'), { name: 'ThrottlingException' }));
-    const keys = new KmsKeyProvider('arn:aws:kms:eu-west-1:111122223333:key/1', () => new KMSClient({ region: 'eu-west-1' }));
+    kms
+      .on(DecryptCommand)
+      .resolvesOnce({ Plaintext: new Uint8Array(32) })
+      .rejectsOnce(Object.assign(new Error('secret detail'), { name: 'ThrottlingException' }));
+    const keys = new KmsKeyProvider(
+      'arn:aws:kms:eu-west-1:111122223333:key/1',
+      () => new KMSClient({ region: 'eu-west-1' }),
+    );
     const { spans } = await inInvocation(async () => {
       await keys.decryptDataKey(new Uint8Array(8), { purpose: 'x' });
       await keys.decryptDataKey(new Uint8Array(8), { purpose: 'x' }).catch(() => undefined);

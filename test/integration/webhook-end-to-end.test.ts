@@ -138,7 +138,9 @@ describe('webhooks in local mode', () => {
     const [first, second] = await receivedCount(2, 20_000);
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     for (const attempt of [first!, second!]) {
-      const payload = new Webhook(alpha.secret).verify(attempt.body, attempt.headers as Record<string, string>) as { type: string };
+      const payload = new Webhook(alpha.secret).verify(attempt.body, attempt.headers as Record<string, string>) as {
+        type: string;
+      };
       expect(payload.type).toBe('connection.deleted');
     }
     await localWebhookOutbox()!.queue.idle();
@@ -162,15 +164,21 @@ describe('webhooks in local mode', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const listing = (await admin('webhooks', 'deliveries', '--limit', '20')).out;
-    expect(listing).toMatch(new RegExp(`connection\\.created\\s+${beta.endpointId}\\s+attempt 1\\s+retrying \\(network\\)`));
+    expect(listing).toMatch(
+      new RegExp(`connection\\.created\\s+${beta.endpointId}\\s+attempt 1\\s+retrying \\(network\\)`),
+    );
   });
 
   it('admin webhooks deliveries lists recent attempts with ids and status, and no secret', async () => {
     const r = await admin('webhooks', 'deliveries', '--limit', '50');
     expect(r.status, r.out).toBe(0);
-    expect(r.out).toMatch(new RegExp(`connection\\.created\\s+${alpha.endpointId}\\s+attempt 1\\s+delivered \\(204\\)`));
+    expect(r.out).toMatch(
+      new RegExp(`connection\\.created\\s+${alpha.endpointId}\\s+attempt 1\\s+delivered \\(204\\)`),
+    );
     expect(r.out).toMatch(new RegExp(`connection\\.deleted\\s+${alpha.endpointId}\\s+attempt 1\\s+retrying \\(503\\)`));
-    expect(r.out).toMatch(new RegExp(`connection\\.deleted\\s+${alpha.endpointId}\\s+attempt 2\\s+delivered \\(204\\)`));
+    expect(r.out).toMatch(
+      new RegExp(`connection\\.deleted\\s+${alpha.endpointId}\\s+attempt 2\\s+delivered \\(204\\)`),
+    );
     expect(r.out).not.toMatch(/whsec_|127\.0\.0\.1|dak_/);
     const limited = await admin('webhooks', 'deliveries', '--limit', '1');
     expect(limited.out.trim().split('\n')).toHaveLength(1);

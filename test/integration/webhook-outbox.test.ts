@@ -96,7 +96,10 @@ describe('connection writes record their event in the same item write', () => {
       ['connection.deleted', 'deleted', T0 + 62_001, undefined],
     ]);
     for (const e of events.filter(Boolean)) {
-      expect(e).toMatchObject({ ownerKeyId: 'key_alpha', data: { connectionId: 'customer-42', environment: 'https://contoso.crm.dynamics.com' } });
+      expect(e).toMatchObject({
+        ownerKeyId: 'key_alpha',
+        data: { connectionId: 'customer-42', environment: 'https://contoso.crm.dynamics.com' },
+      });
       expect(e!.id).toMatch(/^evt_/);
     }
     // Versions grow, so a receiver can discard an older event that arrives late.
@@ -112,9 +115,19 @@ describe('connection writes record their event in the same item write', () => {
   it('a refresh rotation of a connection is no event', async () => {
     await sessions.putConnection(row('conn-c', T0, CONNECTION));
     await sessions.acquireRefreshLease('conn-c', T0, 'lease-2', T0 + 10_000, T0 + 1);
-    await sessions.saveRotatedTokens('conn-c', T0, 'lease-2', { dataKey: new Uint8Array([9]), refreshToken: new Uint8Array([8]) }, T0 + 2);
+    await sessions.saveRotatedTokens(
+      'conn-c',
+      T0,
+      'lease-2',
+      { dataKey: new Uint8Array([9]), refreshToken: new Uint8Array([8]) },
+      T0 + 2,
+    );
     const changes = await recordsAfterWrites(3);
-    expect(changes.map((r) => connectionEventOf(r, NOW_SEC)?.type)).toEqual(['connection.created', undefined, undefined]);
+    expect(changes.map((r) => connectionEventOf(r, NOW_SEC)?.type)).toEqual([
+      'connection.created',
+      undefined,
+      undefined,
+    ]);
   });
 
   it("keeps browser sessions' writes away from the processor (the stream filter)", async () => {
@@ -133,15 +146,32 @@ describe('connection writes record their event in the same item write', () => {
       new PutItemCommand({
         TableName: 'Sessions',
         Item: {
-          id: { S: 'conn-old' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
-          accessToken: { B: new Uint8Array([1]) }, refreshToken: { B: new Uint8Array([1]) }, accessTokenExpiresAt: { N: '1' },
-          version: { N: '3' }, createdAt: { N: '1' }, lastSeenAt: { N: '1' }, expiresAt: { N: String(NOW_SEC + 1000) },
-          ownerKeyId: { S: 'key_alpha' }, connectionId: { S: 'legacy' }, connStatus: { S: 'active' },
+          id: { S: 'conn-old' },
+          oid: { S: 'o' },
+          tid: { S: 't' },
+          sub: { S: 's' },
+          dataKey: { B: new Uint8Array([1]) },
+          accessToken: { B: new Uint8Array([1]) },
+          refreshToken: { B: new Uint8Array([1]) },
+          accessTokenExpiresAt: { N: '1' },
+          version: { N: '3' },
+          createdAt: { N: '1' },
+          lastSeenAt: { N: '1' },
+          expiresAt: { N: String(NOW_SEC + 1000) },
+          ownerKeyId: { S: 'key_alpha' },
+          connectionId: { S: 'legacy' },
+          connStatus: { S: 'active' },
         },
       }),
     );
     await sessions.acquireRefreshLease('conn-old', 3, 'lease-3', T0 + 10_000, T0);
-    await sessions.saveRotatedTokens('conn-old', 3, 'lease-3', { dataKey: new Uint8Array([2]), refreshToken: new Uint8Array([2]) }, T0 + 1);
+    await sessions.saveRotatedTokens(
+      'conn-old',
+      3,
+      'lease-3',
+      { dataKey: new Uint8Array([2]), refreshToken: new Uint8Array([2]) },
+      T0 + 1,
+    );
     await sessions.acquireRefreshLease('conn-old', 4, 'lease-4', T0 + 10_000, T0 + 2);
     await sessions.markConnectionFailed('conn-old', 4, 'lease-4', 'interaction_required', T0 + 3);
     const changes = await recordsAfterWrites(5);
@@ -158,7 +188,13 @@ describe('connection writes record their event in the same item write', () => {
 describe('outbox processor', () => {
   const endpoints = (owner: string): WebhookEndpoint[] =>
     owner === 'key_alpha'
-      ? ['whep_one', 'whep_two'].map((id) => ({ id, ownerKeyId: owner, url: `https://hooks.example.com/${id}`, createdAt: 1, secrets: [] }))
+      ? ['whep_one', 'whep_two'].map((id) => ({
+          id,
+          ownerKeyId: owner,
+          url: `https://hooks.example.com/${id}`,
+          createdAt: 1,
+          secrets: [],
+        }))
       : [];
 
   it("queues one message per event and owner's endpoint, in stream order", async () => {
@@ -219,10 +255,15 @@ describe('a failing outbox never fails the write', () => {
   it('the write succeeds and answers before a listener that throws (or never finishes) runs', async () => {
     const failing = createDynamoClient({ endpoint: dynamo.endpoint });
     let calls = 0;
-    attachChangeFeed(failing, 'Sessions', () => {
-      calls += 1;
-      throw new Error('queue send failed');
-    }, isConnectionRecord);
+    attachChangeFeed(
+      failing,
+      'Sessions',
+      () => {
+        calls += 1;
+        throw new Error('queue send failed');
+      },
+      isConnectionRecord,
+    );
     const store = new DynamoSessionStore(failing, 'Sessions');
     await expect(store.putConnection(row('conn-g', T0, CONNECTION))).resolves.toBeUndefined();
     expect(calls).toBe(0);

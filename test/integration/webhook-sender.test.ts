@@ -86,7 +86,10 @@ describe('webhook sender against a local receiver', () => {
     expect(headers['webhook-id']).toBe(event.id);
     expect(headers.host).toBe(`hooks.test:${port}`);
     const verified = { ...(headers as Record<string, string>) };
-    expect(new Webhook(secret).verify(body, verified)).toMatchObject({ type: 'connection.created', data: { connectionId: 'customer-42' } });
+    expect(new Webhook(secret).verify(body, verified)).toMatchObject({
+      type: 'connection.created',
+      data: { connectionId: 'customer-42' },
+    });
     expect(new Webhook(previous).verify(body, verified)).toBeTruthy();
     for (const log of logs) expect(log).not.toHaveBeenCalled();
   });
@@ -144,7 +147,12 @@ describe('webhook sender: SSRF refusals', () => {
   });
 
   it('refuses http to a public address even with the allowance: plain http only to what the allowance approves', async () => {
-    const result = await sendWebhook('http://hooks.example.com/in', [secret], event, deps({ resolve: async () => ['8.8.8.8'] }));
+    const result = await sendWebhook(
+      'http://hooks.example.com/in',
+      [secret],
+      event,
+      deps({ resolve: async () => ['8.8.8.8'] }),
+    );
     expect(result).toMatchObject({ ok: false, error: 'not_https' });
   });
 
@@ -155,22 +163,34 @@ describe('webhook sender: SSRF refusals', () => {
     ['IPv4-mapped loopback', ['::ffff:7f00:1']],
     ['one private among public ones (every address must be public)', ['8.8.8.8', '192.168.1.1']],
   ])('refuses a host that resolves to %s', async (_what, addresses) => {
-    const result = await sendWebhook('https://hooks.example.com/in', [secret], event, noAllowance(async () => addresses));
+    const result = await sendWebhook(
+      'https://hooks.example.com/in',
+      [secret],
+      event,
+      noAllowance(async () => addresses),
+    );
     expect(result).toMatchObject({ ok: false, error: 'refused_address', retryable: false });
   });
 
-  it.each(['https://169.254.169.254/latest/meta-data/', 'https://[::ffff:a9fe:a9fe]/', 'https://10.1.2.3/', 'https://[fd00:ec2::254]/'])(
-    'refuses the IP literal %s without resolving',
-    async (url) => {
-      const resolve = vi.fn(async () => ['8.8.8.8']);
-      expect(await sendWebhook(url, [secret], event, noAllowance(resolve))).toMatchObject({ error: 'refused_address' });
-      expect(resolve).not.toHaveBeenCalled();
-    },
-  );
+  it.each([
+    'https://169.254.169.254/latest/meta-data/',
+    'https://[::ffff:a9fe:a9fe]/',
+    'https://10.1.2.3/',
+    'https://[fd00:ec2::254]/',
+  ])('refuses the IP literal %s without resolving', async (url) => {
+    const resolve = vi.fn(async () => ['8.8.8.8']);
+    expect(await sendWebhook(url, [secret], event, noAllowance(resolve))).toMatchObject({ error: 'refused_address' });
+    expect(resolve).not.toHaveBeenCalled();
+  });
 
   it('refuses the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API, 127.0.0.1:9001) as loopback', async () => {
     const runtimeApi = '127.0.0.1:9001';
-    const result = await sendWebhook(`https://${runtimeApi}/2018-06-01/runtime/invocation/next`, [secret], event, noAllowance(async () => []));
+    const result = await sendWebhook(
+      `https://${runtimeApi}/2018-06-01/runtime/invocation/next`,
+      [secret],
+      event,
+      noAllowance(async () => []),
+    );
     expect(result).toMatchObject({ ok: false, error: 'refused_address', retryable: false });
   });
 
@@ -188,12 +208,20 @@ describe('webhook sender: SSRF refusals', () => {
 
   it('a resolver slower than the timeout is a retryable timeout', async () => {
     const never = () => new Promise<string[]>(() => undefined);
-    const result = await sendWebhook('https://hooks.example.com/in', [secret], event, { ...noAllowance(never), timeoutMs: 200 });
+    const result = await sendWebhook('https://hooks.example.com/in', [secret], event, {
+      ...noAllowance(never),
+      timeoutMs: 200,
+    });
     expect(result).toMatchObject({ ok: false, error: 'timeout', retryable: true });
   });
 
   it('a resolver failure is a retryable network failure', async () => {
-    const result = await sendWebhook('https://hooks.example.com/in', [secret], event, noAllowance(async () => Promise.reject(new Error('ENOTFOUND'))));
+    const result = await sendWebhook(
+      'https://hooks.example.com/in',
+      [secret],
+      event,
+      noAllowance(async () => Promise.reject(new Error('ENOTFOUND'))),
+    );
     expect(result).toMatchObject({ ok: false, error: 'network', retryable: true });
   });
 });
@@ -205,7 +233,10 @@ describe('webhook sender: https', () => {
 
   beforeAll(async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const cert = await createSelfSignedCertificate(new LocalRsaSigner(privateKey), { subject: 'CN=hooks.test', days: 1 });
+    const cert = await createSelfSignedCertificate(new LocalRsaSigner(privateKey), {
+      subject: 'CN=hooks.test',
+      days: 1,
+    });
     tls = createTlsServer({
       key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
       cert: cert.pem,
@@ -238,8 +269,12 @@ describe('the test allowance in configuration', () => {
     });
     expect(webhookSenderDeps(production, {}).allowAddress).toBeUndefined();
     expect(webhookSenderDeps({ allowInsecureLoopback: false }, {}).allowAddress).toBeUndefined();
-    expect(webhookSenderDeps({ allowInsecureLoopback: false }, { AWS_LAMBDA_FUNCTION_NAME: 'x' }).allowAddress).toBeUndefined();
-    expect(webhookSenderDeps({ allowInsecureLoopback: true }, { AWS_LAMBDA_FUNCTION_NAME: 'x' }).allowAddress).toBeUndefined();
+    expect(
+      webhookSenderDeps({ allowInsecureLoopback: false }, { AWS_LAMBDA_FUNCTION_NAME: 'x' }).allowAddress,
+    ).toBeUndefined();
+    expect(
+      webhookSenderDeps({ allowInsecureLoopback: true }, { AWS_LAMBDA_FUNCTION_NAME: 'x' }).allowAddress,
+    ).toBeUndefined();
   });
 
   it('local mode (plain-http loopback configuration) gets it for loopback addresses only', () => {

@@ -44,7 +44,10 @@ describe('webhook endpoint registration', () => {
   it('registers an endpoint: the id and the whsec_ secret once; the list never shows a secret', async () => {
     const created = await call(alpha.key, 'POST', '/webhooks', { url: 'https://hooks.example.com/dynamics' });
     expect(created.status, created.text).toBe(201);
-    const body = expectMatchesOpenApi('POST', '/webhooks', 201, { headers: created.headers, body: created.text }) as Record<string, string>;
+    const body = expectMatchesOpenApi('POST', '/webhooks', 201, {
+      headers: created.headers,
+      body: created.text,
+    }) as Record<string, string>;
     expect(created.headers['cache-control']).toContain('no-store');
     expect(body.secret).toMatch(SECRET);
     expect(body).toMatchObject({ url: 'https://hooks.example.com/dynamics', previousSecretExpiresAt: null });
@@ -52,17 +55,24 @@ describe('webhook endpoint registration', () => {
     const listed = await call(alpha.key, 'GET', '/webhooks');
     expect(listed.status).toBe(200);
     expectMatchesOpenApi('GET', '/webhooks', 200, { headers: listed.headers, body: listed.text });
-    expect(listed.json().webhooks).toEqual([{ id: body.id, url: body.url, createdAt: body.createdAt, previousSecretExpiresAt: null }]);
+    expect(listed.json().webhooks).toEqual([
+      { id: body.id, url: body.url, createdAt: body.createdAt, previousSecretExpiresAt: null },
+    ]);
     expect(listed.text).not.toContain('whsec_');
     expect(listed.text).not.toContain(body.secret!.slice(6, 20));
 
     // Stored sealed (never in plain text), and what delivery opens is the secret shown once.
     const item = await createDynamoClient({ endpoint: stack.dynamodbEndpoint }).send(
-      new GetItemCommand({ TableName: getServices().config.apiKeysTable, Key: { id: { S: webhookEndpointsItemId(alpha.keyId) } } }),
+      new GetItemCommand({
+        TableName: getServices().config.apiKeysTable,
+        Key: { id: { S: webhookEndpointsItemId(alpha.keyId) } },
+      }),
     );
     expect(JSON.stringify(item.Item)).not.toContain(body.secret!.slice(6, 20));
     const endpoint = (await getServices().webhookEndpoints.get(alpha.keyId, body.id!))!;
-    expect(await signingSecrets(endpoint, { keys: getServices().keys() }, Math.floor(Date.now() / 1000))).toEqual([body.secret]);
+    expect(await signingSecrets(endpoint, { keys: getServices().keys() }, Math.floor(Date.now() / 1000))).toEqual([
+      body.secret,
+    ]);
   });
 
   it('API key listing still lists only keys (the endpoints item shares the table)', async () => {
@@ -76,7 +86,10 @@ describe('webhook endpoint registration', () => {
     expect((await call(beta.key, 'GET', '/webhooks')).json()).toEqual({ webhooks: [] });
     const rotate = await call(beta.key, 'POST', `/webhooks/${mine!.id}/rotate-secret`);
     expect(rotate.status).toBe(404);
-    expectMatchesOpenApi('POST', `/webhooks/${mine!.id}/rotate-secret`, 404, { headers: rotate.headers, body: rotate.text });
+    expectMatchesOpenApi('POST', `/webhooks/${mine!.id}/rotate-secret`, 404, {
+      headers: rotate.headers,
+      body: rotate.text,
+    });
     const del = await call(beta.key, 'DELETE', `/webhooks/${mine!.id}`);
     expect(del.status).toBe(404);
     expect(JSON.parse(del.text).error).toBe('webhook_not_found');
@@ -91,7 +104,10 @@ describe('webhook endpoint registration', () => {
 
     const rotated = await call(alpha.key, 'POST', `/webhooks/${mine!.id}/rotate-secret`);
     expect(rotated.status, rotated.text).toBe(200);
-    const body = expectMatchesOpenApi('POST', `/webhooks/${mine!.id}/rotate-secret`, 200, { headers: rotated.headers, body: rotated.text }) as Record<string, string>;
+    const body = expectMatchesOpenApi('POST', `/webhooks/${mine!.id}/rotate-secret`, 200, {
+      headers: rotated.headers,
+      body: rotated.text,
+    }) as Record<string, string>;
     expect(body.secret).toMatch(SECRET);
     expect(body.secret).not.toBe(oldSecret);
     const overlapEnds = Date.parse(body.previousSecretExpiresAt!) / 1000;
@@ -139,24 +155,42 @@ describe('webhook endpoint registration', () => {
 
   it('concurrent registrations lose none and never pass the cap', async () => {
     const gamma = await createKey('gamma backend');
-    const answers = await Promise.all([0, 1, 2, 3].map((i) => call(gamma.key, 'POST', '/webhooks', { url: `https://hooks.example.com/c${i}` })));
+    const answers = await Promise.all(
+      [0, 1, 2, 3].map((i) => call(gamma.key, 'POST', '/webhooks', { url: `https://hooks.example.com/c${i}` })),
+    );
     expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 201, 409]);
     const listed = (await call(gamma.key, 'GET', '/webhooks')).json().webhooks as { id: string }[];
-    expect(listed.map((w) => w.id).sort()).toEqual(answers.filter((a) => a.status === 201).map((a) => a.json().id).sort());
+    expect(listed.map((w) => w.id).sort()).toEqual(
+      answers
+        .filter((a) => a.status === 201)
+        .map((a) => a.json().id)
+        .sort(),
+    );
   });
 
   it('deletes: 204, then gone (404 on a second delete); a malformed id is not found', async () => {
     const [first] = (await call(beta.key, 'GET', '/webhooks')).json().webhooks as { id: string }[];
     const deleted = await call(beta.key, 'DELETE', `/webhooks/${first!.id}`);
     expect(deleted.status).toBe(204);
-    expect((await call(beta.key, 'GET', '/webhooks')).json().webhooks.map((w: { id: string }) => w.id)).not.toContain(first!.id);
+    expect((await call(beta.key, 'GET', '/webhooks')).json().webhooks.map((w: { id: string }) => w.id)).not.toContain(
+      first!.id,
+    );
     expect((await call(beta.key, 'DELETE', `/webhooks/${first!.id}`)).status).toBe(404);
     expect((await call(beta.key, 'DELETE', '/webhooks/not-an-id')).status).toBe(404);
   });
 
   it('needs a valid API key', async () => {
-    for (const [method, path] of [['GET', '/webhooks'], ['POST', '/webhooks'], ['DELETE', '/webhooks/whep_AAAAAAAAAAAAAAAAAAAAAA']]) {
-      const response = await call('dak_nope', method!, path!, method === 'POST' ? { url: 'https://hooks.example.com/x' } : undefined);
+    for (const [method, path] of [
+      ['GET', '/webhooks'],
+      ['POST', '/webhooks'],
+      ['DELETE', '/webhooks/whep_AAAAAAAAAAAAAAAAAAAAAA'],
+    ]) {
+      const response = await call(
+        'dak_nope',
+        method!,
+        path!,
+        method === 'POST' ? { url: 'https://hooks.example.com/x' } : undefined,
+      );
       expect(response.status).toBe(401);
       expect(response.json().error).toBe('invalid_api_key');
     }

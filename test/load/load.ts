@@ -24,7 +24,8 @@ export interface LoadResult {
   rssMb: { afterWarmup: number; end: number };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 /**
@@ -50,7 +51,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const login = await jar.fetch(`${stack.url}/auth/login?returnTo=${encodeURIComponent(`${stack.url}/`)}`);
       const authorize = await jar.fetch(login.headers.get('location')!);
       const callback = await jar.fetch(authorize.headers.get('location')!);
-      if (callback.status !== 302 || !jar.get('__Host-dyn-session')) throw new Error(`sign-in ${i} failed: ${callback.status}`);
+      if (callback.status !== 302 || !jar.get('__Host-dyn-session'))
+        throw new Error(`sign-in ${i} failed: ${callback.status}`);
       jars.push(jar);
     }
     const unsafe = { 'x-csrf': '1', origin: stack.url, 'content-type': 'application/json' };
@@ -80,7 +82,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (pick < 9) await timed(jar, `${api}/WhoAmI`);
         else if (pick < 14) await timed(jar, `${api}/accounts?$select=name&$top=5`);
         else if (pick < 17) {
-          const created = await timed(jar, `${api}/accounts`, { method: 'POST', headers: unsafe, body: JSON.stringify({ name: `load ${n}` }) });
+          const created = await timed(jar, `${api}/accounts`, {
+            method: 'POST',
+            headers: unsafe,
+            body: JSON.stringify({ name: `load ${n}` }),
+          });
           const id = /\(([0-9a-f-]{36})\)/.exec(created.headers.get('odata-entityid') ?? '')?.[1];
           if (id) await timed(jar, `${api}/accounts(${id})`, { method: 'DELETE', headers: unsafe });
         } else if (pick < 19) await timed(jar, `${stack.url}/auth/session`);
@@ -106,7 +112,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       requests,
       requestsPerSecond: Math.round(requests / (options.durationMs / 1000)),
       statuses,
-      serverErrors: Object.entries(statuses).filter(([s]) => Number(s) >= 500).reduce((sum, [, c]) => sum + c, 0),
+      serverErrors: Object.entries(statuses)
+        .filter(([s]) => Number(s) >= 500)
+        .reduce((sum, [, c]) => sum + c, 0),
       latencyMs: {
         median: Math.round(percentile(sorted, 50) * 10) / 10,
         p99: Math.round(percentile(sorted, 99) * 10) / 10,
@@ -114,7 +122,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
       tokenRefreshes,
       lostSessions,
-      heapUsedMb: { afterWarmup: mb(heapStart.heapUsed), end: mb(heapEnd.heapUsed), growth: mb(heapEnd.heapUsed - heapStart.heapUsed), every5s: heapSamples },
+      heapUsedMb: {
+        afterWarmup: mb(heapStart.heapUsed),
+        end: mb(heapEnd.heapUsed),
+        growth: mb(heapEnd.heapUsed - heapStart.heapUsed),
+        every5s: heapSamples,
+      },
       rssMb: { afterWarmup: mb(heapStart.rss), end: mb(heapEnd.rss) },
     };
   } finally {

@@ -46,7 +46,8 @@ export class AccessLog {
 function tableNamesOf(input: Record<string, unknown>): string[] {
   const names = new Set<string>();
   if (typeof input.TableName === 'string') names.add(input.TableName);
-  if (input.RequestItems && typeof input.RequestItems === 'object') Object.keys(input.RequestItems).forEach((t) => names.add(t));
+  if (input.RequestItems && typeof input.RequestItems === 'object')
+    Object.keys(input.RequestItems).forEach((t) => names.add(t));
   for (const item of (input.TransactItems as Record<string, { TableName?: string }>[] | undefined) ?? []) {
     for (const part of Object.values(item)) if (part?.TableName) names.add(part.TableName);
   }
@@ -90,7 +91,8 @@ export async function loadRouteFactories(): Promise<Map<string, RouteFactory>> {
   for (const { name } of FUNCTIONS) {
     const module = (await import(`../../functions/${name}/handler.ts`)) as Record<string, unknown>;
     const factory = module[routeExportOf(name)];
-    if (typeof factory !== 'function') throw new Error(`functions/${name}/handler.ts exports no ${routeExportOf(name)}`);
+    if (typeof factory !== 'function')
+      throw new Error(`functions/${name}/handler.ts exports no ${routeExportOf(name)}`);
     out.set(name, factory as RouteFactory);
   }
   return out;
@@ -148,7 +150,7 @@ export function recordingInvoker(
   return {
     call: async (fn, init) => {
       log.invoked(fn);
-      return (await handlerOf(fn)(apiEvent(init), lambdaContext()));
+      return await handlerOf(fn)(apiEvent(init), lambdaContext());
     },
     stop: () => clients.forEach((c) => c.destroy()),
   };

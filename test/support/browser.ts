@@ -7,7 +7,10 @@ import type { ChromiumSetup } from './chromium.ts';
  * (test/support/chromium-setup.ts); without one, fails the calling test with the reason and the fix.
  */
 export async function launchChromium(setup: ChromiumSetup | undefined = inject('chromium')): Promise<Browser> {
-  if (setup === undefined) throw new Error('No browser set up: browser tests run in the e2e project (npm run test:e2e), whose global setup finds Chromium.');
+  if (setup === undefined)
+    throw new Error(
+      'No browser set up: browser tests run in the e2e project (npm run test:e2e), whose global setup finds Chromium.',
+    );
   if ('problem' in setup) throw new Error(setup.problem);
   return chromium.launch({
     executablePath: setup.executablePath,

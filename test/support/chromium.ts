@@ -80,7 +80,10 @@ export function runCommand(argv: string[], timeoutMs: number): Promise<CommandRe
   const [file, ...args] = argv;
   return new Promise((resolve) => {
     // Our own timer, not spawn's `timeout`: Node leaves that one running when the command does not exist.
-    const child = spawn(file!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const child = spawn(file!, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -124,7 +127,10 @@ async function gatherFacts(explicitPath: string | undefined, host: typeof machin
  * it (root, or password-less sudo), installs it with apt-get, saying so in one line. Never throws:
  * a machine without a browser gets a `problem` that fails the browser tests, not the whole run.
  */
-export async function ensureChromium(explicitPath = process.env.CHROMIUM_PATH || undefined, host = machine): Promise<ChromiumSetup> {
+export async function ensureChromium(
+  explicitPath = process.env.CHROMIUM_PATH || undefined,
+  host = machine,
+): Promise<ChromiumSetup> {
   const plan = planChromium(await gatherFacts(explicitPath, host));
   if (plan.action === 'use') return { executablePath: plan.executablePath };
   if (plan.action === 'fail') return { problem: plan.problem };
@@ -135,9 +141,13 @@ export async function ensureChromium(explicitPath = process.env.CHROMIUM_PATH ||
   const deadline = Date.now() + INSTALL_TIMEOUT_MS;
   for (const command of plan.commands) {
     const result = await host.run(command, Math.max(1, deadline - Date.now()));
-    if (!result.ok) return { problem: `Installing Chromium failed (${command.join(' ')}: ${result.detail}). Install it by hand: ${INSTALL_COMMAND}` };
+    if (!result.ok)
+      return {
+        problem: `Installing Chromium failed (${command.join(' ')}: ${result.detail}). Install it by hand: ${INSTALL_COMMAND}`,
+      };
   }
   const installed = await host.run([plan.executablePath, '--version'], 20_000);
-  if (!installed.ok) return { problem: `Chromium was installed but ${plan.executablePath} --version fails (${installed.detail}).` };
+  if (!installed.ok)
+    return { problem: `Chromium was installed but ${plan.executablePath} --version fails (${installed.detail}).` };
   return { executablePath: plan.executablePath };
 }

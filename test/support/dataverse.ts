@@ -1,7 +1,11 @@
 import { DataverseStandIn, STAND_IN_USERS } from '../../local/dataverse.ts';
 import { startDevIdentityProvider, type DevIdentityProvider } from '../../local/idp.ts';
 
-export const [DANA, AVERY, CASEY] = STAND_IN_USERS as [(typeof STAND_IN_USERS)[number], (typeof STAND_IN_USERS)[number], (typeof STAND_IN_USERS)[number]];
+export const [DANA, AVERY, CASEY] = STAND_IN_USERS as [
+  (typeof STAND_IN_USERS)[number],
+  (typeof STAND_IN_USERS)[number],
+  (typeof STAND_IN_USERS)[number],
+];
 
 export interface StandInAnswer {
   status: number;
@@ -19,7 +23,11 @@ export interface StandInHarness {
   /** An access token signed by the dev IdP; by default for Dana and for the stand-in's own URL. */
   token(claims?: { oid?: string; aud?: string }): Promise<string>;
   /** Calls the stand-in directly with a token it accepts (or the one given). */
-  call(method: string, path: string, init?: { headers?: Record<string, string>; body?: string | Buffer; token?: string }): Promise<StandInAnswer>;
+  call(
+    method: string,
+    path: string,
+    init?: { headers?: Record<string, string>; body?: string | Buffer; token?: string },
+  ): Promise<StandInAnswer>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +55,13 @@ export async function startStandIn(): Promise<StandInHarness> {
     });
     const bytes = Buffer.from(await response.arrayBuffer());
     const text = bytes.toString('utf8');
-    return { status: response.status, headers: response.headers, text, bytes, json: () => JSON.parse(text) as Record<string, unknown> };
+    return {
+      status: response.status,
+      headers: response.headers,
+      text,
+      bytes,
+      json: () => JSON.parse(text) as Record<string, unknown>,
+    };
   };
   return {
     idp,

@@ -20,7 +20,10 @@ export interface DiscoveryResponder {
   stop(): Promise<void>;
 }
 
-async function startDiscoveryResponder(issuer: string, byTenant: () => Record<string, string[]>): Promise<DiscoveryResponder> {
+async function startDiscoveryResponder(
+  issuer: string,
+  byTenant: () => Record<string, string[]>,
+): Promise<DiscoveryResponder> {
   const jwks = createRemoteJWKSet(new URL(`${issuer.replace(/\/$/, '')}/jwks`));
   const responder: DiscoveryResponder = { url: '', calls: 0, stop: async () => undefined };
   const server: Server = createServer((req, res) => {
@@ -29,9 +32,15 @@ async function startDiscoveryResponder(issuer: string, byTenant: () => Record<st
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.url !== '/api/discovery/v2.0/Instances') { reply(404, { error: { code: 'not_found', message: 'no such path' } }); return; }
+    if (req.url !== '/api/discovery/v2.0/Instances') {
+      reply(404, { error: { code: 'not_found', message: 'no such path' } });
+      return;
+    }
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!token) { reply(401, { error: { code: 'unauthorized', message: 'no token' } }); return; }
+    if (!token) {
+      reply(401, { error: { code: 'unauthorized', message: 'no token' } });
+      return;
+    }
     jwtVerify(token, jwks, { issuer, audience: responder.url })
       .then(({ payload }) => {
         const urls = byTenant()[String(payload.tid)] ?? [];
@@ -77,7 +86,9 @@ export interface EnvironmentsStack {
  * A test stack with three Dataverse stand-ins on distinct loopback origins (A and B for the dev
  * user's tenant, C for OTHER_TENANT_USER's) and a discovery responder; `DYNAMICS_URL` unset unless asked.
  */
-export async function startEnvironmentsStack(options: { dynamicsUrl?: boolean; accessTokenTtlSeconds?: number } = {}): Promise<EnvironmentsStack> {
+export async function startEnvironmentsStack(
+  options: { dynamicsUrl?: boolean; accessTokenTtlSeconds?: number } = {},
+): Promise<EnvironmentsStack> {
   let envB!: DataverseStandIn;
   let envC!: DataverseStandIn;
   let discovery!: DiscoveryResponder;

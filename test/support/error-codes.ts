@@ -46,7 +46,11 @@ function importsOf(file: string): string[] {
     ...[...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!),
   ];
   return specifiers.flatMap((s) => {
-    const path = s.startsWith('#shared/') ? join('shared', s.slice('#shared/'.length)) : s.startsWith('.') ? join(dirname(file), s) : undefined;
+    const path = s.startsWith('#shared/')
+      ? join('shared', s.slice('#shared/'.length))
+      : s.startsWith('.')
+        ? join(dirname(file), s)
+        : undefined;
     return path !== undefined && existsSync(join(ROOT, path)) ? [path] : [];
   });
 }

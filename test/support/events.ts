@@ -36,7 +36,8 @@ export function apiEvent(init: EventInit): APIGatewayProxyEventV2 {
       time: new Date().toISOString(),
       timeEpoch: Date.now(),
     },
-    body: init.body === undefined ? undefined : isBinary ? (init.body as Buffer).toString('base64') : (init.body as string),
+    body:
+      init.body === undefined ? undefined : isBinary ? (init.body as Buffer).toString('base64') : (init.body as string),
     isBase64Encoded: isBinary,
   };
 }

@@ -7,7 +7,13 @@
  * it) and exactly the encryption context it was made with.
  */
 import { constants, createHash, generateKeyPairSync, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
-import { DecryptCommand, GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import {
+  DecryptCommand,
+  GenerateDataKeyCommand,
+  GetPublicKeyCommand,
+  KMSClient,
+  SignCommand,
+} from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { canonicalContext } from '../../shared/crypto/key-provider.ts';
 import { KmsKeyProvider } from '../../shared/crypto/kms-key-provider.ts';
@@ -44,21 +50,35 @@ export class MultiRegionKms {
       if (!pair) throw kmsError('InvalidKeyUsageException');
       return pair;
     };
-    stub.on(SignCommand).callsFake((input: { KeyId?: string; Message?: Uint8Array; MessageType?: string; SigningAlgorithm?: string }) => {
-      const { privateKey } = pairOf(input.KeyId);
-      if (input.MessageType !== 'DIGEST' || input.Message?.length !== 32) throw kmsError('ValidationException');
-      const digest = Buffer.from(input.Message);
-      const signature =
-        input.SigningAlgorithm === 'RSASSA_PSS_SHA_256'
-          ? privateEncrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, emsaPssEncode(digest, privateKey))
-          : privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([SHA256_DIGEST_INFO, digest]));
-      return { KeyId: input.KeyId, Signature: new Uint8Array(signature), SigningAlgorithm: input.SigningAlgorithm };
-    });
+    stub
+      .on(SignCommand)
+      .callsFake((input: { KeyId?: string; Message?: Uint8Array; MessageType?: string; SigningAlgorithm?: string }) => {
+        const { privateKey } = pairOf(input.KeyId);
+        if (input.MessageType !== 'DIGEST' || input.Message?.length !== 32) throw kmsError('ValidationException');
+        const digest = Buffer.from(input.Message);
+        const signature =
+          input.SigningAlgorithm === 'RSASSA_PSS_SHA_256'
+            ? privateEncrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, emsaPssEncode(digest, privateKey))
+            : privateEncrypt(
+                { key: privateKey, padding: constants.RSA_PKCS1_PADDING },
+                Buffer.concat([SHA256_DIGEST_INFO, digest]),
+              );
+        return { KeyId: input.KeyId, Signature: new Uint8Array(signature), SigningAlgorithm: input.SigningAlgorithm };
+      });
     stub.on(GetPublicKeyCommand).callsFake((input: { KeyId?: string }) => {
       const { publicKey } = pairOf(input.KeyId);
-      return { KeyId: input.KeyId, KeyUsage: 'SIGN_VERIFY', KeySpec: 'RSA_2048', PublicKey: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })) };
+      return {
+        KeyId: input.KeyId,
+        KeyUsage: 'SIGN_VERIFY',
+        KeySpec: 'RSA_2048',
+        PublicKey: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
+      };
     });
-    return { signer: new KmsSigner(keyArn, () => client), calls: () => stub.calls().length, restore: () => stub.restore() };
+    return {
+      signer: new KmsSigner(keyArn, () => client),
+      calls: () => stub.calls().length,
+      restore: () => stub.restore(),
+    };
   }
 
   /** Creates a key in `primaryRegion` replicated to `replicaRegions`; returns its key id. */
@@ -77,7 +97,8 @@ export class MultiRegionKms {
     const match = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/.exec(keyArn ?? '');
     const keyId = match?.[3];
     // A Regional endpoint cannot use a key ARN of another Region, nor a key not replicated here.
-    if (!match || match[1] !== region || !keyId || !this.keys.get(keyId)?.includes(region)) throw kmsError('NotFoundException');
+    if (!match || match[1] !== region || !keyId || !this.keys.get(keyId)?.includes(region))
+      throw kmsError('NotFoundException');
     return keyId;
   }
 
@@ -85,20 +106,32 @@ export class MultiRegionKms {
   providerIn(region: string, keyArn: string) {
     const client = new KMSClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     const stub = mockClient(client);
-    stub.on(GenerateDataKeyCommand).callsFake((input: { KeyId?: string; EncryptionContext?: Record<string, string> }) => {
-      const keyId = this.resolve(region, input.KeyId);
-      const plaintext = randomBytes(32);
-      const blob = randomBytes(184);
-      this.ciphertexts.set(blob.toString('base64'), { keyId, context: canonicalContext(input.EncryptionContext ?? {}), plaintext });
-      return { KeyId: input.KeyId, Plaintext: new Uint8Array(plaintext), CiphertextBlob: new Uint8Array(blob) };
-    });
-    stub.on(DecryptCommand).callsFake((input: { KeyId?: string; CiphertextBlob?: Uint8Array; EncryptionContext?: Record<string, string> }) => {
-      const keyId = this.resolve(region, input.KeyId);
-      const entry = input.CiphertextBlob && this.ciphertexts.get(Buffer.from(input.CiphertextBlob).toString('base64'));
-      if (!entry || entry.context !== canonicalContext(input.EncryptionContext ?? {})) throw kmsError('InvalidCiphertextException');
-      if (entry.keyId !== keyId) throw kmsError('IncorrectKeyException');
-      return { KeyId: input.KeyId, Plaintext: new Uint8Array(entry.plaintext) };
-    });
+    stub
+      .on(GenerateDataKeyCommand)
+      .callsFake((input: { KeyId?: string; EncryptionContext?: Record<string, string> }) => {
+        const keyId = this.resolve(region, input.KeyId);
+        const plaintext = randomBytes(32);
+        const blob = randomBytes(184);
+        this.ciphertexts.set(blob.toString('base64'), {
+          keyId,
+          context: canonicalContext(input.EncryptionContext ?? {}),
+          plaintext,
+        });
+        return { KeyId: input.KeyId, Plaintext: new Uint8Array(plaintext), CiphertextBlob: new Uint8Array(blob) };
+      });
+    stub
+      .on(DecryptCommand)
+      .callsFake(
+        (input: { KeyId?: string; CiphertextBlob?: Uint8Array; EncryptionContext?: Record<string, string> }) => {
+          const keyId = this.resolve(region, input.KeyId);
+          const entry =
+            input.CiphertextBlob && this.ciphertexts.get(Buffer.from(input.CiphertextBlob).toString('base64'));
+          if (!entry || entry.context !== canonicalContext(input.EncryptionContext ?? {}))
+            throw kmsError('InvalidCiphertextException');
+          if (entry.keyId !== keyId) throw kmsError('IncorrectKeyException');
+          return { KeyId: input.KeyId, Plaintext: new Uint8Array(entry.plaintext) };
+        },
+      );
     return {
       keyProvider: new KmsKeyProvider(keyArn, () => client),
       calls: () => stub.calls().length,
@@ -117,13 +150,18 @@ function emsaPssEncode(mHash: Buffer, key: KeyObject): Buffer {
   const emLen = Math.ceil(emBits / 8);
   const hLen = 32;
   const salt = randomBytes(32);
-  const h = createHash('sha256').update(Buffer.concat([Buffer.alloc(8), mHash, salt])).digest();
+  const h = createHash('sha256')
+    .update(Buffer.concat([Buffer.alloc(8), mHash, salt]))
+    .digest();
   const db = Buffer.concat([Buffer.alloc(emLen - salt.length - hLen - 2), Buffer.from([1]), salt]);
   const mask = Buffer.alloc(db.length);
   for (let counter = 0, offset = 0; offset < mask.length; counter++, offset += hLen) {
     const c = Buffer.alloc(4);
     c.writeUInt32BE(counter);
-    createHash('sha256').update(Buffer.concat([h, c])).digest().copy(mask, offset);
+    createHash('sha256')
+      .update(Buffer.concat([h, c]))
+      .digest()
+      .copy(mask, offset);
   }
   for (let i = 0; i < db.length; i++) db[i]! ^= mask[i]!;
   db[0]! &= 0xff >> (8 * emLen - emBits);

@@ -12,11 +12,7 @@ import { CookieJar } from './cookie-jar.ts';
  */
 
 export type TokenEndpointAuthMethod =
-  | 'client_secret_post'
-  | 'client_secret_basic'
-  | 'client_secret_jwt'
-  | 'private_key_jwt'
-  | 'none';
+  'client_secret_post' | 'client_secret_basic' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
 
 export interface TestClient {
   clientId: string;
@@ -116,7 +112,9 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<T
   // The token endpoint's parameters as the provider parsed them (body and Authorization header).
   const record = (ctx: unknown) => {
     const params = (ctx as { oidc?: { params?: Record<string, unknown> } }).oidc?.params ?? {};
-    tokenRequests.push(Object.fromEntries(Object.entries(params).filter(([, v]) => typeof v === 'string')) as Record<string, string>);
+    tokenRequests.push(
+      Object.fromEntries(Object.entries(params).filter(([, v]) => typeof v === 'string')) as Record<string, string>,
+    );
   };
   provider.on('grant.success', record);
   provider.on('grant.error', record);
@@ -143,15 +141,17 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<T
         if (url.origin !== issuer) return url;
         const response = await jar.fetch(url.href);
         const location = response.headers.get('location');
-        if (!location) throw new Error(`the provider answered ${response.status} at ${url.pathname}: ${await response.text()}`);
+        if (!location)
+          throw new Error(`the provider answered ${response.status} at ${url.pathname}: ${await response.text()}`);
         url = new URL(location, url);
       }
       throw new Error('the authorization did not finish within the expected redirects');
     },
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -93,7 +93,8 @@ function deref(node: unknown, parts: string[]): Located {
   for (let hops = 0; isObject(current) && typeof current.$ref === 'string'; hops++) {
     const target = fromFragment(current.$ref);
     const resolved = resolveRef(current.$ref);
-    if (!target || resolved === undefined || hops > 20) throw new Error(`OpenAPI: unresolvable $ref ${current.$ref} at ${toFragment(where)}`);
+    if (!target || resolved === undefined || hops > 20)
+      throw new Error(`OpenAPI: unresolvable $ref ${current.$ref} at ${toFragment(where)}`);
     current = resolved;
     where = target;
   }
@@ -118,7 +119,9 @@ function templatePattern(template: string, greedyLast: boolean): RegExp {
   const pieces = template.split(/(\{[^}]+\})/).filter((p) => p !== '');
   const lastVar = pieces.map((p) => p.startsWith('{')).lastIndexOf(true);
   const source = pieces
-    .map((p, i) => (p.startsWith('{') ? (greedyLast && i === lastVar && i === pieces.length - 1 ? '.+' : '[^/]+') : escapeRegex(p)))
+    .map((p, i) =>
+      p.startsWith('{') ? (greedyLast && i === lastVar && i === pieces.length - 1 ? '.+' : '[^/]+') : escapeRegex(p),
+    )
     .join('');
   return new RegExp(`^${source}$`);
 }
@@ -132,7 +135,8 @@ const GREEDY_PREFIXES = FUNCTIONS.flatMap((f) => f.routes)
   .map((r) => r.path.slice(0, -'{proxy+}'.length));
 
 /** A template documenting such a route (`/api/data/{path}`): its one variable spans segments. */
-const spansSegments = (template: string) => GREEDY_PREFIXES.some((p) => template.startsWith(p) && /^\{[^{}/]+\}$/.test(template.slice(p.length)));
+const spansSegments = (template: string) =>
+  GREEDY_PREFIXES.some((p) => template.startsWith(p) && /^\{[^{}/]+\}$/.test(template.slice(p.length)));
 
 export interface FoundOperation {
   template: string;
@@ -153,15 +157,20 @@ export function findOperation(method: string, path: string): FoundOperation {
   const templates = Object.keys(paths);
   const template =
     (Object.hasOwn(paths, concrete) ? concrete : undefined) ??
-    templates.filter((t) => templatePattern(t, false).test(concrete)).sort((a, b) => literalLength(b) - literalLength(a))[0] ??
+    templates
+      .filter((t) => templatePattern(t, false).test(concrete))
+      .sort((a, b) => literalLength(b) - literalLength(a))[0] ??
     templates.find((t) => spansSegments(t) && templatePattern(t, true).test(concrete));
-  if (!template) throw new Error(`OpenAPI: no path in the document matches ${path} (documented: ${templates.join(', ')})`);
+  if (!template)
+    throw new Error(`OpenAPI: no path in the document matches ${path} (documented: ${templates.join(', ')})`);
   const item = deref(paths[template], ['paths', template]);
   const key = method.toLowerCase();
   const operation = item.node[key];
   if (!isObject(operation)) {
     const documented = HTTP_METHODS.filter((m) => isObject(item.node[m])).map((m) => m.toUpperCase());
-    throw new Error(`OpenAPI: ${method.toUpperCase()} ${template} is not documented (documented: ${documented.join(', ')})`);
+    throw new Error(
+      `OpenAPI: ${method.toUpperCase()} ${template} is not documented (documented: ${documented.join(', ')})`,
+    );
   }
   return { template, method: key.toUpperCase(), operation, parts: [...item.parts, key] };
 }
@@ -212,14 +221,23 @@ const snippet = (text: string) => (text.length > 400 ? `${text.slice(0, 400)}…
  * Throws unless the response is what the document says `method path` answers with `status`.
  * Returns the parsed JSON body when the documented content is JSON (else undefined).
  */
-export function expectMatchesOpenApi(method: string, path: string, status: number, response: OpenApiResponse = {}): unknown {
+export function expectMatchesOpenApi(
+  method: string,
+  path: string,
+  status: number,
+  response: OpenApiResponse = {},
+): unknown {
   const found = findOperation(method, path);
   const label = `${found.method} ${found.template} → ${status}`;
   const responses = found.operation.responses;
   if (!isObject(responses)) throw new Error(`OpenAPI: ${label}: the operation documents no responses`);
-  const statusKey = [String(status), `${Math.floor(status / 100)}XX`, 'default'].find((k) => Object.hasOwn(responses, k));
+  const statusKey = [String(status), `${Math.floor(status / 100)}XX`, 'default'].find((k) =>
+    Object.hasOwn(responses, k),
+  );
   if (!statusKey) {
-    throw new Error(`OpenAPI: ${label}: status ${status} is not documented (documented: ${Object.keys(responses).join(', ')})`);
+    throw new Error(
+      `OpenAPI: ${label}: status ${status} is not documented (documented: ${Object.keys(responses).join(', ')})`,
+    );
   }
   const documented = deref(responses[statusKey], [...found.parts, 'responses', statusKey]);
   const problems: string[] = [];
@@ -236,22 +254,29 @@ export function expectMatchesOpenApi(method: string, path: string, status: numbe
     if (!isObject(header.node.schema)) continue;
     const validate = schemaValidator([...header.parts, 'schema']);
     for (const value of values) {
-      if (!validate(value)) problems.push(`header ${name}: ${JSON.stringify(value)} ${describeAjvErrors(validate.errors).join('; ')}`);
+      if (!validate(value))
+        problems.push(`header ${name}: ${JSON.stringify(value)} ${describeAjvErrors(validate.errors).join('; ')}`);
     }
   }
 
-  const text = response.isBase64Encoded ? Buffer.from(response.body ?? '', 'base64').toString('utf8') : (response.body ?? '');
+  const text = response.isBase64Encoded
+    ? Buffer.from(response.body ?? '', 'base64').toString('utf8')
+    : (response.body ?? '');
   const contentType = response.contentType ?? headerValues('content-type')[0];
   const content = isObject(documented.node.content) ? documented.node.content : undefined;
   let parsed: unknown;
   if (!content || Object.keys(content).length === 0) {
-    if (text.length > 0) problems.push(`the document describes no body, but the response has ${text.length} characters`);
+    if (text.length > 0)
+      problems.push(`the document describes no body, but the response has ${text.length} characters`);
   } else if (text.length === 0) {
-    if (!Object.hasOwn(content, '*/*')) problems.push(`the document describes a body (${Object.keys(content).join(', ')}), but the response has none`);
+    if (!Object.hasOwn(content, '*/*'))
+      problems.push(`the document describes a body (${Object.keys(content).join(', ')}), but the response has none`);
   } else {
     const mediaKey = pickMediaKey(content, contentType);
     if (mediaKey === undefined) {
-      problems.push(`content type ${JSON.stringify(contentType ?? null)} is not documented (documented: ${Object.keys(content).join(', ')})`);
+      problems.push(
+        `content type ${JSON.stringify(contentType ?? null)} is not documented (documented: ${Object.keys(content).join(', ')})`,
+      );
     } else if (isJsonMediaType(mediaTypeOf(mediaKey))) {
       try {
         parsed = JSON.parse(text);
@@ -262,8 +287,12 @@ export function expectMatchesOpenApi(method: string, path: string, status: numbe
       if (parsed !== undefined && isObject(media) && media.schema !== undefined) {
         const validate = schemaValidator([...documented.parts, 'content', mediaKey, 'schema']);
         if (!validate(parsed)) {
-          const where = isObject(media.schema) && typeof media.schema.$ref === 'string' ? media.schema.$ref : `${mediaKey} schema`;
-          problems.push(`the body does not match ${where}:`, ...describeAjvErrors(validate.errors).map((e) => `  ${e}`));
+          const where =
+            isObject(media.schema) && typeof media.schema.$ref === 'string' ? media.schema.$ref : `${mediaKey} schema`;
+          problems.push(
+            `the body does not match ${where}:`,
+            ...describeAjvErrors(validate.errors).map((e) => `  ${e}`),
+          );
         }
       }
     }
@@ -271,7 +300,11 @@ export function expectMatchesOpenApi(method: string, path: string, status: numbe
 
   if (problems.length > 0) {
     throw new Error(
-      [`OpenAPI: ${label} (responses.${statusKey} at ${toFragment(documented.parts)}) does not match:`, ...problems.map((p) => `  - ${p}`), `  body: ${snippet(text)}`].join('\n'),
+      [
+        `OpenAPI: ${label} (responses.${statusKey} at ${toFragment(documented.parts)}) does not match:`,
+        ...problems.map((p) => `  - ${p}`),
+        `  body: ${snippet(text)}`,
+      ].join('\n'),
     );
   }
   return parsed;

@@ -24,7 +24,7 @@ import { createServices, type ServiceOverrides, type Services } from '../../shar
 import { createDynamoClient } from '../../shared/stores/dynamodb.ts';
 import { apiEvent, lambdaContext, type EventInit } from './events.ts';
 
-export { LOGIN_BINDING_COOKIE as LOGIN_COOKIE } from "../../shared/http/cookies.ts";
+export { LOGIN_BINDING_COOKIE as LOGIN_COOKIE } from '../../shared/http/cookies.ts';
 export const RETURN_ORIGIN = 'http://localhost:5173';
 export const PUBLIC_BASE = 'http://localhost:3000';
 
@@ -65,8 +65,7 @@ export interface Routes {
 
 function invoker(route: ReturnType<typeof loginRoute>): Invoke {
   const handler = createHandler(route);
-  return async (init, remainingMs) =>
-    (await handler(apiEvent(init), lambdaContext(remainingMs)));
+  return async (init, remainingMs) => await handler(apiEvent(init), lambdaContext(remainingMs));
 }
 
 /** Starts dynalite, the dev IdP (oauth2-mock-server) and the Dataverse stand-in on loopback. */
@@ -157,7 +156,10 @@ export async function signIn(
   returnTo = `${RETURN_ORIGIN}/app`,
   extraQuery = '',
 ): Promise<SignIn> {
-  const login = await routes.login({ path: '/auth/login', query: `returnTo=${encodeURIComponent(returnTo)}${extraQuery}` });
+  const login = await routes.login({
+    path: '/auth/login',
+    query: `returnTo=${encodeURIComponent(returnTo)}${extraQuery}`,
+  });
   if (login.statusCode !== 302) throw new Error(`login answered ${login.statusCode}: ${login.body}`);
   const binding = cookiePair(login.cookies, LOGIN_BINDING_COOKIE)!;
   const authorizationUrl = new URL(login.headers.Location!);
@@ -170,6 +172,8 @@ export async function signIn(
 }
 
 export function jsonBody(response: HttpResponse): Record<string, unknown> {
-  const text = response.isBase64Encoded ? Buffer.from(response.body ?? '', 'base64').toString('utf8') : (response.body ?? '');
+  const text = response.isBase64Encoded
+    ? Buffer.from(response.body ?? '', 'base64').toString('utf8')
+    : (response.body ?? '');
   return JSON.parse(text) as Record<string, unknown>;
 }

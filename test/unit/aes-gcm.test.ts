@@ -21,7 +21,8 @@ const STORED = {
   refreshToken: 'Ac+p6qIvNWcr4cZt0p8oQl61NwX53uM2MdwlXf1Q3FhTEjc5jIzU+eRIcGbEzGB7ut8=',
   handoff: 'jW0orq60O_P9551gq7lnRDHWgDx8e7lujtwueNqAHSw',
   verifier: 'v'.repeat(43),
-  sealedSessionToken: 'o8+48QJ+vygaVJB2zOtHF2EpRPakjeLAolHhyq710mUuP+Bn9ZOpS/WqzW5gNvo04JthdPGbDyC1Rbxqu2YIU88eHmu/eWs=',
+  sealedSessionToken:
+    'o8+48QJ+vygaVJB2zOtHF2EpRPakjeLAolHhyq710mUuP+Bn9ZOpS/WqzW5gNvo04JthdPGbDyC1Rbxqu2YIU88eHmu/eWs=',
 };
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 
@@ -58,10 +59,18 @@ describe('rows sealed by earlier releases stay readable', () => {
   it('a session’s tokens and its locally wrapped data key', async () => {
     const vault = new TokenVault(new LocalKeyProvider(STORED.masterKey));
     const dataKey = b64(STORED.dataKey);
-    expect(await vault.open(STORED.sessionId, dataKey, STORED.accessField, b64(STORED.accessToken))).toBe('example-access-token');
-    expect(await vault.open(STORED.sessionId, dataKey, 'refresh_token', b64(STORED.refreshToken))).toBe('example-refresh-token');
-    await expect(vault.open(STORED.sessionId, dataKey, 'access_token', b64(STORED.accessToken))).rejects.toBeInstanceOf(DecryptionError);
-    await expect(vault.open('session-hash-2', dataKey, 'refresh_token', b64(STORED.refreshToken))).rejects.toBeInstanceOf(DecryptionError);
+    expect(await vault.open(STORED.sessionId, dataKey, STORED.accessField, b64(STORED.accessToken))).toBe(
+      'example-access-token',
+    );
+    expect(await vault.open(STORED.sessionId, dataKey, 'refresh_token', b64(STORED.refreshToken))).toBe(
+      'example-refresh-token',
+    );
+    await expect(vault.open(STORED.sessionId, dataKey, 'access_token', b64(STORED.accessToken))).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
+    await expect(
+      vault.open('session-hash-2', dataKey, 'refresh_token', b64(STORED.refreshToken)),
+    ).rejects.toBeInstanceOf(DecryptionError);
   });
 
   it('a native client’s handoff', async () => {
@@ -72,14 +81,21 @@ describe('rows sealed by earlier releases stay readable', () => {
       sessionExpiresAt: 1_800_003_600,
       expiresAt: 1_800_000_060,
     };
-    const redeemed = await redeemHandoff(servicesHolding(handoff), { handoff: STORED.handoff, client_verifier: STORED.verifier });
+    const redeemed = await redeemHandoff(servicesHolding(handoff), {
+      handoff: STORED.handoff,
+      client_verifier: STORED.verifier,
+    });
     expect(redeemed).toEqual({ sessionToken: 'example-session-token-0123456789abcdefghijk', expiresAt: 1_800_003_600 });
   });
 
   it('what the new code seals has the old layout: a version byte before the data key and each token', async () => {
     const keys = new LocalKeyProvider(STORED.masterKey);
     const sealed = await new TokenVault(keys).seal('s', { accessToken: 'a', refreshToken: 'rr' });
-    expect([sealed.dataKey.length, sealed.accessToken.length, sealed.refreshToken.length]).toEqual([1 + AES_GCM_OVERHEAD + 32, 1 + AES_GCM_OVERHEAD + 1, 1 + AES_GCM_OVERHEAD + 2]);
+    expect([sealed.dataKey.length, sealed.accessToken.length, sealed.refreshToken.length]).toEqual([
+      1 + AES_GCM_OVERHEAD + 32,
+      1 + AES_GCM_OVERHEAD + 1,
+      1 + AES_GCM_OVERHEAD + 2,
+    ]);
     expect([sealed.dataKey[0], sealed.accessToken[0], sealed.refreshToken[0]]).toEqual([1, 1, 1]);
   });
 });

@@ -13,7 +13,16 @@ import {
 } from '../support/chromium.ts';
 
 const missing: ChromiumFacts = { explicitPath: undefined, runs: false, aptGet: true, root: true, sudo: false };
-const aptInstall = ['apt-get', '-qq', '-o', 'DPkg::Lock::Timeout=120', 'install', '-y', '--no-install-recommends', 'chromium'];
+const aptInstall = [
+  'apt-get',
+  '-qq',
+  '-o',
+  'DPkg::Lock::Timeout=120',
+  'install',
+  '-y',
+  '--no-install-recommends',
+  'chromium',
+];
 const aptUpdate = ['apt-get', '-qq', '-o', 'DPkg::Lock::Timeout=120', 'update'];
 
 /** A machine whose commands answer from `answer`, recording what was run and logged. */
@@ -43,17 +52,31 @@ const installed = (calls: string[][]) => calls.some((c) => c.includes('install')
 describe('finding the browser for the e2e tests', () => {
   it('uses Debian’s Chromium, or the one CHROMIUM_PATH names, when it starts', () => {
     expect(planChromium({ ...missing, runs: true })).toEqual({ action: 'use', executablePath: DEBIAN_CHROMIUM });
-    expect(planChromium({ ...missing, explicitPath: '/opt/chrome/chrome', runs: true })).toEqual({ action: 'use', executablePath: '/opt/chrome/chrome' });
+    expect(planChromium({ ...missing, explicitPath: '/opt/chrome/chrome', runs: true })).toEqual({
+      action: 'use',
+      executablePath: '/opt/chrome/chrome',
+    });
   });
 
   it('installs Debian’s chromium without recommended packages when running as root', () => {
-    expect(planChromium(missing)).toEqual({ action: 'install', executablePath: DEBIAN_CHROMIUM, commands: [aptUpdate, aptInstall] });
+    expect(planChromium(missing)).toEqual({
+      action: 'install',
+      executablePath: DEBIAN_CHROMIUM,
+      commands: [aptUpdate, aptInstall],
+    });
   });
 
   it('installs through password-less sudo when not root', () => {
     const plan = planChromium({ ...missing, root: false, sudo: true });
     const sudo = ['sudo', '-n', '--preserve-env=DEBIAN_FRONTEND'];
-    expect(plan).toEqual({ action: 'install', executablePath: DEBIAN_CHROMIUM, commands: [[...sudo, ...aptUpdate], [...sudo, ...aptInstall]] });
+    expect(plan).toEqual({
+      action: 'install',
+      executablePath: DEBIAN_CHROMIUM,
+      commands: [
+        [...sudo, ...aptUpdate],
+        [...sudo, ...aptInstall],
+      ],
+    });
   });
 
   it('fails with the command to run when it may not install (not root, no sudo)', () => {
@@ -63,7 +86,10 @@ describe('finding the browser for the e2e tests', () => {
   });
 
   it('fails naming CHROMIUM_PATH when there is no apt-get', () => {
-    expect(planChromium({ ...missing, aptGet: false })).toEqual({ action: 'fail', problem: expect.stringContaining('set CHROMIUM_PATH') });
+    expect(planChromium({ ...missing, aptGet: false })).toEqual({
+      action: 'fail',
+      problem: expect.stringContaining('set CHROMIUM_PATH'),
+    });
   });
 
   it('never installs over a CHROMIUM_PATH that does not start', () => {
@@ -78,15 +104,29 @@ describe('setting up the browser before the e2e tests', () => {
   it('says in one line what it installs and why, installs, and hands over the browser it checked', async () => {
     const machine = fakeMachine((argv, calls) => (argv[0] === DEBIAN_CHROMIUM && !installed(calls) ? notFound : ok));
     await expect(ensureChromium(undefined, machine.host)).resolves.toEqual({ executablePath: DEBIAN_CHROMIUM });
-    expect(machine.calls).toEqual([[DEBIAN_CHROMIUM, '--version'], ['apt-get', '--version'], aptUpdate, aptInstall, [DEBIAN_CHROMIUM, '--version']]);
+    expect(machine.calls).toEqual([
+      [DEBIAN_CHROMIUM, '--version'],
+      ['apt-get', '--version'],
+      aptUpdate,
+      aptInstall,
+      [DEBIAN_CHROMIUM, '--version'],
+    ]);
     expect(machine.lines).toHaveLength(1);
-    expect(machine.lines[0]).toMatch(/^Browser tests: no working Chromium at \/usr\/bin\/chromium; installing Debian's chromium \(apt-get .*update && apt-get .*install -y --no-install-recommends chromium; at most 10 min\)\.$/);
+    expect(machine.lines[0]).toMatch(
+      /^Browser tests: no working Chromium at \/usr\/bin\/chromium; installing Debian's chromium \(apt-get .*update && apt-get .*install -y --no-install-recommends chromium; at most 10 min\)\.$/,
+    );
     // Both apt-get commands share one deadline.
     expect(machine.timeouts.slice(2, 4).every((t) => t > 0 && t <= INSTALL_TIMEOUT_MS)).toBe(true);
   });
 
   it('reports a failed install with apt-get’s reason and the command to run by hand', async () => {
-    const machine = fakeMachine((argv) => (argv.includes('install') ? { ok: false, detail: 'exit 100: E: Unable to locate package chromium' } : argv[0] === DEBIAN_CHROMIUM ? notFound : ok));
+    const machine = fakeMachine((argv) =>
+      argv.includes('install')
+        ? { ok: false, detail: 'exit 100: E: Unable to locate package chromium' }
+        : argv[0] === DEBIAN_CHROMIUM
+          ? notFound
+          : ok,
+    );
     const setup = await ensureChromium(undefined, machine.host);
     expect(setup).toEqual({ problem: expect.stringContaining('E: Unable to locate package chromium') });
     expect(setup).toEqual({ problem: expect.stringContaining(`Install it by hand: ${INSTALL_COMMAND}`) });
@@ -101,16 +141,27 @@ describe('setting up the browser before the e2e tests', () => {
 
   it('asks sudo only when not root, and fails without installing when it is refused', async () => {
     const machine = fakeMachine((argv) => (argv[0] === 'apt-get' ? ok : { ok: false, detail: 'exit 1' }), false);
-    await expect(ensureChromium(undefined, machine.host)).resolves.toEqual({ problem: expect.stringContaining('not root, no password-less sudo') });
-    expect(machine.calls).toEqual([[DEBIAN_CHROMIUM, '--version'], ['apt-get', '--version'], ['sudo', '-n', 'true']]);
+    await expect(ensureChromium(undefined, machine.host)).resolves.toEqual({
+      problem: expect.stringContaining('not root, no password-less sudo'),
+    });
+    expect(machine.calls).toEqual([
+      [DEBIAN_CHROMIUM, '--version'],
+      ['apt-get', '--version'],
+      ['sudo', '-n', 'true'],
+    ]);
   });
 });
 
 describe('running a setup command', () => {
   it('tells success from failure by exit status, with the end of stderr', async () => {
     expect(await runCommand([process.execPath, '--version'], 10_000)).toEqual({ ok: true, detail: 'exit 0' });
-    expect(await runCommand([process.execPath, '-e', 'console.error("no mirror"); process.exit(100)'], 10_000)).toEqual({ ok: false, detail: 'exit 100: no mirror' });
-    expect(await runCommand(['/nonexistent/chromium', '--version'], 10_000)).toEqual({ ok: false, detail: expect.stringContaining('ENOENT') });
+    expect(await runCommand([process.execPath, '-e', 'console.error("no mirror"); process.exit(100)'], 10_000)).toEqual(
+      { ok: false, detail: 'exit 100: no mirror' },
+    );
+    expect(await runCommand(['/nonexistent/chromium', '--version'], 10_000)).toEqual({
+      ok: false,
+      detail: expect.stringContaining('ENOENT'),
+    });
   });
 
   it('kills a command that outlives its timeout', async () => {
@@ -124,7 +175,12 @@ describe('running a setup command', () => {
     const started = Date.now();
     const child = spawnSync(
       process.execPath,
-      ['--import', 'tsx', '-e', `import('./test/support/chromium.ts').then((m) => m.runCommand(['/nonexistent/chromium', '--version'], 60_000))`],
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import('./test/support/chromium.ts').then((m) => m.runCommand(['/nonexistent/chromium', '--version'], 60_000))`,
+      ],
       { timeout: 30_000 },
     );
     expect(child.status).toBe(0);
@@ -134,7 +190,9 @@ describe('running a setup command', () => {
 
 describe('launching the browser', () => {
   it('fails the browser test with the setup’s reason when there is no browser', async () => {
-    await expect(launchChromium({ problem: 'No Chromium at /usr/bin/chromium: run "x"' })).rejects.toThrow('No Chromium at /usr/bin/chromium: run "x"');
+    await expect(launchChromium({ problem: 'No Chromium at /usr/bin/chromium: run "x"' })).rejects.toThrow(
+      'No Chromium at /usr/bin/chromium: run "x"',
+    );
     await expect(launchChromium(undefined)).rejects.toThrow(/e2e project/);
   });
 });

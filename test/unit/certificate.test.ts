@@ -34,14 +34,20 @@ describe('self-signed certificate for the client assertion key', () => {
     expect(new Date(x509.validFrom).getTime()).toBe(NOW.getTime() - 5 * 60_000);
     expect(new Date(x509.validTo).getTime() - new Date(x509.validFrom).getTime()).toBe(365 * 86_400_000);
     expect(cert.thumbprintS256).toBe(createHash('sha256').update(x509.raw).digest('base64url'));
-    expect(x509.fingerprint256.replace(/:/g, '')).toBe(Buffer.from(cert.thumbprintS256, 'base64url').toString('hex').toUpperCase());
+    expect(x509.fingerprint256.replace(/:/g, '')).toBe(
+      Buffer.from(cert.thumbprintS256, 'base64url').toString('hex').toUpperCase(),
+    );
     expect(x509.fingerprint.replace(/:/g, '')).toBe(cert.thumbprintSha1Hex);
     expect(new X509Certificate(cert.pem).raw.equals(cert.der)).toBe(true);
   });
 
   it('uses GeneralizedTime past 2049 and refuses bad subjects and lifetimes', async () => {
     const signer = new LocalRsaSigner(privateKey);
-    const cert = await createSelfSignedCertificate(signer, { subject: 'CN=late', days: 3650, now: new Date('2045-06-01T00:00:00Z') });
+    const cert = await createSelfSignedCertificate(signer, {
+      subject: 'CN=late',
+      days: 3650,
+      now: new Date('2045-06-01T00:00:00Z'),
+    });
     expect(new Date(new X509Certificate(cert.der).validTo).getUTCFullYear()).toBe(2055);
     await expect(createSelfSignedCertificate(signer, { subject: 'O=no common name', days: 10 })).rejects.toThrow(/CN=/);
     await expect(createSelfSignedCertificate(signer, { subject: 'CN=a+OU=b', days: 10 })).rejects.toThrow(RangeError);
@@ -60,19 +66,45 @@ describe('admin cert create', () => {
   it('makes the certificate from a KMS key with GetPublicKey and a PKCS#1 v1.5 Sign of the digest', async () => {
     // The KMS mock signs like KMS does for MessageType DIGEST: PKCS#1 v1.5 over DigestInfo(SHA-256).
     const digestInfoPrefix = Buffer.from('3031300d060960864801650304020105000420', 'hex');
-    kms.on(GetPublicKeyCommand).resolves({ PublicKey: publicKey.export({ type: 'spki', format: 'der' }), KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' });
+    kms.on(GetPublicKeyCommand).resolves({
+      PublicKey: publicKey.export({ type: 'spki', format: 'der' }),
+      KeySpec: 'RSA_3072',
+      KeyUsage: 'SIGN_VERIFY',
+    });
     kms.on(SignCommand).callsFake((input: { Message: Uint8Array }) => ({
-      Signature: privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([digestInfoPrefix, input.Message])),
+      Signature: privateEncrypt(
+        { key: privateKey, padding: constants.RSA_PKCS1_PADDING },
+        Buffer.concat([digestInfoPrefix, input.Message]),
+      ),
     }));
     const out = join(dir, 'kms.pem');
     const { out: printed, sink } = lines();
-    const code = await certCommand(['create', '--key', 'alias/dynamics-auth-assertion', '--subject', 'CN=dynamics-auth', '--days', '30', '--out', out], sink);
+    const code = await certCommand(
+      [
+        'create',
+        '--key',
+        'alias/dynamics-auth-assertion',
+        '--subject',
+        'CN=dynamics-auth',
+        '--days',
+        '30',
+        '--out',
+        out,
+      ],
+      sink,
+    );
     expect(code).toBe(0);
     const x509 = new X509Certificate(readFileSync(out));
     checkCertificate(x509, 'CN=dynamics-auth');
     const sign = kms.commandCalls(SignCommand)[0]!.args[0].input;
-    expect(sign).toMatchObject({ KeyId: 'alias/dynamics-auth-assertion', SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256', MessageType: 'DIGEST' });
-    expect(printed.join('\n')).toContain(`CLIENT_CERTIFICATE_THUMBPRINT_S256=${createHash('sha256').update(x509.raw).digest('base64url')}`);
+    expect(sign).toMatchObject({
+      KeyId: 'alias/dynamics-auth-assertion',
+      SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+      MessageType: 'DIGEST',
+    });
+    expect(printed.join('\n')).toContain(
+      `CLIENT_CERTIFICATE_THUMBPRINT_S256=${createHash('sha256').update(x509.raw).digest('base64url')}`,
+    );
   });
 
   it('makes the certificate from a local key file, and refuses incomplete arguments', async () => {
@@ -82,6 +114,8 @@ describe('admin cert create', () => {
     expect(await certCommand(['create', '--key-file', keyFile, '--subject', 'CN=local'], sink)).toBe(0);
     checkCertificate(new X509Certificate(printed[0]!), 'CN=local');
     expect(await certCommand(['create', '--subject', 'CN=x'], lines().sink)).toBe(2);
-    expect(await certCommand(['create', '--key', 'k', '--key-file', keyFile, '--subject', 'CN=x'], lines().sink)).toBe(2);
+    expect(await certCommand(['create', '--key', 'k', '--key-file', keyFile, '--subject', 'CN=x'], lines().sink)).toBe(
+      2,
+    );
   });
 });

@@ -32,7 +32,10 @@ async function assertionFor(auth: oauth.ClientAuth) {
 
 describe('private_key_jwt client assertion', () => {
   it('carries exactly the header and claims Entra requires, signed PS256 by the key', async () => {
-    const auth = privateKeyJwt(new LocalRsaSigner(privateKey), { certificateThumbprintS256: THUMBPRINT, now: () => NOW });
+    const auth = privateKeyJwt(new LocalRsaSigner(privateKey), {
+      certificateThumbprintS256: THUMBPRINT,
+      now: () => NOW,
+    });
     const { body, headers, assertion } = await assertionFor(auth);
 
     expect(body.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
@@ -66,13 +69,23 @@ describe('private_key_jwt client assertion', () => {
   });
 
   it('turns a signing failure into a 500 that names no key material, and a KMS outage into a 503 error', async () => {
-    const refusing = { sign: async () => Promise.reject(new SigningError('KMS Sign failed (AccessDeniedException)')), publicKey: async () => publicKey };
-    const err = await assertionFor(privateKeyJwt(refusing, { certificateThumbprintS256: THUMBPRINT })).catch((e: unknown) => e);
+    const refusing = {
+      sign: async () => Promise.reject(new SigningError('KMS Sign failed (AccessDeniedException)')),
+      publicKey: async () => publicKey,
+    };
+    const err = await assertionFor(privateKeyJwt(refusing, { certificateThumbprintS256: THUMBPRINT })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ServiceError);
     expect((err as ServiceError).status).toBe(500);
     expect((err as ServiceError).code).toBe('misconfigured');
-    const busy = { sign: async () => Promise.reject(new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)')), publicKey: async () => publicKey };
-    await expect(assertionFor(privateKeyJwt(busy, { certificateThumbprintS256: THUMBPRINT }))).rejects.toBeInstanceOf(KeyServiceUnavailableError);
+    const busy = {
+      sign: async () => Promise.reject(new KeyServiceUnavailableError('KMS unavailable (ThrottlingException)')),
+      publicKey: async () => publicKey,
+    };
+    await expect(assertionFor(privateKeyJwt(busy, { certificateThumbprintS256: THUMBPRINT }))).rejects.toBeInstanceOf(
+      KeyServiceUnavailableError,
+    );
   });
 });
 
@@ -136,23 +149,43 @@ describe('choosing the token-endpoint client authentication', () => {
 
   it('uses client_secret_basic for a secret where supported, else client_secret_post', () => {
     expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true }, entraMethods)).toBe('client_secret_basic');
-    expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true }, ['client_secret_post'])).toBe('client_secret_post');
-    expect(chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: true }, ['client_secret_post'])).toBe('client_secret_post');
+    expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true }, ['client_secret_post'])).toBe(
+      'client_secret_post',
+    );
+    expect(chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: true }, ['client_secret_post'])).toBe(
+      'client_secret_post',
+    );
   });
 
   it('sends a secret in the body first for Entra, which lists Basic but does not form-decode it', () => {
-    expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true, preferSecretInBody: true }, entraMethods)).toBe('client_secret_post');
-    expect(chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true, preferSecretInBody: true }, ['client_secret_basic'])).toBe('client_secret_basic');
-    expect(chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: true, preferSecretInBody: true }, entraMethods)).toBe('private_key_jwt');
+    expect(
+      chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true, preferSecretInBody: true }, entraMethods),
+    ).toBe('client_secret_post');
+    expect(
+      chooseTokenEndpointAuthMethod({ hasKey: false, hasSecret: true, preferSecretInBody: true }, [
+        'client_secret_basic',
+      ]),
+    ).toBe('client_secret_basic');
+    expect(
+      chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: true, preferSecretInBody: true }, entraMethods),
+    ).toBe('private_key_jwt');
   });
 
   it('for an Entra authority, the client picks client_secret_post; for another provider client_secret_basic', () => {
-    const env = { CLIENT_ID: 'c', CLIENT_SECRET: 's', DYNAMICS_URL: 'https://contoso.crm.dynamics.com', PUBLIC_BASE_URL: 'https://auth.example.com', ALLOWED_RETURN_URLS: 'https://app.example.com' };
+    const env = {
+      CLIENT_ID: 'c',
+      CLIENT_SECRET: 's',
+      DYNAMICS_URL: 'https://contoso.crm.dynamics.com',
+      PUBLIC_BASE_URL: 'https://auth.example.com',
+      ALLOWED_RETURN_URLS: 'https://app.example.com',
+    };
     const as = { issuer: 'x', token_endpoint_auth_methods_supported: entraMethods } as oauth.AuthorizationServer;
     const secret = async () => 's';
     const entra = new EntraClient(loadConfig(env), { clientSecret: secret });
     expect(entra.tokenEndpointAuthMethod(as)).toBe('client_secret_post');
-    const other = new EntraClient(loadConfig({ ...env, ENTRA_AUTHORITY: 'https://idp.example.com/realms/crm' }), { clientSecret: secret });
+    const other = new EntraClient(loadConfig({ ...env, ENTRA_AUTHORITY: 'https://idp.example.com/realms/crm' }), {
+      clientSecret: secret,
+    });
     expect(other.tokenEndpointAuthMethod(as)).toBe('client_secret_basic');
   });
 
@@ -166,18 +199,22 @@ describe('choosing the token-endpoint client authentication', () => {
   });
 
   it('lets the explicit setting win, and refuses one the provider does not support with a clear error', () => {
-    expect(chooseTokenEndpointAuthMethod({ explicit: 'client_secret_post', hasKey: true, hasSecret: true }, entraMethods)).toBe(
-      'client_secret_post',
-    );
-    expect(() => chooseTokenEndpointAuthMethod({ explicit: 'private_key_jwt', hasKey: true, hasSecret: false }, ['client_secret_basic'])).toThrow(
+    expect(
+      chooseTokenEndpointAuthMethod({ explicit: 'client_secret_post', hasKey: true, hasSecret: true }, entraMethods),
+    ).toBe('client_secret_post');
+    expect(() =>
+      chooseTokenEndpointAuthMethod({ explicit: 'private_key_jwt', hasKey: true, hasSecret: false }, [
+        'client_secret_basic',
+      ]),
+    ).toThrow(
       /TOKEN_ENDPOINT_AUTH_METHOD is private_key_jwt, but the identity provider supports only client_secret_basic/,
     );
   });
 
   it('refuses configured credentials the provider cannot take', () => {
-    expect(() => chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: false }, ['client_secret_basic', 'client_secret_post'])).toThrow(
-      /allow private_key_jwt, but the identity provider supports only client_secret_basic, client_secret_post/,
-    );
+    expect(() =>
+      chooseTokenEndpointAuthMethod({ hasKey: true, hasSecret: false }, ['client_secret_basic', 'client_secret_post']),
+    ).toThrow(/allow private_key_jwt, but the identity provider supports only client_secret_basic, client_secret_post/);
   });
 });
 
@@ -190,17 +227,32 @@ describe('client authentication configuration', () => {
   };
 
   it('needs the certificate thumbprint with a key, and accepts it as base64url or hex', () => {
-    expect(() => loadConfig({ ...base, CLIENT_ASSERTION_KEY_ID: 'alias/x' })).toThrow(/CLIENT_CERTIFICATE_THUMBPRINT_S256 is required/);
+    expect(() => loadConfig({ ...base, CLIENT_ASSERTION_KEY_ID: 'alias/x' })).toThrow(
+      /CLIENT_CERTIFICATE_THUMBPRINT_S256 is required/,
+    );
     const hex = createHash('sha256').update('cert').digest('hex').toUpperCase();
     const config = loadConfig({ ...base, CLIENT_ASSERTION_KEY_ID: 'alias/x', CLIENT_CERTIFICATE_THUMBPRINT_S256: hex });
     expect(config.clientCertificateThumbprintS256).toBe(createHash('sha256').update('cert').digest('base64url'));
-    expect(() => loadConfig({ ...base, CLIENT_ASSERTION_KEY_ID: 'alias/x', CLIENT_CERTIFICATE_THUMBPRINT_S256: 'abc' })).toThrow(/SHA-256 thumbprint/);
+    expect(() =>
+      loadConfig({ ...base, CLIENT_ASSERTION_KEY_ID: 'alias/x', CLIENT_CERTIFICATE_THUMBPRINT_S256: 'abc' }),
+    ).toThrow(/SHA-256 thumbprint/);
   });
 
   it('refuses an unknown method and an explicit method without its credential', () => {
     expect(() => loadConfig({ ...base, TOKEN_ENDPOINT_AUTH_METHOD: 'tls_client_auth' })).toThrow(/must be one of/);
-    expect(() => loadConfig({ ...base, TOKEN_ENDPOINT_AUTH_METHOD: 'private_key_jwt' })).toThrow(/needs CLIENT_ASSERTION_KEY_ID/);
-    expect(() => loadConfig({ ...base, TOKEN_ENDPOINT_AUTH_METHOD: 'client_secret_basic' })).toThrow(/needs CLIENT_SECRET_ARN/);
-    expect(() => loadConfig({ ...base, CLIENT_ASSERTION_KEY_ID: 'a', CLIENT_ASSERTION_KEY_FILE: 'b', CLIENT_CERTIFICATE_THUMBPRINT_S256: THUMBPRINT })).toThrow(/not both/);
+    expect(() => loadConfig({ ...base, TOKEN_ENDPOINT_AUTH_METHOD: 'private_key_jwt' })).toThrow(
+      /needs CLIENT_ASSERTION_KEY_ID/,
+    );
+    expect(() => loadConfig({ ...base, TOKEN_ENDPOINT_AUTH_METHOD: 'client_secret_basic' })).toThrow(
+      /needs CLIENT_SECRET_ARN/,
+    );
+    expect(() =>
+      loadConfig({
+        ...base,
+        CLIENT_ASSERTION_KEY_ID: 'a',
+        CLIENT_ASSERTION_KEY_FILE: 'b',
+        CLIENT_CERTIFICATE_THUMBPRINT_S256: THUMBPRINT,
+      }),
+    ).toThrow(/not both/);
   });
 });

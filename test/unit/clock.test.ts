@@ -76,14 +76,17 @@ describe('the core reads the time only through the clock', () => {
       entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
     );
 
-  it.each(['auth', 'oauth', 'dataverse', 'crypto', 'config'])('shared/%s calls neither Date.now() nor new Date() without a time', (area) => {
-    const readers = files(join(shared, area)).flatMap((file) =>
-      readFileSync(file, 'utf8')
-        .split('\n')
-        .map((line, index) => ({ line, where: `${relative(shared, file)}:${index + 1}` }))
-        .filter(({ line }) => /\bDate\.now\b|\bnew Date\(\s*\)/.test(line))
-        .map(({ where }) => where),
-    );
-    expect(readers).toEqual([]);
-  });
+  it.each(['auth', 'oauth', 'dataverse', 'crypto', 'config'])(
+    'shared/%s calls neither Date.now() nor new Date() without a time',
+    (area) => {
+      const readers = files(join(shared, area)).flatMap((file) =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .map((line, index) => ({ line, where: `${relative(shared, file)}:${index + 1}` }))
+          .filter(({ line }) => /\bDate\.now\b|\bnew Date\(\s*\)/.test(line))
+          .map(({ where }) => where),
+      );
+      expect(readers).toEqual([]);
+    },
+  );
 });

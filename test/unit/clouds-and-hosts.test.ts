@@ -12,11 +12,41 @@ const BASE = {
 
 describe('ENTRA_CLOUD picks the sign-in host, the discovery URL and the environment hosts', () => {
   it.each([
-    ['commercial', 'login.microsoftonline.com', 'https://globaldisco.crm.dynamics.com', 'contoso.crm4.dynamics.com', 'contoso.crm9.dynamics.com'],
-    ['gcc', 'login.microsoftonline.com', 'https://globaldisco.crm9.dynamics.com', 'contoso.crm9.dynamics.com', 'contoso.crm.dynamics.com'],
-    ['usg', 'login.microsoftonline.us', 'https://globaldisco.crm.microsoftdynamics.us', 'contoso.crm.microsoftdynamics.us', 'contoso.crm.appsplatform.us'],
-    ['dod', 'login.microsoftonline.us', 'https://globaldisco.crm.appsplatform.us', 'contoso.crm.appsplatform.us', 'contoso.crm.microsoftdynamics.us'],
-    ['china', 'login.partner.microsoftonline.cn', 'https://globaldisco.crm.dynamics.cn', 'contoso.crm.dynamics.cn', 'contoso.crm.dynamics.com'],
+    [
+      'commercial',
+      'login.microsoftonline.com',
+      'https://globaldisco.crm.dynamics.com',
+      'contoso.crm4.dynamics.com',
+      'contoso.crm9.dynamics.com',
+    ],
+    [
+      'gcc',
+      'login.microsoftonline.com',
+      'https://globaldisco.crm9.dynamics.com',
+      'contoso.crm9.dynamics.com',
+      'contoso.crm.dynamics.com',
+    ],
+    [
+      'usg',
+      'login.microsoftonline.us',
+      'https://globaldisco.crm.microsoftdynamics.us',
+      'contoso.crm.microsoftdynamics.us',
+      'contoso.crm.appsplatform.us',
+    ],
+    [
+      'dod',
+      'login.microsoftonline.us',
+      'https://globaldisco.crm.appsplatform.us',
+      'contoso.crm.appsplatform.us',
+      'contoso.crm.microsoftdynamics.us',
+    ],
+    [
+      'china',
+      'login.partner.microsoftonline.cn',
+      'https://globaldisco.crm.dynamics.cn',
+      'contoso.crm.dynamics.cn',
+      'contoso.crm.dynamics.com',
+    ],
   ])('%s', (cloud, loginHost, discovery, allowed, refused) => {
     const config = loadConfig({ ...BASE, ENTRA_CLOUD: cloud });
     expect(config.entraCloud).toBe(cloud);
@@ -43,7 +73,11 @@ describe('ENTRA_CLOUD picks the sign-in host, the discovery URL and the environm
   });
 
   it('DYNAMICS_URL’s own host is always allowed (the operator configured it)', () => {
-    const config = loadConfig({ ...BASE, DYNAMICS_URL: 'https://contoso.crm.dynamics.com', DATAVERSE_HOSTS: '*.crm4.dynamics.com' });
+    const config = loadConfig({
+      ...BASE,
+      DYNAMICS_URL: 'https://contoso.crm.dynamics.com',
+      DATAVERSE_HOSTS: '*.crm4.dynamics.com',
+    });
     expect(environmentHostAllowed(config, 'contoso.crm.dynamics.com')).toBe(true);
     expect(environmentHostAllowed(config, 'fabrikam.crm.dynamics.com')).toBe(false);
   });
@@ -57,8 +91,16 @@ describe('ENTRA_CLOUD picks the sign-in host, the discovery URL and the environm
     ['a wildcard over a top-level domain', { DATAVERSE_HOSTS: '*.com' }, /DATAVERSE_HOSTS/],
     ['a wildcard inside a label', { DATAVERSE_HOSTS: 'crm*.dynamics.com' }, /DATAVERSE_HOSTS/],
     ['loopback outside local mode', { DATAVERSE_HOSTS: '127.0.0.1:8080' }, /loopback/],
-    ['a DISCOVERY_URL with a path', { DISCOVERY_URL: 'https://globaldisco.crm.dynamics.com/api' }, /DISCOVERY_URL must be an origin/],
-    ['a plain-http DISCOVERY_URL', { DISCOVERY_URL: 'http://globaldisco.crm.dynamics.com' }, /DISCOVERY_URL must use https/],
+    [
+      'a DISCOVERY_URL with a path',
+      { DISCOVERY_URL: 'https://globaldisco.crm.dynamics.com/api' },
+      /DISCOVERY_URL must be an origin/,
+    ],
+    [
+      'a plain-http DISCOVERY_URL',
+      { DISCOVERY_URL: 'http://globaldisco.crm.dynamics.com' },
+      /DISCOVERY_URL must use https/,
+    ],
   ])('refuses %s', (_name, env, message) => {
     expect(() => loadConfig({ ...BASE, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ ...BASE, ...env })).toThrow(message);
@@ -93,13 +135,16 @@ describe('host patterns: `*` is exactly one DNS label', () => {
 });
 
 describe('Entra issuer rules per cloud', () => {
-  it.each(Object.entries(CLOUDS))('%s: the multi-tenant authority expects the template issuer on its own sign-in host', (_name, cloud) => {
-    for (const alias of ['organizations', 'common']) {
-      expect(expectedDiscoveryIssuer(new URL(`https://${cloud.loginHost}/${alias}/v2.0`)).href).toBe(
-        `https://${cloud.loginHost}/%7Btenantid%7D/v2.0`,
-      );
-    }
-  });
+  it.each(Object.entries(CLOUDS))(
+    '%s: the multi-tenant authority expects the template issuer on its own sign-in host',
+    (_name, cloud) => {
+      for (const alias of ['organizations', 'common']) {
+        expect(expectedDiscoveryIssuer(new URL(`https://${cloud.loginHost}/${alias}/v2.0`)).href).toBe(
+          `https://${cloud.loginHost}/%7Btenantid%7D/v2.0`,
+        );
+      }
+    },
+  );
 
   it('China’s older sign-in host expects the issuer its discovery document publishes (the partner host)', () => {
     expect(expectedDiscoveryIssuer(new URL('https://login.chinacloudapi.cn/organizations/v2.0')).href).toBe(

@@ -30,7 +30,9 @@ describe('negotiateContentCoding (RFC 9110 §12.5.3)', () => {
 
 describe('compressBody', () => {
   it('round-trips with both codings, and only text-like bodies of at least 1 KB are compressible', () => {
-    const body = Buffer.from(JSON.stringify({ value: Array.from({ length: 200 }, (_, i) => ({ i, n: 12345678901234567890n.toString() })) }));
+    const body = Buffer.from(
+      JSON.stringify({ value: Array.from({ length: 200 }, (_, i) => ({ i, n: 12345678901234567890n.toString() })) }),
+    );
     expect(gunzipSync(compressBody(body, 'gzip')).equals(body)).toBe(true);
     expect(brotliDecompressSync(compressBody(body, 'br')).equals(body)).toBe(true);
     expect(isCompressible('application/json; odata.metadata=minimal', 2048)).toBe(true);

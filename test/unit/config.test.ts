@@ -31,13 +31,22 @@ describe('configuration', () => {
     [{ ALLOWED_RETURN_URLS: 'http://evil.example' }, /ALLOWED_RETURN_URLS.*https/],
     [{ SESSION_TTL_SECONDS: 'soon' }, /SESSION_TTL_SECONDS/],
     [{ WEBHOOK_MAX_ENDPOINTS_PER_KEY: '0' }, /WEBHOOK_MAX_ENDPOINTS_PER_KEY must be at least 1/],
-    [{ WEBHOOK_SECRET_OVERLAP_SECONDS: String(8 * 24 * 3600) }, /WEBHOOK_SECRET_OVERLAP_SECONDS must be at most 604800/],
+    [
+      { WEBHOOK_SECRET_OVERLAP_SECONDS: String(8 * 24 * 3600) },
+      /WEBHOOK_SECRET_OVERLAP_SECONDS must be at most 604800/,
+    ],
     [{ CLIENT_SECRET: 's', CLIENT_SECRET_ARN: 'arn' }, /not both/],
     [{ DATAVERSE_REJECTION_COOLDOWN_SECONDS: '30' }, /DATAVERSE_REJECTION_COOLDOWN_SECONDS must be at least 60/],
     [{ IDP_PROFILE: 'adfs' }, /IDP_PROFILE must be entra or standard/],
-    [{ RESOURCE_INDICATOR: 'https://contoso.crm.dynamics.com/?x=1' }, /RESOURCE_INDICATOR must be an absolute URL without query or fragment/],
+    [
+      { RESOURCE_INDICATOR: 'https://contoso.crm.dynamics.com/?x=1' },
+      /RESOURCE_INDICATOR must be an absolute URL without query or fragment/,
+    ],
     [{ RESOURCE_INDICATOR: 'http://contoso.crm.dynamics.com' }, /RESOURCE_INDICATOR must use https/],
-    [{ POST_LOGOUT_REDIRECT_URI: 'https://evil.example/signed-out' }, /POST_LOGOUT_REDIRECT_URI must be an absolute URL under ALLOWED_RETURN_URLS/],
+    [
+      { POST_LOGOUT_REDIRECT_URI: 'https://evil.example/signed-out' },
+      /POST_LOGOUT_REDIRECT_URI must be an absolute URL under ALLOWED_RETURN_URLS/,
+    ],
     [{ POST_LOGOUT_REDIRECT_URI: 'https://portal.example.com/other' }, /POST_LOGOUT_REDIRECT_URI/],
     [{ POST_LOGOUT_REDIRECT_URI: 'https://app.example.com/bye#x' }, /POST_LOGOUT_REDIRECT_URI/],
     [{ POST_LOGOUT_REDIRECT_URI: '/signed-out' }, /POST_LOGOUT_REDIRECT_URI/],
@@ -47,7 +56,11 @@ describe('configuration', () => {
   });
 
   it('reads the identity-provider profile, resource indicator and post-logout redirect', () => {
-    expect(loadConfig(base)).toMatchObject({ idpProfile: 'entra', resourceIndicator: undefined, postLogoutRedirectUri: undefined });
+    expect(loadConfig(base)).toMatchObject({
+      idpProfile: 'entra',
+      resourceIndicator: undefined,
+      postLogoutRedirectUri: undefined,
+    });
     const config = loadConfig({
       ...base,
       IDP_PROFILE: ' Standard ',
@@ -61,7 +74,11 @@ describe('configuration', () => {
   });
 
   it('allows plain http only for loopback hosts (local mode)', () => {
-    const config = loadConfig({ ...base, ENTRA_AUTHORITY: 'http://127.0.0.1:9000', PUBLIC_BASE_URL: 'http://localhost:3000' });
+    const config = loadConfig({
+      ...base,
+      ENTRA_AUTHORITY: 'http://127.0.0.1:9000',
+      PUBLIC_BASE_URL: 'http://localhost:3000',
+    });
     expect(config.allowInsecureLoopback).toBe(true);
   });
 });

@@ -29,7 +29,10 @@ async function logLines(run: () => Promise<unknown>): Promise<Record<string, unk
     out.mockRestore();
     err.mockRestore();
   }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return lines
+    .flatMap((l) => l.split('\n'))
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const eventWith = (headers: Record<string, string>, requestId = 'Ab3dE-fGhIjKlMnO=') => {
@@ -49,7 +52,7 @@ describe('one correlation id per request', () => {
     const handler = createHandler(route);
     let answer: HttpResponse | undefined;
     const lines = await logLines(async () => {
-      answer = (await handler(eventWith({}), lambdaContext()));
+      answer = await handler(eventWith({}), lambdaContext());
     });
     expect(answer!.headers['x-correlation-id']).toBe('Ab3dE-fGhIjKlMnO=');
     const ours = lines.filter((l) => l.message === 'first line' || l.message === 'second line');
@@ -65,7 +68,7 @@ describe('one correlation id per request', () => {
     const id = '7b0c1e52-8f5d-4d2e-9c1a-2f6e3b4a5c6d';
     let answer: HttpResponse | undefined;
     const lines = await logLines(async () => {
-      answer = (await handler(eventWith({ 'X-Correlation-Id': id }), lambdaContext()));
+      answer = await handler(eventWith({ 'X-Correlation-Id': id }), lambdaContext());
     });
     expect(answer!.statusCode).toBe(400);
     expect(answer!.headers['x-correlation-id']).toBe(id);
@@ -74,7 +77,14 @@ describe('one correlation id per request', () => {
   });
 
   it('ignores a client id that could forge log lines or carry data, and uses the request id instead', () => {
-    for (const sent of ['abc\n{"level":"ERROR"}', 'short', 'x'.repeat(65), 'has space in it', 'eyJhbGciOi.eyJzdWIi.c2ln', '"quoted-value"']) {
+    for (const sent of [
+      'abc\n{"level":"ERROR"}',
+      'short',
+      'x'.repeat(65),
+      'has space in it',
+      'eyJhbGciOi.eyJzdWIi.c2ln',
+      '"quoted-value"',
+    ]) {
       expect(correlationIdOf(eventWith({ 'x-correlation-id': sent }))).toBe('Ab3dE-fGhIjKlMnO=');
     }
   });
@@ -91,9 +101,12 @@ describe('metrics flush once per invocation', () => {
   it('flushes after a route that answers and after one that throws', async () => {
     const metrics = new RecordingMetrics();
     const ok = createHandler(async () => json(200, {}), { metrics: () => metrics });
-    const failing = createHandler(async () => {
-      throw new Error('boom');
-    }, { metrics: () => metrics });
+    const failing = createHandler(
+      async () => {
+        throw new Error('boom');
+      },
+      { metrics: () => metrics },
+    );
     await logLines(async () => {
       await ok(eventWith({}), lambdaContext());
       await failing(eventWith({}), lambdaContext());

@@ -16,23 +16,44 @@ const GUID = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b';
 function browserSends(requestHeaders: Record<string, string>, method: string): { allowed: boolean; refused: string[] } {
   const safelisted = (name: string, value: string) =>
     ['accept', 'accept-language', 'content-language'].includes(name) ||
-    (name === 'content-type' && /^(?:application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)\b/i.test(value));
+    (name === 'content-type' &&
+      /^(?:application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)\b/i.test(value));
   const names = Object.entries(requestHeaders)
     .filter(([name, value]) => !safelisted(name.toLowerCase(), value))
     .map(([name]) => name.toLowerCase());
-  const req = { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': method, 'access-control-request-headers': names.join(',') } };
+  const req = {
+    method: 'OPTIONS',
+    headers: {
+      origin: APP,
+      'access-control-request-method': method,
+      'access-control-request-headers': names.join(','),
+    },
+  };
   const answer = preflightHeaders(req as unknown as IncomingMessage, cors);
   const granted = (answer['access-control-allow-headers'] ?? '').split(',').map((h) => h.trim().toLowerCase());
   const methods = (answer['access-control-allow-methods'] ?? '').split(',');
   const refused = names.filter((n) => !granted.includes(n));
-  return { allowed: answer['access-control-allow-origin'] === APP && methods.includes(method) && refused.length === 0, refused };
+  return {
+    allowed: answer['access-control-allow-origin'] === APP && methods.includes(method) && refused.length === 0,
+    refused,
+  };
 }
 
 /** What a script may read of a response (Fetch standard: safelisted response headers plus the exposed ones). */
 function scriptReads(responseHeaders: Record<string, string>): string[] {
   const req = { method: 'GET', headers: { origin: APP } };
-  const exposed = (responseCorsHeaders(req as unknown as IncomingMessage, cors)['access-control-expose-headers'] ?? '').split(',').map((h) => h.toLowerCase());
-  const safelisted = ['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma'];
+  const exposed = (responseCorsHeaders(req as unknown as IncomingMessage, cors)['access-control-expose-headers'] ?? '')
+    .split(',')
+    .map((h) => h.toLowerCase());
+  const safelisted = [
+    'cache-control',
+    'content-language',
+    'content-length',
+    'content-type',
+    'expires',
+    'last-modified',
+    'pragma',
+  ];
   return Object.keys(responseHeaders).filter((n) => safelisted.includes(n) || exposed.includes(n));
 }
 
@@ -51,12 +72,36 @@ const BROWSER_CALLS: { what: string; method: string; headers: Record<string, str
       'X-CSRF': '1',
     },
   },
-  { what: 'update only if unchanged', method: 'PATCH', headers: { 'Content-Type': 'application/json', 'If-Match': 'W/"12345"', 'X-CSRF': '1' } },
-  { what: 'read with formatted values, in French', method: 'GET', headers: { Prefer: 'odata.include-annotations="*"', 'Accept-Language': 'fr-FR', 'If-None-Match': 'null' } },
-  { what: 'act as another user', method: 'POST', headers: { 'Content-Type': 'application/json', CallerObjectId: GUID, 'X-CSRF': '1' } },
-  { what: 'bypass custom plug-ins as an admin', method: 'POST', headers: { 'Content-Type': 'application/json', 'MSCRM.BypassCustomPluginExecution': 'true', 'X-CSRF': '1' } },
-  { what: 'start a chunked file upload', method: 'PATCH', headers: { 'x-ms-transfer-mode': 'chunked', 'x-ms-file-name': 'report.pdf', 'X-CSRF': '1' } },
-  { what: 'send one chunk', method: 'PATCH', headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': 'bytes 0-4194303/8388608', 'X-CSRF': '1' } },
+  {
+    what: 'update only if unchanged',
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json', 'If-Match': 'W/"12345"', 'X-CSRF': '1' },
+  },
+  {
+    what: 'read with formatted values, in French',
+    method: 'GET',
+    headers: { Prefer: 'odata.include-annotations="*"', 'Accept-Language': 'fr-FR', 'If-None-Match': 'null' },
+  },
+  {
+    what: 'act as another user',
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', CallerObjectId: GUID, 'X-CSRF': '1' },
+  },
+  {
+    what: 'bypass custom plug-ins as an admin',
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'MSCRM.BypassCustomPluginExecution': 'true', 'X-CSRF': '1' },
+  },
+  {
+    what: 'start a chunked file upload',
+    method: 'PATCH',
+    headers: { 'x-ms-transfer-mode': 'chunked', 'x-ms-file-name': 'report.pdf', 'X-CSRF': '1' },
+  },
+  {
+    what: 'send one chunk',
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': 'bytes 0-4194303/8388608', 'X-CSRF': '1' },
+  },
   { what: 'download a file in chunks', method: 'GET', headers: { Range: 'bytes=0-4194303' } },
   { what: 'read strongly consistent data', method: 'GET', headers: { Consistency: 'Strong' } },
 ];
@@ -65,34 +110,60 @@ const BROWSER_CALLS: { what: string; method: string; headers: Record<string, str
 const SERVICE_OWN = new Set(['x-csrf', 'authorization', 'connection-id']);
 
 describe('a browser app can make its Web API calls through the proxy', () => {
-  it.each(BROWSER_CALLS)('$what: the preflight grants every header, and the proxy forwards them', ({ method, headers }) => {
-    expect(browserSends(headers, method)).toEqual({ allowed: true, refused: [] });
-    const forwarded = forwardableRequestHeaders(headers, { allowImpersonation: true });
-    for (const [name, value] of Object.entries(headers)) {
-      if (SERVICE_OWN.has(name.toLowerCase())) expect(forwarded.has(name), name).toBe(false);
-      else expect(forwarded.get(name), name).toBe(value);
-    }
-  });
+  it.each(BROWSER_CALLS)(
+    '$what: the preflight grants every header, and the proxy forwards them',
+    ({ method, headers }) => {
+      expect(browserSends(headers, method)).toEqual({ allowed: true, refused: [] });
+      const forwarded = forwardableRequestHeaders(headers, { allowImpersonation: true });
+      for (const [name, value] of Object.entries(headers)) {
+        if (SERVICE_OWN.has(name.toLowerCase())) expect(forwarded.has(name), name).toBe(false);
+        else expect(forwarded.get(name), name).toBe(value);
+      }
+    },
+  );
 
   it('every header a browser is allowed to send is one the service reads or the proxy forwards', () => {
-    const sample: Record<string, string> = { mscrmcallerid: GUID, callerobjectid: GUID, 'x-ms-transfer-mode': 'chunked', 'content-range': 'bytes 0-9/10', range: 'bytes=0-9' };
+    const sample: Record<string, string> = {
+      mscrmcallerid: GUID,
+      callerobjectid: GUID,
+      'x-ms-transfer-mode': 'chunked',
+      'content-range': 'bytes 0-9/10',
+      range: 'bytes=0-9',
+    };
     for (const name of CORS_ALLOW_HEADERS.map((h) => h.toLowerCase())) {
       if (SERVICE_OWN.has(name)) continue;
-      expect(forwardableRequestHeaders({ [name]: sample[name] ?? 'x' }, { allowImpersonation: true }).has(name), name).toBe(true);
+      expect(
+        forwardableRequestHeaders({ [name]: sample[name] ?? 'x' }, { allowImpersonation: true }).has(name),
+        name,
+      ).toBe(true);
     }
     expect(new Set(CORS_ALLOW_HEADERS.map((h) => h.toLowerCase())).size).toBe(CORS_ALLOW_HEADERS.length);
   });
 
   it('headers a browser may not send cross-origin are not granted, and the proxy drops them from any client', () => {
-    const unsafe = { Cookie: 'a=b', Host: 'evil.example', 'X-Forwarded-For': '203.0.113.9', 'Proxy-Authorization': 'Basic eA==', Connection: 'close', 'X-Debug': '1' };
+    const unsafe = {
+      Cookie: 'a=b',
+      Host: 'evil.example',
+      'X-Forwarded-For': '203.0.113.9',
+      'Proxy-Authorization': 'Basic eA==',
+      Connection: 'close',
+      'X-Debug': '1',
+    };
     const seen = browserSends(unsafe, 'GET');
     expect(seen.allowed).toBe(false);
-    expect(seen.refused.sort()).toEqual(Object.keys(unsafe).map((n) => n.toLowerCase()).sort());
-    expect([...forwardableRequestHeaders({ ...unsafe, Authorization: 'Bearer x', 'X-CSRF': '1', 'Connection-Id': 'c1' }, { allowImpersonation: true }).keys()].sort()).toEqual([
-      'accept',
-      'odata-maxversion',
-      'odata-version',
-    ]);
+    expect(seen.refused.sort()).toEqual(
+      Object.keys(unsafe)
+        .map((n) => n.toLowerCase())
+        .sort(),
+    );
+    expect(
+      [
+        ...forwardableRequestHeaders(
+          { ...unsafe, Authorization: 'Bearer x', 'X-CSRF': '1', 'Connection-Id': 'c1' },
+          { allowImpersonation: true },
+        ).keys(),
+      ].sort(),
+    ).toEqual(['accept', 'odata-maxversion', 'odata-version']);
   });
 
   it('a script reads what the proxy returns from Dataverse, and only that', () => {
@@ -119,9 +190,25 @@ describe('a browser app can make its Web API calls through the proxy', () => {
       'x-ms-dop-hint': '4',
     });
     const returned = returnableResponseHeaders(fromDataverse);
-    for (const dropped of ['set-cookie', 'server', 'strict-transport-security', 'x-ms-dop-hint']) expect(returned, dropped).not.toHaveProperty(dropped);
+    for (const dropped of ['set-cookie', 'server', 'strict-transport-security', 'x-ms-dop-hint'])
+      expect(returned, dropped).not.toHaveProperty(dropped);
     expect(Object.keys(returned)).toEqual(
-      expect.arrayContaining(['content-type', 'odata-entityid', 'etag', 'preference-applied', 'x-ms-service-request-id', 'req_id', 'retry-after', 'x-ms-ratelimit-burst-remaining-xrm-requests', 'x-ms-chunk-size', 'x-ms-file-name', 'x-ms-file-size', 'content-disposition', 'location', 'mimetype']),
+      expect.arrayContaining([
+        'content-type',
+        'odata-entityid',
+        'etag',
+        'preference-applied',
+        'x-ms-service-request-id',
+        'req_id',
+        'retry-after',
+        'x-ms-ratelimit-burst-remaining-xrm-requests',
+        'x-ms-chunk-size',
+        'x-ms-file-name',
+        'x-ms-file-size',
+        'content-disposition',
+        'location',
+        'mimetype',
+      ]),
     );
     expect(scriptReads(returned).sort()).toEqual(Object.keys(returned).sort());
   });

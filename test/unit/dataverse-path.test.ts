@@ -19,7 +19,9 @@ const refusal = (decodedPath: string) => {
 
 describe('the local server delivers rawPath as an HTTP API does (decoded once; REST APIs and function URLs would keep the encoding)', () => {
   it('decodes every escape once, including an encoded slash, quote, plus, question mark and hash', () => {
-    expect(httpApiRawPath("/api/data/v9.2/contacts(emailaddress1='a%2Bb%40x.com')")).toBe("/api/data/v9.2/contacts(emailaddress1='a+b@x.com')");
+    expect(httpApiRawPath("/api/data/v9.2/contacts(emailaddress1='a%2Bb%40x.com')")).toBe(
+      "/api/data/v9.2/contacts(emailaddress1='a+b@x.com')",
+    );
     expect(httpApiRawPath('/a%20b/%22q%22/%2F/%3F/%23/%27')).toBe('/a b/"q"///?/#/\'');
     expect(httpApiRawPath('/M%C3%BCller')).toBe('/Müller');
   });
@@ -33,11 +35,15 @@ describe('the local server delivers rawPath as an HTTP API does (decoded once; R
 
 describe('the proxy rebuilds an encoded Dataverse path from the decoded rawPath', () => {
   it("encodes a plus in an alternate key as %2B (OASIS ODATA-1539: a bare '+' may be read as a space)", () => {
-    expect(upstreamPath(`${API}/contacts(emailaddress1='a+b@x.com')`)).toBe(`${API}/contacts(emailaddress1='a%2Bb@x.com')`);
+    expect(upstreamPath(`${API}/contacts(emailaddress1='a+b@x.com')`)).toBe(
+      `${API}/contacts(emailaddress1='a%2Bb@x.com')`,
+    );
   });
 
   it('encodes spaces and non-ASCII letters as UTF-8 escapes and keeps the OData delimiters', () => {
-    expect(upstreamPath(`${API}/accounts(name='Müller & Söhne')`)).toBe(`${API}/accounts(name='M%C3%BCller%20&%20S%C3%B6hne')`);
+    expect(upstreamPath(`${API}/accounts(name='Müller & Söhne')`)).toBe(
+      `${API}/accounts(name='M%C3%BCller%20&%20S%C3%B6hne')`,
+    );
     expect(upstreamPath(`${API}/contacts(firstname='Joe',emailaddress1='abc@example.com')/fullname`)).toBe(
       `${API}/contacts(firstname='Joe',emailaddress1='abc@example.com')/fullname`,
     );
@@ -59,13 +65,22 @@ describe('the proxy rebuilds an encoded Dataverse path from the decoded rawPath'
   });
 
   it('leaves plain paths, functions and $batch unchanged', () => {
-    for (const path of [`${API}/accounts`, `${API}/WhoAmI()`, `${API}/$batch`, `${API}/accounts(00000000-0000-0000-0000-000000000001)/entityimage/$value`]) {
+    for (const path of [
+      `${API}/accounts`,
+      `${API}/WhoAmI()`,
+      `${API}/$batch`,
+      `${API}/accounts(00000000-0000-0000-0000-000000000001)/entityimage/$value`,
+    ]) {
       expect(upstreamPath(path)).toBe(path);
     }
   });
 
-  it("refuses a quoted value cut by a decoded %2F, naming what to use instead", () => {
-    expect(refusal(`${API}/accounts(name='a/b')`)).toMatchObject({ status: 400, code: 'invalid_path', message: expect.stringMatching(/\$filter.*GUID/) });
+  it('refuses a quoted value cut by a decoded %2F, naming what to use instead', () => {
+    expect(refusal(`${API}/accounts(name='a/b')`)).toMatchObject({
+      status: 400,
+      code: 'invalid_path',
+      message: expect.stringMatching(/\$filter.*GUID/),
+    });
   });
 
   it('still refuses dot segments, backslashes, control characters and empty segments, also when spelled with a leftover escape', () => {
@@ -89,7 +104,12 @@ describe('the proxy rebuilds an encoded Dataverse path from the decoded rawPath'
   });
 
   it('keeps the request on the Dataverse origin whatever the path holds', () => {
-    for (const path of [`${API}/@evil.example/x`, `${API}//evil.example`, `${API}/http://evil.example/`, `${API}/a?@evil.example`]) {
+    for (const path of [
+      `${API}/@evil.example/x`,
+      `${API}//evil.example`,
+      `${API}/http://evil.example/`,
+      `${API}/a?@evil.example`,
+    ]) {
       const result = refusal(path) ?? buildDataverseUrl(dyn, path, '');
       if (result instanceof URL) expect(result.origin).toBe(dyn.origin);
       else expect(result.status).toBe(400);

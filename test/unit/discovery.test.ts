@@ -5,7 +5,11 @@ import { ServiceError } from '../../shared/errors/service-error.ts';
 import type { Services } from '../../shared/runtime.ts';
 
 const services = {
-  config: loadConfig({ CLIENT_ID: 'c', PUBLIC_BASE_URL: 'https://auth.example.com', ALLOWED_RETURN_URLS: 'https://app.example.com' }),
+  config: loadConfig({
+    CLIENT_ID: 'c',
+    PUBLIC_BASE_URL: 'https://auth.example.com',
+    ALLOWED_RETURN_URLS: 'https://app.example.com',
+  }),
 } as Services;
 
 const instance = (over: Record<string, unknown>) => ({
@@ -58,13 +62,16 @@ describe('Global Discovery answers', () => {
     ]);
   });
 
-  it.each([[{}], [{ value: 'x' }], [{ value: [{ FriendlyName: 'no url' }] }], [null]])('refuses an answer of another shape (%j) with 502', (body) => {
-    expect(() => toEnvironments(services, body)).toThrow(ServiceError);
-    try {
-      toEnvironments(services, body);
-    } catch (err) {
-      expect((err as ServiceError).status).toBe(502);
-      expect((err as ServiceError).code).toBe('discovery_error');
-    }
-  });
+  it.each([[{}], [{ value: 'x' }], [{ value: [{ FriendlyName: 'no url' }] }], [null]])(
+    'refuses an answer of another shape (%j) with 502',
+    (body) => {
+      expect(() => toEnvironments(services, body)).toThrow(ServiceError);
+      try {
+        toEnvironments(services, body);
+      } catch (err) {
+        expect((err as ServiceError).status).toBe(502);
+        expect((err as ServiceError).code).toBe('discovery_error');
+      }
+    },
+  );
 });

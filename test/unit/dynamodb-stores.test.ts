@@ -51,7 +51,12 @@ describe('DynamoPendingLoginStore', () => {
   it('consumes with a conditional delete that returns the old item', async () => {
     ddb.on(DeleteItemCommand).resolves({
       Attributes: {
-        id: { S: 'h' }, codeVerifier: { S: 'v' }, nonce: { S: 'n' }, returnTo: { S: 'r' }, bindingHash: { S: 'b' }, expiresAt: { N: '600' },
+        id: { S: 'h' },
+        codeVerifier: { S: 'v' },
+        nonce: { S: 'n' },
+        returnTo: { S: 'r' },
+        bindingHash: { S: 'b' },
+        expiresAt: { N: '600' },
       },
     });
     const login = await pending.consume('h', 500);
@@ -77,19 +82,34 @@ describe('DynamoPendingLoginStore', () => {
   });
 
   it('treats an item past its expiry as absent, and a failed condition as already used', async () => {
-    ddb.on(DeleteItemCommand).resolvesOnce({
-      Attributes: {
-        id: { S: 'h' }, codeVerifier: { S: 'v' }, nonce: { S: 'n' }, returnTo: { S: 'r' }, bindingHash: { S: 'b' }, expiresAt: { N: '600' },
-      },
-    }).rejectsOnce(ccf());
+    ddb
+      .on(DeleteItemCommand)
+      .resolvesOnce({
+        Attributes: {
+          id: { S: 'h' },
+          codeVerifier: { S: 'v' },
+          nonce: { S: 'n' },
+          returnTo: { S: 'r' },
+          bindingHash: { S: 'b' },
+          expiresAt: { N: '600' },
+        },
+      })
+      .rejectsOnce(ccf());
     expect(await pending.consume('h', 600)).toBeUndefined();
     expect(await pending.consume('h', 1)).toBeUndefined();
   });
 
   it('reads a single-use item without consuming it only as its own kind and while unexpired', async () => {
     const links = new DynamoConnectSessionStore(client, 'PendingLogins');
-    const link = { id: { S: 'c' }, kind: { S: 'connect' }, ownerKeyId: { S: 'k' }, connectionId: { S: 'x' }, expiresAt: { N: '600' } };
-    ddb.on(GetItemCommand)
+    const link = {
+      id: { S: 'c' },
+      kind: { S: 'connect' },
+      ownerKeyId: { S: 'k' },
+      connectionId: { S: 'x' },
+      expiresAt: { N: '600' },
+    };
+    ddb
+      .on(GetItemCommand)
       .resolvesOnce({ Item: link })
       .resolvesOnce({ Item: link })
       .resolvesOnce({ Item: { ...link, kind: { S: 'handoff' } } })
@@ -102,7 +122,9 @@ describe('DynamoPendingLoginStore', () => {
   });
 
   it('reports a throttled DynamoDB as StoreUnavailableError', async () => {
-    ddb.on(DeleteItemCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
+    ddb
+      .on(DeleteItemCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
     await expect(pending.consume('h', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
@@ -111,9 +133,17 @@ describe('DynamoSessionStore', () => {
   it('reads consistently and hides an expired session', async () => {
     ddb.on(GetItemCommand).resolves({
       Item: {
-        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
-        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
-        version: { N: '4' }, createdAt: { N: '1' }, expiresAt: { N: '2000' },
+        id: { S: 'sid' },
+        oid: { S: 'o' },
+        tid: { S: 't' },
+        sub: { S: 's' },
+        dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) },
+        refreshToken: { B: new Uint8Array([3]) },
+        accessTokenExpiresAt: { N: '1' },
+        version: { N: '4' },
+        createdAt: { N: '1' },
+        expiresAt: { N: '2000' },
       },
     });
     expect((await sessions.get('sid', 1999))?.version).toBe(4);
@@ -124,9 +154,17 @@ describe('DynamoSessionStore', () => {
   it('reads a row written before lastSeenAt existed as last seen when it was created', async () => {
     ddb.on(GetItemCommand).resolves({
       Item: {
-        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
-        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
-        version: { N: '4' }, createdAt: { N: '1500' }, expiresAt: { N: '2000' },
+        id: { S: 'sid' },
+        oid: { S: 'o' },
+        tid: { S: 't' },
+        sub: { S: 's' },
+        dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) },
+        refreshToken: { B: new Uint8Array([3]) },
+        accessTokenExpiresAt: { N: '1' },
+        version: { N: '4' },
+        createdAt: { N: '1500' },
+        expiresAt: { N: '2000' },
       },
     });
     const read = await sessions.get('sid', 1);
@@ -140,8 +178,9 @@ describe('DynamoSessionStore', () => {
     ddb.on(GetItemCommand).rejects(throttled);
     ddb.on(PutItemCommand).rejects(throttled);
     await expect(sessions.get('sid', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(sessions.putConnection({ ...session, connection: { ownerKeyId: 'k', connectionId: 'c', status: 'active' } }))
-      .rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(
+      sessions.putConnection({ ...session, connection: { ownerKeyId: 'k', connectionId: 'c', status: 'active' } }),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('creates a session only under a new id', async () => {
@@ -160,46 +199,97 @@ describe('DynamoSessionStore', () => {
     expect(input.ConditionExpression).toBe(
       'attribute_exists(id) AND version = :v AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
     );
-    expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '3' }, ':now': { N: '1000' }, ':until': { N: '15000' } });
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':v': { N: '3' },
+      ':now': { N: '1000' },
+      ':until': { N: '15000' },
+    });
   });
 
   it('saves rotated tokens only for the lease holder at the expected version, and bumps the version', async () => {
     ddb.on(UpdateItemCommand).resolvesOnce({}).rejectsOnce(ccf());
-    const tokens = { dataKey: new Uint8Array([9]), accessToken: new Uint8Array([8]), refreshToken: new Uint8Array([7]), accessTokenExpiresAt: 5 };
+    const tokens = {
+      dataKey: new Uint8Array([9]),
+      accessToken: new Uint8Array([8]),
+      refreshToken: new Uint8Array([7]),
+      accessTokenExpiresAt: 5,
+    };
     expect(await sessions.saveRotatedTokens('sid', 3, 'lease-1', tokens, 10)).toBe(true);
     expect(await sessions.saveRotatedTokens('sid', 3, 'lease-1', tokens, 10)).toBe(false);
     const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe('version = :v AND leaseId = :lease');
     expect(input.UpdateExpression).toContain('version = :next');
     expect(input.UpdateExpression).toContain('REMOVE leaseId, leaseUntil');
-    expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '3' }, ':next': { N: '4' }, ':lease': { S: 'lease-1' } });
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':v': { N: '3' },
+      ':next': { N: '4' },
+      ':lease': { S: 'lease-1' },
+    });
   });
 
   it('stores each access token with its lifetime (own slot and per environment), and reads rows without it as unknown', async () => {
     ddb.on(UpdateItemCommand).resolves({});
-    const own = { dataKey: new Uint8Array([9]), accessToken: new Uint8Array([8]), refreshToken: new Uint8Array([7]), accessTokenExpiresAt: 5, accessTokenLifetimeSeconds: 120 };
+    const own = {
+      dataKey: new Uint8Array([9]),
+      accessToken: new Uint8Array([8]),
+      refreshToken: new Uint8Array([7]),
+      accessTokenExpiresAt: 5,
+      accessTokenLifetimeSeconds: 120,
+    };
     await sessions.saveRotatedTokens('sid', 3, 'lease-1', own, 10);
-    const environment = { accessToken: new Uint8Array([6]), expiresAt: 5, lifetimeSeconds: 90, version: 4, refreshedAt: 10 };
-    await sessions.saveRotatedTokens('sid', 4, 'lease-2', { dataKey: new Uint8Array([9]), refreshToken: new Uint8Array([7]), environmentTokens: { 'https://b.example': environment } }, 10);
+    const environment = {
+      accessToken: new Uint8Array([6]),
+      expiresAt: 5,
+      lifetimeSeconds: 90,
+      version: 4,
+      refreshedAt: 10,
+    };
+    await sessions.saveRotatedTokens(
+      'sid',
+      4,
+      'lease-2',
+      {
+        dataKey: new Uint8Array([9]),
+        refreshToken: new Uint8Array([7]),
+        environmentTokens: { 'https://b.example': environment },
+      },
+      10,
+    );
     const [first, second] = ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
     expect(first!.UpdateExpression).toContain('accessTokenLifetimeSeconds = :atlife');
     expect(first!.ExpressionAttributeValues).toMatchObject({ ':atlife': { N: '120' } });
     expect(second!.ExpressionAttributeValues![':env']!.M!['https://b.example']!.M).toMatchObject({ life: { N: '90' } });
 
     const row = {
-      id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
-      accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
-      version: { N: '4' }, createdAt: { N: '1' }, expiresAt: { N: '2000' },
+      id: { S: 'sid' },
+      oid: { S: 'o' },
+      tid: { S: 't' },
+      sub: { S: 's' },
+      dataKey: { B: new Uint8Array([1]) },
+      accessToken: { B: new Uint8Array([2]) },
+      refreshToken: { B: new Uint8Array([3]) },
+      accessTokenExpiresAt: { N: '1' },
+      version: { N: '4' },
+      createdAt: { N: '1' },
+      expiresAt: { N: '2000' },
     };
-    ddb.on(GetItemCommand)
+    ddb
+      .on(GetItemCommand)
       .resolvesOnce({
         Item: {
           ...row,
           accessTokenLifetimeSeconds: { N: '120' },
-          envTokens: { M: { 'https://b.example': { M: { exp: { N: '5' }, v: { N: '4' }, at: { N: '10' }, life: { N: '90' } } } } },
+          envTokens: {
+            M: { 'https://b.example': { M: { exp: { N: '5' }, v: { N: '4' }, at: { N: '10' }, life: { N: '90' } } } },
+          },
         },
       })
-      .resolvesOnce({ Item: { ...row, envTokens: { M: { 'https://b.example': { M: { exp: { N: '5' }, v: { N: '4' }, at: { N: '10' } } } } } } });
+      .resolvesOnce({
+        Item: {
+          ...row,
+          envTokens: { M: { 'https://b.example': { M: { exp: { N: '5' }, v: { N: '4' }, at: { N: '10' } } } } },
+        },
+      });
     const withLifetimes = await sessions.get('sid', 1);
     expect(withLifetimes?.accessTokenLifetimeSeconds).toBe(120);
     expect(withLifetimes?.environmentTokens?.['https://b.example']?.lifetimeSeconds).toBe(90);
@@ -230,9 +320,18 @@ describe('DynamoSessionStore', () => {
 
     ddb.on(GetItemCommand).resolves({
       Item: {
-        id: { S: 'sid' }, oid: { S: 'o' }, tid: { S: 't' }, sub: { S: 's' }, dataKey: { B: new Uint8Array([1]) },
-        accessToken: { B: new Uint8Array([2]) }, refreshToken: { B: new Uint8Array([3]) }, accessTokenExpiresAt: { N: '1' },
-        version: { N: '5' }, createdAt: { N: '1' }, expiresAt: { N: '2000' }, dvRejectedUntil: { N: '900000' },
+        id: { S: 'sid' },
+        oid: { S: 'o' },
+        tid: { S: 't' },
+        sub: { S: 's' },
+        dataKey: { B: new Uint8Array([1]) },
+        accessToken: { B: new Uint8Array([2]) },
+        refreshToken: { B: new Uint8Array([3]) },
+        accessTokenExpiresAt: { N: '1' },
+        version: { N: '5' },
+        createdAt: { N: '1' },
+        expiresAt: { N: '2000' },
+        dvRejectedUntil: { N: '900000' },
       },
     });
     expect((await sessions.get('sid', 1))?.dataverseRejectedUntil).toBe(900_000);
@@ -247,7 +346,11 @@ describe('DynamoSessionStore', () => {
     await sessions.markConnectionFailed('cid', 7, 'lease-1', 'invalid_grant', 10);
     const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe('attribute_exists(ownerKeyId) AND version = :v AND leaseId = :lease');
-    expect(input.ExpressionAttributeValues).toMatchObject({ ':v': { N: '7' }, ':lease': { S: 'lease-1' }, ':reason': { S: 'invalid_grant' } });
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':v': { N: '7' },
+      ':lease': { S: 'lease-1' },
+      ':reason': { S: 'invalid_grant' },
+    });
   });
 });
 
@@ -265,21 +368,29 @@ describe('DynamoApiKeyStore', () => {
   });
 
   it('reads a key stored before the flag existed as not allowed to impersonate', async () => {
-    ddb.on(GetItemCommand).resolvesOnce({ Item: item }).resolvesOnce({ Item: { ...item, allowImpersonation: { BOOL: true } } });
+    ddb
+      .on(GetItemCommand)
+      .resolvesOnce({ Item: item })
+      .resolvesOnce({ Item: { ...item, allowImpersonation: { BOOL: true } } });
     expect(await keys.find('h')).toMatchObject({ keyId: 'k', allowImpersonation: false });
     expect(await keys.find('h')).toMatchObject({ keyId: 'k', allowImpersonation: true });
   });
 
   it('lists keys across Scan pages, oldest first, without the webhook-endpoints items that share the table', async () => {
-    ddb.on(ScanCommand)
-      .resolvesOnce({ Items: [{ ...item, id: { S: 'h2' }, keyId: { S: 'k2' }, createdAt: { N: '2' } }], LastEvaluatedKey: { id: { S: 'h2' } } })
+    ddb
+      .on(ScanCommand)
+      .resolvesOnce({
+        Items: [{ ...item, id: { S: 'h2' }, keyId: { S: 'k2' }, createdAt: { N: '2' } }],
+        LastEvaluatedKey: { id: { S: 'h2' } },
+      })
       .resolvesOnce({ Items: [item, { id: { S: 'webhooks#k' }, kind: { S: 'webhook-endpoints' } }] });
     expect((await keys.list()).map((k) => k.keyId)).toEqual(['k', 'k2']);
     expect(ddb.commandCalls(ScanCommand)[1]!.args[0].input.ExclusiveStartKey).toEqual({ id: { S: 'h2' } });
   });
 
   it('finds neither a revoked key nor another kind of item by its id, and reports a failed read as StoreUnavailableError', async () => {
-    ddb.on(GetItemCommand)
+    ddb
+      .on(GetItemCommand)
       .resolvesOnce({ Item: { ...item, revokedAt: { N: '5' } } })
       .resolvesOnce({ Item: { id: { S: 'webhooks#k' }, kind: { S: 'webhook-endpoints' } } })
       .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));

@@ -22,7 +22,10 @@ const entraLikeFetch = async (input: string, init: RequestInit): Promise<Respons
   const url = new URL(input);
   if (url.origin !== ENTRA) throw new TypeError(`fetch to unexpected host ${url.origin}`);
   if (url.pathname === '/organizations/v2.0/.well-known/openid-configuration') {
-    const doc = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    const doc = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string
+    >;
     const rewrite = (u: string) => u.replace(idp.issuer, `${ENTRA}/mock`);
     return Response.json({
       ...Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, typeof v === 'string' ? rewrite(v) : v])),
@@ -48,7 +51,11 @@ async function exchangeWithIssuer(claims: Record<string, unknown>) {
   const nonce = oauth.generateRandomNonce();
   const state = oauth.generateRandomState();
   const authorize = new URL(
-    await client.buildAuthorizationUrl({ state, nonce, codeChallenge: await oauth.calculatePKCECodeChallenge(verifier) }),
+    await client.buildAuthorizationUrl({
+      state,
+      nonce,
+      codeChallenge: await oauth.calculatePKCECodeChallenge(verifier),
+    }),
   );
   expect(authorize.origin).toBe(ENTRA);
   const local = `${idp.issuer}${authorize.pathname.slice('/mock'.length)}${authorize.search}`;
@@ -95,9 +102,15 @@ describe('Entra multi-tenant issuer validation', () => {
   });
 
   it('rejects an id_token with the unfilled template issuer or without tid', async () => {
-    await expect(exchangeWithIssuer({ iss: `${ENTRA}/{tenantid}/v2.0`, tid: TENANT })).rejects.toMatchObject({ code: 'invalid_id_token' });
-    await expect(exchangeWithIssuer({ iss: `${ENTRA}/${TENANT}/v2.0`, tid: undefined })).rejects.toMatchObject({ code: 'invalid_id_token' });
+    await expect(exchangeWithIssuer({ iss: `${ENTRA}/{tenantid}/v2.0`, tid: TENANT })).rejects.toMatchObject({
+      code: 'invalid_id_token',
+    });
+    await expect(exchangeWithIssuer({ iss: `${ENTRA}/${TENANT}/v2.0`, tid: undefined })).rejects.toMatchObject({
+      code: 'invalid_id_token',
+    });
     // Both at once: the literal template issuer and no tid must not fall back to the template.
-    await expect(exchangeWithIssuer({ iss: `${ENTRA}/{tenantid}/v2.0`, tid: undefined })).rejects.toMatchObject({ code: 'invalid_id_token' });
+    await expect(exchangeWithIssuer({ iss: `${ENTRA}/{tenantid}/v2.0`, tid: undefined })).rejects.toMatchObject({
+      code: 'invalid_id_token',
+    });
   });
 });

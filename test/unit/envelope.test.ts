@@ -9,22 +9,31 @@ import { LocalKeyProvider } from '../../shared/crypto/local-key-provider.ts';
 
 const kms = mockClient(KMSClient);
 const KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-const newKms = () => new KmsKeyProvider(KEY_ARN, () => new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
+const newKms = () =>
+  new KmsKeyProvider(
+    KEY_ARN,
+    () => new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
+  );
 
 /** A fake KMS: the "wrapped" key is the plaintext key prefixed with the context it was made for. */
 function fakeKms() {
   kms.on(GenerateDataKeyCommand).callsFake((input: { EncryptionContext: Record<string, string> }) => {
     const key = randomBytes(32);
-    return { Plaintext: key, CiphertextBlob: Buffer.concat([Buffer.from(`${JSON.stringify(input.EncryptionContext)}|`), key]) };
+    return {
+      Plaintext: key,
+      CiphertextBlob: Buffer.concat([Buffer.from(`${JSON.stringify(input.EncryptionContext)}|`), key]),
+    };
   });
-  kms.on(DecryptCommand).callsFake((input: { CiphertextBlob: Uint8Array; EncryptionContext: Record<string, string> }) => {
-    const blob = Buffer.from(input.CiphertextBlob);
-    const sep = blob.indexOf('|');
-    if (blob.subarray(0, sep).toString() !== JSON.stringify(input.EncryptionContext)) {
-      throw Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
-    }
-    return { Plaintext: blob.subarray(sep + 1) };
-  });
+  kms
+    .on(DecryptCommand)
+    .callsFake((input: { CiphertextBlob: Uint8Array; EncryptionContext: Record<string, string> }) => {
+      const blob = Buffer.from(input.CiphertextBlob);
+      const sep = blob.indexOf('|');
+      if (blob.subarray(0, sep).toString() !== JSON.stringify(input.EncryptionContext)) {
+        throw Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
+      }
+      return { Plaintext: blob.subarray(sep + 1) };
+    });
 }
 
 beforeEach(() => kms.reset());
@@ -50,7 +59,10 @@ describe('KMS key provider', () => {
     expect(await cold.open('s1', sealed.dataKey, 'refresh_token', sealed.refreshToken)).toBe('refresh-1');
     const decrypts = kms.commandCalls(DecryptCommand);
     expect(decrypts).toHaveLength(1);
-    expect(decrypts[0]!.args[0].input.EncryptionContext).toEqual({ purpose: 'dynamics-auth/session-tokens', session: 's1' });
+    expect(decrypts[0]!.args[0].input.EncryptionContext).toEqual({
+      purpose: 'dynamics-auth/session-tokens',
+      session: 's1',
+    });
   });
 
   it('reuses the cached data key for a rotation: no KMS call', async () => {
@@ -80,9 +92,9 @@ describe('KMS key provider', () => {
   it('fails to decrypt a ciphertext under another session’s context (KMS refuses)', async () => {
     fakeKms();
     const sealed = await new TokenVault(newKms()).seal('s1', { accessToken: 'a', refreshToken: 'r' });
-    await expect(new TokenVault(newKms()).open('s2', sealed.dataKey, 'access_token', sealed.accessToken)).rejects.toBeInstanceOf(
-      DecryptionError,
-    );
+    await expect(
+      new TokenVault(newKms()).open('s2', sealed.dataKey, 'access_token', sealed.accessToken),
+    ).rejects.toBeInstanceOf(DecryptionError);
   });
 
   it('maps KMS throttling to a retryable error', async () => {
@@ -97,8 +109,14 @@ describe('local key provider', () => {
   it('binds wrapped data keys to their encryption context like KMS', async () => {
     const local = new LocalKeyProvider(randomBytes(32));
     const key = await local.generateDataKey({ purpose: 'p', session: 'a' });
-    expect(Buffer.from(await local.decryptDataKey(key.encrypted, { session: 'a', purpose: 'p' })).equals(Buffer.from(key.plaintext))).toBe(true);
-    await expect(local.decryptDataKey(key.encrypted, { purpose: 'p', session: 'b' })).rejects.toBeInstanceOf(DecryptionError);
+    expect(
+      Buffer.from(await local.decryptDataKey(key.encrypted, { session: 'a', purpose: 'p' })).equals(
+        Buffer.from(key.plaintext),
+      ),
+    ).toBe(true);
+    await expect(local.decryptDataKey(key.encrypted, { purpose: 'p', session: 'b' })).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
   });
 
   it('seals tokens larger than KMS’s 4 KB Encrypt limit', async () => {
@@ -115,10 +133,23 @@ describe('per-environment binding', () => {
     const vault = new TokenVault(new LocalKeyProvider(randomBytes(32)));
     const a = 'https://contoso.crm.dynamics.com';
     const b = 'https://fabrikam.crm4.dynamics.com';
-    const sealed = await vault.seal('sid', { accessToken: 'token-for-a', refreshToken: 'r' }, undefined, accessTokenField(a));
-    await expect(vault.open('sid', sealed.dataKey, accessTokenField(a), sealed.accessToken)).resolves.toBe('token-for-a');
-    await expect(vault.open('sid', sealed.dataKey, accessTokenField(b), sealed.accessToken)).rejects.toBeInstanceOf(DecryptionError);
-    await expect(vault.open('sid', sealed.dataKey, 'access_token', sealed.accessToken)).rejects.toBeInstanceOf(DecryptionError);
-    await expect(vault.open('sid', sealed.dataKey, 'refresh_token', sealed.accessToken)).rejects.toBeInstanceOf(DecryptionError);
+    const sealed = await vault.seal(
+      'sid',
+      { accessToken: 'token-for-a', refreshToken: 'r' },
+      undefined,
+      accessTokenField(a),
+    );
+    await expect(vault.open('sid', sealed.dataKey, accessTokenField(a), sealed.accessToken)).resolves.toBe(
+      'token-for-a',
+    );
+    await expect(vault.open('sid', sealed.dataKey, accessTokenField(b), sealed.accessToken)).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
+    await expect(vault.open('sid', sealed.dataKey, 'access_token', sealed.accessToken)).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
+    await expect(vault.open('sid', sealed.dataKey, 'refresh_token', sealed.accessToken)).rejects.toBeInstanceOf(
+      DecryptionError,
+    );
   });
 });

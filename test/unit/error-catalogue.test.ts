@@ -31,7 +31,8 @@ describe('the error catalogue', () => {
       expect(entry.status, code).toBeGreaterThanOrEqual(400);
       expect(entry.status, code).toBeLessThan(600);
       expect(entry.message.length, code).toBeGreaterThan(0);
-      for (const name of Object.keys('headers' in entry ? entry.headers : {})) expect(['retry-after', 'www-authenticate']).toContain(name.toLowerCase());
+      for (const name of Object.keys('headers' in entry ? entry.headers : {}))
+        expect(['retry-after', 'www-authenticate']).toContain(name.toLowerCase());
     }
   });
 
@@ -45,7 +46,11 @@ describe('the error catalogue', () => {
     expect(odata.statusCode).toBe(entry.status);
     expect(JSON.parse(odata.body as string)).toEqual({ error: { code, message: 'A detail.' } });
     for (const answer of [own, odata]) {
-      expect(answer.headers).toMatchObject({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+      expect(answer.headers).toMatchObject({
+        'Content-Type': 'application/json; charset=utf-8',
+        'Cache-Control': 'no-store',
+        ...headers,
+      });
     }
   });
 });
@@ -56,7 +61,9 @@ describe('the source', () => {
 
   it('throws only catalogue codes, always as literals', () => {
     expect(files.length).toBeGreaterThan(50);
-    const outside = [...thrown].flatMap(([file, codes]) => codes.filter((c) => !Object.hasOwn(ERROR_CATALOGUE, c)).map((c) => `${file}: ${c}`));
+    const outside = [...thrown].flatMap(([file, codes]) =>
+      codes.filter((c) => !Object.hasOwn(ERROR_CATALOGUE, c)).map((c) => `${file}: ${c}`),
+    );
     expect(outside).toEqual([]);
     expect(files.filter((f) => nonLiteralThrows(f) > 0)).toEqual([]);
   });
@@ -72,7 +79,9 @@ describe('the OpenAPI document and the catalogue', () => {
 
   it('documents the error code of both shapes as an enum of exactly the catalogue’s codes', () => {
     const own = (schemas.Error!.properties as Record<string, { enum?: string[] }>).error!.enum;
-    const odataError = (schemas.ODataError!.properties as Record<string, { properties: Record<string, { enum?: string[] }> }>).error!;
+    const odataError = (
+      schemas.ODataError!.properties as Record<string, { properties: Record<string, { enum?: string[] }> }>
+    ).error!;
     expect(sorted(own ?? [])).toEqual(sorted(ERROR_CODES));
     expect(sorted(odataError.properties.code!.enum ?? [])).toEqual(sorted(ERROR_CODES));
   });
@@ -83,16 +92,24 @@ describe('the OpenAPI document and the catalogue', () => {
       fn.routes.flatMap((route) => {
         const prefix = route.path.replace(/\{proxy\+\}$/, '');
         const templates = Object.keys(openApiDocument.paths).filter((t) =>
-          route.path.endsWith('{proxy+}') ? t.startsWith(prefix) : t.replace(/\{[^}]+\}/g, '{}') === route.path.replace(/\{[^}]+\}/g, '{}'),
+          route.path.endsWith('{proxy+}')
+            ? t.startsWith(prefix)
+            : t.replace(/\{[^}]+\}/g, '{}') === route.path.replace(/\{[^}]+\}/g, '{}'),
         );
         return templates.flatMap((template) =>
-          HTTP_METHODS.filter((m) => isObject(openApiDocument.paths[template]![m]) && (route.method === 'ANY' || route.method.toLowerCase() === m)).flatMap((m) =>
+          HTTP_METHODS.filter(
+            (m) =>
+              isObject(openApiDocument.paths[template]![m]) &&
+              (route.method === 'ANY' || route.method.toLowerCase() === m),
+          ).flatMap((m) =>
             Object.entries((openApiDocument.paths[template]![m] as { responses: Record<string, unknown> }).responses)
               .filter(([status]) => /^[45]\d\d$/.test(status))
               .map(([status, raw]) => {
                 const { description: text } = deref(raw);
                 const description = typeof text === 'string' ? text : '';
-                const codes = [...description.matchAll(/`([a-z][a-z0-9]*(?:_[a-z0-9]+)*)`/g)].map((x) => x[1]!).filter((c) => !NOT_CODES.has(c));
+                const codes = [...description.matchAll(/`([a-z][a-z0-9]*(?:_[a-z0-9]+)*)`/g)]
+                  .map((x) => x[1]!)
+                  .filter((c) => !NOT_CODES.has(c));
                 return [fn.name, m.toUpperCase(), template, Number(status), codes] as const;
               }),
           ),
@@ -107,7 +124,10 @@ describe('the OpenAPI document and the catalogue', () => {
     const wrong = rows.flatMap(([, method, template, status, codes]) =>
       codes
         .filter((c) => !Object.hasOwn(ERROR_CATALOGUE, c) || ERROR_CATALOGUE[c as ErrorCode].status !== status)
-        .map((c) => `${method} ${template} ${status}: ${c}${Object.hasOwn(ERROR_CATALOGUE, c) ? ` (catalogue: ${ERROR_CATALOGUE[c as ErrorCode].status})` : ' (not in the catalogue)'}`),
+        .map(
+          (c) =>
+            `${method} ${template} ${status}: ${c}${Object.hasOwn(ERROR_CATALOGUE, c) ? ` (catalogue: ${ERROR_CATALOGUE[c as ErrorCode].status})` : ' (not in the catalogue)'}`,
+        ),
     );
     expect(wrong).toEqual([]);
   });
@@ -115,7 +135,9 @@ describe('the OpenAPI document and the catalogue', () => {
   it('names, for each route, only codes its handler can produce (thrown somewhere in what the handler loads)', () => {
     const reachable = new Map(FUNCTIONS.map((fn) => [fn.name, codesReachableFrom(`functions/${fn.name}/handler.ts`)]));
     const unreachable = documentedCodes().flatMap(([fn, method, template, status, codes]) =>
-      codes.filter((c) => !reachable.get(fn)!.has(c)).map((c) => `${method} ${template} ${status}: ${c} (function ${fn})`),
+      codes
+        .filter((c) => !reachable.get(fn)!.has(c))
+        .map((c) => `${method} ${template} ${status}: ${c} (function ${fn})`),
     );
     expect(unreachable).toEqual([]);
   });

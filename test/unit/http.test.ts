@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
-import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
+import {
+  buildDataverseUrl,
+  forwardableRequestHeaders,
+  returnableResponseHeaders,
+} from '../../shared/dataverse/request.ts';
 import { ServiceError } from '../../shared/errors/service-error.ts';
 import { redact } from '../../shared/observability/logger.ts';
 
@@ -48,8 +52,30 @@ describe('cookies', () => {
 
   // Every character String.prototype.trim strips besides SP and HTAB, and U+0085 (which it keeps).
   const notWsp = [
-    '\u000b', '\u000c', '\n', '\r', '\u0085', '\u00a0', '\u1680', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005',
-    '\u2006', '\u2007', '\u2008', '\u2009', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff',
+    '\u000b',
+    '\u000c',
+    '\n',
+    '\r',
+    '\u0085',
+    '\u00a0',
+    '\u1680',
+    '\u2000',
+    '\u2001',
+    '\u2002',
+    '\u2003',
+    '\u2004',
+    '\u2005',
+    '\u2006',
+    '\u2007',
+    '\u2008',
+    '\u2009',
+    '\u200a',
+    '\u2028',
+    '\u2029',
+    '\u202f',
+    '\u205f',
+    '\u3000',
+    '\ufeff',
   ];
   it.each(notWsp.map((ch) => [`U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`, ch]))(
     'does not take a name with %s at its edge for the session cookie, nor let it displace the real one',
@@ -77,27 +103,37 @@ describe('cookies', () => {
 describe('Dataverse request shaping', () => {
   const dyn = new URL('https://contoso.crm.dynamics.com');
   it('maps a Web API path and query onto DYNAMICS_URL unchanged', () => {
-    const url = buildDataverseUrl(dyn, "/api/data/v9.2/contacts(emailaddress1='a@b.example')", '$select=fullname&$filter=x%20eq%201');
-    expect(url.href).toBe("https://contoso.crm.dynamics.com/api/data/v9.2/contacts(emailaddress1='a@b.example')?$select=fullname&$filter=x%20eq%201");
+    const url = buildDataverseUrl(
+      dyn,
+      "/api/data/v9.2/contacts(emailaddress1='a@b.example')",
+      '$select=fullname&$filter=x%20eq%201',
+    );
+    expect(url.href).toBe(
+      "https://contoso.crm.dynamics.com/api/data/v9.2/contacts(emailaddress1='a@b.example')?$select=fullname&$filter=x%20eq%201",
+    );
   });
 
   it('forwards only allowlisted request headers and adds the OData defaults', () => {
-    const headers = forwardableRequestHeaders({
-      cookie: 'a=b',
-      authorization: 'Bearer x',
-      host: 'evil.example',
-      'x-forwarded-host': 'evil.example',
-      prefer: 'return=representation',
-      'mscrm.suppressduplicatedetection': 'false',
-      'if-match': '*',
-    }, { allowImpersonation: false });
+    const headers = forwardableRequestHeaders(
+      {
+        cookie: 'a=b',
+        authorization: 'Bearer x',
+        host: 'evil.example',
+        'x-forwarded-host': 'evil.example',
+        prefer: 'return=representation',
+        'mscrm.suppressduplicatedetection': 'false',
+        'if-match': '*',
+      },
+      { allowImpersonation: false },
+    );
     expect([...headers.keys()].sort()).toEqual(
       ['accept', 'if-match', 'mscrm.suppressduplicatedetection', 'odata-maxversion', 'odata-version', 'prefer'].sort(),
     );
   });
 
   const GUID = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b';
-  const forward = (headers: Record<string, string>, allowImpersonation = true) => forwardableRequestHeaders(headers, { allowImpersonation });
+  const forward = (headers: Record<string, string>, allowImpersonation = true) =>
+    forwardableRequestHeaders(headers, { allowImpersonation });
   const refusal = (f: () => unknown) => {
     try {
       f();
@@ -125,7 +161,10 @@ describe('Dataverse request shaping', () => {
   it.each(['MSCRMCallerID', 'CallerObjectId', 'mscrmcallerid', 'CALLEROBJECTID'])(
     'refuses %s with 403 impersonation_not_allowed when the caller may not impersonate',
     (name) => {
-      expect(refusal(() => forward({ [name]: GUID }, false))).toEqual({ status: 403, code: 'impersonation_not_allowed' });
+      expect(refusal(() => forward({ [name]: GUID }, false))).toEqual({
+        status: 403,
+        code: 'impersonation_not_allowed',
+      });
     },
   );
 
@@ -150,7 +189,10 @@ describe('Dataverse request shaping', () => {
   });
 
   it('does not mistake impersonation headers for the forwarded MSCRM.* prefix, or other look-alikes', () => {
-    const out = forward({ 'MSCRM.CallerID': GUID, 'X-MSCRMCallerID': GUID, 'CallerObjectIdX': GUID, 'x-ms-file-size': '10' }, false);
+    const out = forward(
+      { 'MSCRM.CallerID': GUID, 'X-MSCRMCallerID': GUID, CallerObjectIdX: GUID, 'x-ms-file-size': '10' },
+      false,
+    );
     expect([...out.keys()].sort()).toEqual(['accept', 'mscrm.callerid', 'odata-maxversion', 'odata-version']);
   });
 
@@ -161,11 +203,16 @@ describe('Dataverse request shaping', () => {
         'set-cookie': 'ARRAffinity=1',
         'x-ms-ratelimit-burst-remaining-xrm-requests': '5999',
         'odata-entityid': 'x',
-        'req_id': 'r',
+        req_id: 'r',
         'strict-transport-security': 'max-age=1',
       }),
     );
-    expect(Object.keys(out).sort()).toEqual(['content-type', 'odata-entityid', 'req_id', 'x-ms-ratelimit-burst-remaining-xrm-requests']);
+    expect(Object.keys(out).sort()).toEqual([
+      'content-type',
+      'odata-entityid',
+      'req_id',
+      'x-ms-ratelimit-burst-remaining-xrm-requests',
+    ]);
   });
 
   it('returns the file-transfer headers and the request ids Microsoft support asks for', () => {
@@ -175,9 +222,11 @@ describe('Dataverse request shaping', () => {
       'x-ms-file-size': '12582912',
       mimetype: 'application/pdf',
       'x-ms-service-request-id': '2f4e6a1c-0000-4000-8000-000000000001',
-      'REQ_ID': '2f4e6a1c-0000-4000-8000-000000000002',
+      REQ_ID: '2f4e6a1c-0000-4000-8000-000000000002',
     };
-    const out = returnableResponseHeaders(new Headers({ ...sent, 'x-ms-other': 'no', server: 'Microsoft-IIS/10.0', 'x-powered-by': 'ASP.NET' }));
+    const out = returnableResponseHeaders(
+      new Headers({ ...sent, 'x-ms-other': 'no', server: 'Microsoft-IIS/10.0', 'x-powered-by': 'ASP.NET' }),
+    );
     expect(out).toEqual(Object.fromEntries(Object.entries(sent).map(([k, v]) => [k.toLowerCase(), v])));
   });
 });

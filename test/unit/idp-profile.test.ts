@@ -9,7 +9,11 @@ const env = {
   ALLOWED_RETURN_URLS: 'https://app.example.com',
 };
 const entra = loadConfig(env);
-const standard = loadConfig({ ...env, IDP_PROFILE: 'standard', RESOURCE_INDICATOR: 'https://contoso.crm.dynamics.com/' });
+const standard = loadConfig({
+  ...env,
+  IDP_PROFILE: 'standard',
+  RESOURCE_INDICATOR: 'https://contoso.crm.dynamics.com/',
+});
 const SCOPE = 'https://contoso.crm.dynamics.com/user_impersonation offline_access openid profile';
 
 describe('identity-provider profile', () => {
@@ -27,7 +31,13 @@ describe('identity-provider profile', () => {
   });
 
   it('sorts token-endpoint errors into grant ended, client rejected and other (RFC 6749 §5.2)', () => {
-    for (const code of ['invalid_grant', 'invalid_scope', 'interaction_required', 'consent_required', 'login_required']) {
+    for (const code of [
+      'invalid_grant',
+      'invalid_scope',
+      'interaction_required',
+      'consent_required',
+      'login_required',
+    ]) {
       expect(classifyTokenError(code)).toBe('grant_ended');
     }
     for (const code of ['invalid_client', 'unauthorized_client', 'unsupported_grant_type']) {

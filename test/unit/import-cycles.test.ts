@@ -24,7 +24,9 @@ function importGraph(files: string[]): Map<string, string[]> {
     const targets = importedFiles
       .map(({ fileName }) => fileName)
       .filter((name) => name.startsWith('.') || name.startsWith('#shared/'))
-      .map((name) => (name.startsWith('#shared/') ? join(sharedDir, name.slice('#shared/'.length)) : resolve(dirname(file), name)))
+      .map((name) =>
+        name.startsWith('#shared/') ? join(sharedDir, name.slice('#shared/'.length)) : resolve(dirname(file), name),
+      )
       .filter((target) => known.has(target));
     graph.set(file, [...new Set(targets)]);
   }

@@ -5,7 +5,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KmsKeyProvider } from '../../shared/crypto/kms-key-provider.ts';
 import { KmsSigner } from '../../shared/crypto/kms-signer.ts';
 import { EmfMetrics } from '../../shared/observability/emf-metrics.ts';
-import { closedDimensions, DIMENSION_VALUES, noMetrics, OTHER, RecordingMetrics, statusClassOf } from '../../shared/observability/metrics.ts';
+import {
+  closedDimensions,
+  DIMENSION_VALUES,
+  noMetrics,
+  OTHER,
+  RecordingMetrics,
+  statusClassOf,
+} from '../../shared/observability/metrics.ts';
 import { metricsFor } from '../../shared/observability/process-metrics.ts';
 import { formatMetricLines, PrintedMetrics } from '../../shared/observability/printed-metrics.ts';
 
@@ -25,7 +32,10 @@ function emfDocuments(run: () => void): Record<string, unknown>[] {
   } finally {
     write.mockRestore();
   }
-  return lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return lines
+    .flatMap((l) => l.split('\n'))
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('dimensions come from closed sets only', () => {
@@ -37,15 +47,27 @@ describe('dimensions come from closed sets only', () => {
 
   it('no string whatever becomes a dimension value outside its set', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...(Object.keys(DIMENSION_VALUES) as (keyof typeof DIMENSION_VALUES)[])), fc.string(), (name, value) => {
-        const out = closedDimensions({ [name]: value });
-        expect([...DIMENSION_VALUES[name], OTHER]).toContain(out[name]);
-      }),
+      fc.property(
+        fc.constantFrom(...(Object.keys(DIMENSION_VALUES) as (keyof typeof DIMENSION_VALUES)[])),
+        fc.string(),
+        (name, value) => {
+          const out = closedDimensions({ [name]: value });
+          expect([...DIMENSION_VALUES[name], OTHER]).toContain(out[name]);
+        },
+      ),
     );
   });
 
   it('maps status codes to their class', () => {
-    expect([200, 204, 302, 401, 429, 502, 504].map(statusClassOf)).toEqual(['2xx', '2xx', '3xx', '4xx', '4xx', '5xx', '5xx']);
+    expect([200, 204, 302, 401, 429, 502, 504].map(statusClassOf)).toEqual([
+      '2xx',
+      '2xx',
+      '3xx',
+      '4xx',
+      '4xx',
+      '5xx',
+      '5xx',
+    ]);
   });
 });
 
@@ -63,12 +85,16 @@ describe('EMF metrics (Lambda)', () => {
     expect(docs).toHaveLength(3);
     const refresh = docs.find((d) => 'Refresh' in d)!;
     expect(refresh).toMatchObject({ Refresh: [1, 1], outcome: 'ok', trigger: 'ahead', service: 'dynamics-auth' });
-    const aws = refresh._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+    const aws = refresh._aws as {
+      CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+    };
     expect(aws.CloudWatchMetrics[0]!.Namespace).toBe('DynamicsAuth');
     expect(aws.CloudWatchMetrics[0]!.Dimensions[0]!.sort()).toEqual(['outcome', 'service', 'trigger']);
     const latency = docs.find((d) => 'TokenEndpointLatency' in d)!;
     expect(latency).not.toHaveProperty('operation');
-    expect((latency._aws as typeof aws).CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'TokenEndpointLatency', Unit: 'Milliseconds' }]);
+    expect((latency._aws as typeof aws).CloudWatchMetrics[0]!.Metrics).toEqual([
+      { Name: 'TokenEndpointLatency', Unit: 'Milliseconds' },
+    ]);
     expect(docs.find((d) => 'KmsCall' in d)).toMatchObject({ operation: 'Decrypt' });
     // Flushed values are gone: the next invocation starts empty.
     expect(emfDocuments(() => metrics.flush())).toEqual([]);

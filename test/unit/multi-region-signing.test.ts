@@ -28,7 +28,7 @@ afterEach(() => {
 });
 
 describe('client assertions signed in any Region with a multi-Region key', () => {
-  it('an assertion signed via the replica verifies with the primary\'s public key and names the primary\'s certificate', async () => {
+  it("an assertion signed via the replica verifies with the primary's public key and names the primary's certificate", async () => {
     const kms = new MultiRegionKms();
     const keyId = kms.createSigningKey(PRIMARY, [REPLICA]);
     const primary = signerIn(kms, PRIMARY, keyId);
@@ -41,18 +41,26 @@ describe('client assertions signed in any Region with a multi-Region key', () =>
     // The replica Region's functions sign the assertion.
     const auth = privateKeyJwt(replica.signer, { certificateThumbprintS256: certificate.thumbprintS256 });
     const body = new URLSearchParams();
-    await auth({ issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', token_endpoint: TOKEN_ENDPOINT }, { client_id: 'app' }, body, new Headers());
+    await auth(
+      { issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', token_endpoint: TOKEN_ENDPOINT },
+      { client_id: 'app' },
+      body,
+      new Headers(),
+    );
     const assertion = body.get('client_assertion')!;
     expect(replica.calls()).toBe(1);
 
     expect(decodeProtectedHeader(assertion)['x5t#S256']).toBe(certificate.thumbprintS256);
-    const primaryKey = await importSPKI((await primary.signer.publicKey()).export({ type: 'spki', format: 'pem' }) as string, 'PS256');
+    const primaryKey = await importSPKI(
+      (await primary.signer.publicKey()).export({ type: 'spki', format: 'pem' }) as string,
+      'PS256',
+    );
     await expect(compactVerify(assertion, primaryKey, { algorithms: ['PS256'] })).resolves.toBeDefined();
     const fromCertificate = await importSPKI(certificateKey.export({ type: 'spki', format: 'pem' }) as string, 'PS256');
     await expect(compactVerify(assertion, fromCertificate, { algorithms: ['PS256'] })).resolves.toBeDefined();
   });
 
-  it('a raw PS256 signature from the replica verifies with the primary key; another key\'s does not', async () => {
+  it("a raw PS256 signature from the replica verifies with the primary key; another key's does not", async () => {
     const kms = new MultiRegionKms();
     const keyId = kms.createSigningKey(PRIMARY, [REPLICA]);
     const otherId = kms.createSigningKey(PRIMARY, [REPLICA]);
@@ -66,7 +74,9 @@ describe('client assertions signed in any Region with a multi-Region key', () =>
   it('a single-Region key cannot be used from another Region (why the deployment makes a multi-Region key)', async () => {
     const kms = new MultiRegionKms();
     const keyId = kms.createSigningKey(PRIMARY, [REPLICA], false);
-    await expect(signerIn(kms, REPLICA, keyId).signer.sign(Buffer.from('x'), 'PS256')).rejects.toBeInstanceOf(SigningError);
+    await expect(signerIn(kms, REPLICA, keyId).signer.sign(Buffer.from('x'), 'PS256')).rejects.toBeInstanceOf(
+      SigningError,
+    );
     // Nor does the primary's ARN work at another Region's endpoint.
     const mrk = kms.createSigningKey(PRIMARY, [REPLICA]);
     const wrongArn = kms.signerIn(REPLICA, MultiRegionKms.arn(PRIMARY, mrk));

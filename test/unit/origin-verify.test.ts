@@ -21,13 +21,15 @@ const sm = mockClient(SecretsManagerClient);
 
 async function call(route: RouteHandler, headers: Record<string, string> = {}) {
   const handler = createHandler(route);
-  return (await handler(apiEvent({ path: '/openapi.json', headers }), lambdaContext()));
+  return await handler(apiEvent({ path: '/openapi.json', headers }), lambdaContext());
 }
 
 describe('origin check (ORIGIN_VERIFY_SECRET_ID set)', () => {
   beforeEach(() => {
     sm.reset();
-    sm.on(GetSecretValueCommand, { SecretId: 'dynamics-auth/origin-secret' }).resolves({ SecretString: `${ORIGIN_SECRET}\n` });
+    sm.on(GetSecretValueCommand, { SecretId: 'dynamics-auth/origin-secret' }).resolves({
+      SecretString: `${ORIGIN_SECRET}\n`,
+    });
     vi.stubEnv('ORIGIN_VERIFY_SECRET_ID', 'dynamics-auth/origin-secret');
   });
   afterEach(() => {
@@ -60,14 +62,16 @@ describe('origin check (ORIGIN_VERIFY_SECRET_ID set)', () => {
   it('lets a request with the right header through to the route (the secret is read once per instance)', async () => {
     const handler = createHandler(openapiRoute());
     for (let i = 0; i < 3; i++) {
-      const res = (await handler(
+      const res = await handler(
         apiEvent({ path: '/openapi.json', headers: { 'X-Origin-Verify': ORIGIN_SECRET } }),
         lambdaContext(),
-      ));
+      );
       expect(res.statusCode).toBe(200);
     }
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-    expect(sm.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: 'dynamics-auth/origin-secret' });
+    expect(sm.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({
+      SecretId: 'dynamics-auth/origin-secret',
+    });
   });
 
   it('answers 503 JSON (not a bare 500) when the secret cannot be read', async () => {

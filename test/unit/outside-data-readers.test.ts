@@ -15,7 +15,10 @@ describe('outside-data readers', () => {
   });
 
   it('refuse a queue body whose event has no data', () => {
-    const body = JSON.stringify({ endpointId: 'e1', event: { id: 'i1', type: 'connection.failed', ownerKeyId: 'k1', timestamp: 1 } });
+    const body = JSON.stringify({
+      endpointId: 'e1',
+      event: { id: 'i1', type: 'connection.failed', ownerKeyId: 'k1', timestamp: 1 },
+    });
     expect(parseDeliveryMessage(body)).toBeUndefined();
   });
 });

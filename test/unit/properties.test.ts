@@ -5,7 +5,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
-import { buildDataverseUrl, forwardableRequestHeaders, returnableResponseHeaders } from '../../shared/dataverse/request.ts';
+import {
+  buildDataverseUrl,
+  forwardableRequestHeaders,
+  returnableResponseHeaders,
+} from '../../shared/dataverse/request.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
 import { decodePercentEscapes } from '../../shared/http/percent-decoding.ts';
 import { ServiceError } from '../../shared/errors/service-error.ts';
@@ -20,13 +24,50 @@ const RUNS = { numRuns: 10_000 } as const;
 const utf16Unit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 /** Characters that tend to matter to parsers: separators, whitespace, controls, look-alikes. */
 const trickyUnit = fc.constantFrom(
-  ';', '=', ' ', '\t', '\n', '\r', '\u0000', '\u001f', '\u007f', '\u0085', '\u00a0', '\u00ff', '\u0100',
-  '\u2028', '\u3002', '\uff0e', '\uff0f', '\ufeff', '\ud800', '\udfff', '"', ',', '\\', '%', '/', '.',
-  '@', ':', '?', '#', '&', '$', '(', ')', "'", '~', '\u{1f600}',
+  ';',
+  '=',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  '\u0085',
+  '\u00a0',
+  '\u00ff',
+  '\u0100',
+  '\u2028',
+  '\u3002',
+  '\uff0e',
+  '\uff0f',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '"',
+  ',',
+  '\\',
+  '%',
+  '/',
+  '.',
+  '@',
+  ':',
+  '?',
+  '#',
+  '&',
+  '$',
+  '(',
+  ')',
+  "'",
+  '~',
+  '\u{1f600}',
 );
 /** A long string (up to ~200k characters) made of a short repeated chunk. */
 const hugeString = fc
-  .tuple(fc.string({ unit: fc.oneof(utf16Unit, trickyUnit), minLength: 1, maxLength: 4 }), fc.integer({ min: 2_000, max: 50_000 }))
+  .tuple(
+    fc.string({ unit: fc.oneof(utf16Unit, trickyUnit), minLength: 1, maxLength: 4 }),
+    fc.integer({ min: 2_000, max: 50_000 }),
+  )
   .map(([chunk, times]) => chunk.repeat(times));
 /** Free strings of every flavour, with a few huge ones. */
 const anyString = fc.oneof(
@@ -34,7 +75,12 @@ const anyString = fc.oneof(
   { arbitrary: fc.string({ unit: 'binary' }), weight: 3 },
   { arbitrary: fc.string({ unit: 'grapheme' }), weight: 2 },
   { arbitrary: fc.string({ unit: utf16Unit }), weight: 3 },
-  { arbitrary: fc.string({ unit: fc.oneof(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }), trickyUnit) }), weight: 6 },
+  {
+    arbitrary: fc.string({
+      unit: fc.oneof(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }), trickyUnit),
+    }),
+    weight: 6,
+  },
   { arbitrary: hugeString, weight: 1 },
 );
 
@@ -58,25 +104,60 @@ function valueOr400<T>(f: () => T): { ok: true; value: T } | { ok: false; error:
 
 /** RFC 6265 cookie-name (an RFC 7230 token). */
 const cookieName = fc.oneof(
-  fc.constantFrom('__Host-dyn-session', '__Host-dyn-login', 'a', 'A', 'session', 'Session', 'x.y', 'x-y', '1', "!#$%&'*+-.^_`|~"),
-  fc.string({ unit: fc.constantFrom(...Array.from('!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')), minLength: 1, maxLength: 12 }),
+  fc.constantFrom(
+    '__Host-dyn-session',
+    '__Host-dyn-login',
+    'a',
+    'A',
+    'session',
+    'Session',
+    'x.y',
+    'x-y',
+    '1',
+    "!#$%&'*+-.^_`|~",
+  ),
+  fc.string({
+    unit: fc.constantFrom(
+      ...Array.from("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    ),
+    minLength: 1,
+    maxLength: 12,
+  }),
 );
 /** RFC 6265 cookie-octets (no whitespace, DQUOTE, comma, semicolon or backslash); may be empty. */
-const cookieValueUnit = fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x22 && c !== 0x2c && c !== 0x3b && c !== 0x5c).map((c) => String.fromCharCode(c));
+const cookieValueUnit = fc
+  .integer({ min: 0x21, max: 0x7e })
+  .filter((c) => c !== 0x22 && c !== 0x2c && c !== 0x3b && c !== 0x5c)
+  .map((c) => String.fromCharCode(c));
 const cookieValue = fc.oneof(
   { arbitrary: fc.string({ unit: cookieValueUnit, maxLength: 64 }), weight: 10 },
-  { arbitrary: fc.string({ unit: cookieValueUnit, minLength: 1, maxLength: 4 }).map((s) => s.repeat(5_000)), weight: 1 },
+  {
+    arbitrary: fc.string({ unit: cookieValueUnit, minLength: 1, maxLength: 4 }).map((s) => s.repeat(5_000)),
+    weight: 1,
+  },
 );
 const ows = fc.constantFrom('', ' ', '  ', '\t', ' \t');
 /** A segment between semicolons that is no name=value pair: it has no '=' or starts with one. */
 const malformedSegment = fc.oneof(
   fc.string({ unit: fc.oneof(utf16Unit, trickyUnit) }).map((s) => s.replace(/[;=]/g, '')),
-  fc.tuple(ows, fc.string({ unit: fc.oneof(utf16Unit, trickyUnit) })).map(([space, s]) => `${space}=${s.replace(/;/g, '')}`),
+  fc
+    .tuple(ows, fc.string({ unit: fc.oneof(utf16Unit, trickyUnit) }))
+    .map(([space, s]) => `${space}=${s.replace(/;/g, '')}`),
 );
 
-type CookieSegment = { kind: 'pair'; name: string; value: string; before: string; after: string } | { kind: 'junk'; text: string };
+type CookieSegment =
+  { kind: 'pair'; name: string; value: string; before: string; after: string } | { kind: 'junk'; text: string };
 const cookieSegment: fc.Arbitrary<CookieSegment> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('pair' as const), name: cookieName, value: cookieValue, before: ows, after: ows }), weight: 4 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('pair' as const),
+      name: cookieName,
+      value: cookieValue,
+      before: ows,
+      after: ows,
+    }),
+    weight: 4,
+  },
   { arbitrary: fc.record({ kind: fc.constant('junk' as const), text: malformedSegment }), weight: 1 },
 );
 
@@ -85,14 +166,40 @@ const likelyName = fc.constantFrom('a', 'A', '__Host-dyn-session', ' a', 'a ', '
 const looseCookieString = fc.oneof(
   anyString,
   fc
-    .array(fc.oneof(anyString, fc.tuple(likelyName, ows, anyString).map(([n, space, v]) => `${n}${space}=${v}`)), { maxLength: 5 })
+    .array(
+      fc.oneof(
+        anyString,
+        fc.tuple(likelyName, ows, anyString).map(([n, space, v]) => `${n}${space}=${v}`),
+      ),
+      { maxLength: 5 },
+    )
     .map((parts) => parts.join(';')),
 );
 
 /** Whitespace by `String.prototype.trim` (and U+0085), but not by RFC 6265: part of a cookie name. */
 const unicodeWhitespace = fc.constantFrom(
-  '\u000b', '\u000c', '\u0085', '\u00a0', '\u1680', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005', '\u2006',
-  '\u2007', '\u2008', '\u2009', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff',
+  '\u000b',
+  '\u000c',
+  '\u0085',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
 );
 const isWsp = (ch: string | undefined) => ch === ' ' || ch === '\t';
 
@@ -113,16 +220,20 @@ function cookieStrings(segments: CookieSegment[], cuts: number[], separator: str
 describe('readCookie (property-based)', () => {
   it('never throws on arbitrary cookie arrays and names, and never returns a value with ";" or edge SP/HTAB', () => {
     fc.assert(
-      fc.property(fc.option(fc.array(looseCookieString, { maxLength: 6 }), { nil: undefined, freq: 20 }), fc.oneof(likelyName, cookieName, anyString), (cookies, name) => {
-        const lookup = readCookie(cookies, name);
-        expect(['absent', 'single', 'ambiguous']).toContain(lookup.kind);
-        if (lookup.kind !== 'single') return;
-        const { value } = lookup;
-        expect(typeof value).toBe('string');
-        expect(value).not.toContain(';');
-        expect(value.length).toBeGreaterThan(0);
-        expect(isWsp(value[0]) || isWsp(value.at(-1))).toBe(false);
-      }),
+      fc.property(
+        fc.option(fc.array(looseCookieString, { maxLength: 6 }), { nil: undefined, freq: 20 }),
+        fc.oneof(likelyName, cookieName, anyString),
+        (cookies, name) => {
+          const lookup = readCookie(cookies, name);
+          expect(['absent', 'single', 'ambiguous']).toContain(lookup.kind);
+          if (lookup.kind !== 'single') return;
+          const { value } = lookup;
+          expect(typeof value).toBe('string');
+          expect(value).not.toContain(';');
+          expect(value.length).toBeGreaterThan(0);
+          expect(isWsp(value[0]) || isWsp(value.at(-1))).toBe(false);
+        },
+      ),
       RUNS,
     );
   });
@@ -137,10 +248,17 @@ describe('readCookie (property-based)', () => {
         (segments, cuts, separator, pick) => {
           // Usually look up a name that occurs (the first, a later or a repeated one), sometimes any name.
           const names = segments.flatMap((s) => (s.kind === 'pair' ? [s.name] : []));
-          const lookup = typeof pick === 'number' ? (names[pick % Math.max(names.length, 1)] ?? '__Host-dyn-session') : pick;
-          const matches = segments.filter((s): s is Extract<CookieSegment, { kind: 'pair' }> => s.kind === 'pair' && s.name === lookup);
+          const lookup =
+            typeof pick === 'number' ? (names[pick % Math.max(names.length, 1)] ?? '__Host-dyn-session') : pick;
+          const matches = segments.filter(
+            (s): s is Extract<CookieSegment, { kind: 'pair' }> => s.kind === 'pair' && s.name === lookup,
+          );
           const expected =
-            matches.length > 1 ? { kind: 'ambiguous' } : matches[0]?.value ? { kind: 'single', value: matches[0].value } : { kind: 'absent' };
+            matches.length > 1
+              ? { kind: 'ambiguous' }
+              : matches[0]?.value
+                ? { kind: 'single', value: matches[0].value }
+                : { kind: 'absent' };
           expect(readCookie(cookieStrings(segments, cuts, separator), lookup)).toEqual(expected);
         },
       ),
@@ -152,7 +270,15 @@ describe('readCookie (property-based)', () => {
     fc.assert(
       fc.property(
         fc.array(cookieSegment, { maxLength: 8 }),
-        fc.array(fc.record({ at: fc.nat(), ws: fc.array(unicodeWhitespace, { minLength: 1, maxLength: 3 }), where: fc.constantFrom('before', 'after', 'both'), value: cookieValue }), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.record({
+            at: fc.nat(),
+            ws: fc.array(unicodeWhitespace, { minLength: 1, maxLength: 3 }),
+            where: fc.constantFrom('before', 'after', 'both'),
+            value: cookieValue,
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
         fc.array(fc.nat(), { maxLength: 3 }),
         cookieName,
         (segments, decoys, cuts, lookup) => {
@@ -162,7 +288,13 @@ describe('readCookie (property-based)', () => {
           for (const d of decoys) {
             const ws = d.ws.join('');
             const name = d.where === 'before' ? ws + lookup : d.where === 'after' ? lookup + ws : ws + lookup + ws;
-            planted.splice(d.at % (planted.length + 1), 0, { kind: 'pair', name, value: d.value, before: '', after: '' });
+            planted.splice(d.at % (planted.length + 1), 0, {
+              kind: 'pair',
+              name,
+              value: d.value,
+              before: '',
+              after: '',
+            });
           }
           expect(readCookie(cookieStrings(planted, cuts, '; '), lookup)).toEqual(without);
         },
@@ -238,16 +370,68 @@ const returnToPrefix = fc.constantFrom(
   'blob:https://app.example.com/',
 );
 const returnToFragment = fc.oneof(
-  { arbitrary: fc.constantFrom(
-    '/', '//', '..', '.', '/..', '/.', '%2e', '%2E', '%2e%2e', '%2f', '%2F', '%5c', '%5C', '\\', '@', '%40', ':', '?', '#',
-    '\t', '\n', '\r', ' ', '\u0000', 'evil.example', '.evil.example', '@evil.example', 'crm', 'crmx', 'a', 'b', 'é',
-    '\u3002', '\uff0e', '\uff0f', 'user:pw@', ':443', ':80', ':3000', '%00', '%09', '%0a', 'x=1', '&', ';',
-  ), weight: 4 },
+  {
+    arbitrary: fc.constantFrom(
+      '/',
+      '//',
+      '..',
+      '.',
+      '/..',
+      '/.',
+      '%2e',
+      '%2E',
+      '%2e%2e',
+      '%2f',
+      '%2F',
+      '%5c',
+      '%5C',
+      '\\',
+      '@',
+      '%40',
+      ':',
+      '?',
+      '#',
+      '\t',
+      '\n',
+      '\r',
+      ' ',
+      '\u0000',
+      'evil.example',
+      '.evil.example',
+      '@evil.example',
+      'crm',
+      'crmx',
+      'a',
+      'b',
+      'é',
+      '\u3002',
+      '\uff0e',
+      '\uff0f',
+      'user:pw@',
+      ':443',
+      ':80',
+      ':3000',
+      '%00',
+      '%09',
+      '%0a',
+      'x=1',
+      '&',
+      ';',
+    ),
+    weight: 4,
+  },
   { arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 4 }), weight: 2 },
   { arbitrary: fc.string({ unit: fc.oneof(utf16Unit, trickyUnit), maxLength: 4 }), weight: 1 },
 );
 const trickyReturnTo = fc
-  .tuple(fc.oneof({ arbitrary: fc.constant([]), weight: 3 }, { arbitrary: fc.array(returnToFragment, { maxLength: 2 }), weight: 1 }), returnToPrefix, fc.array(returnToFragment, { maxLength: 6 }))
+  .tuple(
+    fc.oneof(
+      { arbitrary: fc.constant([]), weight: 3 },
+      { arbitrary: fc.array(returnToFragment, { maxLength: 2 }), weight: 1 },
+    ),
+    returnToPrefix,
+    fc.array(returnToFragment, { maxLength: 6 }),
+  )
   .map(([before, prefix, after]) => before.join('') + prefix + after.join(''));
 const webUrlReturnTo = fc.webUrl({
   validSchemes: ['https', 'http', 'ftp', 'javascript'],
@@ -275,10 +459,17 @@ function expectSafeReturnTo(value: string, allowedUrls: readonly URL[]): void {
 describe('checkReturnTo (property-based)', () => {
   it('never throws, and only returns http(s) URLs without userinfo on an allowed origin under its path prefix', () => {
     fc.assert(
-      fc.property(fc.oneof({ arbitrary: anyString, weight: 2 }, { arbitrary: trickyReturnTo, weight: 5 }, { arbitrary: webUrlReturnTo, weight: 1 }), (raw) => {
-        const value = checkReturnTo(raw, FIXED_ALLOWED);
-        if (value !== undefined) expectSafeReturnTo(value, FIXED_ALLOWED);
-      }),
+      fc.property(
+        fc.oneof(
+          { arbitrary: anyString, weight: 2 },
+          { arbitrary: trickyReturnTo, weight: 5 },
+          { arbitrary: webUrlReturnTo, weight: 1 },
+        ),
+        (raw) => {
+          const value = checkReturnTo(raw, FIXED_ALLOWED);
+          if (value !== undefined) expectSafeReturnTo(value, FIXED_ALLOWED);
+        },
+      ),
       RUNS,
     );
   });
@@ -309,7 +500,11 @@ describe('checkReturnTo (property-based)', () => {
   });
 
   it('accepts plain URLs under an allowed entry (the properties above are not vacuous)', () => {
-    const segment = fc.string({ unit: fc.constantFrom(...Array.from('abcdefghijklmnopqrstuvwxyz0123456789-_')), minLength: 1, maxLength: 8 });
+    const segment = fc.string({
+      unit: fc.constantFrom(...Array.from('abcdefghijklmnopqrstuvwxyz0123456789-_')),
+      minLength: 1,
+      maxLength: 8,
+    });
     fc.assert(
       fc.property(fc.constantFrom(...FIXED_ALLOWED), fc.array(segment, { maxLength: 4 }), (entry, segments) => {
         const base = entry.href.endsWith('/') ? entry.href : `${entry.href}/`;
@@ -358,13 +553,77 @@ const pathPrefix = fc.constantFrom(
   'api/data/v9.2/',
 );
 const pathFragment = fc.oneof(
-  { arbitrary: fc.constantFrom('accounts', 'contacts(00000000-0000-0000-0000-000000000001)', 'WhoAmI', '$batch', "accounts('x')", 'a', '1'), weight: 6 },
   {
     arbitrary: fc.constantFrom(
-      '/', '//', '..', '.', '...', '%2e', '%2E', '%2e%2e', '.%2e', '%2e.', '%2f', '%2F', '%5c', '%5C', '\\', '@', ':', '?', '#',
-      '%', '%0', '%00', '%1f', '%7f', '%ff', '%c3%a9', '%e2%80', '%25', '%252e', '%2525', ';', '=', '$', '(', ')', "'", '~',
-      '!', '*', '+', ',', '&', ' ', '\t', '\n', '\r', '\u0000', '\u007f', 'é', '\u{1f600}', '\ud800', '\uff0e', '\u2215',
-      '/api/data/v9.2/', 'http://evil.example', '//evil.example', '@evil.example',
+      'accounts',
+      'contacts(00000000-0000-0000-0000-000000000001)',
+      'WhoAmI',
+      '$batch',
+      "accounts('x')",
+      'a',
+      '1',
+    ),
+    weight: 6,
+  },
+  {
+    arbitrary: fc.constantFrom(
+      '/',
+      '//',
+      '..',
+      '.',
+      '...',
+      '%2e',
+      '%2E',
+      '%2e%2e',
+      '.%2e',
+      '%2e.',
+      '%2f',
+      '%2F',
+      '%5c',
+      '%5C',
+      '\\',
+      '@',
+      ':',
+      '?',
+      '#',
+      '%',
+      '%0',
+      '%00',
+      '%1f',
+      '%7f',
+      '%ff',
+      '%c3%a9',
+      '%e2%80',
+      '%25',
+      '%252e',
+      '%2525',
+      ';',
+      '=',
+      '$',
+      '(',
+      ')',
+      "'",
+      '~',
+      '!',
+      '*',
+      '+',
+      ',',
+      '&',
+      ' ',
+      '\t',
+      '\n',
+      '\r',
+      '\u0000',
+      '\u007f',
+      'é',
+      '\u{1f600}',
+      '\ud800',
+      '\uff0e',
+      '\u2215',
+      '/api/data/v9.2/',
+      'http://evil.example',
+      '//evil.example',
+      '@evil.example',
     ),
     weight: 10,
   },
@@ -375,11 +634,27 @@ const structuredPath = fc
   .map(([prefix, fragments]) => prefix + fragments.join(''));
 /** Mostly well-formed segments, so that many candidates get through and the success branch is exercised. */
 const plausiblePath = fc
-  .array(fc.oneof(fc.constantFrom('accounts', 'contacts', '$metadata', 'a(1)', "x('y')", '%41', '%c3%a9', '..', '.', '%2e'), pathFragment), { maxLength: 4 })
+  .array(
+    fc.oneof(
+      fc.constantFrom('accounts', 'contacts', '$metadata', 'a(1)', "x('y')", '%41', '%c3%a9', '..', '.', '%2e'),
+      pathFragment,
+    ),
+    { maxLength: 4 },
+  )
   .map((segments) => `/api/data/v9.2/${segments.join('/')}`);
 const rawQuery = fc.oneof(
   fc.constant(''),
-  fc.constantFrom('$select=name', '?$top=1', '$filter=name eq \'a\'', '$filter=name%20eq%20%27a%27', 'a=1&b=2', '#frag', 'x=%', 'x=\\', 'x=é'),
+  fc.constantFrom(
+    '$select=name',
+    '?$top=1',
+    "$filter=name eq 'a'",
+    '$filter=name%20eq%20%27a%27',
+    'a=1&b=2',
+    '#frag',
+    'x=%',
+    'x=\\',
+    'x=é',
+  ),
   fc.string({ unit: fc.oneof(utf16Unit, trickyUnit), maxLength: 16 }),
   anyString,
 );
@@ -388,32 +663,40 @@ describe('buildDataverseUrl (property-based)', () => {
   // The path arrives as API Gateway HTTP APIs deliver rawPath: already decoded once.
   it('returns a URL on the Dynamics origin whose path decodes back to exactly the requested Web API path, or throws ServiceError 400', () => {
     fc.assert(
-      fc.property(dynamicsUrl, fc.oneof(anyString, structuredPath, structuredPath, plausiblePath), rawQuery, (base, rawPath, query) => {
-        const result = valueOr400(() => buildDataverseUrl(base, rawPath, query));
-        if (!result.ok) return;
-        const url = result.value;
-        expect(url).toBeInstanceOf(URL);
-        expect(url.origin).toBe(base.origin);
-        expect(url.pathname.startsWith('/api/data/v9.')).toBe(true);
-        expect(url.username + url.password + url.hash).toBe('');
-        // Only RFC 3986 path characters and well-formed escapes: nothing for a parser to reinterpret.
-        expect(url.pathname).toMatch(/^(?:[A-Za-z0-9\-._~!$&'()*,;=:@/]|%[0-9A-F]{2})*$/);
-        const segments = url.pathname.split('/').slice(1).map((segment) => decodeURIComponent(segment));
-        expect(`/${segments.join('/')}`).toBe(rawPath);
-        for (const segment of segments) {
-          // Neither decoded once (what Dataverse sees) nor, defensively, twice.
-          for (const form of [segment, decodePercentEscapes(segment)]) {
-            expect(form).not.toBe('.');
-            expect(form).not.toBe('..');
-            expect(form).not.toMatch(/[\\]/);
+      fc.property(
+        dynamicsUrl,
+        fc.oneof(anyString, structuredPath, structuredPath, plausiblePath),
+        rawQuery,
+        (base, rawPath, query) => {
+          const result = valueOr400(() => buildDataverseUrl(base, rawPath, query));
+          if (!result.ok) return;
+          const url = result.value;
+          expect(url).toBeInstanceOf(URL);
+          expect(url.origin).toBe(base.origin);
+          expect(url.pathname.startsWith('/api/data/v9.')).toBe(true);
+          expect(url.username + url.password + url.hash).toBe('');
+          // Only RFC 3986 path characters and well-formed escapes: nothing for a parser to reinterpret.
+          expect(url.pathname).toMatch(/^(?:[A-Za-z0-9\-._~!$&'()*,;=:@/]|%[0-9A-F]{2})*$/);
+          const segments = url.pathname
+            .split('/')
+            .slice(1)
+            .map((segment) => decodeURIComponent(segment));
+          expect(`/${segments.join('/')}`).toBe(rawPath);
+          for (const segment of segments) {
+            // Neither decoded once (what Dataverse sees) nor, defensively, twice.
+            for (const form of [segment, decodePercentEscapes(segment)]) {
+              expect(form).not.toBe('.');
+              expect(form).not.toBe('..');
+              expect(form).not.toMatch(/[\\]/);
+            }
+            expect(decodePercentEscapes(segment)).not.toContain('/');
           }
-          expect(decodePercentEscapes(segment)).not.toContain('/');
-        }
-        // What fetch will send: serialising and re-parsing keeps the origin and the path.
-        const reparsed = new URL(url.href);
-        expect(reparsed.origin).toBe(base.origin);
-        expect(reparsed.pathname).toBe(url.pathname);
-      }),
+          // What fetch will send: serialising and re-parsing keeps the origin and the path.
+          const reparsed = new URL(url.href);
+          expect(reparsed.origin).toBe(base.origin);
+          expect(reparsed.pathname).toBe(url.pathname);
+        },
+      ),
       RUNS,
     );
   });
@@ -442,7 +725,8 @@ const NEVER_FORWARDED = new Set([
   'forwarded',
   'x-amz-security-token',
 ]);
-const isNeverForwarded = (name: string) => NEVER_FORWARDED.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-amzn-');
+const isNeverForwarded = (name: string) =>
+  NEVER_FORWARDED.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-amzn-');
 /** Forwarded headers whose values have a known format (impersonation GUIDs, chunked file transfer). */
 const FORMAT_CHECKED = new Set(['mscrmcallerid', 'callerobjectid', 'x-ms-transfer-mode', 'content-range', 'range']);
 const REQUEST_ALLOWLIST = new Set([
@@ -493,21 +777,51 @@ const knownHeaderName = fc.constantFrom(
   'referer',
   'user-agent',
 );
-const tokenChar = fc.constantFrom(...Array.from('!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz'));
+const tokenChar = fc.constantFrom(...Array.from("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"));
 const anyHeaderName = fc.oneof(
   { arbitrary: fc.mixedCase(knownHeaderName), weight: 8 },
-  { arbitrary: fc.tuple(fc.constantFrom('mscrm.', 'MSCRM.', 'odata-', 'x-forwarded-', 'x-ms-ratelimit-'), fc.string({ unit: fc.oneof(tokenChar, trickyUnit, utf16Unit), maxLength: 6 })).map(([p, s]) => p + s), weight: 3 },
+  {
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom('mscrm.', 'MSCRM.', 'odata-', 'x-forwarded-', 'x-ms-ratelimit-'),
+        fc.string({ unit: fc.oneof(tokenChar, trickyUnit, utf16Unit), maxLength: 6 }),
+      )
+      .map(([p, s]) => p + s),
+    weight: 3,
+  },
   { arbitrary: fc.mixedCase(fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 })), weight: 1 },
   { arbitrary: fc.string({ unit: fc.oneof(utf16Unit, trickyUnit), maxLength: 8 }), weight: 1 },
 );
 const headerValue = fc.oneof(
-  { arbitrary: fc.constantFrom('4.0', 'application/json', 'odata.include-annotations="*"', 'W/"123"', '*', 'en-US', 'true', '', ' ', '\t4.0 '), weight: 6 },
+  {
+    arbitrary: fc.constantFrom(
+      '4.0',
+      'application/json',
+      'odata.include-annotations="*"',
+      'W/"123"',
+      '*',
+      'en-US',
+      'true',
+      '',
+      ' ',
+      '\t4.0 ',
+    ),
+    weight: 6,
+  },
   { arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 40 }), weight: 4 },
   { arbitrary: fc.string({ unit: fc.oneof(utf16Unit, trickyUnit), maxLength: 20 }), weight: 4 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 20 }), weight: 2 },
-  { arbitrary: fc.tuple(fc.constantFrom('a', 'é', '\t'), fc.integer({ min: 8_000, max: 9_000 })).map(([c, n]) => c.repeat(n)), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom('a', 'é', '\t'), fc.integer({ min: 8_000, max: 9_000 }))
+      .map(([c, n]) => c.repeat(n)),
+    weight: 1,
+  },
 );
-const headerRecord = fc.dictionary(anyHeaderName, fc.option(headerValue, { nil: undefined, freq: 8 }), { maxKeys: 12, noNullPrototype: true });
+const headerRecord = fc.dictionary(anyHeaderName, fc.option(headerValue, { nil: undefined, freq: 8 }), {
+  maxKeys: 12,
+  noNullPrototype: true,
+});
 
 describe('forwardableRequestHeaders (property-based)', () => {
   it('returns Headers without credentials, Host or hop-by-hop headers and with the OData defaults, or throws ServiceError 400', () => {
@@ -537,13 +851,25 @@ describe('forwardableRequestHeaders (property-based)', () => {
   });
 
   it('forwards well-formed allowlisted headers unchanged (the property above is not vacuous)', () => {
-    const safeValue = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 30 });
-    const allowlistedName = fc.mixedCase(fc.oneof(fc.constantFrom(...[...REQUEST_ALLOWLIST].filter((n) => !FORMAT_CHECKED.has(n))), fc.string({ unit: tokenChar, minLength: 1, maxLength: 8 }).map((s) => `mscrm.${s}`)));
+    const safeValue = fc.string({
+      unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      minLength: 1,
+      maxLength: 30,
+    });
+    const allowlistedName = fc.mixedCase(
+      fc.oneof(
+        fc.constantFrom(...[...REQUEST_ALLOWLIST].filter((n) => !FORMAT_CHECKED.has(n))),
+        fc.string({ unit: tokenChar, minLength: 1, maxLength: 8 }).map((s) => `mscrm.${s}`),
+      ),
+    );
     fc.assert(
-      fc.property(fc.uniqueArray(fc.tuple(allowlistedName, safeValue), { maxLength: 6, selector: ([n]) => n.toLowerCase() }), (pairs) => {
-        const out = forwardableRequestHeaders(Object.fromEntries(pairs), { allowImpersonation: true });
-        for (const [name, value] of pairs) expect(out.get(name)).toBe(value);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.tuple(allowlistedName, safeValue), { maxLength: 6, selector: ([n]) => n.toLowerCase() }),
+        (pairs) => {
+          const out = forwardableRequestHeaders(Object.fromEntries(pairs), { allowImpersonation: true });
+          for (const [name, value] of pairs) expect(out.get(name)).toBe(value);
+        },
+      ),
       RUNS,
     );
   });
@@ -551,8 +877,17 @@ describe('forwardableRequestHeaders (property-based)', () => {
 
 describe('returnableResponseHeaders (property-based)', () => {
   /** What undici's Headers accepts: token names, byte-string values without NUL, CR or LF. */
-  const validName = fc.oneof(fc.mixedCase(knownHeaderName).filter((n) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(n)), fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 }));
-  const validValue = fc.string({ unit: fc.integer({ min: 0, max: 0xff }).filter((c) => c !== 0 && c !== 0x0a && c !== 0x0d).map((c) => String.fromCharCode(c)), maxLength: 30 });
+  const validName = fc.oneof(
+    fc.mixedCase(knownHeaderName).filter((n) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(n)),
+    fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 }),
+  );
+  const validValue = fc.string({
+    unit: fc
+      .integer({ min: 0, max: 0xff })
+      .filter((c) => c !== 0 && c !== 0x0a && c !== 0x0d)
+      .map((c) => String.fromCharCode(c)),
+    maxLength: 30,
+  });
 
   it('never throws and returns only allowlisted, non-credential, non-hop-by-hop headers with their values', () => {
     fc.assert(
@@ -562,12 +897,16 @@ describe('returnableResponseHeaders (property-based)', () => {
         const out = returnableResponseHeaders(headers);
         for (const [name, value] of Object.entries(out)) {
           expect(isNeverForwarded(name), `returned ${name}`).toBe(false);
-          expect(RESPONSE_ALLOWLIST.has(name) || name.startsWith('odata-') || name.startsWith('x-ms-ratelimit-'), `returned ${name}`).toBe(true);
+          expect(
+            RESPONSE_ALLOWLIST.has(name) || name.startsWith('odata-') || name.startsWith('x-ms-ratelimit-'),
+            `returned ${name}`,
+          ).toBe(true);
           expect(value).toBe(headers.get(name));
         }
         for (const [name] of pairs) {
           const lower = name.toLowerCase();
-          if (RESPONSE_ALLOWLIST.has(lower) || lower.startsWith('odata-') || lower.startsWith('x-ms-ratelimit-')) expect(out[lower]).toBe(headers.get(lower));
+          if (RESPONSE_ALLOWLIST.has(lower) || lower.startsWith('odata-') || lower.startsWith('x-ms-ratelimit-'))
+            expect(out[lower]).toBe(headers.get(lower));
         }
       }),
       RUNS,

@@ -12,7 +12,8 @@ const token = (refreshedAt: number): EnvironmentToken => ({
 describe('per-environment access tokens on a session row', () => {
   it(`keeps at most ${MAX_ENVIRONMENT_TOKENS}, evicting the least recently refreshed`, () => {
     let tokens: Record<string, EnvironmentToken> | undefined;
-    for (let i = 0; i < 40; i++) tokens = withEnvironmentToken(tokens, `https://org${i}.crm.dynamics.com`, token(1_000 + i));
+    for (let i = 0; i < 40; i++)
+      tokens = withEnvironmentToken(tokens, `https://org${i}.crm.dynamics.com`, token(1_000 + i));
     expect(Object.keys(tokens!)).toHaveLength(MAX_ENVIRONMENT_TOKENS);
     expect(tokens!['https://org39.crm.dynamics.com']).toBeDefined();
     expect(tokens!['https://org24.crm.dynamics.com']).toBeDefined();

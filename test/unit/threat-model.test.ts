@@ -31,7 +31,9 @@ function threats(markdown: string): Threat[] {
 
 /** Test files named in a "Proved by" line (`integration/login-callback`, `infra/multi-region.test.ts`). */
 function testFiles(proof: string): string[] {
-  return [...proof.matchAll(/\b((?:unit|integration|infra|e2e|load)\/[\w-]+)(?:\.test\.ts)?\b/g)].map((m) => `test/${m[1]}.test.ts`);
+  return [...proof.matchAll(/\b((?:unit|integration|infra|e2e|load)\/[\w-]+)(?:\.test\.ts)?\b/g)].map(
+    (m) => `test/${m[1]}.test.ts`,
+  );
 }
 
 describe('docs/threat-model.md', () => {
@@ -40,7 +42,8 @@ describe('docs/threat-model.md', () => {
   it('keeps the numbers: 1 to 55 in order, later threats after them in increasing order, none repeated', () => {
     const numbers = all.map((threat) => threat.number);
     expect(numbers.slice(0, 55)).toEqual(Array.from({ length: 55 }, (_, index) => index + 1));
-    for (let i = 1; i < numbers.length; i++) expect(numbers[i], `after threat ${numbers[i - 1]}`).toBeGreaterThan(numbers[i - 1]!);
+    for (let i = 1; i < numbers.length; i++)
+      expect(numbers[i], `after threat ${numbers[i - 1]}`).toBeGreaterThan(numbers[i - 1]!);
   });
 
   it('gives every threat a title and exactly its "Enters at", "Mitigation" and "Proved by" lines', () => {
@@ -57,7 +60,10 @@ describe('docs/threat-model.md', () => {
     for (const threat of all) {
       const files = testFiles(threat.lines.find((line) => line.startsWith('- **Proved by:**')) ?? '');
       expect(files.length, `threat ${threat.number} names no test file`).toBeGreaterThan(0);
-      expect(files.filter((file) => !existsSync(join(root, file))), `threat ${threat.number}`).toEqual([]);
+      expect(
+        files.filter((file) => !existsSync(join(root, file))),
+        `threat ${threat.number}`,
+      ).toEqual([]);
     }
   });
 

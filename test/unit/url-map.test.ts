@@ -24,8 +24,10 @@ const toDataverse = requestUrlMap(bases);
 const isResponseAnnotation = annotationMatcher(RESPONSE_URL_ANNOTATIONS);
 const isRequestAnnotation = annotationMatcher(REQUEST_URL_ANNOTATIONS);
 
-const mapResponse = (text: string) => Buffer.from(mapJsonAnnotations(Buffer.from(text), toService, isResponseAnnotation)).toString();
-const mapRequest = (text: string) => Buffer.from(mapJsonAnnotations(Buffer.from(text), toDataverse, isRequestAnnotation)).toString();
+const mapResponse = (text: string) =>
+  Buffer.from(mapJsonAnnotations(Buffer.from(text), toService, isResponseAnnotation)).toString();
+const mapRequest = (text: string) =>
+  Buffer.from(mapJsonAnnotations(Buffer.from(text), toDataverse, isRequestAnnotation)).toString();
 
 describe('mapJsonAnnotations (responses)', () => {
   it('maps every URL-valued OData annotation, alone or applied to a property, and nothing else', () => {
@@ -56,7 +58,8 @@ describe('mapJsonAnnotations (responses)', () => {
     expect(mapped['@odata.nextLink']).toBe(`${B}/api/data/v9.2/accounts?$skiptoken=%3Ccookie%20pagenumber=%222%22/%3E`);
     expect(mapped['@odata.deltaLink']).toBe(`${B}/api/data/v9.2/accounts?$deltatoken=1`);
     const row = mapped.value[0];
-    for (const key of ['@odata.id', '@odata.editLink', '@odata.readLink']) expect(row[key]).toBe(`${B}/api/data/v9.2/accounts(1)`);
+    for (const key of ['@odata.id', '@odata.editLink', '@odata.readLink'])
+      expect(row[key]).toBe(`${B}/api/data/v9.2/accounts(1)`);
     expect(row['@odata.mediaReadLink']).toBe(`${B}/api/data/v9.2/accounts(1)/entityimage/$value`);
     expect(row['@odata.mediaEditLink']).toBe(`${B}/api/data/v9.2/accounts(1)/entityimage/$value`);
     expect(row['primarycontactid@odata.navigationLink']).toBe(`${B}/api/data/v9.2/accounts(1)/primarycontactid`);
@@ -80,7 +83,10 @@ describe('mapJsonAnnotations (responses)', () => {
     const doc = `{"@odata.nextLink":"${escapedE}\\/api\\/data\\/v9.2\\/accounts?$skiptoken=1","@odata.id":"https:\\u002f\\u002fcontoso.crm4.dynamics.com/api/data/v9.2/accounts(1)"}`;
     const out = mapResponse(doc);
     expect(out).toContain(`"${B.replaceAll('/', '\\/')}\\/api\\/data\\/v9.2\\/accounts?$skiptoken=1"`);
-    expect(JSON.parse(out)).toEqual({ '@odata.nextLink': `${B}/api/data/v9.2/accounts?$skiptoken=1`, '@odata.id': `${B}/api/data/v9.2/accounts(1)` });
+    expect(JSON.parse(out)).toEqual({
+      '@odata.nextLink': `${B}/api/data/v9.2/accounts?$skiptoken=1`,
+      '@odata.id': `${B}/api/data/v9.2/accounts(1)`,
+    });
   });
 
   it('maps an annotation whose name is written with escapes', () => {
@@ -154,10 +160,19 @@ describe('mapJsonAnnotations (requests)', () => {
 
   it('maps from a service base with a path (B = PUBLIC_BASE_URL/orgs/{host}) and back', () => {
     const withPath: UrlBases = { dataverse: E, service: `${B}/orgs/contoso.crm4.dynamics.com` };
-    const req = Buffer.from(`{"x@odata.bind":"${B}/orgs/contoso.crm4.dynamics.com/api/data/v9.2/accounts(1)","y@odata.bind":"${B}/api/data/v9.2/accounts(2)"}`);
-    const mapped = JSON.parse(Buffer.from(mapJsonAnnotations(req, requestUrlMap(withPath), isRequestAnnotation)).toString());
-    expect(mapped).toEqual({ 'x@odata.bind': `${E}/api/data/v9.2/accounts(1)`, 'y@odata.bind': `${B}/api/data/v9.2/accounts(2)` });
-    expect(mapUrl(`${E}/api/data/v9.2/accounts(1)`, responseUrlMap(withPath))).toBe(`${B}/orgs/contoso.crm4.dynamics.com/api/data/v9.2/accounts(1)`);
+    const req = Buffer.from(
+      `{"x@odata.bind":"${B}/orgs/contoso.crm4.dynamics.com/api/data/v9.2/accounts(1)","y@odata.bind":"${B}/api/data/v9.2/accounts(2)"}`,
+    );
+    const mapped = JSON.parse(
+      Buffer.from(mapJsonAnnotations(req, requestUrlMap(withPath), isRequestAnnotation)).toString(),
+    );
+    expect(mapped).toEqual({
+      'x@odata.bind': `${E}/api/data/v9.2/accounts(1)`,
+      'y@odata.bind': `${B}/api/data/v9.2/accounts(2)`,
+    });
+    expect(mapUrl(`${E}/api/data/v9.2/accounts(1)`, responseUrlMap(withPath))).toBe(
+      `${B}/orgs/contoso.crm4.dynamics.com/api/data/v9.2/accounts(1)`,
+    );
   });
 });
 
@@ -165,7 +180,9 @@ describe('mapUrl (headers)', () => {
   it('maps only URLs under E/api/data/', () => {
     expect(mapUrl(`${E}/api/data/v9.2/accounts(1)`, toService)).toBe(`${B}/api/data/v9.2/accounts(1)`);
     expect(mapUrl(`${E}/main.aspx?id=1`, toService)).toBe(`${E}/main.aspx?id=1`);
-    expect(mapUrl(`https://evil.example/api/data/v9.2/accounts(1)`, toService)).toBe('https://evil.example/api/data/v9.2/accounts(1)');
+    expect(mapUrl(`https://evil.example/api/data/v9.2/accounts(1)`, toService)).toBe(
+      'https://evil.example/api/data/v9.2/accounts(1)',
+    );
     expect(mapUrl(`${E}:443/api/data/v9.2/x`, toService)).toBe(`${E}:443/api/data/v9.2/x`);
     expect(mapUrl('accounts(1)', toService)).toBe('accounts(1)');
   });
@@ -218,14 +235,19 @@ describe('$batch mapping', () => {
   ].join(CRLF);
 
   it('maps part request lines, Host and @odata.bind to Dataverse; leaves everything else byte-identical', () => {
-    const out = Buffer.from(mapBatchRequest(Buffer.from(requestBatch), 'multipart/mixed;boundary=batch_AAA', bases)).toString();
+    const out = Buffer.from(
+      mapBatchRequest(Buffer.from(requestBatch), 'multipart/mixed;boundary=batch_AAA', bases),
+    ).toString();
     const bind = `{"lastname":"${B}/api/data/v9.2/x","parentcustomerid_account@odata.bind":"${E}/api/data/v9.2/accounts(1)"}`;
     const expected = requestBatch
       .replace(`GET ${B}/api/data/v9.2/accounts?$select=name`, `GET ${E}/api/data/v9.2/accounts?$select=name`)
       .replace('Host: auth.example.com', 'Host: contoso.crm4.dynamics.com')
       .replace(`POST ${B}/api/data/v9.2/contacts`, `POST ${E}/api/data/v9.2/contacts`)
       .replace('Content-Length: 93', `Content-Length: ${Buffer.byteLength(bind)}`)
-      .replace(`{"lastname":"${B}/api/data/v9.2/x","parentcustomerid_account@odata.bind":"${B}/api/data/v9.2/accounts(1)"}`, bind);
+      .replace(
+        `{"lastname":"${B}/api/data/v9.2/x","parentcustomerid_account@odata.bind":"${B}/api/data/v9.2/accounts(1)"}`,
+        bind,
+      );
     expect(out).toBe(expected);
   });
 
@@ -233,7 +255,11 @@ describe('$batch mapping', () => {
     const withPath: UrlBases = { dataverse: E, service: `${B}/orgs/contoso` };
     const body = `--b\nContent-Type: application/http\n\nGET /orgs/contoso/api/data/v9.2/WhoAmI HTTP/1.1\n\n\n--b\nContent-Type: application/http\n\nGET ${B}/orgs/contoso/api/data/v9.2/accounts HTTP/1.1\n\n\n--b--\n`;
     const out = Buffer.from(mapBatchRequest(Buffer.from(body), 'multipart/mixed; boundary=b', withPath)).toString();
-    expect(out).toBe(body.replace('GET /orgs/contoso/api/data/', 'GET /api/data/').replace(`GET ${B}/orgs/contoso/api/data/`, `GET ${E}/api/data/`));
+    expect(out).toBe(
+      body
+        .replace('GET /orgs/contoso/api/data/', 'GET /api/data/')
+        .replace(`GET ${B}/orgs/contoso/api/data/`, `GET ${E}/api/data/`),
+    );
   });
 
   it('maps response parts: OData-EntityId, Location and JSON annotations, but not record data', () => {
@@ -264,7 +290,9 @@ describe('$batch mapping', () => {
       '--batchresponse_1--',
       '',
     ].join(CRLF);
-    const out = Buffer.from(mapBatchResponse(Buffer.from(response), 'multipart/mixed; boundary=batchresponse_1', bases)).toString();
+    const out = Buffer.from(
+      mapBatchResponse(Buffer.from(response), 'multipart/mixed; boundary=batchresponse_1', bases),
+    ).toString();
     const expected = response
       .replace(`Location: ${E}`, `Location: ${B}`)
       .replace(`OData-EntityId: ${E}`, `OData-EntityId: ${B}`)
@@ -291,14 +319,36 @@ describe('$batch mapping', () => {
 // Properties: mapping never changes a document's non-annotation values
 // ---------------------------------------------------------------------------------------------
 
-type Json = { kind: 'string'; text: string; escapeSlashes: boolean } | { kind: 'raw'; text: string } | { kind: 'array'; items: Json[] } | { kind: 'object'; entries: [Key, Json][] };
+type Json =
+  | { kind: 'string'; text: string; escapeSlashes: boolean }
+  | { kind: 'raw'; text: string }
+  | { kind: 'array'; items: Json[] }
+  | { kind: 'object'; entries: [Key, Json][] };
 interface Key {
   name: string;
   escaped: boolean;
 }
 
-const ANNOTATION_NAMES = ['@odata.context', '@odata.nextLink', '@odata.id', 'primarycontactid@odata.navigationLink', '@odata.editLink', '@odata.mediaReadLink'];
-const OTHER_KEYS = ['name', 'description', 'websiteurl', '@odata.etag', '@odata.bind', 'x@odata.bind', '@Microsoft.Dynamics.CRM.totalrecordcount', 'odata.nextLink', '@odata.nextLinkX', 'a@b'];
+const ANNOTATION_NAMES = [
+  '@odata.context',
+  '@odata.nextLink',
+  '@odata.id',
+  'primarycontactid@odata.navigationLink',
+  '@odata.editLink',
+  '@odata.mediaReadLink',
+];
+const OTHER_KEYS = [
+  'name',
+  'description',
+  'websiteurl',
+  '@odata.etag',
+  '@odata.bind',
+  'x@odata.bind',
+  '@Microsoft.Dynamics.CRM.totalrecordcount',
+  'odata.nextLink',
+  '@odata.nextLinkX',
+  'a@b',
+];
 const urlish = fc.oneof(
   fc.string().map((s) => `${E}/api/data/v9.2/${s}`),
   fc.string().map((s) => `${E.toUpperCase()}/api/data/${s}`),
@@ -307,15 +357,24 @@ const urlish = fc.oneof(
   fc.string().map((s) => `https://evil.example/api/data/${s}`),
   fc.constant(E),
 );
-const stringValue = fc.record({ kind: fc.constant('string' as const), text: fc.oneof(fc.string({ unit: 'binary' }), urlish), escapeSlashes: fc.boolean() });
+const stringValue = fc.record({
+  kind: fc.constant('string' as const),
+  text: fc.oneof(fc.string({ unit: 'binary' }), urlish),
+  escapeSlashes: fc.boolean(),
+});
 const rawValue = fc
   .oneof(
     fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }).map(String),
-    fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.bigInt({ min: 0n, max: 10n ** 30n })).map(([a, b]) => `${a}.${b}`),
+    fc
+      .tuple(fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.bigInt({ min: 0n, max: 10n ** 30n }))
+      .map(([a, b]) => `${a}.${b}`),
     fc.constantFrom('true', 'false', 'null', '-0', '1E+400', '2.5e-10', '0.1000000000000000055511151231257827'),
   )
   .map((text) => ({ kind: 'raw' as const, text }));
-const key = fc.record({ name: fc.oneof(fc.constantFrom(...ANNOTATION_NAMES, ...OTHER_KEYS), fc.string()), escaped: fc.boolean() });
+const key = fc.record({
+  name: fc.oneof(fc.constantFrom(...ANNOTATION_NAMES, ...OTHER_KEYS), fc.string()),
+  escaped: fc.boolean(),
+});
 const { doc: jsonDoc } = fc.letrec<{ doc: Json }>((tie) => ({
   doc: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -345,7 +404,9 @@ function render(doc: Json, ws: string, mapped: boolean, underAnnotation = false,
     case 'object':
       return `{${ws}${doc.entries
         .map(([k, v]) => {
-          const name = k.escaped ? JSON.stringify(k.name).replace(/[@a-z]/, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : JSON.stringify(k.name);
+          const name = k.escaped
+            ? JSON.stringify(k.name).replace(/[@a-z]/, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+            : JSON.stringify(k.name);
           return `${name}${ws}:${ws}${render(v, ws, mapped, ANNOTATION_NAMES.includes(k.name) || k.name.endsWith('@odata.context') || k.name.endsWith('@odata.nextLink') || k.name.endsWith('@odata.id') || k.name.endsWith('@odata.editLink') || k.name.endsWith('@odata.mediaReadLink') || k.name.endsWith('@odata.navigationLink'))}`;
         })
         .join(`${ws},${ws}`)}${ws}}`;
@@ -367,18 +428,24 @@ describe('URL mapping properties (fast-check)', () => {
 
   it('never throws, and returns any text that is not JSON unchanged', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), jsonDoc.map((d) => render(d, '', false).slice(0, -1))), (text) => {
-        let valid = true;
-        try {
-          JSON.parse(text);
-        } catch {
-          valid = false;
-        }
-        const input = Buffer.from(text);
-        const out = mapJsonAnnotations(input, toService, isResponseAnnotation);
-        if (!valid) expect(out).toBe(input);
-        else expect(JSON.parse(Buffer.from(out).toString())).toBeDefined();
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary' }),
+          jsonDoc.map((d) => render(d, '', false).slice(0, -1)),
+        ),
+        (text) => {
+          let valid = true;
+          try {
+            JSON.parse(text);
+          } catch {
+            valid = false;
+          }
+          const input = Buffer.from(text);
+          const out = mapJsonAnnotations(input, toService, isResponseAnnotation);
+          if (!valid) expect(out).toBe(input);
+          else expect(JSON.parse(Buffer.from(out).toString())).toBeDefined();
+        },
+      ),
       { numRuns: 5_000 },
     );
   });

@@ -18,7 +18,13 @@ describe('GUIDs', () => {
   it('accepts the hyphenated form in either case and nothing else', () => {
     expect(isGuid('6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b')).toBe(true);
     expect(isGuid('6F1E2D3C-4B5A-4978-8A6B-5C4D3E2F1A0B')).toBe(true);
-    for (const bad of ['6f1e2d3c4b5a49788a6b5c4d3e2f1a0b', '{6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b}', '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0g', 'organizations', '']) {
+    for (const bad of [
+      '6f1e2d3c4b5a49788a6b5c4d3e2f1a0b',
+      '{6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b}',
+      '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0g',
+      'organizations',
+      '',
+    ]) {
       expect(isGuid(bad), bad).toBe(false);
     }
   });
@@ -36,7 +42,9 @@ describe('loopback and https', () => {
 
   it('applies the same hosts to service settings and loopback environment hosts', () => {
     expect(loadConfig({ ...env, PUBLIC_BASE_URL: 'http://localhost:3000' }).allowInsecureLoopback).toBe(true);
-    expect(() => loadConfig({ ...env, PUBLIC_BASE_URL: 'http://auth.example.com' })).toThrow(/PUBLIC_BASE_URL must use https/);
+    expect(() => loadConfig({ ...env, PUBLIC_BASE_URL: 'http://auth.example.com' })).toThrow(
+      /PUBLIC_BASE_URL must use https/,
+    );
     expect(parseHostPatterns(['localhost:8080', '127.0.0.1:8080', '[::1]:8080'], true)).toHaveLength(3);
     expect(() => parseHostPatterns(['localhost:0'], true)).toThrow();
     expect(() => parseHostPatterns(['[::1]:65536'], true)).toThrow();
@@ -60,8 +68,12 @@ describe('base URLs', () => {
 
   it('the public base has no trailing slash, with or without a path', () => {
     expect(publicBase(loadConfig(env))).toBe('https://auth.example.com');
-    expect(publicBase(loadConfig({ ...env, PUBLIC_BASE_URL: 'https://example.com/auth//' }))).toBe('https://example.com/auth');
-    expect(loadConfig({ ...env, PUBLIC_BASE_URL: 'https://example.com/auth/' }).redirectUri).toBe('https://example.com/auth/auth/callback');
+    expect(publicBase(loadConfig({ ...env, PUBLIC_BASE_URL: 'https://example.com/auth//' }))).toBe(
+      'https://example.com/auth',
+    );
+    expect(loadConfig({ ...env, PUBLIC_BASE_URL: 'https://example.com/auth/' }).redirectUri).toBe(
+      'https://example.com/auth/auth/callback',
+    );
   });
 });
 

@@ -23,7 +23,12 @@ describe('DynamoDeliveryLog', () => {
   it('expires an entry DELIVERY_LOG_TTL_SECONDS after the attempt it records', async () => {
     ddb.on(PutItemCommand).resolves({});
     await new DynamoDeliveryLog(client, 'PendingLogins', () => nowMs).record({
-      eventId: 'e', type: 'connection.created', endpointId: 'w', attempt: 1, status: 'delivered', at: nowMs,
+      eventId: 'e',
+      type: 'connection.created',
+      endpointId: 'w',
+      attempt: 1,
+      status: 'delivered',
+      at: nowMs,
     });
     const item = ddb.commandCalls(PutItemCommand)[0]!.args[0].input.Item!;
     expect(item.expiresAt).toEqual({ N: String(1_000_000 + DELIVERY_LOG_TTL_SECONDS) });

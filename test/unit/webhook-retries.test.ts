@@ -84,7 +84,9 @@ async function deliveryDeps(answers: (attempt: number) => DeliveryResult | Promi
   let calls = 0;
   const deps: DeliveryDeps = {
     // The messages name it 'whep_1'; its secret stays sealed under its own id.
-    endpoints: { get: async (owner, id) => (owner === stored.ownerKeyId && id === MESSAGE.endpointId ? stored : undefined) },
+    endpoints: {
+      get: async (owner, id) => (owner === stored.ownerKeyId && id === MESSAGE.endpointId ? stored : undefined),
+    },
     secrets: { keys },
     send: async (url, secrets) => {
       sent.push({ url, secrets });
@@ -108,14 +110,22 @@ describe('retry schedule', () => {
 });
 
 describe('deliverWebhook', () => {
-  it('signs with the endpoint\'s current secret and reports success', async () => {
+  it("signs with the endpoint's current secret and reports success", async () => {
     const { deps, log, sent } = await deliveryDeps(() => ({ ok: true, status: 204, retryable: false, durationMs: 2 }));
     expect(await deliverWebhook(MESSAGE, 1, deps)).toEqual({ status: 'delivered' });
     expect(sent[0]!.url).toBe('https://hooks.example.com/in');
     expect(sent[0]!.secrets).toHaveLength(1);
     expect(sent[0]!.secrets[0]).toMatch(/^whsec_/);
     expect(log).toEqual([
-      { eventId: 'evt_test', type: 'connection.failed', endpointId: 'whep_1', attempt: 1, status: 'delivered', httpStatus: 204, at: 1_800_000_000_000 },
+      {
+        eventId: 'evt_test',
+        type: 'connection.failed',
+        endpointId: 'whep_1',
+        attempt: 1,
+        status: 'delivered',
+        httpStatus: 204,
+        at: 1_800_000_000_000,
+      },
     ]);
     // The log holds ids and status only: no secret, no URL.
     expect(JSON.stringify(log)).not.toMatch(/whsec_|hooks\.example/);
@@ -124,13 +134,21 @@ describe('deliverWebhook', () => {
   it('asks for the next backoff step after each retryable failure, and dead-letters after the last', async () => {
     const { deps, log } = await deliveryDeps(() => failure(true));
     const outcomes: DeliveryOutcome[] = [];
-    for (let attempt = 1; attempt <= MAX_DELIVERY_ATTEMPTS; attempt += 1) outcomes.push(await deliverWebhook(MESSAGE, attempt, deps));
+    for (let attempt = 1; attempt <= MAX_DELIVERY_ATTEMPTS; attempt += 1)
+      outcomes.push(await deliverWebhook(MESSAGE, attempt, deps));
     expect(outcomes).toEqual([
       ...RETRY_DELAYS_SECONDS.map((delaySeconds) => ({ status: 'retry', delaySeconds, error: 'http_status' })),
       { status: 'dead-lettered', error: 'http_status' },
     ]);
     expect(log.map((e) => `${e.attempt}:${e.status}`)).toEqual([
-      '1:retrying', '2:retrying', '3:retrying', '4:retrying', '5:retrying', '6:retrying', '7:retrying', '8:dead-lettered',
+      '1:retrying',
+      '2:retrying',
+      '3:retrying',
+      '4:retrying',
+      '5:retrying',
+      '6:retrying',
+      '7:retrying',
+      '8:dead-lettered',
     ]);
   });
 
@@ -141,7 +159,10 @@ describe('deliverWebhook', () => {
 
   it('drops a message whose endpoint was deleted meanwhile', async () => {
     const { deps, sent } = await deliveryDeps(() => failure(true));
-    expect(await deliverWebhook({ ...MESSAGE, endpointId: 'whep_gone' }, 1, deps)).toEqual({ status: 'dropped', error: 'endpoint_deleted' });
+    expect(await deliverWebhook({ ...MESSAGE, endpointId: 'whep_gone' }, 1, deps)).toEqual({
+      status: 'dropped',
+      error: 'endpoint_deleted',
+    });
     expect(sent).toHaveLength(0);
   });
 
@@ -164,11 +185,16 @@ beforeEach(() => sqsMock.reset());
 
 describe('SQS delivery function', () => {
   const run = (records: SQSRecord[], deliver: (m: DeliveryMessage, attempt: number) => Promise<DeliveryOutcome>) =>
-    deliveryHandler(() => ({ deliver, sqs: new SQSClient({ region: 'eu-west-1' }), queueUrl: QUEUE_URL, deadLetterQueueUrl: DLQ_URL }))({
+    deliveryHandler(() => ({
+      deliver,
+      sqs: new SQSClient({ region: 'eu-west-1' }),
+      queueUrl: QUEUE_URL,
+      deadLetterQueueUrl: DLQ_URL,
+    }))({
       Records: records,
     });
 
-  it('sets each failed message\'s visibility to the next backoff step and reports it as a batch item failure', async () => {
+  it("sets each failed message's visibility to the next backoff step and reports it as a batch item failure", async () => {
     const { deps } = await deliveryDeps(() => failure(true));
     const records = RETRY_DELAYS_SECONDS.map((_, i) => sqsRecord(`m${i + 1}`, i + 1));
     const response = await run(records, (m, attempt) => deliverWebhook(m, attempt, deps));
@@ -182,7 +208,9 @@ describe('SQS delivery function', () => {
 
   it('after the last attempt leaves the message to the redrive policy (visible at once, receive count exhausted)', async () => {
     const { deps } = await deliveryDeps(() => failure(true));
-    const response = await run([sqsRecord('last', MAX_DELIVERY_ATTEMPTS)], (m, attempt) => deliverWebhook(m, attempt, deps));
+    const response = await run([sqsRecord('last', MAX_DELIVERY_ATTEMPTS)], (m, attempt) =>
+      deliverWebhook(m, attempt, deps),
+    );
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'last' }]);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)[0]!.args[0].input.VisibilityTimeout).toBe(0);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
@@ -194,7 +222,9 @@ describe('SQS delivery function', () => {
       refused: { status: 'rejected', error: 'refused_address' },
       gone: { status: 'dropped', error: 'endpoint_deleted' },
     };
-    const records = Object.keys(outcomes).map((id) => sqsRecord(id, 1, deliveryMessageBody({ ...MESSAGE, endpointId: id })));
+    const records = Object.keys(outcomes).map((id) =>
+      sqsRecord(id, 1, deliveryMessageBody({ ...MESSAGE, endpointId: id })),
+    );
     const response = await run(records, async (m) => outcomes[m.endpointId]!);
     expect(response.batchItemFailures).toEqual([]);
     const moved = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
@@ -212,7 +242,11 @@ describe('SQS delivery function', () => {
 
   it('still reports the failure when the visibility cannot be changed (the queue timeout retries it)', async () => {
     sqsMock.on(ChangeMessageVisibilityCommand).rejects(new Error('throttled'));
-    const response = await run([sqsRecord('m', 1)], async () => ({ status: 'retry', delaySeconds: 5, error: 'timeout' }));
+    const response = await run([sqsRecord('m', 1)], async () => ({
+      status: 'retry',
+      delaySeconds: 5,
+      error: 'timeout',
+    }));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm' }]);
   });
 
@@ -224,7 +258,9 @@ describe('SQS delivery function', () => {
     });
     expect(called).toBe(false);
     expect(response.batchItemFailures).toEqual([]);
-    expect(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageAttributes?.reason?.StringValue).toBe('unreadable');
+    expect(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageAttributes?.reason?.StringValue).toBe(
+      'unreadable',
+    );
   });
 });
 
@@ -233,9 +269,13 @@ describe('SQS delivery queue (outbox side)', () => {
     sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
     const queue = new SqsDeliveryQueue(new SQSClient({ region: 'eu-west-1' }), QUEUE_URL);
     await queue.send(Array.from({ length: 23 }, (_, i) => ({ ...MESSAGE, endpointId: `whep_${i}` })));
-    expect(sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.length)).toEqual([10, 10, 3]);
+    expect(sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.length)).toEqual([
+      10, 10, 3,
+    ]);
 
-    sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'InternalError', SenderFault: false }] });
+    sqsMock
+      .on(SendMessageBatchCommand)
+      .resolves({ Successful: [], Failed: [{ Id: '0', Code: 'InternalError', SenderFault: false }] });
     await expect(queue.send([MESSAGE])).rejects.toThrow(/refused 1 of 1/);
   });
 });
@@ -272,7 +312,9 @@ describe('local in-process queue', () => {
     const clock = manualScheduler();
     const attempts: { attempt: number; atMs: number }[] = [];
     let receiverUp = false;
-    const { deps } = await deliveryDeps(() => (receiverUp ? { ok: true, status: 200, retryable: false, durationMs: 1 } : failure(true)));
+    const { deps } = await deliveryDeps(() =>
+      receiverUp ? { ok: true, status: 200, retryable: false, durationMs: 1 } : failure(true),
+    );
     const queue = new LocalDeliveryQueue(
       (m, attempt) => {
         attempts.push({ attempt, atMs: clock.scheduler.nowMs() });
@@ -300,7 +342,10 @@ describe('local in-process queue', () => {
 
   it('is bounded: a send beyond its capacity is refused, not buffered', async () => {
     const clock = manualScheduler();
-    const queue = new LocalDeliveryQueue(async () => ({ status: 'delivered' }), { scheduler: clock.scheduler, maxPending: 2 });
+    const queue = new LocalDeliveryQueue(async () => ({ status: 'delivered' }), {
+      scheduler: clock.scheduler,
+      maxPending: 2,
+    });
     await queue.send([MESSAGE, MESSAGE]);
     await expect(queue.send([MESSAGE])).rejects.toThrow(/full/);
     await clock.advance(0);

@@ -21,7 +21,9 @@ describe('webhook secrets at rest', () => {
   it('are sealed under their own encryption context: purpose, owner key id and endpoint id', async () => {
     const keys = recordingKeys();
     const sealed = await sealWebhookSecret(keys, 'ownerAAAAAAA', 'whep_1', 'whsec_c2VjcmV0');
-    expect(keys.contexts).toEqual([{ purpose: 'dynamics-auth/webhook-secret', owner: 'ownerAAAAAAA', endpoint: 'whep_1' }]);
+    expect(keys.contexts).toEqual([
+      { purpose: 'dynamics-auth/webhook-secret', owner: 'ownerAAAAAAA', endpoint: 'whep_1' },
+    ]);
     expect(Buffer.from(sealed.ciphertext).toString('latin1')).not.toContain('whsec_');
     expect(await openWebhookSecret(keys, 'ownerAAAAAAA', 'whep_1', sealed)).toBe('whsec_c2VjcmV0');
   });
@@ -42,7 +44,9 @@ describe('webhook secrets at rest', () => {
       openWebhookSecret(keys, 'ownerAAAAAAA', 'whep_1', { dataKey: tokens.dataKey, ciphertext: tokens.refreshToken }),
     ).rejects.toThrow(DecryptionError);
     const sealed = await sealWebhookSecret(keys, 'ownerAAAAAAA', 'whep_1', 'whsec_c2VjcmV0');
-    await expect(new TokenVault(keys).open('whep_1', sealed.dataKey, 'refresh_token', sealed.ciphertext)).rejects.toThrow(DecryptionError);
+    await expect(
+      new TokenVault(keys).open('whep_1', sealed.dataKey, 'refresh_token', sealed.ciphertext),
+    ).rejects.toThrow(DecryptionError);
     expect(webhookSecretContext('o', 'e').purpose).not.toBe(keys.contexts[0]!.purpose);
   });
 });
@@ -70,7 +74,10 @@ describe('secret rotation', () => {
     const r1 = await rotatedSecrets({ keys }, endpoint, DAY, t0 + 10);
     const r2 = await rotatedSecrets({ keys }, { ...endpoint, secrets: r1.secrets }, DAY, t0 + 20);
     expect(r2.secrets).toHaveLength(2);
-    expect(await signingSecrets({ ...endpoint, secrets: r2.secrets }, { keys }, t0 + 20)).toEqual([r2.secret, r1.secret]);
+    expect(await signingSecrets({ ...endpoint, secrets: r2.secrets }, { keys }, t0 + 20)).toEqual([
+      r2.secret,
+      r1.secret,
+    ]);
   });
 
   it('with a zero overlap the old secret stops signing at once', async () => {

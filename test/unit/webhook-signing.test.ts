@@ -10,7 +10,13 @@ const event: WebhookEvent = {
   type: 'connection.failed',
   timestamp: 1_790_000_000,
   ownerKeyId: 'abcdefghijkl',
-  data: { connectionId: 'customer-42', state: 'failed', reason: 'invalid_grant', environment: 'https://contoso.crm.dynamics.com', version: 3 },
+  data: {
+    connectionId: 'customer-42',
+    state: 'failed',
+    reason: 'invalid_grant',
+    environment: 'https://contoso.crm.dynamics.com',
+    version: 3,
+  },
 };
 
 describe('Standard Webhooks signing (verified with the specification library)', () => {
@@ -45,8 +51,12 @@ describe('Standard Webhooks signing (verified with the specification library)', 
     const body = webhookPayload(event);
     const headers = signatureHeaders([secret], event.id, nowSec(), body);
     expect(() => new Webhook(generateWebhookSecret()).verify(body, { ...headers })).toThrow(WebhookVerificationError);
-    expect(() => new Webhook(secret).verify(body.replace('customer-42', 'customer-43'), { ...headers })).toThrow(WebhookVerificationError);
-    expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'evt_other' })).toThrow(WebhookVerificationError);
+    expect(() => new Webhook(secret).verify(body.replace('customer-42', 'customer-43'), { ...headers })).toThrow(
+      WebhookVerificationError,
+    );
+    expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'evt_other' })).toThrow(
+      WebhookVerificationError,
+    );
     // The library refuses timestamps more than 5 minutes off (replay protection).
     const old = signatureHeaders([secret], event.id, nowSec() - 10 * 60, body);
     expect(() => new Webhook(secret).verify(body, { ...old })).toThrow(/timestamp/i);
@@ -59,13 +69,22 @@ describe('Standard Webhooks signing (verified with the specification library)', 
 
 describe('webhook payload', () => {
   it('carries ids and state in Standard Webhooks shape, never anything else', () => {
-    const withExtras = { ...event, data: { ...event.data, accessToken: 'eyJ.secret', refreshToken: 'rt' } } as WebhookEvent;
+    const withExtras = {
+      ...event,
+      data: { ...event.data, accessToken: 'eyJ.secret', refreshToken: 'rt' },
+    } as WebhookEvent;
     const body = JSON.parse(webhookPayload(withExtras));
     expect(body).toEqual({
       id: event.id,
       type: 'connection.failed',
       timestamp: '2026-09-21T14:13:20.000Z',
-      data: { connectionId: 'customer-42', state: 'failed', reason: 'invalid_grant', environment: 'https://contoso.crm.dynamics.com', version: 3 },
+      data: {
+        connectionId: 'customer-42',
+        state: 'failed',
+        reason: 'invalid_grant',
+        environment: 'https://contoso.crm.dynamics.com',
+        version: 3,
+      },
     });
     expect(webhookPayload(withExtras)).not.toMatch(/secret|"rt"|ownerKeyId/);
   });

@@ -1,4 +1,10 @@
-import { GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { StoreUnavailableError, type ApiKey, type ApiKeyStore } from '../model.ts';
 import { n, num, optNum, s, str, type Item } from './attributes.ts';
 import { attempt, request } from './requests.ts';
@@ -44,7 +50,9 @@ export class DynamoApiKeyStore implements ApiKeyStore {
     let start: Item | undefined;
     do {
       const out = await request(() =>
-        this.client.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, ConsistentRead: true })),
+        this.client.send(
+          new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, ConsistentRead: true }),
+        ),
       );
       // Other kinds of item share the table (webhook endpoints): only key items have no `kind`.
       keys.push(...(out.Items ?? []).filter((item) => item.kind === undefined).map(toApiKey));

@@ -20,26 +20,30 @@ export function traceDynamoCalls(client: DynamoDBClient): DynamoDBClient {
     (next, context) => (args) => {
       const operation = (context.commandName ?? 'Command').replace(/Command$/, '');
       const table = (args.input as { TableName?: unknown }).TableName;
-      return inSpan(`DynamoDB.${operation}`, {
-        'rpc.system': 'aws-api',
-        'rpc.service': 'DynamoDB',
-        'rpc.method': operation,
-        'db.system': 'dynamodb',
-        'db.operation': operation,
-        ...(typeof table === 'string' ? { 'aws.dynamodb.table_names': [table] } : {}),
-      }, async (span) => {
-        try {
-          const out = await next(args);
-          const meta = (out.output as { $metadata?: { httpStatusCode?: number; requestId?: string } }).$metadata;
-          if (meta?.httpStatusCode) span.setAttribute('http.response.status_code', meta.httpStatusCode);
-          if (meta?.requestId) span.setAttribute('aws.request_id', meta.requestId);
-          return out;
-        } catch (err) {
-          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-          if (status) span.setAttribute('http.response.status_code', status);
-          throw err;
-        }
-      });
+      return inSpan(
+        `DynamoDB.${operation}`,
+        {
+          'rpc.system': 'aws-api',
+          'rpc.service': 'DynamoDB',
+          'rpc.method': operation,
+          'db.system': 'dynamodb',
+          'db.operation': operation,
+          ...(typeof table === 'string' ? { 'aws.dynamodb.table_names': [table] } : {}),
+        },
+        async (span) => {
+          try {
+            const out = await next(args);
+            const meta = (out.output as { $metadata?: { httpStatusCode?: number; requestId?: string } }).$metadata;
+            if (meta?.httpStatusCode) span.setAttribute('http.response.status_code', meta.httpStatusCode);
+            if (meta?.requestId) span.setAttribute('aws.request_id', meta.requestId);
+            return out;
+          } catch (err) {
+            const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+            if (status) span.setAttribute('http.response.status_code', status);
+            throw err;
+          }
+        },
+      );
     },
     { step: 'initialize', name: 'dynamicsAuthTraceSpan' },
   );

@@ -29,13 +29,16 @@ export function fromSession(session: Session): Item {
     lastSeenAt: n(session.lastSeenAt),
     expiresAt: n(session.expiresAt),
     // The revocation index's key (tables.ts): written with the row, so no later write is needed.
-    [SESSIONS_BY_TENANT_INDEX.partitionKey]: s(tenantKey(session.connection ? 'connection' : 'session', session.user.tid)),
+    [SESSIONS_BY_TENANT_INDEX.partitionKey]: s(
+      tenantKey(session.connection ? 'connection' : 'session', session.user.tid),
+    ),
   };
   if (session.user.name) item.name = s(session.user.name);
   if (session.user.username) item.username = s(session.user.username);
   if (session.user.loginHint) item.loginHint = s(session.user.loginHint);
   if (session.refreshedAt !== undefined) item.refreshedAt = n(session.refreshedAt);
-  if (session.accessTokenLifetimeSeconds !== undefined) item.accessTokenLifetimeSeconds = n(session.accessTokenLifetimeSeconds);
+  if (session.accessTokenLifetimeSeconds !== undefined)
+    item.accessTokenLifetimeSeconds = n(session.accessTokenLifetimeSeconds);
   if (session.dataverseRejectedUntil !== undefined) item.dvRejectedUntil = n(session.dataverseRejectedUntil);
   if (session.accessResource) item.accessResource = s(session.accessResource);
   if (session.accessVersion !== undefined) item.accessVersion = n(session.accessVersion);

@@ -1,4 +1,10 @@
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import {
   StoreUnavailableError,
   type DiscoveredEnvironments,
@@ -58,7 +64,13 @@ export class DynamoSessionStore implements SessionStore {
     await request(() => this.client.send(new PutItemCommand({ TableName: this.tableName, Item: item })));
   }
 
-  async markConnectionFailed(id: string, version: number, leaseId: string, reason: string, nowMs: number): Promise<void> {
+  async markConnectionFailed(
+    id: string,
+    version: number,
+    leaseId: string,
+    reason: string,
+    nowMs: number,
+  ): Promise<void> {
     await this.update(
       id,
       'SET connStatus = :failed, lastError = :reason, failedAt = :now, connEvent = :event, connEventVersion = :now REMOVE leaseId, leaseUntil',
@@ -160,7 +172,12 @@ export class DynamoSessionStore implements SessionStore {
       values[':env'] = fromEnvironmentTokens(tokens.environmentTokens);
     }
     // An update creates a missing item; the condition (false on a missing item) keeps a revoked row deleted.
-    return this.update(id, `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`, 'version = :v AND leaseId = :lease', values);
+    return this.update(
+      id,
+      `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      'version = :v AND leaseId = :lease',
+      values,
+    );
   }
 
   async saveEnvironmentTokens(

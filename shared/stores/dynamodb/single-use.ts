@@ -57,7 +57,9 @@ export class SingleUseItems {
           TableName: this.tableName,
           Key: { id: s(id) },
           ConditionExpression:
-            kind === 'login' ? 'attribute_exists(id) AND (kind = :kind OR attribute_not_exists(kind))' : 'attribute_exists(id) AND kind = :kind',
+            kind === 'login'
+              ? 'attribute_exists(id) AND (kind = :kind OR attribute_not_exists(kind))'
+              : 'attribute_exists(id) AND kind = :kind',
           ExpressionAttributeValues: { ':kind': s(kind) },
           ReturnValues: 'ALL_OLD',
         }),
