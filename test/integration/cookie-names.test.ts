@@ -5,33 +5,8 @@ import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { createLocalServer } from '../../local/server.ts';
 import { randomToken } from '../../shared/crypto/random.ts';
 import { CookieJar } from '../support/cookie-jar.ts';
+import { UNICODE_WHITESPACE } from '../support/whitespace.ts';
 
-/**
- * Cookie names over real HTTP: raw UTF-8 bytes in the Cookie header, as a browser sends a cookie
- * that a sibling subdomain set. `String.prototype.trim` strips all of these; RFC 6265 §5.2 strips
- * only SP and HTAB, and the browser applies no `__Host-` rule to a name that starts with one of them.
- */
-export const UNICODE_WHITESPACE = [
-  '\u00a0',
-  '\u1680',
-  '\u2000',
-  '\u2001',
-  '\u2002',
-  '\u2003',
-  '\u2004',
-  '\u2005',
-  '\u2006',
-  '\u2007',
-  '\u2008',
-  '\u2009',
-  '\u200a',
-  '\u2028',
-  '\u2029',
-  '\u202f',
-  '\u205f',
-  '\u3000',
-  '\ufeff',
-];
 const hex = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** One GET with `cookie` sent as raw UTF-8 bytes (fetch refuses header values above U+00FF). */

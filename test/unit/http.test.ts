@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UNICODE_WHITESPACE } from '../support/whitespace.ts';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
 import { readCookie } from '../../shared/http/cookies.ts';
 import {
@@ -51,32 +52,7 @@ describe('cookies', () => {
   });
 
   // Every character String.prototype.trim strips besides SP and HTAB, and U+0085 (which it keeps).
-  const notWsp = [
-    '\u000b',
-    '\u000c',
-    '\n',
-    '\r',
-    '\u0085',
-    '\u00a0',
-    '\u1680',
-    '\u2000',
-    '\u2001',
-    '\u2002',
-    '\u2003',
-    '\u2004',
-    '\u2005',
-    '\u2006',
-    '\u2007',
-    '\u2008',
-    '\u2009',
-    '\u200a',
-    '\u2028',
-    '\u2029',
-    '\u202f',
-    '\u205f',
-    '\u3000',
-    '\ufeff',
-  ];
+  const notWsp = ['\u000b', '\u000c', '\n', '\r', '\u0085', ...UNICODE_WHITESPACE];
   it.each(notWsp.map((ch) => [`U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`, ch]))(
     'does not take a name with %s at its edge for the session cookie, nor let it displace the real one',
     (_name, ch) => {

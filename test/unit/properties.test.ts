@@ -2,6 +2,7 @@
  * Property-based tests (fast-check) for the pure request-shaping functions that stand between a
  * client and a redirect, a cookie or an upstream Dataverse call. Every property runs 10,000 times.
  */
+import { UNICODE_WHITESPACE } from '../support/whitespace.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkReturnTo } from '../../shared/auth/return-to.ts';
@@ -177,30 +178,7 @@ const looseCookieString = fc.oneof(
 );
 
 /** Whitespace by `String.prototype.trim` (and U+0085), but not by RFC 6265: part of a cookie name. */
-const unicodeWhitespace = fc.constantFrom(
-  '\u000b',
-  '\u000c',
-  '\u0085',
-  '\u00a0',
-  '\u1680',
-  '\u2000',
-  '\u2001',
-  '\u2002',
-  '\u2003',
-  '\u2004',
-  '\u2005',
-  '\u2006',
-  '\u2007',
-  '\u2008',
-  '\u2009',
-  '\u200a',
-  '\u2028',
-  '\u2029',
-  '\u202f',
-  '\u205f',
-  '\u3000',
-  '\ufeff',
-);
+const unicodeWhitespace = fc.constantFrom('\u000b', '\u000c', '\u0085', ...UNICODE_WHITESPACE);
 const isWsp = (ch: string | undefined) => ch === ' ' || ch === '\t';
 
 /** Splits a segment list into several cookie strings, as API Gateway v2 delivers them. */
